@@ -1,0 +1,103 @@
+"""Domain errors carry their own HTTP status and render as {"error", "detail", "field"}."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    status_code = 400
+    error = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        error: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.headers = headers
+        if error is not None:
+            self.error = error
+
+
+class BadRequest(AppError):
+    status_code = 400
+    error = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    error = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    error = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    error = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    error = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    error = "payload_too_large"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    error = "rate_limited"
+
+
+def error_body(error: str, detail: str, field: str | None) -> dict[str, Any]:
+    return {"error": error, "detail": detail, "field": field}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str | None:
+    # FastAPI prefixes locations with "body"/"query"/"path"; the caller cares about the field.
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.error, exc.detail, exc.field),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = _field_path(tuple(first.get("loc", ())))
+        message = str(first.get("msg", "invalid value"))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        # Never echo the submitted value back: it may be an anonymous signer's name.
+        detail = f"{field}: {message}" if field else message
+        return JSONResponse(error_body("validation_error", detail, field), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        return JSONResponse(
+            error_body(codes.get(exc.status_code, "http_error"), str(exc.detail), None),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

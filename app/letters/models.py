@@ -1,0 +1,51 @@
+"""Letter: the text organisations sign, with translations and declared counts."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, utcnow
+
+
+class LetterStatus(StrEnum):
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+
+
+class Letter(SQLModel, table=True):
+    __tablename__ = "letter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    title: str = Field(max_length=500)
+    lang: str = Field(max_length=35)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = Field(default=LetterStatus.draft, max_length=10)
+    declared_total: int | None = None
+    declared_anonymous: int | None = None
+    created_by_token_id: int | None = Field(default=None, foreign_key="api_token.id")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Bumped with counts_changed_at on every signature write (sign, withdraw, merge, import), so
+    # caches in every worker can tell that a count may have moved.
+    revision: int = Field(default=0)
+    counts_changed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class LetterTranslation(SQLModel, table=True):
+    __tablename__ = "letter_translation"
+    __table_args__ = (UniqueConstraint("letter_id", "lang"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", index=True, ondelete="CASCADE")
+    lang: str = Field(max_length=35)
+    title: str = Field(max_length=500)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

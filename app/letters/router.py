@@ -1,0 +1,65 @@
+"""Letter endpoints."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.admin import audit
+from app.auth.dependencies import CoordinatorUser, OptionalUser
+from app.db import SessionDep
+from app.letters import service
+from app.letters.dependencies import ManagedLetter, VisibleLetter
+from app.letters.schemas import LetterCreate, LetterPublic, LettersPublic, LetterUpdate
+
+router = APIRouter(prefix="/letters", tags=["letters"])
+
+
+@router.post("", status_code=201, response_model=LetterPublic)
+def create_letter(
+    data: LetterCreate, session: SessionDep, principal: CoordinatorUser
+) -> LetterPublic:
+    """Create a letter (coordinator)."""
+    letter = service.create(session, data=data, principal=principal)
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="letter.create",
+        target_type="letter",
+        target_id=letter.slug,
+    )
+    return service.to_public(session, letter=letter)
+
+
+@router.get("", response_model=LettersPublic)
+def list_letters(
+    session: SessionDep,
+    principal: OptionalUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> LettersPublic:
+    """List letters: public ones, plus the drafts a coordinator manages."""
+    letters, total = service.list_visible(session, principal=principal, limit=limit, offset=offset)
+    return LettersPublic(data=[service.to_public(session, letter=x) for x in letters], count=total)
+
+
+@router.get("/{slug}", response_model=LetterPublic)
+def get_letter(letter: VisibleLetter, session: SessionDep) -> LetterPublic:
+    """One letter with its counts and declared-versus-actual discrepancy."""
+    return service.to_public(session, letter=letter)
+
+
+@router.patch("/{slug}", response_model=LetterPublic)
+def update_letter(
+    data: LetterUpdate, letter: ManagedLetter, session: SessionDep, principal: CoordinatorUser
+) -> LetterPublic:
+    """Change status, declared counts or translations; the text is locked once signed."""
+    service.update(session, letter=letter, data=data)
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="letter.update",
+        target_type="letter",
+        target_id=letter.slug,
+        details={"fields": sorted(data.model_dump(exclude_unset=True))},
+    )
+    return service.to_public(session, letter=letter)

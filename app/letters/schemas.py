@@ -1,0 +1,143 @@
+"""Request and response shapes of letters."""
+
+import re
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from app.letters.models import LetterStatus
+from app.organisations.validation import check_lang
+
+SLUG_PATTERN = r"^[a-z0-9-]{3,80}$"
+
+
+def _text(value: str, limit: int) -> str:
+    if re.search(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u202a-\u202e\u2066-\u2069]", value):
+        raise ValueError("must not contain control or bidi-override characters")
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    return value.strip()
+
+
+class TranslationIn(BaseModel):
+    lang: str = Field(max_length=35)
+    title: str = Field(min_length=1, max_length=500)
+    body: str = Field(default="", max_length=200_000)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, value: str) -> str:
+        checked = check_lang(value)
+        if checked is None:
+            raise ValueError("is required")
+        return checked
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        value = _text(value, 500)
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        return _text(value, 200_000)
+
+
+class LetterCreate(BaseModel):
+    slug: str = Field(pattern=SLUG_PATTERN, description="[a-z0-9-]{3,80}, unique")
+    title: str = Field(min_length=1, max_length=500)
+    lang: str = Field(max_length=35, description="BCP 47 language of the original text")
+    body: str = Field(default="", max_length=200_000)
+    recipients: str = Field(default="", max_length=5000)
+    status: LetterStatus = LetterStatus.draft
+    declared_total: int | None = Field(default=None, ge=0, le=10_000_000)
+    declared_anonymous: int | None = Field(default=None, ge=0, le=10_000_000)
+    translations: list[TranslationIn] = Field(default_factory=list, max_length=100)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        value = _text(value, 500)
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("body", "recipients")
+    @classmethod
+    def _long_text(cls, value: str) -> str:
+        return _text(value, 200_000)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, value: str) -> str:
+        checked = check_lang(value)
+        if checked is None:
+            raise ValueError("is required")
+        return checked
+
+    @model_validator(mode="after")
+    def _declared(self) -> "LetterCreate":
+        _check_declared(self.declared_total, self.declared_anonymous)
+        return self
+
+
+def _check_declared(total: int | None, anonymous: int | None) -> None:
+    if total is not None and anonymous is not None and anonymous > total:
+        raise ValueError("declared_anonymous must not exceed declared_total")
+
+
+class LetterUpdate(BaseModel):
+    """Every field optional; text fields are refused once the letter has signatures."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    body: str | None = Field(default=None, max_length=200_000)
+    recipients: str | None = Field(default=None, max_length=5000)
+    lang: str | None = Field(default=None, max_length=35)
+    status: LetterStatus | None = None
+    declared_total: int | None = Field(default=None, ge=0, le=10_000_000)
+    declared_anonymous: int | None = Field(default=None, ge=0, le=10_000_000)
+    translations: list[TranslationIn] | None = Field(default=None, max_length=100)
+
+    _title = field_validator("title")(LetterCreate._title.__func__)  # type: ignore[attr-defined]
+    _lang = field_validator("lang")(LetterCreate._lang.__func__)  # type: ignore[attr-defined]
+
+    @field_validator("body", "recipients")
+    @classmethod
+    def _long_text(cls, value: str | None) -> str | None:
+        return None if value is None else _text(value, 200_000)
+
+
+class Counts(BaseModel):
+    total: int
+    named: int
+    anonymous: int
+
+
+class TranslationPublic(BaseModel):
+    lang: str
+    title: str
+    body: str
+
+
+class LetterPublic(BaseModel):
+    slug: str
+    title: str
+    lang: str
+    body: str
+    recipients: str
+    status: str
+    translations: list[TranslationPublic]
+    declared_total: int | None
+    declared_anonymous: int | None
+    count_discrepancy: int | None = Field(description="declared_total minus the actual total")
+    counts: Counts
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class LettersPublic(BaseModel):
+    data: list[LetterPublic]
+    count: int

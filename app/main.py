@@ -1,0 +1,44 @@
+"""The FastAPI application."""
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+
+from app.db import SessionDep
+from app.embed.router import router as embed_router
+from app.errors import register_error_handlers
+from app.letters.router import router as letters_router
+from app.organisations.router import router as organisations_router
+from app.signatures.router import router as signatures_router
+
+API_PREFIX = "/api/v1"
+
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/healthz")
+def healthz(session: SessionDep) -> dict[str, str]:
+    """Liveness and database reachability."""
+    session.execute(text("SELECT 1"))
+    return {"status": "ok", "database": "ok"}
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Undersigned",
+        version="1.0.0",
+        description="Open-letter signatory registry: letters, multilingual organisations, "
+        "signatures and anonymous counts.",
+    )
+    register_error_handlers(app)
+    for router in (
+        health_router,
+        letters_router,
+        signatures_router,
+        organisations_router,
+        embed_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,146 @@
+"""Organisations and their names."""
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.errors import Conflict, NotFound
+from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.organisations.names import ParsedName, detect_script, is_acronym, split_signatory_line
+from app.resolution.normalise import normalise
+
+
+def bump_registry(session: Session, *, organisations: Iterable[Organisation]) -> int:
+    """Mark organisations as changed so every worker's resolver index reloads them.
+
+    The UPDATE takes the counter row's lock until commit, so versions become visible in order
+    and a worker that has seen version N has seen every change up to N.
+    """
+    session.execute(
+        update(RegistryState)
+        .where(col(RegistryState.id) == 1)
+        .values(version=RegistryState.version + 1)
+    )
+    version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).one()
+    for organisation in organisations:
+        organisation.revision = version
+        session.add(organisation)
+    session.flush()
+    return version
+
+
+def parse_names(
+    *, name: str, other_names: Sequence[str] = (), lang: str | None = None
+) -> list[ParsedName]:
+    """Every name of a submitted organisation: the printed line split, then the extra names."""
+    parsed = split_signatory_line(name)
+    seen = {normalise(p.name) for p in parsed}
+    for other in other_names:
+        for extra in split_signatory_line(other):
+            key = normalise(extra.name)
+            if key and key not in seen:
+                seen.add(key)
+                parsed.append(ParsedName(extra.name, extra.script, extra.is_acronym, False))
+    return parsed
+
+
+def create(
+    session: Session,
+    *,
+    names: list[ParsedName],
+    lang: str | None = None,
+    kind: str = "organisation",
+    country: str | None = None,
+    website: str | None = None,
+) -> Organisation:
+    organisation = Organisation(kind=kind, country=country, website=website)
+    session.add(organisation)
+    session.flush()
+    assert organisation.id is not None
+    for parsed in names:
+        session.add(
+            OrganisationName(
+                organisation_id=organisation.id,
+                name=parsed.name,
+                normalised=normalise(parsed.name),
+                # The submitted language describes the primary name; others carry their script.
+                lang=lang if parsed.is_primary else None,
+                script=parsed.script,
+                is_acronym=parsed.is_acronym,
+                is_primary=parsed.is_primary,
+            )
+        )
+    bump_registry(session, organisations=[organisation])
+    return organisation
+
+
+def get(session: Session, *, organisation_id: int) -> Organisation:
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound(f"no organisation with id {organisation_id}", field="organisation_id")
+    return organisation
+
+
+def get_live(session: Session, *, organisation_id: int) -> Organisation:
+    """The organisation, or the survivor it was merged into."""
+    organisation = get(session, organisation_id=organisation_id)
+    seen = {organisation.id}
+    while organisation.merged_into is not None:
+        organisation = get(session, organisation_id=organisation.merged_into)
+        if organisation.id in seen:  # defensive: a cycle would be a bug elsewhere
+            raise Conflict("organisation merge chain is cyclic")
+        seen.add(organisation.id)
+    return organisation
+
+
+def names_of(
+    session: Session, *, organisation_ids: Iterable[int]
+) -> dict[int, list[OrganisationName]]:
+    ids = list(set(organisation_ids))
+    result: dict[int, list[OrganisationName]] = {i: [] for i in ids}
+    if not ids:
+        return result
+    rows = session.exec(
+        select(OrganisationName)
+        .where(col(OrganisationName.organisation_id).in_(ids))
+        .order_by(col(OrganisationName.is_primary).desc(), col(OrganisationName.id))
+    )
+    for row in rows:
+        result[row.organisation_id].append(row)
+    return result
+
+
+def add_name(
+    session: Session,
+    *,
+    organisation: Organisation,
+    name: str,
+    lang: str | None = None,
+    acronym: bool | None = None,
+) -> OrganisationName:
+    if organisation.merged_into is not None:
+        raise Conflict("this organisation was merged; add the name to the survivor", field="id")
+    assert organisation.id is not None
+    key = normalise(name)
+    existing = session.exec(
+        select(OrganisationName).where(
+            OrganisationName.organisation_id == organisation.id, OrganisationName.normalised == key
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            "the organisation already has this name", field="name", error="duplicate_name"
+        )
+    row = OrganisationName(
+        organisation_id=organisation.id,
+        name=name,
+        normalised=key,
+        lang=lang,
+        script=detect_script(name),
+        is_acronym=is_acronym(name) if acronym is None else acronym,
+        is_primary=False,
+    )
+    session.add(row)
+    bump_registry(session, organisations=[organisation])
+    return row

@@ -1,0 +1,17 @@
+"""Live signature counts, always recounted from the signature table."""
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from app.signatures.models import Signature
+
+
+def counts(session: Session, *, letter_id: int) -> tuple[int, int]:
+    """(named, anonymous) live signatures of a letter."""
+    row = session.exec(
+        select(
+            func.count(case((col(Signature.anonymous).is_(False), 1))),
+            func.count(case((col(Signature.anonymous).is_(True), 1))),
+        ).where(Signature.letter_id == letter_id, col(Signature.withdrawn_at).is_(None))
+    ).one()
+    return int(row[0]), int(row[1])

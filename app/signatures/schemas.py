@@ -1,0 +1,84 @@
+"""Request and response shapes of signatures."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from app.organisations.names import NameError_, validate_name
+from app.organisations.schemas import OrganisationIn
+
+
+class SignatureCreate(BaseModel):
+    organisation: OrganisationIn | None = None
+    organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    anonymous: bool = False
+    display_name: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return validate_name(value)
+        except NameError_ as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _who(self) -> "SignatureCreate":
+        if self.organisation is not None and self.organisation_id is not None:
+            raise ValueError("give organisation or organisation_id, not both")
+        if self.organisation is None and self.organisation_id is None and not self.anonymous:
+            raise ValueError("give organisation or organisation_id, or sign with anonymous: true")
+        return self
+
+
+class CandidatePublic(BaseModel):
+    organisation_id: int
+    name: str
+    score: float
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ResolutionPublic(BaseModel):
+    status: str = Field(description="existing | new | needs_review | none (identity-less)")
+    score: float
+    matched_name: str | None
+    candidates: list[CandidatePublic]
+
+
+class SignatureOut(BaseModel):
+    id: int
+    letter: str
+    organisation_id: int | None
+    anonymous: bool
+    display_name: str | None
+    position: int
+    signed_at: datetime
+    source: str
+    withdrawn_at: datetime | None
+
+
+class SignResponse(SignatureOut):
+    resolution: ResolutionPublic
+
+
+class SignaturesOut(BaseModel):
+    data: list[SignatureOut]
+    count: int
+    next_cursor: str | None
+
+
+class Signatory(BaseModel):
+    position: int
+    name: str
+    organisation_id: int
+
+
+class SignatoriesPublic(BaseModel):
+    letter: str
+    lang: str | None
+    data: list[Signatory]
+    named_count: int
+    anonymous_count: int
+    next_cursor: str | None

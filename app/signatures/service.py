@@ -1,0 +1,354 @@
+"""Signing, withdrawing and listing signatures."""
+
+import hashlib
+import json
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from app.admin import audit
+from app.admin import candidates as candidate_queue
+from app.auth.service import Principal
+from app.db import utcnow
+from app.errors import BadRequest, Conflict, NotFound
+from app.letters.models import Letter, LetterStatus
+from app.organisations import service as organisation_service
+from app.organisations.models import Organisation, OrganisationName
+from app.resolution import service as resolution_service
+from app.resolution.service import Resolution
+from app.signatures.models import IdempotencyRecord, Signature
+from app.signatures.schemas import SignatureCreate
+
+
+def lock_letter(session: Session, *, letter: Letter) -> None:
+    """Serialise writes to one letter's signatures (positions, one live signature per org).
+
+    PostgreSQL: a row lock on the letter. SQLite: write requests already hold the database's
+    write lock from BEGIN IMMEDIATE (app/db.py), so FOR UPDATE is dropped by the dialect.
+    """
+    session.refresh(letter, with_for_update=True)
+
+
+def touch_counts(session: Session, *, letter: Letter) -> None:
+    letter.revision += 1
+    letter.counts_changed_at = utcnow()
+    session.add(letter)
+
+
+def next_position(session: Session, *, letter_id: int) -> int:
+    current = session.scalar(
+        select(func.max(Signature.position)).where(Signature.letter_id == letter_id)
+    )
+    return int(current or 0) + 1
+
+
+def live_signature(session: Session, *, letter_id: int, organisation_id: int) -> Signature | None:
+    return session.exec(
+        select(Signature).where(
+            Signature.letter_id == letter_id,
+            Signature.organisation_id == organisation_id,
+            col(Signature.withdrawn_at).is_(None),
+        )
+    ).first()
+
+
+def _request_hash(data: SignatureCreate) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _replay(
+    session: Session, *, principal: Principal, letter: Letter, key: str, request_hash: str
+) -> tuple[int, dict[str, Any]] | None:
+    record = session.exec(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.token_key == principal.actor,
+            IdempotencyRecord.letter_id == letter.id,
+            IdempotencyRecord.key == key,
+        )
+    ).first()
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request body",
+            field="Idempotency-Key",
+            error="idempotency_key_reused",
+        )
+    return record.status_code, record.response
+
+
+def signature_out(signature: Signature, *, letter: Letter) -> dict[str, Any]:
+    return {
+        "id": signature.id,
+        "letter": letter.slug,
+        "organisation_id": signature.organisation_id,
+        "anonymous": signature.anonymous,
+        "display_name": signature.display_name,
+        "position": signature.position,
+        "signed_at": signature.signed_at.isoformat(),
+        "source": signature.source,
+        "withdrawn_at": signature.withdrawn_at.isoformat() if signature.withdrawn_at else None,
+    }
+
+
+def resolution_out(resolution: Resolution | None) -> dict[str, Any]:
+    if resolution is None:
+        return {"status": "none", "score": 0.0, "matched_name": None, "candidates": []}
+    return {
+        "status": resolution.status,
+        "score": round(resolution.score, 2),
+        "matched_name": resolution.matched_name,
+        "candidates": [
+            {
+                "organisation_id": c.organisation_id,
+                "name": c.name,
+                "score": round(c.score, 2),
+                "reasons": c.reasons,
+            }
+            for c in resolution.candidates
+        ],
+    }
+
+
+def resolve_or_create(
+    session: Session, *, data: SignatureCreate
+) -> tuple[Organisation | None, Resolution | None]:
+    """The organisation a sign request names: by id, by resolving its names, or none."""
+    if data.organisation_id is not None:
+        organisation = organisation_service.get_live(session, organisation_id=data.organisation_id)
+        return organisation, None
+    if data.organisation is None:
+        return None, None
+    submitted = data.organisation
+    names = organisation_service.parse_names(name=submitted.name, other_names=submitted.other_names)
+    resolution = resolution_service.resolve(
+        session,
+        names=[n.name for n in names],
+        website=submitted.website,
+        country=submitted.country,
+    )
+    if resolution.status == "existing" and resolution.organisation_id is not None:
+        return organisation_service.get_live(
+            session, organisation_id=resolution.organisation_id
+        ), resolution
+    organisation = organisation_service.create(
+        session,
+        names=names,
+        lang=submitted.lang,
+        kind=submitted.kind,
+        country=submitted.country,
+        website=submitted.website,
+    )
+    assert organisation.id is not None
+    resolution.organisation_id = organisation.id
+    if resolution.status == "needs_review":
+        candidate_queue.queue(
+            session, organisation_id=organisation.id, candidates=resolution.candidates
+        )
+    return organisation, resolution
+
+
+def sign(
+    session: Session,
+    *,
+    letter: Letter,
+    data: SignatureCreate,
+    principal: Principal,
+    idempotency_key: str | None = None,
+    source: str = "api",
+) -> tuple[int, dict[str, Any]]:
+    """Sign a letter; returns (status code, body): 201 new, 200 already signed or replayed."""
+    request_hash = _request_hash(data)
+    lock_letter(session, letter=letter)
+    if idempotency_key is not None:
+        replay = _replay(
+            session,
+            principal=principal,
+            letter=letter,
+            key=idempotency_key,
+            request_hash=request_hash,
+        )
+        if replay is not None:
+            return replay
+    if letter.status != LetterStatus.open:
+        raise Conflict(
+            f"the letter is {letter.status}: only open letters accept signatures",
+            field="slug",
+            error="letter_not_open",
+        )
+    assert letter.id is not None
+    organisation, resolution = resolve_or_create(session, data=data)
+    existing = None
+    if organisation is not None:
+        assert organisation.id is not None
+        existing = live_signature(session, letter_id=letter.id, organisation_id=organisation.id)
+    if existing is not None:
+        status, signature = 200, existing
+    else:
+        display_name = data.display_name or (data.organisation.name if data.organisation else None)
+        signature = Signature(
+            letter_id=letter.id,
+            organisation_id=organisation.id if organisation else None,
+            anonymous=data.anonymous,
+            display_name=display_name,
+            position=next_position(session, letter_id=letter.id),
+            source=source,
+        )
+        session.add(signature)
+        touch_counts(session, letter=letter)
+        session.flush()
+        status = 201
+        details: dict[str, Any] = {"letter": letter.slug, "anonymous": signature.anonymous}
+        if not signature.anonymous:
+            details["organisation_id"] = signature.organisation_id
+        audit.record(
+            session,
+            actor=principal.actor,
+            action="signature.create",
+            target_type="signature",
+            target_id=signature.id,
+            details=details,
+        )
+    body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
+    if idempotency_key is not None:
+        session.add(
+            IdempotencyRecord(
+                token_key=principal.actor,
+                letter_id=letter.id,
+                key=idempotency_key,
+                request_hash=request_hash,
+                status_code=status,
+                response=body,
+            )
+        )
+        session.flush()
+    return status, body
+
+
+def withdraw(
+    session: Session, *, letter: Letter, signature_id: int, principal: Principal
+) -> Signature:
+    lock_letter(session, letter=letter)
+    signature = session.get(Signature, signature_id)
+    if signature is None or signature.letter_id != letter.id:
+        raise NotFound(f"no signature {signature_id} on this letter", field="id")
+    if signature.withdrawn_at is None:
+        signature.withdrawn_at = utcnow()
+        session.add(signature)
+        touch_counts(session, letter=letter)
+        session.flush()
+        audit.record(
+            session,
+            actor=principal.actor,
+            action="signature.withdraw",
+            target_type="signature",
+            target_id=signature.id,
+            details={"letter": letter.slug},
+        )
+    return signature
+
+
+def _cursor(value: str | None) -> int:
+    if value is None or value == "":
+        return 0
+    if not value.isdigit() or len(value) > 9:
+        raise BadRequest("cursor must be a value returned as next_cursor", field="cursor")
+    return int(value)
+
+
+def list_signatures(
+    session: Session, *, letter: Letter, limit: int, cursor: str | None, include_withdrawn: bool
+) -> tuple[list[Signature], str | None]:
+    query = select(Signature).where(
+        Signature.letter_id == letter.id, Signature.position > _cursor(cursor)
+    )
+    if not include_withdrawn:
+        query = query.where(col(Signature.withdrawn_at).is_(None))
+    rows = list(session.exec(query.order_by(col(Signature.position)).limit(limit + 1)))
+    next_cursor = str(rows[limit - 1].position) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+_COMPATIBLE_SCRIPTS = {
+    "Hant": {"Hani"},
+    "Hans": {"Hani"},
+    "Jpan": {"Hani", "Hant"},
+    "Kore": {"Hani"},
+}
+
+
+def wanted_script(lang: str) -> tuple[str, str | None]:
+    """(language, script) wanted for a BCP 47 tag; the script from CLDR likely subtags."""
+    try:
+        locale = Locale.parse(lang.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        raise BadRequest(f"'{lang}' is not a language tag babel knows", field="lang") from None
+    if locale.script:
+        return locale.language, locale.script
+    likely = get_global("likely_subtags").get(locale.language, "")
+    parts = likely.split("_")
+    script = next((p for p in parts[1:] if len(p) == 4), None)
+    return locale.language, script
+
+
+def choose_name(
+    names: list[OrganisationName], *, lang: str | None, display_name: str | None
+) -> str:
+    """The organisation's name in the wanted language/script, else the name as printed."""
+    fallback = display_name or (names[0].name if names else "")
+    if lang is None or not names:
+        return fallback
+    language, script = wanted_script(lang)
+
+    def score(name: OrganisationName) -> float:
+        points = 0.0
+        if name.lang and name.lang.split("-")[0].lower() == language:
+            points += 4
+        if script and name.script == script:
+            points += 2
+        elif script and name.script in _COMPATIBLE_SCRIPTS.get(script, set()):
+            points += 1
+        return points
+
+    best = max(names, key=lambda n: (score(n), not n.is_acronym, n.is_primary))
+    return best.name if score(best) > 0 else fallback
+
+
+def signatories(
+    session: Session, *, letter: Letter, lang: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Named live signatories in letter order; anonymous ones never appear here."""
+    query = (
+        select(Signature)
+        .where(
+            Signature.letter_id == letter.id,
+            col(Signature.withdrawn_at).is_(None),
+            col(Signature.anonymous).is_(False),
+            col(Signature.organisation_id).is_not(None),
+            Signature.position > _cursor(cursor),
+        )
+        .order_by(col(Signature.position))
+        .limit(limit + 1)
+    )
+    rows = list(session.exec(query))
+    next_cursor = str(rows[limit - 1].position) if len(rows) > limit else None
+    rows = rows[:limit]
+    names = organisation_service.names_of(
+        session, organisation_ids=[r.organisation_id for r in rows if r.organisation_id]
+    )
+    data = [
+        {
+            "position": r.position,
+            "name": choose_name(
+                names.get(r.organisation_id, []), lang=lang, display_name=r.display_name
+            ),
+            "organisation_id": r.organisation_id,
+        }
+        for r in rows
+        if r.organisation_id is not None
+    ]
+    return data, next_cursor

@@ -1,0 +1,188 @@
+"""Every database test runs twice: on SQLite and on PostgreSQL, schema built by Alembic.
+
+PostgreSQL is required: when it is unreachable the run fails, it never skips.
+"""
+
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ["UNDERSIGNED_ADMIN_TOKEN"] = "test-admin-token-0123456789"
+os.environ.setdefault("UNDERSIGNED_DATABASE_URL", "sqlite:///./undersigned-test-unused.db")
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app import db
+from app.auth import service as auth_service
+from app.auth.models import Role
+from app.config import get_settings
+from app.db import make_engine, metadata, open_session
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = os.environ["UNDERSIGNED_ADMIN_TOKEN"]
+PG_ADMIN_URL = os.environ.get(
+    "UNDERSIGNED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+get_settings.cache_clear()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def create_pg_database() -> tuple[str, Callable[[], None]]:
+    name = f"undersigned_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is required for the test suite and is unreachable: {exc}", pytrace=False
+        )
+
+    def drop() -> None:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{name}", drop
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated database of each kind for this test session."""
+    if request.param == "sqlite":
+        directory = tempfile.mkdtemp(prefix="undersigned-test-")
+        url = f"sqlite:///{directory}/test.db"
+        command.upgrade(alembic_config(url), "head")
+        yield url
+        return
+    url, drop = create_pg_database()
+    command.upgrade(alembic_config(url), "head")
+    try:
+        yield url
+    finally:
+        db.set_engine(None)
+        drop()
+
+
+@pytest.fixture(scope="session")
+def _engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def wipe(engine: Engine) -> None:
+    """Empty every table (keeping the schema and the registry counter row)."""
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            data = [t for t in tables if t != "registry_state"]
+            conn.execute(text(f"TRUNCATE {', '.join(data)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                if table != "registry_state":
+                    conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text("UPDATE registry_state SET version = 0"))
+    from app.resolution import service as resolution_service
+
+    resolution_service.reset_cache()
+
+
+@pytest.fixture
+def engine(_engine: Engine) -> Iterator[Engine]:
+    """The test database, empty at the start of each test."""
+    db.set_engine(_engine)
+    wipe(_engine)
+    yield _engine
+    db.set_engine(None)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with open_session(write=True) as s:
+        yield s
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    from app.main import app
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def make_token(engine: Engine) -> Callable[..., str]:
+    """Mint a real token (hashed in the database) and return it in clear."""
+
+    def _make(role: str = "coordinator", letters: list[str] | None = None) -> str:
+        from app.letters import service as letter_service
+
+        with open_session(write=True) as s:
+            ids = []
+            for slug in letters or []:
+                letter = letter_service.get_by_slug(s, slug=slug)
+                assert letter is not None and letter.id is not None
+                ids.append(letter.id)
+            _, clear = auth_service.create(s, role=Role(role), letter_ids=ids)
+            s.commit()
+        return clear
+
+    return _make
+
+
+@pytest.fixture
+def coordinator_headers(make_token: Callable[..., str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token('coordinator')}"}
+
+
+@pytest.fixture
+def make_letter(client: TestClient) -> Callable[..., dict[str, Any]]:
+    """Create a letter through the API (open unless told otherwise)."""
+
+    def _make(
+        headers: dict[str, str], slug: str = "test-letter", status: str = "open", **fields: Any
+    ) -> dict[str, Any]:
+        body = {
+            "slug": slug,
+            "title": "A test letter",
+            "lang": "en",
+            "body": "We ask.",
+            "status": status,
+        } | fields
+        response = client.post("/api/v1/letters", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return _make
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> str:
+    """The seed letter of document 004, loaded as `make run` loads it; returns its slug."""
+    from app.imports.seed import load_seed
+
+    with open_session(write=True) as s:
+        assert load_seed(s)
+        s.commit()
+    return "global-call-un-mechanism-china"
