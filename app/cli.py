@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
 
@@ -18,8 +19,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _alembic_config():  # type: ignore[no-untyped-def]
-    from alembic.config import Config
+def _alembic_config() -> Config:
 
     root = Path(__file__).resolve().parent.parent
     if not (root / "migrations").is_dir():

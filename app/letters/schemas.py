@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from app.letters.models import LetterStatus
 from app.organisations.validation import check_lang
@@ -78,15 +78,13 @@ class LetterCreate(BaseModel):
             raise ValueError("is required")
         return checked
 
-    @model_validator(mode="after")
-    def _declared(self) -> "LetterCreate":
-        _check_declared(self.declared_total, self.declared_anonymous)
-        return self
-
-
-def _check_declared(total: int | None, anonymous: int | None) -> None:
-    if total is not None and anonymous is not None and anonymous > total:
-        raise ValueError("declared_anonymous must not exceed declared_total")
+    @field_validator("declared_anonymous")
+    @classmethod
+    def _declared(cls, value: int | None, info: ValidationInfo) -> int | None:
+        total = info.data.get("declared_total")
+        if total is not None and value is not None and value > total:
+            raise ValueError("must not exceed declared_total")
+        return value
 
 
 class LetterUpdate(BaseModel):

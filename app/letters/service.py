@@ -150,6 +150,7 @@ def _set_translations(
 ) -> None:
     existing = {t.lang: t for t in translations_of(session, letter=letter)}
     seen: set[str] = set()
+    assert letter.id is not None
     for index, item in enumerate(translations):
         field = f"translations.{index}.lang"
         if item.lang in seen:
@@ -162,7 +163,7 @@ def _set_translations(
             session.add(
                 LetterTranslation(
                     letter_id=letter.id, lang=item.lang, title=item.title, body=item.body
-                )  # type: ignore[arg-type]
+                )
             )
         elif (current.title, current.body) != (item.title, item.body):
             if locked:
@@ -195,7 +196,7 @@ def list_visible(
     elif not principal.is_admin:
         granted = auth_service.granted_letter_ids(session, principal=principal)
         query = query.where(
-            (Letter.status != LetterStatus.draft)
+            (col(Letter.status) != LetterStatus.draft)
             | (col(Letter.created_by_token_id) == principal.token_id)
             | col(Letter.id).in_(granted or {-1})
         )

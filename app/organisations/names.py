@@ -15,12 +15,58 @@ from babel import Locale
 from app.resolution.scripts import char_script, detect_script, is_cjk_script
 
 MAX_NAME_LENGTH = 300
-_BIDI_AND_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]")
+_BIDI_AND_CONTROL = re.compile(
+    r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
+)
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
 _GROUP = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|【([^【】]*)】|（([^（）]*)）")
 _TRAILING_PUNCT = " .,;:-–—/"
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "the", "of", "for", "in", "on", "at", "to", "by", "with", "de", "des", "du", "la", "le", "les", "et", "pour", "en", "el", "los", "las", "y", "del", "para", "por", "da", "do", "dos", "das", "e", "für", "und", "der", "die", "das", "zur", "zum", "van", "voor", "het"]
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "to",
+        "by",
+        "with",
+        "de",
+        "des",
+        "du",
+        "la",
+        "le",
+        "les",
+        "et",
+        "pour",
+        "en",
+        "el",
+        "los",
+        "las",
+        "y",
+        "del",
+        "para",
+        "por",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "e",
+        "für",
+        "und",
+        "der",
+        "die",
+        "das",
+        "zur",
+        "zum",
+        "van",
+        "voor",
+        "het",
+    ]
 )
 
 

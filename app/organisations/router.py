@@ -16,13 +16,13 @@ from app.organisations.models import Organisation
 from app.organisations.names import NameError_, validate_name
 from app.organisations.schemas import (
     MatchCandidate,
-    MatchResponse,
     NameCreate,
     NamePublic,
     OrganisationPublic,
     PublicSignature,
 )
 from app.resolution import service as resolution_service
+from app.signatures import service as signature_service
 from app.signatures.models import Signature
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
@@ -59,13 +59,13 @@ def _public(session: Session, organisation: Organisation) -> OrganisationPublic:
     )
 
 
-@router.get("/match", response_model=MatchResponse)
+@router.get("/match", response_model=list[MatchCandidate])
 def match_organisations(
     session: SessionDep,
-    _: CoordinatorUser,
+    principal: CoordinatorUser,
     name: Annotated[str, Query(max_length=2000, description="Name to resolve")],
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
-) -> MatchResponse:
+) -> list[MatchCandidate]:
     """Ranked candidate organisations for a name, with the decision the resolver would take."""
     try:
         clean = validate_name(name)
@@ -73,20 +73,18 @@ def match_organisations(
         raise BadRequest(f"name {exc}", field="name") from None
     names = [n.name for n in service.parse_names(name=clean)]
     resolution = resolution_service.resolve(session, names=names, limit=limit)
-    return MatchResponse(
-        query=clean,
-        data=[
-            MatchCandidate(
-                organisation_id=c.organisation_id,
-                name=c.name,
-                matched_name=c.matched_name,
-                score=round(c.score, 2),
-                decision=c.decision,
-                reasons=c.reasons,
-            )
-            for c in resolution.candidates[:limit]
-        ],
-    )
+    signature_service.mask_hidden(session, resolution=resolution, principal=principal)
+    return [
+        MatchCandidate(
+            organisation_id=c.organisation_id,
+            name=c.name,
+            matched_name=c.matched_name,
+            score=round(c.score, 2),
+            decision=c.decision,
+            reasons=c.reasons,
+        )
+        for c in resolution.candidates[:limit]
+    ]
 
 
 @router.get(
@@ -95,15 +93,21 @@ def match_organisations(
     responses={308: {"description": "Merged away: Location is the survivor"}},
 )
 def get_organisation(
-    organisation_id: OrganisationId, session: SessionDep, _: CoordinatorUser, request: Request
+    organisation_id: OrganisationId,
+    session: SessionDep,
+    principal: CoordinatorUser,
+    request: Request,
 ) -> OrganisationPublic | RedirectResponse:
     """An organisation with all its names and its public signatures."""
     organisation = service.get(session, organisation_id=organisation_id)
     if organisation.merged_into is not None:
         survivor = service.get_live(session, organisation_id=organisation_id)
+        assert survivor.id is not None
+        service.get_visible(session, organisation_id=survivor.id, principal=principal)
         return RedirectResponse(
             str(request.url_for("get_organisation", organisation_id=survivor.id)), status_code=308
         )
+    service.get_visible(session, organisation_id=organisation_id, principal=principal)
     return _public(session, organisation)
 
 
@@ -115,7 +119,9 @@ def add_organisation_name(
     principal: CoordinatorUser,
 ) -> OrganisationPublic:
     """Add a name (another language, script or acronym); it becomes matchable at once."""
-    organisation = service.get(session, organisation_id=organisation_id)
+    organisation = service.get_visible(
+        session, organisation_id=organisation_id, principal=principal
+    )
     row = service.add_name(
         session, organisation=organisation, name=data.name, lang=data.lang, acronym=data.is_acronym
     )

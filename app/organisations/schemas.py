@@ -105,8 +105,3 @@ class MatchCandidate(BaseModel):
     score: float
     decision: str
     reasons: list[str]
-
-
-class MatchResponse(BaseModel):
-    query: str
-    data: list[MatchCandidate]

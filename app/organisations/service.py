@@ -5,10 +5,14 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.auth import service as auth_service
+from app.auth.service import Principal
 from app.errors import Conflict, NotFound
+from app.letters.models import Letter, LetterStatus
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.organisations.names import ParsedName, detect_script, is_acronym, split_signatory_line
 from app.resolution.normalise import normalise
+from app.signatures.models import Signature
 
 
 def bump_registry(session: Session, *, organisations: Iterable[Organisation]) -> int:
@@ -109,6 +113,81 @@ def names_of(
     for row in rows:
         result[row.organisation_id].append(row)
     return result
+
+
+def hidden_from(
+    session: Session, *, organisation_ids: Iterable[int], principal: Principal | None
+) -> set[int]:
+    """Organisations this caller must not learn about: known only through anonymous signatures
+    (or unpublished drafts) on letters the caller does not manage.
+
+    An organisation that signed anonymously must not be confirmed to exist to anyone but the
+    admins and the coordinators of that letter; once it has a live named signature on a public
+    letter it is public (its anonymous signatures stay hidden everywhere public).
+    """
+    ids = set(organisation_ids)
+    if not ids or (principal is not None and principal.is_admin):
+        return set()
+    sensitive = set(
+        session.exec(
+            select(Signature.organisation_id)
+            .join(Letter, col(Letter.id) == Signature.letter_id)
+            .where(
+                col(Signature.organisation_id).in_(ids),
+                col(Signature.anonymous).is_(True) | (Letter.status == LetterStatus.draft),
+            )
+            .distinct()
+        )
+    )
+    if not sensitive:
+        return set()
+    public = set(
+        session.exec(
+            select(Signature.organisation_id)
+            .join(Letter, col(Letter.id) == Signature.letter_id)
+            .where(
+                col(Signature.organisation_id).in_(sensitive),
+                col(Signature.anonymous).is_(False),
+                col(Signature.withdrawn_at).is_(None),
+                Letter.status != LetterStatus.draft,
+            )
+            .distinct()
+        )
+    )
+    hidden = sensitive - public
+    if hidden and principal is not None:
+        managed = managed_letter_ids(session, principal=principal)
+        hidden -= set(
+            session.exec(
+                select(Signature.organisation_id)
+                .where(
+                    col(Signature.organisation_id).in_(hidden),
+                    col(Signature.letter_id).in_(managed),
+                )
+                .distinct()
+            )
+        )
+    return {i for i in hidden if i is not None}
+
+
+def managed_letter_ids(session: Session, *, principal: Principal) -> set[int]:
+    granted = auth_service.granted_letter_ids(session, principal=principal)
+    if principal.token_id is None:
+        return granted
+    created = session.exec(
+        select(Letter.id).where(Letter.created_by_token_id == principal.token_id)
+    )
+    return granted | {i for i in created if i is not None}
+
+
+def get_visible(
+    session: Session, *, organisation_id: int, principal: Principal | None
+) -> Organisation:
+    """The organisation, or 404 when the caller must not learn that it exists."""
+    organisation = get(session, organisation_id=organisation_id)
+    if hidden_from(session, organisation_ids=[organisation_id], principal=principal):
+        raise NotFound(f"no organisation with id {organisation_id}", field="organisation_id")
+    return organisation
 
 
 def add_name(

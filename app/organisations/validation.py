@@ -19,11 +19,19 @@ def check_lang(value: str | None) -> str | None:
     return value.replace("_", "-")
 
 
+# CLDR region codes that are not countries (unknown region, outlying Oceania, EU, UN, pseudo).
+_NOT_COUNTRIES = frozenset({"ZZ", "QO", "EU", "EZ", "UN", "XA", "XB"})
+
+
 def check_country(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     code = value.upper()
-    if not re.fullmatch(r"[A-Z]{2}", code) or code not in Locale("en").territories:
+    if (
+        not re.fullmatch(r"[A-Z]{2}", code)
+        or code in _NOT_COUNTRIES
+        or code not in Locale("en").territories
+    ):
         raise ValueError("must be an ISO 3166-1 alpha-2 country code such as 'TW'")
     return code
 

@@ -58,10 +58,10 @@ def _load_simplified_only() -> frozenset[str]:
 def _load_japanese_forms() -> frozenset[str]:
     """Shinjitai forms (権, 国) from OpenCC's JPVariants that Chinese never writes as such."""
     directory = Path(opencc.__file__).parent / "dictionary"
-    chinese_traditional = set()
+    chinese_traditional: set[str] = set()
     for line in (directory / "STCharacters.txt").read_text(encoding="utf-8").splitlines():
         chinese_traditional.update(line.partition("\t")[2].split())
-    result = set()
+    result: set[str] = set()
     for line in (directory / "JPVariants.txt").read_text(encoding="utf-8").splitlines():
         traditional, _, japanese = line.partition("\t")
         result.update(f for f in japanese.split() if f != traditional)

@@ -2,17 +2,18 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from app.organisations.names import NameError_, validate_name
 from app.organisations.schemas import OrganisationIn
 
 
 class SignatureCreate(BaseModel):
-    organisation: OrganisationIn | None = None
-    organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    # Field order matters: `organisation` is validated last so it can see the others.
     anonymous: bool = False
     display_name: str | None = Field(default=None, max_length=2000)
+    organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    organisation: OrganisationIn | None = Field(default=None, validate_default=True)
 
     @field_validator("display_name")
     @classmethod
@@ -24,13 +25,18 @@ class SignatureCreate(BaseModel):
         except NameError_ as exc:
             raise ValueError(str(exc)) from None
 
-    @model_validator(mode="after")
-    def _who(self) -> "SignatureCreate":
-        if self.organisation is not None and self.organisation_id is not None:
+    @field_validator("organisation")
+    @classmethod
+    def _who(cls, value: OrganisationIn | None, info: ValidationInfo) -> OrganisationIn | None:
+        if value is not None and info.data.get("organisation_id") is not None:
             raise ValueError("give organisation or organisation_id, not both")
-        if self.organisation is None and self.organisation_id is None and not self.anonymous:
+        if (
+            value is None
+            and info.data.get("organisation_id") is None
+            and not info.data.get("anonymous")
+        ):
             raise ValueError("give organisation or organisation_id, or sign with anonymous: true")
-        return self
+        return value
 
 
 class CandidatePublic(BaseModel):

@@ -18,7 +18,7 @@ from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName
 from app.resolution import service as resolution_service
-from app.resolution.service import Resolution
+from app.resolution.service import Candidate, Resolution
 from app.signatures.models import IdempotencyRecord, Signature
 from app.signatures.schemas import SignatureCreate
 
@@ -114,11 +114,40 @@ def resolution_out(resolution: Resolution | None) -> dict[str, Any]:
     }
 
 
+def mask_hidden(
+    session: Session, *, resolution: Resolution, principal: Principal | None
+) -> list[Candidate]:
+    """Drop from a resolution the organisations this caller must not learn about.
+
+    Returns the dropped candidates so that they can still be queued for an admin: linking to
+    a hidden organisation would confirm to the caller that it signed something anonymously.
+    """
+    ids = [c.organisation_id for c in resolution.candidates]
+    if resolution.organisation_id is not None:
+        ids.append(resolution.organisation_id)
+    hidden = organisation_service.hidden_from(session, organisation_ids=ids, principal=principal)
+    if not hidden:
+        return []
+    dropped = [c for c in resolution.candidates if c.organisation_id in hidden]
+    resolution.candidates = [c for c in resolution.candidates if c.organisation_id not in hidden]
+    if resolution.organisation_id in hidden:
+        resolution.status, resolution.organisation_id, resolution.matched_name = "new", None, None
+        resolution.score = 0.0
+    if resolution.status == "needs_review" and not resolution.candidates:
+        resolution.status, resolution.score = "new", 0.0
+    for candidate in dropped:
+        candidate.decision = "review"
+    return dropped
+
+
 def resolve_or_create(
-    session: Session, *, data: SignatureCreate
+    session: Session, *, data: SignatureCreate, principal: Principal | None
 ) -> tuple[Organisation | None, Resolution | None]:
     """The organisation a sign request names: by id, by resolving its names, or none."""
     if data.organisation_id is not None:
+        organisation_service.get_visible(
+            session, organisation_id=data.organisation_id, principal=principal
+        )
         organisation = organisation_service.get_live(session, organisation_id=data.organisation_id)
         return organisation, None
     if data.organisation is None:
@@ -131,6 +160,7 @@ def resolve_or_create(
         website=submitted.website,
         country=submitted.country,
     )
+    hidden = mask_hidden(session, resolution=resolution, principal=principal)
     if resolution.status == "existing" and resolution.organisation_id is not None:
         return organisation_service.get_live(
             session, organisation_id=resolution.organisation_id
@@ -145,10 +175,9 @@ def resolve_or_create(
     )
     assert organisation.id is not None
     resolution.organisation_id = organisation.id
-    if resolution.status == "needs_review":
-        candidate_queue.queue(
-            session, organisation_id=organisation.id, candidates=resolution.candidates
-        )
+    candidate_queue.queue(
+        session, organisation_id=organisation.id, candidates=[*resolution.candidates, *hidden]
+    )
     return organisation, resolution
 
 
@@ -181,7 +210,7 @@ def sign(
             error="letter_not_open",
         )
     assert letter.id is not None
-    organisation, resolution = resolve_or_create(session, data=data)
+    organisation, resolution = resolve_or_create(session, data=data, principal=principal)
     existing = None
     if organisation is not None:
         assert organisation.id is not None
