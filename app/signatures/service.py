@@ -20,7 +20,7 @@ from app.organisations.models import Organisation, OrganisationName
 from app.resolution import service as resolution_service
 from app.resolution.service import Candidate, Resolution
 from app.signatures.models import IdempotencyRecord, Signature
-from app.signatures.schemas import SignatureCreate
+from app.signatures.schemas import SignatureCreate, SignatureOut
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
@@ -82,17 +82,19 @@ def _replay(
 
 
 def signature_out(signature: Signature, *, letter: Letter) -> dict[str, Any]:
-    return {
-        "id": signature.id,
-        "letter": letter.slug,
-        "organisation_id": signature.organisation_id,
-        "anonymous": signature.anonymous,
-        "display_name": signature.display_name,
-        "position": signature.position,
-        "signed_at": signature.signed_at.isoformat(),
-        "source": signature.source,
-        "withdrawn_at": signature.withdrawn_at.isoformat() if signature.withdrawn_at else None,
-    }
+    """JSON-ready signature, serialised like every other response (pydantic, UTC "Z")."""
+    assert signature.id is not None
+    return SignatureOut(
+        id=signature.id,
+        letter=letter.slug,
+        organisation_id=signature.organisation_id,
+        anonymous=signature.anonymous,
+        display_name=signature.display_name,
+        position=signature.position,
+        signed_at=signature.signed_at,
+        source=signature.source,
+        withdrawn_at=signature.withdrawn_at,
+    ).model_dump(mode="json")
 
 
 def resolution_out(resolution: Resolution | None) -> dict[str, Any]:

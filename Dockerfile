@@ -1,0 +1,25 @@
+# Undersigned: FastAPI service. SQLite in /data by default; set UNDERSIGNED_DATABASE_URL for PostgreSQL.
+FROM python:3.11-slim AS runtime
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UNDERSIGNED_DATABASE_URL=sqlite:////data/undersigned.db
+
+RUN groupadd --system undersigned && useradd --system --gid undersigned --home /app undersigned
+
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY app ./app
+COPY migrations ./migrations
+COPY seeds ./seeds
+# Editable install keeps migrations/ and seeds/ beside the package, where the CLI looks for them.
+RUN pip install -e . \
+    && mkdir -p /data && chown undersigned:undersigned /data
+
+USER undersigned
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/v1/healthz').status != 200)"
+CMD ["undersigned", "serve", "--host", "0.0.0.0", "--port", "8000"]
