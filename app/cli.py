@@ -84,8 +84,14 @@ def token_create(
     label: Annotated[str | None, typer.Option(help="Who the token is for")] = None,
 ) -> None:
     """Mint a token; it is printed once and only its hash is stored."""
+    from app.errors import AppError
     from app.letters import service as letter_service
 
+    try:
+        parsed_role = auth_service.parse_role(role)
+    except AppError as exc:
+        err_console.print(f"--role: {exc.detail}")
+        raise typer.Exit(code=2) from None
     with open_session(write=True) as session:
         letter_ids = []
         for slug in letter or []:
@@ -96,7 +102,7 @@ def token_create(
             assert found.id is not None
             letter_ids.append(found.id)
         token, clear = auth_service.create(
-            session, role=auth_service.parse_role(role), letter_ids=letter_ids, label=label
+            session, role=parsed_role, letter_ids=letter_ids, label=label
         )
         session.commit()
     err_console.print(
