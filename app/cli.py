@@ -133,5 +133,44 @@ def token_revoke(
     console.print(f"token {token_id} revoked")
 
 
+@app.command("eval-resolution")
+def eval_resolution(
+    queries: Annotated[Path, typer.Option(help="TSV: query, expected entry number(s) or NEW, category")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Resolve each query against the seed letter in a throwaway database; print the scores."""
+    import json
+
+    from app.resolution.evaluation import evaluate
+
+    if not queries.is_file():
+        err_console.print(f"no such file: {queries}")
+        raise typer.Exit(code=2)
+    report = evaluate(queries)
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        table = Table("query", "expected", "category", "status", "linked", "score", "outcome")
+        for r in report.results:
+            expected = "NEW" if r.expected is None else "|".join(map(str, r.expected))
+            table.add_row(
+                r.query,
+                expected,
+                r.category,
+                r.status,
+                "" if r.linked_entry is None else str(r.linked_entry),
+                f"{r.score:.1f}",
+                r.outcome,
+            )
+        console.print(table)
+        console.print(
+            f"precision {report.precision:.4f}  recall {report.recall:.4f}  F1 {report.f1:.4f}"
+            f"  (excluding translation)  false links {report.false_links}  "
+            f"needs_review {report.needs_review}"
+        )
+    if report.false_links:
+        raise typer.Exit(code=1)
+
+
 if __name__ == "__main__":
     app()
