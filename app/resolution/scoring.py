@@ -180,7 +180,7 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
             used[i] = True
             for j in run:
                 other_used[j] = True
-                if side == "r" and other[j][0] in "ph":
+                if other[j][0] in "ph":
                     result.consumed.add(other[j][1])
             result.matched.append(("c", value))
             result.spelled.append(value)
@@ -344,7 +344,7 @@ def score_organisation(
     score = best.score
     reasons = list(best.reasons)
     query_disc = frozenset().union(*(q.discriminators for q in query)) - best.consumed
-    org_disc = frozenset().union(*(r.discriminators for r in names))
+    org_disc = frozenset().union(*(r.discriminators for r in names)) - best.consumed
     extra = query_disc - org_disc
     missing = org_disc - query_disc
     if extra and missing:
