@@ -20,6 +20,7 @@ babel's territory and city names). The pipeline for one name:
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -240,6 +241,12 @@ def fold_han(text: str) -> str:
     return text.translate(_HAN_TABLE)
 
 
+_CJK = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u1100-\u11ff"
+    "\u31f0-\u31ff\uff66-\uff9f\U00020000-\U0003134f]"
+)
+
+
 def is_cjk_char(char: str) -> bool:
     cp = ord(char)
     return (
@@ -255,9 +262,7 @@ def is_cjk_char(char: str) -> bool:
     )
 
 
-@lru_cache(maxsize=200_000)
-def fold(name: str) -> str:
-    """The folded text of a name: lower-case, no diacritics, one Han form, single spaces."""
+def _fold(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).casefold()
     text = _APOSTROPHES.sub("", text).translate(_LETTER_FOLDS)
     text = unicodedata.normalize("NFKD", text)
@@ -265,6 +270,12 @@ def fold(name: str) -> str:
     text = text.translate(_PUNCT_TABLE).translate(_LETTER_FOLDS)
     text = fold_han(text)
     return " ".join(text.split())
+
+
+@lru_cache(maxsize=8192)
+def fold(name: str) -> str:
+    """The folded text of a name: lower-case, no diacritics, one Han form, single spaces."""
+    return _fold(name)
 
 
 def normalise(name: str) -> str:
@@ -320,6 +331,7 @@ def place_table() -> tuple[dict[tuple[str, ...], str], dict[str, int], dict[str,
     return places, starts, single
 
 
+@lru_cache(maxsize=65536)
 def _demonym_place(token: str) -> str | None:
     """`cambodian`, `australian`, `japanese`, `philippine` → the country they derive from."""
     if len(token) < 5:
@@ -344,15 +356,45 @@ class NameKey:
     # Words in order as (kind, value, letters): kind c(ontent) t(ype) p(lace) h (chapter)
     # s(topword); value is the canonical form; letters are the initials as written.
     items: tuple[tuple[str, str, str], ...]
-    content: tuple[str, ...]
-    types: tuple[str, ...]
     discriminators: frozenset[str]  # place ids and chapter words
-    despaced: str
-    initials: str  # first letters of the non-stopwords
     is_acronym: bool
     caps_tokens: frozenset[str]  # tokens written in capitals (embedded acronyms: LSVD)
+    acronym_words: frozenset[str]  # words that may abbreviate others: SFT, CSJ, R2P, L4L
     cjk: str  # the CJK characters of the name, folded; "" when none
     translit: str  # anyascii of a non-Latin alphabetic name; "" otherwise
+
+    @property
+    def content(self) -> tuple[str, ...]:
+        return tuple(v for k, v, _ in self.items if k == "c")
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(v for k, v, _ in self.items if k == "t")
+
+    @property
+    def initials(self) -> str:
+        """First letters of the words other than stopwords ("" for fewer than two words)."""
+        letters = "".join(w for k, _, w in self.items if k != "s")
+        return letters if len(letters) >= 2 else ""
+
+    @property
+    def despaced(self) -> str:
+        return self.norm.replace(" ", "")
+
+
+# Word items repeat across hundreds of thousands of names: one shared tuple per distinct word.
+_ITEMS: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _item(kind: str, value: str, letters: str) -> tuple[str, str, str]:
+    item = (kind, value, letters)
+    return _ITEMS.setdefault(item, item)
+
+
+def _frozen(values: Iterable[str]) -> frozenset[str]:
+    result = frozenset(values)
+    return result if result else _EMPTY
 
 
 def _looks_acronym(raw: str) -> bool:
@@ -369,13 +411,32 @@ def _looks_acronym(raw: str) -> bool:
 _CAPS_SPLIT = re.compile(r"[\s\-–—/(),.:;!?\[\]【】]+")
 
 
-@lru_cache(maxsize=300_000)
+@lru_cache(maxsize=65536)
+def _classify(token: str) -> tuple[str, str, str]:
+    """The item of one word that is not a place phrase."""
+    if token in STOPWORDS:
+        return _item("s", token, token[0])
+    if token in _CHAPTER_WORDS:
+        return _item("h", "chapter:" + _CHAPTER_WORDS[token], token[0])
+    demonym = _demonym_place(token)
+    if demonym is not None:
+        return _item("p", demonym, token[0])
+    canonical = _TYPE_VARIANTS.get(token, token)
+    return _item("t" if canonical in TYPE_WORDS else "c", canonical, token[0])
+
+
+@lru_cache(maxsize=8192)
 def name_key(raw: str) -> NameKey:
-    """Normalise one name into its comparison keys."""
-    norm = normalise(raw)
+    """Normalise one name into its comparison keys (cached for repeated queries)."""
+    return build_name_key(raw)
+
+
+def build_name_key(raw: str) -> NameKey:
+    """Normalise one name into its comparison keys (uncached: the index keeps its own)."""
+    norm = _fold(raw)[:600]
     places, starts, _ = place_table()
     caps = {
-        fold(w)
+        _fold(w)
         for w in _CAPS_SPLIT.split(unicodedata.normalize("NFKC", raw))
         if len(w) >= 2 and w.isupper() and w.isalpha()
     }
@@ -384,7 +445,7 @@ def name_key(raw: str) -> NameKey:
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if any(is_cjk_char(c) for c in token):
+        if _CJK.search(token):
             i += 1
             continue
         place = None
@@ -401,36 +462,31 @@ def name_key(raw: str) -> NameKey:
         if place is not None:
             found, size = place
             phrase_tokens = tokens[i : i + size]
-            items.append(("p", found, "".join(t[0] for t in phrase_tokens)))
+            items.append(_item("p", found, "".join(t[0] for t in phrase_tokens)))
             i += size
             continue
         if token in _CODE_ALIASES and token in caps:
-            items.append(("p", _CODE_ALIASES[token], token[0]))
-        elif token in STOPWORDS:
-            items.append(("s", token, token[0]))
-        elif token in _CHAPTER_WORDS:
-            items.append(("h", "chapter:" + _CHAPTER_WORDS[token], token[0]))
-        elif (demonym := _demonym_place(token)) is not None:
-            items.append(("p", demonym, token[0]))
+            items.append(_item("p", _CODE_ALIASES[token], token[0]))
         else:
-            canonical = _TYPE_VARIANTS.get(token, token)
-            kind = "t" if canonical in TYPE_WORDS else "c"
-            items.append((kind, canonical, token[0]))
+            items.append(_classify(token))
         i += 1
-    words = [t for t in tokens if t not in STOPWORDS and not any(is_cjk_char(c) for c in t)]
-    cjk = "".join(c for c in norm if is_cjk_char(c))
-    non_latin_alphabet = not cjk and any(c.isalpha() and not c.isascii() for c in norm)
+    cjk = "".join(_CJK.findall(norm))
+    non_latin_alphabet = (
+        not cjk and not norm.isascii() and any(c.isalpha() and not c.isascii() for c in norm)
+    )
     return NameKey(
         raw=raw,
         norm=norm,
         items=tuple(items),
-        content=tuple(v for k, v, _ in items if k == "c"),
-        types=tuple(v for k, v, _ in items if k == "t"),
-        discriminators=frozenset(v for k, v, _ in items if k in "ph"),
-        despaced=norm.replace(" ", ""),
-        initials="".join(w[0] for w in words) if len(words) >= 2 else "",
+        discriminators=_frozen(v for k, v, _ in items if k in "ph"),
         is_acronym=_looks_acronym(raw),
-        caps_tokens=frozenset(c for c in caps if len(c) >= 3),
+        caps_tokens=_frozen(c for c in caps if len(c) >= 3),
+        acronym_words=_frozen(
+            t
+            for t in tokens
+            if 2 <= len(t) <= 10
+            and (t in caps or (not t.isalpha() and not t.isdigit() and t.isalnum()))
+        ),
         cjk=cjk,
         translit=" ".join(anyascii(norm).lower().split()) if non_latin_alphabet else "",
     )

@@ -98,7 +98,7 @@ class _Alignment:
 
 def _find_run(token: str, items: list[tuple[str, str, str]], used: list[bool]) -> range | None:
     for start in range(len(items)):
-        if used[start] or items[start][0] == "s":
+        if used[start] or items[start][0] == "s" or items[start][2] != token[0]:
             continue
         for end in range(start + 2, min(len(items), start + 10) + 1):
             if used[end - 1] and items[end - 1][0] != "s":
@@ -167,12 +167,14 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 order.append(j)
                 break
     # An acronym on one side spelling a run of words on the other.
-    for items, used, other, other_used, side in (
-        (q_items, q_used, r_items, r_used, "q"),
-        (r_items, r_used, q_items, q_used, "r"),
+    for items, used, other, other_used, side, abbreviations in (
+        (q_items, q_used, r_items, r_used, "q", q.acronym_words),
+        (r_items, r_used, q_items, q_used, "r", r.acronym_words),
     ):
+        if not abbreviations:
+            continue
         for i, (kind, value, _) in enumerate(items):
-            if used[i] or kind != "c" or not 2 <= len(value) <= 10:
+            if used[i] or kind != "c" or value not in abbreviations:
                 continue
             run = _find_run(value, other, other_used)
             if run is None:

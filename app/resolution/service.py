@@ -25,13 +25,14 @@ from sqlmodel import Session, col, select
 
 from app.admin.models import Judgement
 from app.organisations.models import Organisation, OrganisationName, RegistryState
-from app.resolution.index import Index
+from app.resolution.index import Index, settle
 from app.resolution.normalise import NameKey, name_key
 from app.resolution.scoring import LINK, MARGIN, REVIEW, OrgScore
 
 FIRST_OWN_VERSION = "registry_first_own_version"
 _OVERLAY = "resolution_overlay"
 _MAX_NAME = 1000
+_SETTLE_AT = 10_000
 
 
 @dataclass
@@ -132,6 +133,8 @@ def _sync(session: Session) -> tuple[Index, _Overlay | None]:
             index = Index()
             _load(session, index, after=0, upto=committed)
             _shared.index, _shared.version = index, committed
+            if len(index) > _SETTLE_AT:
+                settle()
         elif committed > _shared.version:
             _load(session, _shared.index, after=_shared.version, upto=committed)
             _shared.version = committed
