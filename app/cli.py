@@ -135,7 +135,9 @@ def token_revoke(
 
 @app.command("eval-resolution")
 def eval_resolution(
-    queries: Annotated[Path, typer.Option(help="TSV: query, expected entry number(s) or NEW, category")],
+    queries: Annotated[
+        Path, typer.Option(help="TSV: query, expected entry number(s) or NEW, category")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Resolve each query against the seed letter in a throwaway database; print the scores."""

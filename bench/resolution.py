@@ -28,17 +28,125 @@ from app.resolution.index import Index, settle
 from app.resolution.normalise import name_key
 from app.resolution.scoring import LINK, MARGIN
 
-LATIN = (
-    "human rights solidarity justice freedom democracy peace tibet uyghur defenders lawyers "
-    "women youth media education environment legal aid refugees liberty dignity voice watch "
-    "action development truth memory labour workers citizens future hope earth water land "
-    "défense égalité liberté société avenir mémoire vérité paz derechos libertad educación "
-    "niñez comunicación acción mujeres jóvenes tierra agua esperanza dignidad ciudadanos "
-    "ŁódźBridge Đoàn Kết Việt Tân Øresund Straße Grønland Kraków Ñandú São Paulo Açaí"
-).split()
-TYPES = "Association Society Foundation Network Centre Council Committee Group Campaign Coalition Alliance Federation Union Institute Movement League Project Trust Forum Initiative".split()
-CYRILLIC = "права человека свобода правда память центр общество союз защита голос мир земля".split()
-ARABIC = "حقوق الإنسان مرصد الحرية العدالة السلام جمعية مركز شبكة الديمقراطية".split()
+LATIN = [
+    "human",
+    "rights",
+    "solidarity",
+    "justice",
+    "freedom",
+    "democracy",
+    "peace",
+    "tibet",
+    "uyghur",
+    "defenders",
+    "lawyers",
+    "women",
+    "youth",
+    "media",
+    "education",
+    "environment",
+    "legal",
+    "aid",
+    "refugees",
+    "liberty",
+    "dignity",
+    "voice",
+    "watch",
+    "action",
+    "development",
+    "truth",
+    "memory",
+    "labour",
+    "workers",
+    "citizens",
+    "future",
+    "hope",
+    "earth",
+    "water",
+    "land",
+    "défense",
+    "égalité",
+    "liberté",
+    "société",
+    "avenir",
+    "mémoire",
+    "vérité",
+    "paz",
+    "derechos",
+    "libertad",
+    "educación",
+    "niñez",
+    "comunicación",
+    "acción",
+    "mujeres",
+    "jóvenes",
+    "tierra",
+    "agua",
+    "esperanza",
+    "dignidad",
+    "ciudadanos",
+    "ŁódźBridge",
+    "Đoàn",
+    "Kết",
+    "Việt",
+    "Tân",
+    "Øresund",
+    "Straße",
+    "Grønland",
+    "Kraków",
+    "Ñandú",
+    "São",
+    "Paulo",
+    "Açaí",
+]
+TYPES = [
+    "Association",
+    "Society",
+    "Foundation",
+    "Network",
+    "Centre",
+    "Council",
+    "Committee",
+    "Group",
+    "Campaign",
+    "Coalition",
+    "Alliance",
+    "Federation",
+    "Union",
+    "Institute",
+    "Movement",
+    "League",
+    "Project",
+    "Trust",
+    "Forum",
+    "Initiative",
+]
+CYRILLIC = [
+    "права",
+    "человека",
+    "свобода",
+    "правда",
+    "память",
+    "центр",
+    "общество",
+    "союз",
+    "защита",
+    "голос",
+    "мир",
+    "земля",
+]
+ARABIC = [
+    "حقوق",
+    "الإنسان",
+    "مرصد",
+    "الحرية",
+    "العدالة",
+    "السلام",
+    "جمعية",
+    "مركز",
+    "شبكة",
+    "الديمقراطية",
+]
 HAN = "人权民主自由台湾香港中国日本协会联盟基金会中心网络团体社会和平正义法律援助青年妇女学生教育环境媒体"
 
 
@@ -78,6 +186,14 @@ def perturb(name: str, rng: random.Random) -> str:
     if choice < 0.8:
         return name.replace(" ", "-", 1)
     return name + " " + rng.choice(TYPES)
+
+
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
 
 
 def rss_mb() -> float:
@@ -154,14 +270,7 @@ def main() -> None:
     report = {
         "machine": {
             "nproc": os.cpu_count(),
-            "cpu": next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in open("/proc/cpuinfo")
-                    if line.startswith("model name")
-                ),
-                platform.processor(),
-            ),
+            "cpu": cpu_model(),
             "python": platform.python_version(),
         },
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

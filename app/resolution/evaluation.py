@@ -19,8 +19,8 @@ from sqlmodel import Session, select
 
 from app import db
 from app.organisations import service as organisation_service
-from app.resolution import service as resolution_service
 from app.organisations.models import OrganisationName
+from app.resolution import service as resolution_service
 
 
 @dataclass
@@ -57,9 +57,11 @@ def read_queries(path: Path) -> list[tuple[str, list[int] | None, str]]:
         parts = line.split("\t")
         if len(parts) < 2:
             raise ValueError(f"expected query<TAB>expected[<TAB>category]: {line!r}")
-        expected = None if parts[1].strip().upper() == "NEW" else [
-            int(p) for p in parts[1].split("|") if p.strip()
-        ]
+        expected = (
+            None
+            if parts[1].strip().upper() == "NEW"
+            else [int(p) for p in parts[1].split("|") if p.strip()]
+        )
         rows.append((parts[0], expected, parts[2].strip() if len(parts) > 2 else ""))
     return rows
 
@@ -88,10 +90,10 @@ def _seed_entries(session: Session) -> dict[int, set[int]]:
     from app.imports.seed import seeds_dir
 
     by_name: dict[str, int] = {}
-    for organisation_id, name in session.exec(
+    for owner, name in session.exec(
         select(OrganisationName.organisation_id, OrganisationName.name)
     ).all():
-        by_name.setdefault(name, organisation_id)
+        by_name.setdefault(name, owner)
     result: dict[int, set[int]] = {}
     path = seeds_dir() / "signatories.csv"
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -99,9 +101,9 @@ def _seed_entries(session: Session) -> dict[int, set[int]]:
             if not row["name"].strip():
                 continue
             first = organisation_service.parse_names(name=row["name"])[0].name
-            organisation_id = by_name.get(first)
-            if organisation_id is not None:
-                result.setdefault(organisation_id, set()).add(int(row["position"]))
+            found = by_name.get(first)
+            if found is not None:
+                result.setdefault(found, set()).add(int(row["position"]))
     return result
 
 

@@ -16,6 +16,7 @@ For the admin duplicate scan: `index.candidates_for_names(names, exclude={org_id
 
 import gc
 import heapq
+import itertools
 import math
 import threading
 from collections import defaultdict
@@ -101,7 +102,7 @@ def query_keys(key: NameKey) -> dict[str | int, float]:
         keys.setdefault("w:" + placeless, 0.0)
         keys.setdefault(_exact(placeless), 0.0)
     words = [value for kind, value, _ in key.items if kind in "ct"]
-    for a, b in zip(words, words[1:], strict=False):
+    for a, b in itertools.pairwise(words):
         keys.setdefault("w:" + a + b, 0.0)  # "front line" finds "frontline"
     return keys
 

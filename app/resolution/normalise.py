@@ -52,9 +52,64 @@ _APOSTROPHES = re.compile(r"['’‘`ʼ´ʻ]")
 # Possessive or elided letters glued by an apostrophe: "Women's" → "womens", "l'Homme" → "lhomme".
 
 STOPWORDS = frozenset(
-    "a an and the of for in on at to by with from de des du la le les l d et pour en au aux "
-    "el los las y del para por da do dos das e für und der die das zur zum van voor het "
-    "di della dei delle per il lo gli".split()
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "to",
+        "by",
+        "with",
+        "from",
+        "de",
+        "des",
+        "du",
+        "la",
+        "le",
+        "les",
+        "l",
+        "d",
+        "et",
+        "pour",
+        "en",
+        "au",
+        "aux",
+        "el",
+        "los",
+        "las",
+        "y",
+        "del",
+        "para",
+        "por",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "e",
+        "für",
+        "und",
+        "der",
+        "die",
+        "das",
+        "zur",
+        "zum",
+        "van",
+        "voor",
+        "het",
+        "di",
+        "della",
+        "dei",
+        "delle",
+        "per",
+        "il",
+        "lo",
+        "gli",
+    ]
 )
 
 # Organisation-type words: variants map to one spelling; a name that differs from another only
@@ -180,8 +235,35 @@ _CHAPTER_WORDS = {
 }
 # Short capitalised codes that are places only when written in capitals ("Friends of Tibet NZ").
 _CODE_ALIASES = {"uk": "GB", "usa": "US"}
+# Canonical zone areas only: legacy aliases (Canada/Eastern, Mexico/General, Chile/Continental)
+# name no city.
+_TZ_REGIONS = frozenset(
+    ["Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"]
+)
 _ORDINARY_WORDS = STOPWORDS | TYPE_WORDS | frozenset(_TYPE_VARIANTS) | frozenset(_CHAPTER_WORDS)
-_NOT_PLACE_CODES = frozenset("it me no am is as or so be do go he we us in at to an on".split())
+_NOT_PLACE_CODES = frozenset(
+    [
+        "it",
+        "me",
+        "no",
+        "am",
+        "is",
+        "as",
+        "or",
+        "so",
+        "be",
+        "do",
+        "go",
+        "he",
+        "we",
+        "us",
+        "in",
+        "at",
+        "to",
+        "an",
+        "on",
+    ]
+)
 
 
 def _build_punct_table() -> dict[int, str]:
@@ -209,9 +291,9 @@ def _dictionary(name: str) -> list[tuple[str, list[str]]]:
 def _build_han_table() -> dict[int, str]:
     """One canonical (simplified) character for every traditional, variant or shinjitai form."""
     to_simplified: dict[str, str] = {}
-    for traditional, simplified in _dictionary("TSCharacters.txt"):
-        if len(traditional) == 1 and len(simplified[0]) == 1:
-            to_simplified.setdefault(traditional, simplified[0])
+    for traditional, forms in _dictionary("TSCharacters.txt"):
+        if len(traditional) == 1 and len(forms[0]) == 1:
+            to_simplified.setdefault(traditional, forms[0])
 
     def canonical(char: str) -> str:
         return to_simplified.get(char, char)
@@ -305,7 +387,8 @@ def _place_names() -> tuple[dict[tuple[str, ...], str], int]:
     for zone in sorted(zoneinfo.available_timezones()):
         # Two-level zones only: three-level ones are small US towns (Indiana/Knox, …/Center)
         # whose names collide with ordinary words.
-        if zone.count("/") != 1 or zone.startswith(("Etc/", "SystemV/", "US/", "Antarctica/")):
+        region = zone.split("/", 1)[0]
+        if zone.count("/") != 1 or region not in _TZ_REGIONS:
             continue
         city = zone.rsplit("/", 1)[1].replace("_", " ")
         labels = [city]

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from app.resolution.normalise import NameKey, describe, name_key
+from app.resolution.normalise import TYPE_WORDS, NameKey, describe, name_key
 
 LINK = 90.0
 REVIEW = 70.0
@@ -239,9 +239,9 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
         return translit
     if q.despaced == r.despaced and q.despaced:
         return PairScore(98.0, [f"same letters as '{r.raw}' (spacing differs)"], q, r, True)
-    if q.is_acronym and q.despaced in r.caps_tokens:
+    if q.is_acronym and q.despaced in r.caps_tokens and q.despaced not in TYPE_WORDS:
         return PairScore(92.0, [f"acronym {q.raw} written in '{r.raw}'"], q, r, acronym=True)
-    if r.is_acronym and r.despaced in q.caps_tokens:
+    if r.is_acronym and r.despaced in q.caps_tokens and r.despaced not in TYPE_WORDS:
         return PairScore(92.0, [f"'{q.raw}' contains the acronym {r.raw}"], q, r, acronym=True)
     if q.is_acronym and len(q.despaced) >= 3 and q.despaced == r.initials:
         reason = f"{q.raw} is the initials of '{r.raw}' (review only)"
@@ -286,8 +286,7 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     if not q_content:
         if q_types:
             reason = (
-                f"omits words of '{r.raw}' ({' '.join(r_content)}) and adds "
-                f"{', '.join(q_types)}"
+                f"omits words of '{r.raw}' ({' '.join(r_content)}) and adds {', '.join(q_types)}"
             )
             return PairScore(72.0, [reason, *notes], q, r)
         rare = rarity is not None and any(rarity(v) <= 2 for v in matched_content)

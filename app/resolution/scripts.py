@@ -61,7 +61,7 @@ def _load_japanese_forms() -> frozenset[str]:
     chinese_traditional = set()
     for line in (directory / "STCharacters.txt").read_text(encoding="utf-8").splitlines():
         chinese_traditional.update(line.partition("\t")[2].split())
-    result = set()
+    result: set[str] = set()
     for line in (directory / "JPVariants.txt").read_text(encoding="utf-8").splitlines():
         traditional, _, japanese = line.partition("\t")
         result.update(f for f in japanese.split() if f != traditional)

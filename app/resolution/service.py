@@ -193,9 +193,7 @@ def resolve(
     shared, overlay = _sync(session)
     scored: dict[int, OrgScore] = {}
     if overlay is not None:
-        for organisation_id, result in overlay.index.score(
-            keys, website=website, country=country
-        ):
+        for organisation_id, result in overlay.index.score(keys, website=website, country=country):
             scored[organisation_id] = result
     for organisation_id, result in shared.score(
         keys,
@@ -272,7 +270,9 @@ def candidates_for_organisation(
             col(Judgement.verdict) == "different",
         )
     ).all()
-    exclude = {organisation_id} | {j.organisation_a for j in judged} | {j.organisation_b for j in judged}
+    exclude = (
+        {organisation_id} | {j.organisation_a for j in judged} | {j.organisation_b for j in judged}
+    )
     return shared.candidates_for_names(
         names,
         website=organisation.website,
