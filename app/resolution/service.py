@@ -27,7 +27,7 @@ from app.admin.models import Judgement
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.index import Index, settle
 from app.resolution.normalise import NameKey, name_key
-from app.resolution.scoring import LINK, MARGIN, REVIEW, OrgScore
+from app.resolution.scoring import REVIEW, OrgScore, decide
 
 FIRST_OWN_VERSION = "registry_first_own_version"
 _OVERLAY = "resolution_overlay"
@@ -162,10 +162,6 @@ def _judgements(session: Session, ids: list[int]) -> dict[tuple[int, int], str]:
     return {(j.organisation_a, j.organisation_b): j.verdict for j in rows}
 
 
-def _verdict(judgements: dict[tuple[int, int], str], a: int, b: int) -> str | None:
-    return judgements.get((min(a, b), max(a, b)))
-
-
 def query_keys(names: list[str]) -> list[NameKey]:
     keys = []
     seen = set()
@@ -208,26 +204,7 @@ def resolve(
     if not plausible:
         return Resolution(status="new", score=ranked[0][1].score if ranked else 0.0)
     best_id, best = plausible[0]
-    rivals = [
-        (oid, s)
-        for oid, s in plausible[1:]
-        if _verdict(judgements, best_id, oid) != "same"  # an admin said these are one
-    ]
-    blocking = [
-        oid
-        for oid, s in plausible[1:]
-        if s.score >= LINK and _verdict(judgements, best_id, oid) == "different"
-    ]
-    runner_up = rivals[0][1].score if rivals else 0.0
-    reasons: list[str] = []
-    if best.score < LINK:
-        reasons.append(f"best score {best.score:.0f} is below the auto-link threshold {LINK:.0f}")
-    elif best.score - runner_up < MARGIN:
-        reasons.append(
-            f"runner-up scores {runner_up:.0f}, within {MARGIN:.0f} of the best {best.score:.0f}"
-        )
-    elif blocking:
-        reasons.append("the names also match an organisation an admin judged different")
+    reasons = decide([(oid, r.score) for oid, r in plausible], judgements)
     status = "needs_review" if reasons else "existing"
     candidates = []
     for oid, result in plausible[: max(1, limit)]:

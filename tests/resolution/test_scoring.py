@@ -6,7 +6,14 @@ from hypothesis import strategies as st
 
 from app.resolution.index import Index
 from app.resolution.normalise import name_key
-from app.resolution.scoring import LINK, REVIEW, registrable_domain, score_names
+from app.resolution.scoring import (
+    LINK,
+    MARGIN,
+    REVIEW,
+    decide,
+    registrable_domain,
+    score_names,
+)
 
 
 @pytest.mark.parametrize(
@@ -128,3 +135,32 @@ def test_arbitrary_unicode_never_raises(names: list[str]) -> None:
     first = index.candidates_for_names(names)
     assert first == index.candidates_for_names(names)
     assert all(0.0 <= score <= 100.0 for _, score, _ in first)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0, max_value=100), min_size=1, max_size=6),
+    st.dictionaries(
+        st.tuples(st.integers(1, 6), st.integers(1, 6)).filter(lambda p: p[0] < p[1]),
+        st.sampled_from(["same", "different"]),
+        max_size=8,
+    ),
+)
+def test_decide_never_links_across_a_different_judgement(
+    scores: list[float], judgements: dict[tuple[int, int], str]
+) -> None:
+    ranked = sorted(
+        ((i + 1, s) for i, s in enumerate(scores)), key=lambda pair: (-pair[1], pair[0])
+    )
+    reasons = decide(ranked, judgements)
+    assert reasons == decide(ranked, judgements)  # deterministic
+    if reasons:
+        return
+    best_id, best = ranked[0]
+    assert best >= LINK
+    for other, score in ranked[1:]:
+        verdict = judgements.get((min(best_id, other), max(best_id, other)))
+        if verdict == "different":
+            assert score < LINK
+        if verdict != "same":
+            assert best - score >= MARGIN
