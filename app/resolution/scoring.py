@@ -19,7 +19,7 @@ The rules, each leaving a reason:
   Free Tibet, `L4L` = Lawyers for Lawyers); what stays unmatched decides:
   only an organisation-type word on one side → 94; one type word swapped for another
   (Association / Union) → 72; the query is a shortened form of the candidate → 90 when it
-  keeps a rare word, else 82; the query adds its own words → 75; both sides keep words of their
+  keeps a rare word and the omitted tail has no organisation-type word of its own, else 82–84; the query adds its own words → 75; both sides keep words of their
   own → at most 68;
 - discriminators (countries, regions, cities, chapter words) over all names of each side: the
   query names a place the candidate does not → at most 60 (50 when the candidate names
@@ -290,6 +290,14 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
             )
             return PairScore(72.0, [reason, *notes], q, r)
         rare = rarity is not None and any(rarity(v) <= 2 for v in matched_content)
+        if r_types:
+            # "International Bar Association" vs "… Association's Human Rights Institute": the
+            # omitted part names a body of its own.
+            reason = (
+                f"part of '{r.raw}', which adds a body of its own ({' '.join(r_content)} "
+                f"{' '.join(r_types)})"
+            )
+            return PairScore(84.0 - penalty, [reason, *notes], q, r, consumed=consumed)
         if a.prefix and rare:
             reason = f"shortened form of '{r.raw}' (keeps a rare word; omits {' '.join(r_content)})"
             return PairScore(90.0 - penalty, [reason, *notes], q, r, consumed=consumed)
@@ -346,8 +354,10 @@ def score_organisation(
     reasons = list(best.reasons)
     query_disc = frozenset().union(*(q.discriminators for q in query)) - best.consumed
     org_disc = frozenset().union(*(r.discriminators for r in names)) - best.consumed
-    extra = query_disc - org_disc
-    missing = org_disc - query_disc
+    # Places are read from words: a side written only in CJK cannot confirm or deny them.
+    comparable = any(r.items for r in names) and any(q.items for q in query)
+    extra = query_disc - org_disc if comparable else frozenset()
+    missing = org_disc - query_disc if comparable else frozenset()
     if extra and missing:
         said = ", ".join(sorted(describe(d) for d in extra))
         theirs = ", ".join(sorted(describe(d) for d in missing))

@@ -26,6 +26,8 @@ from app.resolution.scoring import (
         (["Lawyers for Lawyers", "L4L"], ["Lawyers for Lawyers"]),
         (["Free Tibet Campaign"], ["Free Tibet"]),
         (["Việt Tân"], ["Viet Tan"]),
+        (["台灣南社", "Taiwan Southern Society"], ["台灣南社"]),
+        (["ISHR Munich"], ["International Society for Human Rights, Munich"]),
     ],
 )
 def test_same(a: list[str], b: list[str]) -> None:
