@@ -303,14 +303,14 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
             return PairScore(90.0 - penalty, [reason, *notes], q, r, consumed=consumed)
         reason = f"part of '{r.raw}' (omits {' '.join(r_content)})"
         return PairScore(82.0 - penalty, [reason, *notes], q, r, consumed=consumed)
-    if not r_content:
+    if not r_content and len(q_content) <= len(matched_content) and not (q_types and r_types):
         reason = f"'{r.raw}' plus other words ({' '.join(q_content)})"
         return PairScore(75.0 - penalty, [reason, *notes], q, r, consumed=consumed)
-    total = len(matched_content) + max(len(q_content), len(r_content))
+    total = len(matched_content) + max(len(q_content), len(r_content), 1)
     share = len(matched_content) / total
     reason = (
         f"shares {len(matched_content)} word(s) with '{r.raw}' but differs "
-        f"({' '.join(q_content)} vs {' '.join(r_content)})"
+        f"({' '.join(q_content + q_types) or '-'} vs {' '.join(r_content + r_types) or '-'})"
     )
     return PairScore(min(68.0, 35.0 + 40.0 * share), [reason], q, r)
 
