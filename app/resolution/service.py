@@ -14,6 +14,18 @@ in step with the database:
   organisations (a signing that created one, a seed or bulk import) sees its own uncommitted
   organisations through a per-session overlay (`session.info`), discarded on commit or rollback;
   the versions from its first bump onward are its own (it holds the counter's lock).
+
+For other code:
+- `resolve(session, names=..., website=..., country=..., limit=...) -> Resolution`.
+- `candidates_for_organisation(session, organisation_id=...) -> [(id, score, reasons)]`: the
+  admin duplicate scan's blocked, scored candidates for an existing organisation (judged
+  `different` pairs excluded). `shared_index(session)` gives the synchronised `Index` for
+  `Index.candidates_for_names(names, exclude=...)`.
+- `scoring.score_names(names_a, names_b, website_a=..., website_b=...) -> (score, reasons)`:
+  pure pair scoring; `scoring.LINK` / `REVIEW` are the thresholds.
+- Merges must `bump_registry` both the merged organisations (they leave the index once
+  `merged_into` is set) and the survivor (it is reloaded with the names it received).
+- `reset_cache()` after wiping the database.
 """
 
 import threading

@@ -181,3 +181,26 @@ def test_too_long_name_is_refused(client: TestClient, seed_headers: dict[str, st
     response = match(client, seed_headers, "b" * 301)
     assert response.status_code in (400, 422)
     assert response.json()["field"] == "name"
+
+
+def test_candidates_for_organisation_skip_judged_pairs(
+    client: TestClient, coordinator_headers: dict[str, str], make_letter
+) -> None:
+    make_letter(coordinator_headers)
+    ids = []
+    for name in ("Tibet Justice Center", "Tibet Justice Network", "Karapatan Alliance"):
+        response = client.post(
+            "/api/v1/letters/test-letter/signatures",
+            json={"organisation": {"name": name}},
+            headers=coordinator_headers,
+        )
+        ids.append(response.json()["organisation_id"])
+    center, network, _ = ids
+    with open_session(write=True) as session:
+        found = resolution_service.candidates_for_organisation(session, organisation_id=center)
+        assert [oid for oid, _, _ in found] == [network]
+        assert found[0][2]  # reasons
+        a, b = sorted((center, network))
+        session.add(Judgement(organisation_a=a, organisation_b=b, verdict="different", actor="t"))
+        session.commit()
+        assert resolution_service.candidates_for_organisation(session, organisation_id=center) == []
