@@ -1,7 +1,7 @@
 """The `undersigned` command: serve, migrate, seed, token."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,11 +14,14 @@ from app.db import open_session
 app = typer.Typer(help="Undersigned: open-letter signatory registry.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 console = Console()
 err_console = Console(stderr=True)
 
 
-def _alembic_config():  # type: ignore[no-untyped-def]
+def _alembic_config() -> "Config":
     from alembic.config import Config
 
     root = Path(__file__).resolve().parent.parent
