@@ -1,7 +1,7 @@
 """The `undersigned` command: serve, migrate, seed, token."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from alembic.config import Config
@@ -15,6 +15,9 @@ from app.db import open_session
 app = typer.Typer(help="Undersigned: open-letter signatory registry.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -137,6 +140,47 @@ def token_revoke(
         auth_service.revoke(session, token_id=token_id)
         session.commit()
     console.print(f"token {token_id} revoked")
+
+
+@app.command("eval-resolution")
+def eval_resolution(
+    queries: Annotated[
+        Path, typer.Option(help="TSV: query, expected entry number(s) or NEW, category")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Resolve each query against the seed letter in a throwaway database; print the scores."""
+    import json
+
+    from app.resolution.evaluation import evaluate
+
+    if not queries.is_file():
+        err_console.print(f"no such file: {queries}")
+        raise typer.Exit(code=2)
+    report = evaluate(queries)
+    if as_json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        table = Table("query", "expected", "category", "status", "linked", "score", "outcome")
+        for r in report.results:
+            expected = "NEW" if r.expected is None else "|".join(map(str, r.expected))
+            table.add_row(
+                r.query,
+                expected,
+                r.category,
+                r.status,
+                "" if r.linked_entry is None else str(r.linked_entry),
+                f"{r.score:.1f}",
+                r.outcome,
+            )
+        console.print(table)
+        console.print(
+            f"precision {report.precision:.4f}  recall {report.recall:.4f}  F1 {report.f1:.4f}"
+            f"  (excluding translation)  false links {report.false_links}  "
+            f"needs_review {report.needs_review}"
+        )
+    if report.false_links:
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

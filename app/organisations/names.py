@@ -138,6 +138,22 @@ def _split_edge_acronym(piece: str) -> list[str]:
         return [" ".join(words[:-1]), last]
     if is_acronym(first) and first.isalpha() and _initials(words[1:]) == first.upper():
         return [first, " ".join(words[1:])]
+    # `Lesbian and Gay Federation in Germany LSVD`: a capitalised last word after a name
+    # written in mixed case is its acronym even when the initials are those of another
+    # language; a place code (UK, NZ) or an all-capitals line is left whole.
+    rest = words[:-1]
+    if (
+        len(rest) >= 3
+        and is_acronym(last)
+        and last.isalpha()
+        and last.isupper()
+        and len(last) >= 3
+        and not is_territory(last)
+        and any(w.islower() or w.istitle() for w in rest if w.casefold() not in _STOPWORDS)
+        and not any(is_acronym(w) for w in rest)
+        and not rest[-1].endswith(",")  # "Fridays for Future, PCT": a qualifier, not a name
+    ):
+        return [" ".join(rest), last]
     return [piece]
 
 

@@ -27,6 +27,9 @@ def bump_registry(session: Session, *, organisations: Iterable[Organisation]) ->
         .values(version=RegistryState.version + 1)
     )
     version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).one()
+    # From here on this transaction owns the counter: the resolver treats versions from this
+    # one upward as its own uncommitted changes (app/resolution/service.py).
+    session.info.setdefault("registry_first_own_version", version)
     for organisation in organisations:
         organisation.revision = version
         session.add(organisation)

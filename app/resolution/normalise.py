@@ -1,12 +1,588 @@
-"""Name normalisation: the keys under which names are compared."""
+"""Name normalisation: the keys under which names are compared.
+
+Pure functions, no I/O beyond reading packaged tables once (OpenCC's character dictionaries,
+babel's territory and city names). The pipeline for one name:
+
+1. NFKC, case-fold; typographic quotes and dashes; apostrophes dropped (`Women’s` = `Womens`),
+   `&` read as `and`, every other punctuation or symbol becomes a space.
+2. Latin diacritics folded (NFKD marks removed, plus letters NFKD leaves alone: đ ø ł æ œ þ ı);
+   kana voicing marks are kept (ウイグル ≠ ウイクル) because only the combining diacritics block
+   is removed and the text is recomposed afterwards.
+3. Han variants folded to one form (traditional, simplified and Japanese shinjitai: 灣/湾,
+   國/国, 會/会) from OpenCC's dictionaries.
+4. Tokens are classified: stopwords, organisation-type words (association, union, centre, …,
+   spelling variants mapped to one form but never expanded from fragments such as "in"),
+   discriminators (countries, regions and cities from babel's CLDR data, compass words,
+   chapter words such as youth/women/students) and content words.
+5. Extra keys: the name with spaces removed, the initials of its content words, the anyascii
+   transliteration (for non-Latin alphabets), and the folded CJK string.
+"""
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
 
-_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+import opencc
+from anyascii import anyascii
+from babel import Locale
+
+_COMBINING = re.compile(r"[\u0300-\u036f\u064b-\u065f\u0670\u0640]")
+_LETTER_FOLDS = str.maketrans(
+    {
+        "đ": "d",
+        "ð": "d",
+        "ø": "o",
+        "ł": "l",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ı": "i",
+        "ħ": "h",
+        "ŧ": "t",
+        "ŋ": "n",
+        "ſ": "s",
+        "ё": "е",
+        "&": " and ",
+    }
+)
+_APOSTROPHES = re.compile(r"['’‘`ʼ´ʻ]")
+# Possessive or elided letters glued by an apostrophe: "Women's" → "womens", "l'Homme" → "lhomme".
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "to",
+        "by",
+        "with",
+        "from",
+        "de",
+        "des",
+        "du",
+        "la",
+        "le",
+        "les",
+        "l",
+        "d",
+        "et",
+        "pour",
+        "en",
+        "au",
+        "aux",
+        "el",
+        "los",
+        "las",
+        "y",
+        "del",
+        "para",
+        "por",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "e",
+        "für",
+        "und",
+        "der",
+        "die",
+        "das",
+        "zur",
+        "zum",
+        "van",
+        "voor",
+        "het",
+        "di",
+        "della",
+        "dei",
+        "delle",
+        "per",
+        "il",
+        "lo",
+        "gli",
+    ]
+)
+
+# Organisation-type words: variants map to one spelling; a name that differs from another only
+# by such a word is probably the same organisation, two names that swap one for another are not.
+_TYPE_VARIANTS = {
+    "centre": "center",
+    "centro": "center",
+    "centr": "center",
+    "organisation": "organization",
+    "organisations": "organization",
+    "organizations": "organization",
+    "organizacion": "organization",
+    "organizacao": "organization",
+    "assoc": "association",
+    "assn": "association",
+    "associations": "association",
+    "asociacion": "association",
+    "associacao": "association",
+    "associazione": "association",
+    "intl": "international",
+    "internacional": "international",
+    "internationale": "international",
+    "inst": "institute",
+    "institut": "institute",
+    "instituto": "institute",
+    "fdn": "foundation",
+    "fondation": "foundation",
+    "fundacion": "foundation",
+    "fundacao": "foundation",
+    "stiftung": "foundation",
+    "incorporated": "inc",
+    "limited": "ltd",
+    "networks": "network",
+    "reseau": "network",
+    "red": "network",
+    "rede": "network",
+    "societe": "society",
+    "sociedad": "society",
+    "comite": "committee",
+    "comitee": "committee",
+    "coalicion": "coalition",
+    "alianza": "alliance",
+    "federacion": "federation",
+    "mouvement": "movement",
+    "movimiento": "movement",
+    "movimento": "movement",
+    "projects": "project",
+    "proyecto": "project",
+    "groupe": "group",
+    "grupo": "group",
+    "campagne": "campaign",
+    "campana": "campaign",
+    "conseil": "council",
+    "consejo": "council",
+}
+TYPE_WORDS = frozenset(
+    [
+        "association",
+        "society",
+        "foundation",
+        "fund",
+        "network",
+        "center",
+        "council",
+        "committee",
+        "group",
+        "campaign",
+        "coalition",
+        "alliance",
+        "federation",
+        "union",
+        "institute",
+        "institution",
+        "organization",
+        "movement",
+        "league",
+        "project",
+        "trust",
+        "club",
+        "forum",
+        "initiative",
+        "congress",
+        "agency",
+        "collective",
+        "collectif",
+        "verein",
+        "international",
+        "inc",
+        "ltd",
+        "llc",
+        "ngo",
+        "ong",
+        "ev",
+        "asbl",
+        "ac",
+    ]
+)
+# Words that name a part of a larger body: a chapter is a different signatory.
+_CHAPTER_WORDS = {
+    "youth": "youth",
+    "young": "youth",
+    "jeunes": "youth",
+    "jeunesse": "youth",
+    "jovenes": "youth",
+    "women": "women",
+    "womens": "women",
+    "femmes": "women",
+    "mujeres": "women",
+    "students": "students",
+    "student": "students",
+    "chapter": "chapter",
+    "branch": "branch",
+    "section": "section",
+    "north": "north",
+    "northern": "north",
+    "south": "south",
+    "southern": "south",
+    "east": "east",
+    "eastern": "east",
+    "west": "west",
+    "western": "west",
+    "central": "central",
+}
+# Short capitalised codes that are places only when written in capitals ("Friends of Tibet NZ").
+_CODE_ALIASES = {"uk": "GB", "usa": "US"}
+# Canonical zone areas only: legacy aliases (Canada/Eastern, Mexico/General, Chile/Continental)
+# name no city.
+_TZ_REGIONS = frozenset(
+    ["Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"]
+)
+_ORDINARY_WORDS = STOPWORDS | TYPE_WORDS | frozenset(_TYPE_VARIANTS) | frozenset(_CHAPTER_WORDS)
+_NOT_PLACE_CODES = frozenset(
+    [
+        "it",
+        "me",
+        "no",
+        "am",
+        "is",
+        "as",
+        "or",
+        "so",
+        "be",
+        "do",
+        "go",
+        "he",
+        "we",
+        "us",
+        "in",
+        "at",
+        "to",
+        "an",
+        "on",
+    ]
+)
+
+
+def _build_punct_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for cp in range(0x20000):
+        category = unicodedata.category(chr(cp))
+        if category[0] in "PSZC":
+            table[cp] = " "
+    return table
+
+
+_PUNCT_TABLE = _build_punct_table()
+
+
+def _dictionary(name: str) -> list[tuple[str, list[str]]]:
+    path = Path(opencc.__file__).parent / "dictionary" / name
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, values = line.partition("\t")
+        if key and values:
+            rows.append((key, values.split()))
+    return rows
+
+
+def _build_han_table() -> dict[int, str]:
+    """One canonical (simplified) character for every traditional, variant or shinjitai form."""
+    to_simplified: dict[str, str] = {}
+    for traditional, forms in _dictionary("TSCharacters.txt"):
+        if len(traditional) == 1 and len(forms[0]) == 1:
+            to_simplified.setdefault(traditional, forms[0])
+
+    def canonical(char: str) -> str:
+        return to_simplified.get(char, char)
+
+    table: dict[int, str] = {}
+    for traditional, simplified in to_simplified.items():
+        if traditional != simplified:
+            table[ord(traditional)] = simplified
+    # Regional and Japanese forms point back to the standard traditional character.
+    for dictionary in ("JPVariants.txt", "TWVariants.txt", "HKVariants.txt"):
+        for standard, variants in _dictionary(dictionary):
+            if len(standard) != 1:
+                continue
+            for variant in variants:
+                if len(variant) == 1 and variant != standard and ord(variant) not in table:
+                    target = canonical(standard)
+                    if target != variant:
+                        table[ord(variant)] = target
+    return table
+
+
+_HAN_TABLE = _build_han_table()
+
+
+def fold_han(text: str) -> str:
+    """Traditional, simplified and Japanese forms of a Han character to one form."""
+    return text.translate(_HAN_TABLE)
+
+
+_CJK = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u1100-\u11ff"
+    "\u31f0-\u31ff\uff66-\uff9f\U00020000-\U0003134f]"
+)
+
+
+def is_cjk_char(char: str) -> bool:
+    cp = ord(char)
+    return (
+        0x3040 <= cp <= 0x30FF  # kana
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x4E00 <= cp <= 0x9FFF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0xAC00 <= cp <= 0xD7AF  # hangul
+        or 0x1100 <= cp <= 0x11FF
+        or 0x20000 <= cp <= 0x3134F
+        or 0x31F0 <= cp <= 0x31FF
+        or 0xFF66 <= cp <= 0xFF9F
+    )
+
+
+def _fold(name: str) -> str:
+    text = unicodedata.normalize("NFKC", name).casefold()
+    text = _APOSTROPHES.sub("", text).translate(_LETTER_FOLDS)
+    text = unicodedata.normalize("NFKD", text)
+    text = unicodedata.normalize("NFC", _COMBINING.sub("", text))
+    text = text.translate(_PUNCT_TABLE).translate(_LETTER_FOLDS)
+    text = fold_han(text)
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=8192)
+def fold(name: str) -> str:
+    """The folded text of a name: lower-case, no diacritics, one Han form, single spaces."""
+    return _fold(name)
 
 
 def normalise(name: str) -> str:
-    """NFKC, case-fold, punctuation to spaces, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    return " ".join(_PUNCT.sub(" ", text).split())
+    """The stored comparison key of a name (organisation_name.normalised)."""
+    return fold(name)[:600]
+
+
+def _place_names() -> tuple[dict[tuple[str, ...], str], int]:
+    """Folded place phrases (as token tuples) → canonical id, from CLDR via babel."""
+    places: dict[tuple[str, ...], str] = {}
+    for lang in ("en", "fr", "es", "de", "pt", "it", "nl", "ru"):
+        locale = Locale.parse(lang)
+        for code, label in locale.territories.items():
+            if code in ("ZZ", "001", "UN", "EZ", "QO"):
+                continue
+            if len(code) == 2 and code.isalpha():
+                places.setdefault((code.lower(),), code)
+            for variant in (label, re.sub(r"\bSAR\b.*$", "", label)):
+                tokens = tuple(fold(variant).split())
+                if tokens and not (len(tokens) == 1 and tokens[0] in STOPWORDS):
+                    places.setdefault(tokens, code)
+                    if len(tokens) > 1:
+                        places.setdefault(("".join(tokens),), code)
+    import zoneinfo
+
+    english = Locale.parse("en")
+    for zone in sorted(zoneinfo.available_timezones()):
+        # Two-level zones only: three-level ones are small US towns (Indiana/Knox, …/Center)
+        # whose names collide with ordinary words.
+        region = zone.split("/", 1)[0]
+        if zone.count("/") != 1 or region not in _TZ_REGIONS:
+            continue
+        city = zone.rsplit("/", 1)[1].replace("_", " ")
+        labels = [city]
+        exemplar = english.time_zones.get(zone, {}).get("city")
+        if exemplar:
+            labels.append(exemplar)
+        for label in labels:
+            tokens = tuple(fold(label).split())
+            if tokens and not (len(tokens) == 1 and tokens[0] in _ORDINARY_WORDS):
+                places.setdefault(tokens, "city:" + fold(city))
+    longest = max(len(k) for k in places)
+    return places, longest
+
+
+@cache
+def place_table() -> tuple[dict[tuple[str, ...], str], dict[str, int], dict[str, str]]:
+    """Place phrases, the longest phrase starting with each word, and one-word places."""
+    places, _ = _place_names()
+    starts: dict[str, int] = {}
+    for phrase in places:
+        starts[phrase[0]] = max(starts.get(phrase[0], 0), len(phrase))
+    single = {k[0]: v for k, v in places.items() if len(k) == 1 and len(k[0]) >= 4}
+    return places, starts, single
+
+
+@lru_cache(maxsize=65536)
+def _demonym_place(token: str) -> str | None:
+    """`cambodian`, `australian`, `japanese`, `philippine` → the country they derive from."""
+    if len(token) < 5:
+        return None
+    _, _, single = place_table()
+    for cut in (1, 2, 3):
+        stem = token[:-cut]
+        if len(stem) >= 4 and stem in single and not single[stem].startswith("city:"):
+            return single[stem]
+    for extra in ("s", "a"):
+        if token + extra in single and not single[token + extra].startswith("city:"):
+            return single[token + extra]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NameKey:
+    """Everything the scorer needs about one name, computed once."""
+
+    raw: str
+    norm: str
+    # Words in order as (kind, value, letters): kind c(ontent) t(ype) p(lace) h (chapter)
+    # s(topword); value is the canonical form; letters are the initials as written.
+    items: tuple[tuple[str, str, str], ...]
+    discriminators: frozenset[str]  # place ids and chapter words
+    is_acronym: bool
+    caps_tokens: frozenset[str]  # tokens written in capitals (embedded acronyms: LSVD)
+    acronym_words: frozenset[str]  # words that may abbreviate others: SFT, CSJ, R2P, L4L
+    cjk: str  # the CJK characters of the name, folded; "" when none
+    translit: str  # anyascii of a non-Latin alphabetic name; "" otherwise
+
+    @property
+    def content(self) -> tuple[str, ...]:
+        return tuple(v for k, v, _ in self.items if k == "c")
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(v for k, v, _ in self.items if k == "t")
+
+    @property
+    def initials(self) -> str:
+        """First letters of the words other than stopwords ("" for fewer than two words)."""
+        letters = "".join(w for k, _, w in self.items if k != "s")
+        return letters if len(letters) >= 2 else ""
+
+    @property
+    def despaced(self) -> str:
+        return self.norm.replace(" ", "")
+
+
+# Word items repeat across hundreds of thousands of names: one shared tuple per distinct word.
+_ITEMS: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _item(kind: str, value: str, letters: str) -> tuple[str, str, str]:
+    item = (kind, value, letters)
+    return _ITEMS.setdefault(item, item)
+
+
+def _frozen(values: Iterable[str]) -> frozenset[str]:
+    result = frozenset(values)
+    return result if result else _EMPTY
+
+
+def _looks_acronym(raw: str) -> bool:
+    stripped = raw.strip()
+    if " " in stripped or not stripped:
+        return False
+    letters = [c for c in stripped if c.isalpha()]
+    if not letters or any(is_cjk_char(c) for c in letters):
+        return False
+    upper = sum(c.isupper() for c in letters)
+    return upper >= 2 and upper > len(letters) - upper
+
+
+_CAPS_SPLIT = re.compile(r"[\s\-–—/(),.:;!?\[\]【】]+")
+
+
+@lru_cache(maxsize=65536)
+def _classify(token: str) -> tuple[str, str, str]:
+    """The item of one word that is not a place phrase."""
+    if token in STOPWORDS:
+        return _item("s", token, token[0])
+    if token in _CHAPTER_WORDS:
+        return _item("h", "chapter:" + _CHAPTER_WORDS[token], token[0])
+    demonym = _demonym_place(token)
+    if demonym is not None:
+        return _item("p", demonym, token[0])
+    canonical = _TYPE_VARIANTS.get(token, token)
+    return _item("t" if canonical in TYPE_WORDS else "c", canonical, token[0])
+
+
+@lru_cache(maxsize=8192)
+def name_key(raw: str) -> NameKey:
+    """Normalise one name into its comparison keys (cached for repeated queries)."""
+    return build_name_key(raw)
+
+
+def build_name_key(raw: str) -> NameKey:
+    """Normalise one name into its comparison keys (uncached: the index keeps its own)."""
+    norm = _fold(raw)[:600]
+    places, starts, _ = place_table()
+    caps = {
+        _fold(w)
+        for w in _CAPS_SPLIT.split(unicodedata.normalize("NFKC", raw))
+        if len(w) >= 2 and w.isupper() and w.isalpha()
+    }
+    tokens = norm.split()
+    items: list[tuple[str, str, str]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if _CJK.search(token):
+            i += 1
+            continue
+        place = None
+        for size in range(min(starts.get(token, 0), len(tokens) - i), 0, -1):
+            phrase = tuple(tokens[i : i + size])
+            found = places.get(phrase)
+            # Codes and short words count as places only when written in capitals (NZ, HK).
+            if found is None or (
+                size == 1 and len(token) <= 3 and (token not in caps or token in _NOT_PLACE_CODES)
+            ):
+                continue
+            place = (found, size)
+            break
+        if place is not None:
+            found, size = place
+            phrase_tokens = tokens[i : i + size]
+            items.append(_item("p", found, "".join(t[0] for t in phrase_tokens)))
+            i += size
+            continue
+        if token in _CODE_ALIASES and token in caps:
+            items.append(_item("p", _CODE_ALIASES[token], token[0]))
+        else:
+            items.append(_classify(token))
+        i += 1
+    cjk = "".join(_CJK.findall(norm))
+    non_latin_alphabet = (
+        not cjk and not norm.isascii() and any(c.isalpha() and not c.isascii() for c in norm)
+    )
+    return NameKey(
+        raw=raw,
+        norm=norm,
+        items=tuple(items),
+        discriminators=_frozen(v for k, v, _ in items if k in "ph"),
+        is_acronym=_looks_acronym(raw),
+        caps_tokens=_frozen(c for c in caps if len(c) >= 3),
+        acronym_words=_frozen(
+            t
+            for t in tokens
+            if 2 <= len(t) <= 10
+            and (t in caps or (not t.isalpha() and not t.isdigit() and t.isalnum()))
+        ),
+        cjk=cjk,
+        translit=" ".join(anyascii(norm).lower().split()) if non_latin_alphabet else "",
+    )
+
+
+@cache
+def _territory_labels() -> dict[str, str]:
+    return dict(Locale.parse("en").territories)
+
+
+def describe(discriminator: str) -> str:
+    """A discriminator id as words: `JP` → Japan, `city:halifax` → halifax, `chapter:youth`."""
+    kind, _, value = discriminator.partition(":")
+    if value:
+        return value if kind == "city" else f"{value} (chapter word)"
+    return _territory_labels().get(discriminator, discriminator)

@@ -1,0 +1,325 @@
+"""In-process candidate blocking index (pure: no database access here).
+
+Every name of every live organisation is indexed under a few keys; a query only touches the
+posting lists of its own keys, rarest first, and scores the best-weighted few dozen
+organisations with app/resolution/scoring.py. Never a full scan.
+
+Keys of one name: `~` normalised name without spaces, `w:` each word (content and
+organisation-type words; a query also looks up two adjacent words glued, `frontline`), `p:`
+places and chapter words, `i:` initials of a long name (≥ 3 letters), `t:` anyascii transliteration (non-Latin
+alphabets), `b:` CJK character bigrams (`u:` a lone CJK character). Weights are IDF:
+log(1 + N / df), with exact-name keys weighted far above the rest.
+
+For the admin duplicate scan: `index.candidates_for_names(names, exclude={org_id})` returns
+`[(organisation_id, score, reasons)]` best first, blocked and scored exactly as resolution does.
+"""
+
+import gc
+import heapq
+import itertools
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from app.resolution.normalise import NameKey, build_name_key, name_key
+from app.resolution.scoring import OrgScore, score_organisation
+
+# A posting list longer than this is only read when nothing rarer found anything: "human",
+# "rights" or "association" alone say little and would cost a scan of thousands of ids.
+_COMMON = 4000
+_EXACT_WEIGHT = 60.0
+# At most this many posting entries are read per query before common keys only refine.
+_BUDGET = 3000
+_REFINE = 200
+_WEAK = 0.3
+
+
+def settle() -> None:
+    """Move the freshly built index out of the cyclic garbage collector's sight.
+
+    A full collection walks every tracked object; with a few hundred thousand names indexed
+    that is a 100+ ms pause landing on some unlucky query. The index holds no cycles, so
+    freezing what exists after a build is safe (gc.freeze, Python ≥ 3.7)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _as_set(posting: "Posting") -> set[int]:
+    return {posting} if isinstance(posting, int) else set(posting)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgEntry:
+    organisation_id: int
+    names: tuple[NameKey, ...]
+    website: str | None
+    country: str | None
+
+
+def _exact(text: str) -> int:
+    """Whole-name keys are filed by hash: one per name, a string would cost ~80 bytes each;
+    a collision only adds a candidate that scoring then rejects."""
+    return hash("~" + text)
+
+
+def name_index_keys(key: NameKey) -> set[str | int]:
+    """The blocking keys under which one name is filed."""
+    keys: set[str | int] = set()
+    if key.norm:
+        keys.add(_exact(key.despaced))
+    for kind, value, _ in key.items:
+        if kind != "s":
+            keys.add(("w:" if kind in "ct" else "p:") + value)
+    initials = key.initials
+    if len(initials) >= 3:
+        keys.add(_exact("i:" + initials))
+    if key.translit:
+        keys.add("t:" + key.translit)
+    if key.cjk:
+        if len(key.cjk) == 1:
+            keys.add("u:" + key.cjk)
+        keys.update("b:" + key.cjk[i : i + 2] for i in range(len(key.cjk) - 1))
+    return keys
+
+
+def query_keys(key: NameKey) -> dict[str | int, float]:
+    """Keys a submitted name looks up, with a bonus for the exact-name key."""
+    keys = dict.fromkeys(name_index_keys(key), 0.0)
+    initials = key.initials
+    keys.pop(_exact("i:" + initials), None)
+    keys[_exact(key.despaced)] = _EXACT_WEIGHT
+    if key.is_acronym and len(key.despaced) >= 2:
+        # An acronym query finds long names with these initials and names that contain it.
+        keys[_exact("i:" + key.despaced)] = 0.0
+        keys["w:" + key.despaced] = 0.0
+    if len(initials) >= 2:
+        keys.setdefault(_exact(initials), 0.0)  # a long name finds the registered acronym
+    placeless = "".join(letters for kind, _, letters in key.items if kind in "cth")
+    if len(placeless) >= 3:
+        # "Students for a Free Tibet Japan" finds "SFT Japan".
+        keys.setdefault("w:" + placeless, 0.0)
+        keys.setdefault(_exact(placeless), 0.0)
+    words = [value for kind, value, _ in key.items if kind in "ct"]
+    for a, b in itertools.pairwise(words):
+        keys.setdefault("w:" + a + b, 0.0)  # "front line" finds "frontline"
+    return keys
+
+
+# A posting is one organisation id, a short list, or (from _SET_AT ids on) a set: most keys
+# belong to a single organisation, and a set costs ~200 bytes even when it holds one id.
+Posting = int | list[int] | set[int]
+_SET_AT = 48
+
+
+def _size(posting: Posting) -> int:
+    return 1 if isinstance(posting, int) else len(posting)
+
+
+def _ids(posting: Posting) -> Iterable[int]:
+    return (posting,) if isinstance(posting, int) else posting
+
+
+def _contains(posting: Posting, organisation_id: int) -> bool:
+    if isinstance(posting, int):
+        return posting == organisation_id
+    return organisation_id in posting
+
+
+class Index:
+    """Organisations by blocking key; thread-safe; incremental upsert and remove."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._postings: dict[str | int, Posting] = {}
+        self._entries: dict[int, OrgEntry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, organisation_id: object) -> bool:
+        return organisation_id in self._entries
+
+    def upsert(
+        self,
+        organisation_id: int,
+        names: Sequence[str],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+    ) -> None:
+        keys = [build_name_key(n) for n in names if n and n.strip()]
+        long_names = [
+            k.raw for k in keys if k.norm and not k.cjk and not k.translit and not k.is_acronym
+        ]
+        if len(long_names) > 1:
+            # The printed line split at a slash or dash is also matched whole.
+            keys.append(build_name_key(" ".join(long_names)))
+        entry = OrgEntry(organisation_id, tuple(k for k in keys if k.norm), website, country)
+        with self._lock:
+            self._drop(organisation_id)
+            if not entry.names:
+                return
+            self._entries[organisation_id] = entry
+            for item in self._filed(entry):
+                posting = self._postings.get(item)
+                if posting is None:
+                    self._postings[item] = organisation_id
+                elif isinstance(posting, int):
+                    if posting != organisation_id:
+                        self._postings[item] = [posting, organisation_id]
+                elif isinstance(posting, list):
+                    if organisation_id not in posting:
+                        posting.append(organisation_id)
+                        if len(posting) >= _SET_AT:
+                            self._postings[item] = set(posting)
+                else:
+                    posting.add(organisation_id)
+
+    @staticmethod
+    def _filed(entry: OrgEntry) -> set[str | int]:
+        filed: set[str | int] = set()
+        for key in entry.names:
+            filed |= name_index_keys(key)
+        return filed
+
+    def remove(self, organisation_id: int) -> None:
+        with self._lock:
+            self._drop(organisation_id)
+
+    def _drop(self, organisation_id: int) -> None:
+        entry = self._entries.pop(organisation_id, None)
+        if entry is None:
+            return
+        for item in self._filed(entry):
+            posting = self._postings.get(item)
+            if posting is None:
+                continue
+            if isinstance(posting, int):
+                if posting == organisation_id:
+                    del self._postings[item]
+                continue
+            posting.discard(organisation_id) if isinstance(posting, set) else (
+                posting.remove(organisation_id) if organisation_id in posting else None
+            )
+            if len(posting) == 1:
+                self._postings[item] = next(iter(posting))
+            elif not posting:
+                del self._postings[item]
+
+    def rarity(self, word: str) -> int:
+        """How many organisations use this word (0 when none)."""
+        posting = self._postings.get("w:" + word)
+        return 0 if posting is None else _size(posting)
+
+    def entry(self, organisation_id: int) -> OrgEntry | None:
+        return self._entries.get(organisation_id)
+
+    def block(
+        self, query: Sequence[NameKey], *, limit: int = 25, exclude: Iterable[int] = ()
+    ) -> list[int]:
+        """The organisations worth scoring: best IDF-weighted key overlap, rarest keys first."""
+        excluded = set(exclude)
+        wanted: dict[str | int, float] = {}
+        for key in query:
+            for item, bonus in query_keys(key).items():
+                wanted[item] = max(bonus, wanted.get(item, 0.0))
+        with self._lock:
+            total = max(1, len(self._entries))
+            lists = sorted(
+                (
+                    (_size(self._postings[item]), item, bonus)
+                    for item, bonus in wanted.items()
+                    if item in self._postings
+                ),
+                key=lambda entry: (entry[0], str(entry[1])),
+            )
+            weights: dict[int, float] = defaultdict(float)
+            overlap: dict[int, float] = defaultdict(float)  # without the exact-name bonus
+            touched = 0
+            common: list[tuple[int, str | int]] = []
+            for size, item, bonus in lists:
+                if size > _COMMON or (touched + size > _BUDGET and weights):
+                    common.append((size, item))
+                    continue
+                touched += size
+                weight = math.log(1.0 + total / size)
+                for organisation_id in _ids(self._postings[item]):
+                    weights[organisation_id] += weight + bonus
+                    overlap[organisation_id] += weight
+            if common and not weights:
+                # Only common words ("human rights association"): organisations having all of
+                # the rarest few, found by set intersection in C, lowest ids first when many.
+                sets = [_as_set(self._postings[item]) for _, item in common[:4]]
+                pool = sorted(set.intersection(*sets))[:_BUDGET]
+                for size, _item in common[:4]:
+                    weight = math.log(1.0 + total / size)
+                    for organisation_id in pool:
+                        weights[organisation_id] += weight
+                        overlap[organisation_id] += weight
+            elif common:
+                # Common words only refine the best few candidates found by rarer ones.
+                leaders = heapq.nsmallest(_REFINE, ((-w, oid) for oid, w in weights.items()))
+                for size, item in common:
+                    weight = math.log(1.0 + total / size)
+                    posting = self._postings[item]
+                    for _, organisation_id in leaders:
+                        if _contains(posting, organisation_id):
+                            weights[organisation_id] += weight
+                            overlap[organisation_id] += weight
+        for organisation_id in excluded:
+            weights.pop(organisation_id, None)
+        ranked = heapq.nsmallest(limit, ((-w, oid) for oid, w in weights.items()))
+        if not ranked:
+            return []
+        # Far weaker word overlaps than the best cannot win; scoring them only costs time.
+        floor = max(overlap[oid] for _, oid in ranked) * _WEAK
+        return [oid for _, oid in ranked if overlap[oid] >= floor]
+
+    def score(
+        self,
+        query: Sequence[NameKey],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+        exclude: Iterable[int] = (),
+        block_limit: int = 25,
+    ) -> list[tuple[int, OrgScore]]:
+        """Blocked candidates scored against the query, best first (ties by id)."""
+        results = []
+        for organisation_id in self.block(query, limit=block_limit, exclude=exclude):
+            entry = self._entries.get(organisation_id)
+            if entry is None:
+                continue
+            scored = score_organisation(
+                query,
+                entry.names,
+                rarity=self.rarity,
+                query_website=website,
+                website=entry.website,
+                query_country=country,
+                country=entry.country,
+            )
+            results.append((organisation_id, scored))
+        results.sort(key=lambda pair: (-pair[1].score, pair[0]))
+        return results
+
+    def candidates_for_names(
+        self,
+        names: Sequence[str],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+        exclude: Iterable[int] = (),
+        minimum: float = 0.0,
+    ) -> list[tuple[int, float, list[str]]]:
+        """[(organisation_id, score, reasons)] for names of an organisation, best first."""
+        query = [k for k in (name_key(n) for n in names if n and n.strip()) if k.norm]
+        return [
+            (organisation_id, scored.score, scored.reasons)
+            for organisation_id, scored in self.score(
+                query, website=website, country=country, exclude=exclude
+            )
+            if scored.score >= minimum
+        ]

@@ -1,0 +1,467 @@
+"""Pure, explainable scoring of names against names (no I/O, no session).
+
+Public API (also used by the admin duplicate scan):
+
+- `score_names(names_a, names_b, *, website_a=None, website_b=None, country_a=None,
+  country_b=None, rarity=None) -> (score, reasons)`: how likely two organisations, each given
+  by all its names, are the same; symmetric (the larger of both directions). 0–100.
+- `score_organisation(query, names, ...) -> OrgScore`: one direction, `query` being the
+  submitted names and `names` a registered organisation's; the resolver uses this.
+
+Scale: ≥ LINK (90) may be linked automatically when the runner-up is MARGIN (8) points
+behind; ≥ REVIEW (70) is plausible and goes to a person; below is a different organisation.
+
+The rules, each leaving a reason:
+- equal normalised names (diacritics, Han variants, punctuation folded) → 100; equal once
+  spaces are removed (`Frontline` / `Front Line`) → 98;
+- word alignment: exact, fuzzy (rapidfuzz ratio ≥ 88 on words of ≥ 5 letters), two words glued
+  into one, and an acronym word spelling the initials of a run of words (`SFT` = Students for a
+  Free Tibet, `L4L` = Lawyers for Lawyers); what stays unmatched decides:
+  only an organisation-type word on one side → 94; one type word swapped for another
+  (Association / Union) → 72; the query is a shortened form of the candidate → 90 when it
+  keeps a rare word and the omitted tail has no organisation-type word of its own, else 82–84; the query adds its own words → 75; both sides keep words of their
+  own → at most 68;
+- discriminators (countries, regions, cities, chapter words) over all names of each side: the
+  query names a place the candidate does not → at most 60 (50 when the candidate names
+  another); the candidate names a place the query does not → at most 85 (review);
+- CJK: equal folded characters → 100; one inside the other → 78; any different character → 50;
+- transliteration (anyascii) between scripts: equal → 92, close → 80;
+- acronyms: an acronym written in capitals inside a candidate name (LSVD) → 92; an acronym equal
+  to the initials of a long name → 78 (review only); a match on the acronym alone while the
+  query's long name matches nothing → at most 85;
+- the same registrable website domain → at least 95 unless a discriminator conflicts; two
+  different domains → −5; different declared countries → at most 55.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from app.resolution.normalise import TYPE_WORDS, NameKey, describe, name_key
+
+LINK = 90.0
+REVIEW = 70.0
+MARGIN = 8.0
+_DIGIT_WORDS = {"2": "t", "4": "f"}
+
+Rarity = Callable[[str], int]
+
+
+@dataclass
+class PairScore:
+    score: float
+    reasons: list[str]
+    query: NameKey
+    candidate: NameKey
+    exact: bool = False
+    acronym: bool = False
+    consumed: frozenset[str] = frozenset()
+
+
+@dataclass
+class OrgScore:
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    matched_name: str = ""
+    query_name: str = ""
+
+
+def _similar(a: str, b: str) -> bool:
+    return len(a) >= 5 and len(b) >= 5 and a[0] == b[0] and fuzz.ratio(a, b) >= 88
+
+
+def _acronym_spells(token: str, run: Sequence[tuple[str, str, str]]) -> bool:
+    """`sft` spells Students for a Free Tibet; `l4l` Lawyers for Lawyers (digits as words)."""
+    if len(run) < 2:
+        return False
+    letters = "".join(item[2] for item in run if item[0] != "s")
+    if token == letters:
+        return True
+    if any(d in token for d in _DIGIT_WORDS):
+        spelled = "".join(_DIGIT_WORDS.get(c, c) for c in token)
+        return spelled == "".join(item[2] for item in run)
+    return False
+
+
+@dataclass
+class _Alignment:
+    q_left: list[tuple[str, str, str]]
+    r_left: list[tuple[str, str, str]]
+    matched: list[tuple[str, str]]  # (kind, value)
+    fuzzy: int = 0
+    glued: int = 0
+    spelled: list[str] = field(default_factory=list)
+    consumed: set[str] = field(default_factory=set)
+    prefix: bool = False
+
+
+def _find_run(token: str, items: list[tuple[str, str, str]], used: list[bool]) -> range | None:
+    for start in range(len(items)):
+        if used[start] or items[start][0] == "s" or items[start][2] != token[0]:
+            continue
+        for end in range(start + 2, min(len(items), start + 10) + 1):
+            if used[end - 1] and items[end - 1][0] != "s":
+                break
+            if items[end - 1][0] == "s":
+                continue
+            if _acronym_spells(token, items[start:end]):
+                return range(start, end)
+    return None
+
+
+def _align(q: NameKey, r: NameKey) -> _Alignment:
+    q_items = list(q.items)
+    r_items = list(r.items)
+    q_used = [item[0] == "s" for item in q_items]
+    r_used = [item[0] == "s" for item in r_items]
+    result = _Alignment([], [], [])
+    order: list[int] = []
+    for i, (kind, value, _) in enumerate(q_items):
+        if q_used[i]:
+            continue
+        for j, (r_kind, r_value, _) in enumerate(r_items):
+            if not r_used[j] and r_kind == kind and r_value == value:
+                q_used[i] = r_used[j] = True
+                result.matched.append((kind, value))
+                order.append(j)
+                break
+    for i, (kind, value, _) in enumerate(q_items):
+        if q_used[i] or kind != "c":
+            continue
+        for j, (r_kind, r_value, _) in enumerate(r_items):
+            if r_used[j] or r_kind != "c":
+                continue
+            if _similar(value, r_value):
+                q_used[i] = r_used[j] = True
+                result.matched.append(("c", value))
+                result.fuzzy += 1
+                order.append(j)
+                break
+            nxt = j + 1
+            if (
+                nxt < len(r_items)
+                and not r_used[nxt]
+                and r_items[nxt][0] in "ct"
+                and value == r_value + r_items[nxt][1]
+            ):
+                q_used[i] = r_used[j] = r_used[nxt] = True
+                result.matched.append(("c", value))
+                result.glued += 1
+                order.append(j)
+                break
+    for j, (kind, value, _) in enumerate(r_items):
+        if r_used[j] or kind != "c":
+            continue
+        for i in range(len(q_items) - 1):
+            if (
+                not q_used[i]
+                and not q_used[i + 1]
+                and q_items[i][0] in "ct"
+                and q_items[i + 1][0] in "ct"
+                and value == q_items[i][1] + q_items[i + 1][1]
+            ):
+                q_used[i] = q_used[i + 1] = r_used[j] = True
+                result.matched.append(("c", value))
+                result.glued += 1
+                order.append(j)
+                break
+    # An acronym on one side spelling a run of words on the other.
+    for items, used, other, other_used, side, abbreviations in (
+        (q_items, q_used, r_items, r_used, "q", q.acronym_words),
+        (r_items, r_used, q_items, q_used, "r", r.acronym_words),
+    ):
+        if not abbreviations:
+            continue
+        for i, (kind, value, _) in enumerate(items):
+            if used[i] or kind != "c" or value not in abbreviations:
+                continue
+            run = _find_run(value, other, other_used)
+            if run is None:
+                continue
+            used[i] = True
+            for j in run:
+                other_used[j] = True
+                if other[j][0] in "ph":
+                    result.consumed.add(other[j][1])
+            result.matched.append(("c", value))
+            result.spelled.append(value)
+            if side == "q":
+                order.append(run.start)
+    result.q_left = [item for item, used in zip(q_items, q_used, strict=True) if not used]
+    result.r_left = [item for item, used in zip(r_items, r_used, strict=True) if not used]
+    left_content = [j for j, item in enumerate(r_items) if not r_used[j] and item[0] == "c"]
+    result.prefix = bool(order) and (not left_content or max(order) < min(left_content))
+    return result
+
+
+def _cjk_pair(q: NameKey, r: NameKey) -> PairScore | None:
+    if not (q.cjk and r.cjk):
+        return None
+    if q.cjk == r.cjk:
+        return PairScore(100.0, [f"same characters as '{r.raw}' (variant forms folded)"], q, r)
+    if q.cjk in r.cjk or r.cjk in q.cjk:
+        return PairScore(78.0, [f"'{q.raw}' and '{r.raw}': one contains the other"], q, r)
+    if len(q.cjk) == len(r.cjk):
+        diff = [(a, b) for a, b in zip(q.cjk, r.cjk, strict=True) if a != b]
+        shown = ", ".join(f"{a}≠{b}" for a, b in diff[:3])
+        return PairScore(50.0, [f"differs from '{r.raw}' by character(s) {shown}"], q, r)
+    score = min(60.0, fuzz.ratio(q.cjk, r.cjk) * 0.6)
+    return PairScore(score, [f"different characters from '{r.raw}'"], q, r)
+
+
+def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:
+    if bool(q.translit) == bool(r.translit) or q.cjk or r.cjk:
+        return None
+    a = q.translit or q.norm
+    b = r.translit or r.norm
+    if a == b:
+        return PairScore(92.0, [f"same as '{r.raw}' once transliterated"], q, r)
+    ratio = fuzz.token_sort_ratio(a, b)
+    if ratio >= 92:
+        return PairScore(80.0, [f"close to '{r.raw}' once transliterated ({ratio:.0f})"], q, r)
+    return PairScore(min(50.0, ratio * 0.5), [f"transliteration differs from '{r.raw}'"], q, r)
+
+
+def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairScore:
+    """One query name against one candidate name."""
+    if q.norm == r.norm and q.norm:
+        acronym = q.is_acronym or r.is_acronym
+        what = "same acronym" if acronym else "same name"
+        return PairScore(100.0, [f"{what} as '{r.raw}' after normalisation"], q, r, True, acronym)
+    cjk = _cjk_pair(q, r)
+    if cjk is not None:
+        return cjk
+    if q.cjk or r.cjk:
+        return PairScore(0.0, [], q, r)
+    translit = _translit_pair(q, r)
+    if translit is not None:
+        return translit
+    if q.despaced == r.despaced and q.despaced:
+        return PairScore(98.0, [f"same letters as '{r.raw}' (spacing differs)"], q, r, True)
+    if q.is_acronym and q.despaced in r.caps_tokens and q.despaced not in TYPE_WORDS:
+        return PairScore(92.0, [f"acronym {q.raw} written in '{r.raw}'"], q, r, acronym=True)
+    if r.is_acronym and r.despaced in q.caps_tokens and r.despaced not in TYPE_WORDS:
+        return PairScore(92.0, [f"'{q.raw}' contains the acronym {r.raw}"], q, r, acronym=True)
+    if q.is_acronym and len(q.despaced) >= 3 and q.despaced == r.initials:
+        reason = f"{q.raw} is the initials of '{r.raw}' (review only)"
+        return PairScore(78.0, [reason], q, r, acronym=True)
+    if r.is_acronym and len(r.despaced) >= 3 and r.despaced == q.initials:
+        reason = f"'{q.raw}' has the initials {r.raw} (review only)"
+        return PairScore(78.0, [reason], q, r, acronym=True)
+    return _word_pair(q, r, rarity)
+
+
+def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
+    a = _align(q, r)
+    q_content = [v for k, v, _ in a.q_left if k == "c"]
+    r_content = [v for k, v, _ in a.r_left if k == "c"]
+    q_types = [v for k, v, _ in a.q_left if k == "t"]
+    r_types = [v for k, v, _ in a.r_left if k == "t"]
+    consumed = frozenset(a.consumed)
+    matched_content = [v for k, v in a.matched if k == "c"]
+    if not any(k == "c" for k, _, _ in q.items) and not any(k == "c" for k, _, _ in r.items):
+        matched_content = [v for _, v in a.matched]
+    notes = []
+    if a.fuzzy:
+        notes.append(f"{a.fuzzy} word(s) spelled slightly differently")
+    if a.glued:
+        notes.append("words written together or apart")
+    if a.spelled:
+        notes.append("acronym " + ", ".join(a.spelled) + " spells the other name's words")
+    penalty = 2.0 * a.fuzzy + 2.0 * a.glued + 3.0 * len(a.spelled)
+    if not matched_content:
+        ratio = fuzz.token_sort_ratio(q.norm, r.norm)
+        return PairScore(min(45.0, ratio * 0.45), [f"no word in common with '{r.raw}'"], q, r)
+    if not q_content and not r_content:
+        if q_types and r_types:
+            reason = f"organisation type differs: {', '.join(q_types)} vs {', '.join(r_types)}"
+            return PairScore(72.0, [f"like '{r.raw}' but {reason}", *notes], q, r)
+        if q_types or r_types:
+            extra = ", ".join(q_types or r_types)
+            reason = f"like '{r.raw}' except the organisation-type word '{extra}'"
+            return PairScore(94.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+        reason = f"same words as '{r.raw}'"
+        return PairScore(100.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+    if not q_content:
+        if q_types:
+            reason = (
+                f"omits words of '{r.raw}' ({' '.join(r_content)}) and adds {', '.join(q_types)}"
+            )
+            return PairScore(72.0, [reason, *notes], q, r)
+        rare = rarity is not None and any(rarity(v) <= 2 for v in matched_content)
+        if r_types:
+            # "International Bar Association" vs "… Association's Human Rights Institute": the
+            # omitted part names a body of its own.
+            reason = (
+                f"part of '{r.raw}', which adds a body of its own ({' '.join(r_content)} "
+                f"{' '.join(r_types)})"
+            )
+            return PairScore(84.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+        if a.prefix and rare:
+            reason = f"shortened form of '{r.raw}' (keeps a rare word; omits {' '.join(r_content)})"
+            return PairScore(90.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+        reason = f"part of '{r.raw}' (omits {' '.join(r_content)})"
+        return PairScore(82.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+    if not r_content and len(q_content) <= len(matched_content) and not (q_types and r_types):
+        reason = f"'{r.raw}' plus other words ({' '.join(q_content)})"
+        return PairScore(75.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+    total = len(matched_content) + max(len(q_content), len(r_content), 1)
+    share = len(matched_content) / total
+    reason = (
+        f"shares {len(matched_content)} word(s) with '{r.raw}' but differs "
+        f"({' '.join(q_content + q_types) or '-'} vs {' '.join(r_content + r_types) or '-'})"
+    )
+    return PairScore(min(68.0, 35.0 + 40.0 * share), [reason], q, r)
+
+
+def registrable_domain(website: str | None) -> str | None:
+    """`https://www.amnesty.org.uk/x` → amnesty.org.uk (heuristic: two labels, three under a
+    two-letter country code with a generic second level such as org/co/com)."""
+    if not website:
+        return None
+    host = website.strip().lower()
+    if "://" in host:
+        host = host.split("://", 1)[1]
+    host = host.split("/", 1)[0].split("@")[-1].split(":", 1)[0].strip(".")
+    labels = [label for label in host.split(".") if label]
+    if labels and labels[0] == "www":
+        labels = labels[1:]
+    if len(labels) < 2:
+        return None
+    generic = {"org", "co", "com", "net", "ac", "gov", "edu", "or", "ne", "go", "gob", "gv"}
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in generic:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def score_organisation(
+    query: Sequence[NameKey],
+    names: Sequence[NameKey],
+    *,
+    rarity: Rarity | None = None,
+    query_website: str | None = None,
+    website: str | None = None,
+    query_country: str | None = None,
+    country: str | None = None,
+) -> OrgScore:
+    """Submitted names (`query`) against all names of one registered organisation."""
+    if not query or not names:
+        return OrgScore(0.0)
+    pairs = [score_pair(q, r, rarity=rarity) for q in query for r in names]
+    best = max(pairs, key=lambda p: (p.score, p.exact))
+    score = best.score
+    reasons = list(best.reasons)
+    query_disc = frozenset().union(*(q.discriminators for q in query)) - best.consumed
+    org_disc = frozenset().union(*(r.discriminators for r in names)) - best.consumed
+    # Places are read from words: a side written only in CJK cannot confirm or deny them.
+    comparable = any(r.items for r in names) and any(q.items for q in query)
+    extra = query_disc - org_disc if comparable else frozenset()
+    missing = org_disc - query_disc if comparable else frozenset()
+    if extra and missing:
+        said = ", ".join(sorted(describe(d) for d in extra))
+        theirs = ", ".join(sorted(describe(d) for d in missing))
+        score = min(score, 50.0)
+        reasons.append(f"different place or chapter: {said} vs {theirs}")
+    elif extra:
+        said = ", ".join(sorted(describe(d) for d in extra))
+        score = min(score, 60.0)
+        reasons.append(f"the query names {said}; the candidate does not")
+    elif missing and not best.exact and not (best.acronym and best.candidate.is_acronym):
+        # A standalone acronym name identifies the organisation whatever its long name says.
+        theirs = ", ".join(sorted(describe(d) for d in missing))
+        score = min(score, 85.0)
+        reasons.append(f"the candidate is specific to {theirs}; the query does not say so")
+    if (best.acronym and best.query.is_acronym) and any(
+        not q.is_acronym and not q.cjk for q in query
+    ):
+        long_best = max(
+            (p.score for p in pairs if not p.query.is_acronym and not p.candidate.is_acronym),
+            default=0.0,
+        )
+        if long_best < REVIEW:
+            score = min(score, 85.0)
+            reasons.append("only the acronym matches; the full names do not")
+    query_domain = registrable_domain(query_website)
+    domain = registrable_domain(website)
+    if query_domain and domain:
+        if query_domain == domain and score >= 60.0 and not extra:
+            score = max(score, 95.0)
+            reasons.append(f"same website domain {domain}")
+        elif query_domain != domain:
+            score -= 5.0
+            reasons.append(f"different websites ({query_domain} vs {domain})")
+    if query_country and country and query_country.upper() != country.upper():
+        score = min(score, 55.0)
+        reasons.append(f"different country ({query_country.upper()} vs {country.upper()})")
+    return OrgScore(max(0.0, min(100.0, score)), reasons, best.candidate.raw, best.query.raw)
+
+
+def score_names(
+    names_a: Sequence[str],
+    names_b: Sequence[str],
+    *,
+    website_a: str | None = None,
+    website_b: str | None = None,
+    country_a: str | None = None,
+    country_b: str | None = None,
+    rarity: Rarity | None = None,
+) -> tuple[float, list[str]]:
+    """Symmetric score of two organisations given by all their names; (0–100, reasons).
+
+    `rarity(word)` may give the number of registered organisations using a word (the index's
+    `rarity`); without it, no shortened form is considered rare enough to link.
+    """
+    keys_a = [name_key(n) for n in names_a if n.strip()]
+    keys_b = [name_key(n) for n in names_b if n.strip()]
+    forward = score_organisation(
+        keys_a,
+        keys_b,
+        rarity=rarity,
+        query_website=website_a,
+        website=website_b,
+        query_country=country_a,
+        country=country_b,
+    )
+    backward = score_organisation(
+        keys_b,
+        keys_a,
+        rarity=rarity,
+        query_website=website_b,
+        website=website_a,
+        query_country=country_b,
+        country=country_a,
+    )
+    best = forward if forward.score >= backward.score else backward
+    return best.score, best.reasons
+
+
+def _verdict(judgements: Mapping[tuple[int, int], str], a: int, b: int) -> str | None:
+    return judgements.get((min(a, b), max(a, b)))
+
+
+def decide(
+    ranked: Sequence[tuple[int, float]], judgements: Mapping[tuple[int, int], str]
+) -> list[str]:
+    """Why the best of `ranked` (organisation id, score; best first) may NOT be auto-linked.
+
+    An empty list means: link. Rules: the best must reach LINK; the runner-up must trail by
+    MARGIN (organisations an admin judged `same` as the best are not rivals); no organisation
+    an admin judged `different` from the best may also reach LINK, and a query matching two
+    organisations judged different exactly (100 each) is never linked to either.
+    """
+    if not ranked:
+        return ["no candidate"]
+    best_id, best = ranked[0]
+    rivals = [s for oid, s in ranked[1:] if _verdict(judgements, best_id, oid) != "same"]
+    runner_up = rivals[0] if rivals else 0.0
+    blocked = any(
+        s >= LINK and _verdict(judgements, best_id, oid) == "different" for oid, s in ranked[1:]
+    )
+    if best < LINK:
+        return [f"best score {best:.0f} is below the auto-link threshold {LINK:.0f}"]
+    if best - runner_up < MARGIN:
+        return [f"runner-up scores {runner_up:.0f}, within {MARGIN:.0f} of the best {best:.0f}"]
+    if blocked:
+        return ["the names also match an organisation an admin judged different"]
+    return []

@@ -1,0 +1,168 @@
+"""Pure pair scoring and the blocking index (no database)."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.resolution.index import Index
+from app.resolution.normalise import name_key
+from app.resolution.scoring import (
+    LINK,
+    MARGIN,
+    REVIEW,
+    decide,
+    registrable_domain,
+    score_names,
+)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (["FORUM-ASIA"], ["Asian Forum for Human Rights and Development", "FORUM-ASIA"]),
+        (["Frontline Defenders"], ["Front Line Defenders"]),
+        (["台湾南社"], ["台灣南社"]),
+        (["Students for a Free Tibet Japan"], ["SFT Japan"]),
+        (["Lawyers for Lawyers", "L4L"], ["Lawyers for Lawyers"]),
+        (["Free Tibet Campaign"], ["Free Tibet"]),
+        (["Việt Tân"], ["Viet Tan"]),
+        (["台灣南社", "Taiwan Southern Society"], ["台灣南社"]),
+        (["ISHR Munich"], ["International Society for Human Rights, Munich"]),
+    ],
+)
+def test_same(a: list[str], b: list[str]) -> None:
+    score, reasons = score_names(a, b)
+    assert score >= LINK, reasons
+    assert reasons
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (["ACAT Belgium"], ["ACAT-Switzerland"]),
+        (["Amnesty International Taiwan"], ["Amnesty International"]),
+        (["Japan Uyghur Association"], ["Japan Uyghur Union"]),
+        (["台灣南社"], ["台灣客社"]),
+        (["ウイグル協会"], ["ウイクル協会"]),
+        (["Canada Tibet Society"], ["Canada Tibet Committee"]),
+        (["World Uyghur Youth Union"], ["World Uyghur Congress"]),
+        (["Human Rights in China"], ["Chinese Human Rights Defenders"]),
+    ],
+)
+def test_not_linked(a: list[str], b: list[str]) -> None:
+    score, reasons = score_names(a, b)
+    assert score < LINK, reasons
+
+
+def test_reasons_name_the_discriminator() -> None:
+    score, reasons = score_names(["ACAT Canada"], ["ACAT Belgium"])
+    assert score < REVIEW
+    assert any("Canada" in r and "Belgium" in r for r in reasons)
+
+
+def test_initials_are_review_only() -> None:
+    score, reasons = score_names(["UHRP"], ["Uyghur Human Rights Project"])
+    assert REVIEW <= score < LINK
+    assert any("initials" in r for r in reasons)
+
+
+def test_website_domain() -> None:
+    assert registrable_domain("https://www.amnesty.org.uk/x") == "amnesty.org.uk"
+    assert registrable_domain("http://hrw.org") == "hrw.org"
+    plain, _ = score_names(["Uyghur Projects"], ["Uyghur Human Rights Project"])
+    same, reasons = score_names(
+        ["Uyghur Projects"],
+        ["Uyghur Human Rights Project"],
+        website_a="https://uhrp.org/about",
+        website_b="http://www.uhrp.org",
+    )
+    assert same > plain and any("uhrp.org" in r for r in reasons)
+
+
+REGISTRY = [
+    ["Amnesty International"],
+    ["Amnesty International Taiwan"],
+    ["ACAT Belgium"],
+    ["ACAT-Switzerland"],
+    ["Front Line Defenders"],
+    ["台灣南社"],
+    ["台灣客社"],
+    ["Reporters Without Borders", "Reporters sans frontières", "RSF"],
+    ["Japan Uyghur Association"],
+    ["Japan Uyghur Union"],
+    ["Asian Forum for Human Rights and Development", "FORUM-ASIA"],
+]
+
+
+def _index(order: list[int]) -> Index:
+    index = Index()
+    for i in order:
+        index.upsert(i + 1, REGISTRY[i])
+    return index
+
+
+def test_blocking_never_scans_everything() -> None:
+    index = _index(list(range(len(REGISTRY))))
+    blocked = index.block([name_key("RSF")])
+    assert blocked[0] == 8
+    assert len(blocked) < len(REGISTRY)
+
+
+def test_remove_and_upsert() -> None:
+    index = _index(list(range(len(REGISTRY))))
+    index.remove(5)
+    assert all(oid != 5 for oid, _, _ in index.candidates_for_names(["Front Line Defenders"]))
+    index.upsert(5, ["Front Line Defenders", "FLD"])
+    assert index.candidates_for_names(["FLD"])[0][0] == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.permutations(list(range(len(REGISTRY)))),
+    st.sampled_from(
+        ["Amnesty International", "ACAT", "Frontline Defenders", "台湾南社", "RSF", "Japan Uyghur"]
+        + [n for names in REGISTRY for n in names]
+    ),
+)
+def test_independent_of_registry_order(order: list[int], query: str) -> None:
+    baseline = _index(list(range(len(REGISTRY)))).candidates_for_names([query])
+    shuffled = _index(order).candidates_for_names([query])
+    assert shuffled == baseline
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=120), min_size=1, max_size=3))
+def test_arbitrary_unicode_never_raises(names: list[str]) -> None:
+    index = _index(list(range(len(REGISTRY))))
+    first = index.candidates_for_names(names)
+    assert first == index.candidates_for_names(names)
+    assert all(0.0 <= score <= 100.0 for _, score, _ in first)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0, max_value=100), min_size=1, max_size=6),
+    st.dictionaries(
+        st.tuples(st.integers(1, 6), st.integers(1, 6)).filter(lambda p: p[0] < p[1]),
+        st.sampled_from(["same", "different"]),
+        max_size=8,
+    ),
+)
+def test_decide_never_links_across_a_different_judgement(
+    scores: list[float], judgements: dict[tuple[int, int], str]
+) -> None:
+    ranked = sorted(
+        ((i + 1, s) for i, s in enumerate(scores)), key=lambda pair: (-pair[1], pair[0])
+    )
+    reasons = decide(ranked, judgements)
+    assert reasons == decide(ranked, judgements)  # deterministic
+    if reasons:
+        return
+    best_id, best = ranked[0]
+    assert best >= LINK
+    for other, score in ranked[1:]:
+        verdict = judgements.get((min(best_id, other), max(best_id, other)))
+        if verdict == "different":
+            assert score < LINK
+        if verdict != "same":
+            assert best - score >= MARGIN
