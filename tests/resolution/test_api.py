@@ -19,7 +19,7 @@ def match(client: TestClient, headers: dict[str, str], name: str):  # type: igno
 
 
 def org_id_of(client: TestClient, headers: dict[str, str], exact: str) -> int:
-    data = match(client, headers, exact).json()["data"]
+    data = match(client, headers, exact).json()
     assert data and data[0]["decision"] == "same", data
     return int(data[0]["organisation_id"])
 
@@ -42,7 +42,7 @@ def test_match_finds_seed_organisations(client: TestClient, seed_headers: dict[s
         ("Reporters sans frontières", "Reporters Without Borders"),
     ]:
         expected = org_id_of(client, seed_headers, registered)
-        data = match(client, seed_headers, query).json()["data"]
+        data = match(client, seed_headers, query).json()
         assert data[0]["organisation_id"] == expected, query
         assert data[0]["decision"] == "same"
         assert data[0]["reasons"]
@@ -64,7 +64,7 @@ def test_signing_keeps_distinct_organisations_apart(
         )
         assert first.status_code in (200, 201), first.text
         other_id = first.json()["organisation_id"]
-        data = match(client, seed_headers, query).json()["data"]
+        data = match(client, seed_headers, query).json()
         linked = [c for c in data if c["decision"] == "same"]
         assert linked and linked[0]["organisation_id"] != other_id, query
     taiwan = client.post(
@@ -100,7 +100,7 @@ def test_added_name_resolves_at_once(
     target = org_id_of(client, seed_headers, "Московская Хельсинкская группа")
     assert all(
         c["organisation_id"] != target or c["decision"] != "same"
-        for c in match(client, seed_headers, "Moscow Helsinki Group").json()["data"]
+        for c in match(client, seed_headers, "Moscow Helsinki Group").json()
     )
     added = client.post(
         f"/api/v1/organisations/{target}/names",
@@ -108,7 +108,7 @@ def test_added_name_resolves_at_once(
         headers=seed_headers,
     )
     assert added.status_code == 201, added.text
-    data = match(client, seed_headers, "Moscow Helsinki Group").json()["data"]
+    data = match(client, seed_headers, "Moscow Helsinki Group").json()
     assert data[0]["organisation_id"] == target and data[0]["decision"] == "same"
 
 
@@ -124,7 +124,7 @@ def test_index_follows_external_writes_and_resets(
     assert created.status_code == 201
     # Another worker's process would start from nothing: the version counter rebuilds it.
     resolution_service.reset_cache()
-    data = match(client, coordinator_headers, "Sova Center").json()["data"]
+    data = match(client, coordinator_headers, "Sova Center").json()
     assert data and data[0]["organisation_id"] == created.json()["organisation_id"]
 
 
