@@ -1,0 +1,339 @@
+"""Candidate duplicate organisations for the admin queue: a blocked scan, never all pairs.
+
+Each live organisation gets blocking keys (folded names, transliterations, acronyms and
+initials, the website's registrable domain, its rarest name tokens); only organisations that
+share a key are compared, and oversized blocks (a token or acronym many organisations share)
+are skipped rather than expanded. Each compared pair is scored by `score_pair`, the one
+function to switch to the resolver's scorer (app/resolution/scoring.py) once it lands.
+"""
+
+import re
+import threading
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from anyascii import anyascii
+from rapidfuzz import fuzz
+from sqlmodel import Session, col, select
+
+from app.admin import judgements as judgement_service
+from app.admin.models import DuplicateCandidate
+from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.organisations.names import is_territory
+from app.resolution.normalise import normalise
+from app.resolution.scripts import _to_simplified, char_script, is_cjk_script
+
+MIN_SCORE = 70.0
+# A token, acronym or bigram shared by more organisations than this says nothing about identity
+# ("human", "rights", "AI"); such blocks are skipped, which is what keeps the scan sub-quadratic.
+MAX_TOKEN_BLOCK = 40
+MAX_EXACT_BLOCK = 200
+RARE_TOKENS_PER_NAME = 2
+_STOPWORDS = frozenset(
+    "a an and the of for in on at to by with de des du la le les et pour en el los las y del "
+    "para por da do dos das e für und der die zur zum van voor het".split()
+)
+_SECOND_LEVEL = frozenset("co com org net gov ac edu or ne go gob gouv nic".split())
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the scorer knows of one live organisation (pure data, no session)."""
+
+    id: int
+    names: tuple[str, ...]
+    folded: tuple[str, ...]
+    acronyms: frozenset[str]
+    initials: frozenset[str]
+    domain: str | None
+    country: str | None
+
+
+@dataclass
+class Pair:
+    a: int
+    b: int
+    score: float
+    reasons: list[str]
+    source: str = "scan"
+
+
+@dataclass
+class _ScanCache:
+    version: int = -1
+    pairs: list[Pair] = field(default_factory=list)
+    profiles: dict[int, Profile] = field(default_factory=dict)
+
+
+_cache = _ScanCache()
+_cache_lock = threading.Lock()
+
+
+@lru_cache(maxsize=200_000)
+def fold(name: str) -> str:
+    """Normalised name with diacritics removed and Han characters in their simplified form."""
+    text = normalise(name)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if any(char_script(c) == "Hani" for c in text):
+        text = _to_simplified.convert(text)
+    return text
+
+
+def _is_cjk(text: str) -> bool:
+    return any(is_cjk_script(char_script(c)) or char_script(c) == "Kana" for c in text)
+
+
+def _tokens(folded: str) -> list[str]:
+    if _is_cjk(folded):
+        compact = folded.replace(" ", "")
+        return [compact[i : i + 2] for i in range(len(compact) - 1)] or [compact]
+    return [t for t in folded.split() if len(t) >= 3 and t not in _STOPWORDS]
+
+
+def _initials(folded: str) -> set[str]:
+    words = folded.split()
+    if len(words) < 2 or _is_cjk(folded):
+        return set()
+    result = {"".join(w[0] for w in words)}
+    significant = [w for w in words if w not in _STOPWORDS]
+    if len(significant) >= 2:
+        result.add("".join(w[0] for w in significant))
+    return {r for r in result if len(r) >= 3}
+
+
+def registrable_domain(website: str | None) -> str | None:
+    """example.org for https://www.example.org/path; two labels, three under co.uk-style."""
+    if not website:
+        return None
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", website.strip().lower()).split("/")[0]
+    host = host.split("@")[-1].split(":")[0].strip(".")
+    labels = [label for label in host.split(".") if label]
+    if len(labels) < 2:
+        return None
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def make_profile(
+    *,
+    organisation_id: int,
+    names: Iterable[tuple[str, bool]],
+    website: str | None,
+    country: str | None,
+) -> Profile:
+    """A Profile from (name, is_acronym) pairs and the organisation's fields."""
+    raw, folded, acronyms, initials = [], [], set(), set()
+    for name, acronym in names:
+        key = fold(name)
+        if not key:
+            continue
+        raw.append(name)
+        folded.append(key)
+        if acronym:
+            acronyms.add(key.replace(" ", ""))
+        else:
+            initials |= _initials(key)
+    return Profile(
+        id=organisation_id,
+        names=tuple(raw),
+        folded=tuple(folded),
+        acronyms=frozenset(acronyms),
+        initials=frozenset(initials),
+        domain=registrable_domain(website),
+        country=country,
+    )
+
+
+def _place_words(tokens: set[str]) -> list[str]:
+    return sorted(t for t in tokens if is_territory(t))
+
+
+def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
+    """Score in [0, 100] that two organisations are one, with human-readable reasons.
+
+    The single switch point for the resolver's pure scorer: replace the body with a call to
+    app/resolution/scoring.py once it lands, keeping this signature.
+    """
+    reasons: list[str] = []
+    best, best_pair = 0.0, ("", "")
+    for i, key_a in enumerate(a.folded):
+        for j, key_b in enumerate(b.folded):
+            if key_a == key_b:
+                similarity = 100.0
+            elif _is_cjk(key_a) or _is_cjk(key_b):
+                similarity = fuzz.ratio(key_a.replace(" ", ""), key_b.replace(" ", ""))
+            else:
+                similarity = fuzz.token_sort_ratio(key_a, key_b)
+            if similarity > best:
+                best, best_pair = similarity, (a.names[i], b.names[j])
+    score = best
+    if best == 100.0:
+        name_a, name_b = best_pair
+        how = "after script conversion" if normalise(name_a) != normalise(name_b) else ""
+        reasons.append(f"same name {how}: “{name_a}” = “{name_b}”".replace("  ", " "))
+    elif best >= MIN_SCORE:
+        reasons.append(f"similar names ({best:.0f}%): “{best_pair[0]}” ~ “{best_pair[1]}”")
+    for first, second in ((a, b), (b, a)):
+        shared = first.acronyms & second.initials
+        if shared:
+            acronym = sorted(shared)[0].upper()
+            full = next(
+                (n for n, k in zip(second.names, second.folded, strict=True) if acronym.lower() in _initials(k)),
+                second.names[0],
+            )
+            reasons.append(f"{acronym} is the acronym of “{full}”")
+            score = max(score, 85.0)
+    if a.acronyms & b.acronyms and best < 100.0:
+        reasons.append(f"shared acronym {sorted(a.acronyms & b.acronyms)[0].upper()}")
+        score = max(score, 75.0)
+    if a.domain and a.domain == b.domain:
+        reasons.append(f"same website domain {a.domain}")
+        score = min(100.0, max(score, 80.0) + 10.0)
+    # Distinguishing tokens keep organisations apart: a country or city only one side names
+    # (Amnesty International vs Amnesty International Taiwan) is a chapter, not a duplicate.
+    if best_pair[0] and best < 100.0:
+        tokens_a = set(fold(best_pair[0]).split())
+        tokens_b = set(fold(best_pair[1]).split())
+        places = _place_words(tokens_a ^ tokens_b)
+        if places:
+            reasons.append(f"the names differ by a place: {', '.join(places)}")
+            score -= 30.0
+    if a.country and b.country and a.country != b.country:
+        reasons.append(f"different countries: {a.country} / {b.country}")
+        score -= 25.0
+    return max(0.0, min(100.0, score)), reasons
+
+
+def blocking_keys(profile: Profile, *, rare: dict[str, int]) -> set[str]:
+    keys: set[str] = set()
+    for key in profile.folded:
+        keys.add("n:" + key)
+        if not key.isascii():
+            latin = anyascii(key).lower().strip()
+            if latin:
+                keys.add("n:" + " ".join(latin.split()))
+        tokens = sorted(set(_tokens(key)), key=lambda t: (rare.get(t, 0), t))
+        keys.update("t:" + t for t in tokens[:RARE_TOKENS_PER_NAME])
+    keys.update("a:" + x for x in profile.acronyms | profile.initials)
+    if profile.domain:
+        keys.add("d:" + profile.domain)
+    return keys
+
+
+def scan(profiles: list[Profile], *, min_score: float = MIN_SCORE) -> list[Pair]:
+    """Blocked scan: every pair sharing a key is scored once; best first."""
+    frequency: dict[str, int] = defaultdict(int)
+    for profile in profiles:
+        for token in {t for key in profile.folded for t in _tokens(key)}:
+            frequency[token] += 1
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for index, profile in enumerate(profiles):
+        for key in blocking_keys(profile, rare=frequency):
+            blocks[key].append(index)
+    seen: set[tuple[int, int]] = set()
+    pairs: list[Pair] = []
+    for key, members in blocks.items():
+        cap = MAX_EXACT_BLOCK if key.startswith(("n:", "d:")) else MAX_TOKEN_BLOCK
+        if len(members) < 2 or len(members) > cap:
+            continue
+        for i, first in enumerate(members):
+            for second in members[i + 1 :]:
+                pair_key = (first, second) if first < second else (second, first)
+                if pair_key in seen:
+                    continue
+                seen.add(pair_key)
+                a, b = profiles[pair_key[0]], profiles[pair_key[1]]
+                score, reasons = score_pair(a, b)
+                if score >= min_score:
+                    low, high = judgement_service.ordered(a.id, b.id)
+                    pairs.append(Pair(low, high, round(score, 1), reasons))
+    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+    return pairs
+
+
+def load_profiles(session: Session) -> dict[int, Profile]:
+    """Profiles of every live organisation, in one query."""
+    rows = session.exec(
+        select(
+            OrganisationName.organisation_id,
+            OrganisationName.name,
+            OrganisationName.is_acronym,
+            Organisation.website,
+            Organisation.country,
+        )
+        .join(Organisation, col(Organisation.id) == OrganisationName.organisation_id)
+        .where(col(Organisation.merged_into).is_(None))
+        .order_by(col(OrganisationName.organisation_id), col(OrganisationName.id))
+    )
+    grouped: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    fields: dict[int, tuple[str | None, str | None]] = {}
+    for organisation_id, name, acronym, website, country in rows:
+        grouped[organisation_id].append((name, acronym))
+        fields[organisation_id] = (website, country)
+    return {
+        i: make_profile(
+            organisation_id=i, names=names, website=fields[i][0], country=fields[i][1]
+        )
+        for i, names in grouped.items()
+    }
+
+
+def _scanned(session: Session) -> tuple[list[Pair], dict[int, Profile]]:
+    """The scan for the current registry version (cached per process; versions only grow)."""
+    version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
+    version = int(version or 0)
+    with _cache_lock:
+        if _cache.version == version:
+            return _cache.pairs, _cache.profiles
+    profiles = load_profiles(session)
+    pairs = scan(list(profiles.values()))
+    with _cache_lock:
+        _cache.version, _cache.pairs, _cache.profiles = version, pairs, profiles
+    return pairs, profiles
+
+
+def reset_cache() -> None:
+    with _cache_lock:
+        _cache.version, _cache.pairs, _cache.profiles = -1, [], {}
+
+
+def candidate_pairs(session: Session, *, limit: int, skip: set[tuple[int, int]] | None = None) -> list[Pair]:
+    """Unjudged candidate pairs of live organisations, best first."""
+    scanned, profiles = _scanned(session)
+    parents = judgement_service.merged_parents(session)
+    judged = judgement_service.judged_root_pairs(session)
+    skip = skip or set()
+    merged: dict[tuple[int, int], Pair] = {}
+    for stored in session.exec(select(DuplicateCandidate)):
+        a = judgement_service.root_of(stored.organisation_a, parents)
+        b = judgement_service.root_of(stored.organisation_b, parents)
+        if a == b:
+            continue
+        key = judgement_service.ordered(a, b)
+        reasons = ["queued at signing: the resolver was unsure", *stored.reasons]
+        score = float(stored.score)
+        if key[0] in profiles and key[1] in profiles:
+            rescored, more = score_pair(profiles[key[0]], profiles[key[1]])
+            score = max(score, rescored)
+            reasons += [r for r in more if r not in reasons]
+        merged[key] = Pair(key[0], key[1], round(score, 1), reasons, source="queued")
+    for pair in scanned:
+        key = (pair.a, pair.b)
+        if key in merged:
+            merged[key].reasons += [r for r in pair.reasons if r not in merged[key].reasons]
+            merged[key].score = max(merged[key].score, pair.score)
+            merged[key].source = "scan+queued"
+        else:
+            merged[key] = pair
+    result = []
+    for key, pair in sorted(merged.items(), key=lambda item: (-item[1].score, item[0])):
+        if key in judged or key in skip or key[0] in parents or key[1] in parents:
+            continue
+        result.append(pair)
+        if len(result) >= limit:
+            break
+    return result
