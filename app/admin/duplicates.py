@@ -148,8 +148,13 @@ def make_profile(
     )
 
 
-def _place_words(tokens: set[str]) -> list[str]:
-    return sorted(t for t in tokens if is_territory(t))
+def _place_words(first: list[str], second: list[str]) -> list[str]:
+    """Places (countries, territories) named by one name and not the other."""
+    only = [t for t in first if t not in second] + [t for t in second if t not in first]
+    # Two-letter codes ("in", "de") are ordinary words in names; only spelled-out places count.
+    words = {t for t in only if len(t) > 2 and is_territory(t)}
+    words |= {f"{x} {y}" for x, y in zip(only, only[1:], strict=False) if is_territory(f"{x} {y}")}
+    return sorted(words)
 
 
 def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
@@ -196,9 +201,9 @@ def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
     # Distinguishing tokens keep organisations apart: a country or city only one side names
     # (Amnesty International vs Amnesty International Taiwan) is a chapter, not a duplicate.
     if best_pair[0] and best < 100.0:
-        tokens_a = set(fold(best_pair[0]).split())
-        tokens_b = set(fold(best_pair[1]).split())
-        places = _place_words(tokens_a ^ tokens_b)
+        tokens_a, tokens_b = fold(best_pair[0]).split(), fold(best_pair[1]).split()
+        shared_core = set(tokens_a) & set(tokens_b)
+        places = _place_words(tokens_a, tokens_b) if shared_core else []
         if places:
             reasons.append(f"the names differ by a place: {', '.join(places)}")
             score -= 30.0
