@@ -176,6 +176,18 @@ def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
             if similarity > best:
                 best, best_pair = similarity, (a.names[i], b.names[j])
     score = best
+    if MIN_SCORE <= best < 100.0 and not _is_cjk(best_pair[0]):
+        # A word swapped for another (Amsterdam / Frankfurt Stands With Hong Kong, Campaign
+        # for Tibet / for the Rohingya) names another organisation more often than not.
+        words_a = set(fold(best_pair[0]).split()) - _STOPWORDS
+        words_b = set(fold(best_pair[1]).split()) - _STOPWORDS
+        if words_a - words_b and words_b - words_a:
+            swapped = min(len(words_a - words_b), len(words_b - words_a))
+            score -= 12.0 * min(swapped, 2)
+            reasons.append(
+                f"different words: {', '.join(sorted(words_a - words_b))} / "
+                f"{', '.join(sorted(words_b - words_a))}"
+            )
     if best == 100.0:
         name_a, name_b = best_pair
         how = "after script conversion" if normalise(name_a) != normalise(name_b) else ""
@@ -200,13 +212,15 @@ def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
         score = min(100.0, max(score, 80.0) + 10.0)
     # Distinguishing tokens keep organisations apart: a country or city only one side names
     # (Amnesty International vs Amnesty International Taiwan) is a chapter, not a duplicate.
-    if best_pair[0] and best < 100.0:
-        tokens_a, tokens_b = fold(best_pair[0]).split(), fold(best_pair[1]).split()
-        shared_core = set(tokens_a) & set(tokens_b)
-        places = _place_words(tokens_a, tokens_b) if shared_core else []
-        if places:
-            reasons.append(f"the names differ by a place: {', '.join(places)}")
-            score -= 30.0
+    places: set[str] = set()
+    for key_a in a.folded:
+        for key_b in b.folded:
+            tokens_a, tokens_b = key_a.split(), key_b.split()
+            if key_a != key_b and set(tokens_a) & set(tokens_b):
+                places.update(_place_words(tokens_a, tokens_b))
+    if places and best < 100.0:
+        reasons.append(f"the names differ by a place: {', '.join(sorted(places))}")
+        score -= 30.0
     if a.country and b.country and a.country != b.country:
         reasons.append(f"different countries: {a.country} / {b.country}")
         score -= 25.0
