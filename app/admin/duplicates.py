@@ -7,6 +7,7 @@ are skipped rather than expanded. Each compared pair is scored by `score_pair`, 
 function to switch to the resolver's scorer (app/resolution/scoring.py) once it lands.
 """
 
+import itertools
 import re
 import threading
 import unicodedata
@@ -17,6 +18,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 from rapidfuzz import fuzz
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.admin import judgements as judgement_service
@@ -33,10 +35,54 @@ MAX_TOKEN_BLOCK = 40
 MAX_EXACT_BLOCK = 200
 RARE_TOKENS_PER_NAME = 2
 _STOPWORDS = frozenset(
-    "a an and the of for in on at to by with de des du la le les et pour en el los las y del "
-    "para por da do dos das e für und der die zur zum van voor het".split()
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "to",
+        "by",
+        "with",
+        "de",
+        "des",
+        "du",
+        "la",
+        "le",
+        "les",
+        "et",
+        "pour",
+        "en",
+        "el",
+        "los",
+        "las",
+        "y",
+        "del",
+        "para",
+        "por",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "e",
+        "für",
+        "und",
+        "der",
+        "die",
+        "zur",
+        "zum",
+        "van",
+        "voor",
+        "het",
+    ]
 )
-_SECOND_LEVEL = frozenset("co com org net gov ac edu or ne go gob gouv nic".split())
+_SECOND_LEVEL = frozenset(
+    ["co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go", "gob", "gouv", "nic"]
+)
 
 
 @dataclass(frozen=True)
@@ -153,7 +199,7 @@ def _place_words(first: list[str], second: list[str]) -> list[str]:
     only = [t for t in first if t not in second] + [t for t in second if t not in first]
     # Two-letter codes ("in", "de") are ordinary words in names; only spelled-out places count.
     words = {t for t in only if len(t) > 2 and is_territory(t)}
-    words |= {f"{x} {y}" for x, y in zip(only, only[1:], strict=False) if is_territory(f"{x} {y}")}
+    words |= {f"{x} {y}" for x, y in itertools.pairwise(only) if is_territory(f"{x} {y}")}
     return sorted(words)
 
 
@@ -199,7 +245,11 @@ def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
         if shared:
             acronym = sorted(shared)[0].upper()
             full = next(
-                (n for n, k in zip(second.names, second.folded, strict=True) if acronym.lower() in _initials(k)),
+                (
+                    n
+                    for n, k in zip(second.names, second.folded, strict=True)
+                    if acronym.lower() in _initials(k)
+                ),
                 second.names[0],
             )
             reasons.append(f"{acronym} is the acronym of “{full}”")
@@ -276,13 +326,13 @@ def scan(profiles: list[Profile], *, min_score: float = MIN_SCORE) -> list[Pair]
 
 def load_profiles(session: Session) -> dict[int, Profile]:
     """Profiles of every live organisation, in one query."""
-    rows = session.exec(
-        select(
-            OrganisationName.organisation_id,
-            OrganisationName.name,
-            OrganisationName.is_acronym,
-            Organisation.website,
-            Organisation.country,
+    rows = session.execute(
+        sa_select(
+            col(OrganisationName.organisation_id),
+            col(OrganisationName.name),
+            col(OrganisationName.is_acronym),
+            col(Organisation.website),
+            col(Organisation.country),
         )
         .join(Organisation, col(Organisation.id) == OrganisationName.organisation_id)
         .where(col(Organisation.merged_into).is_(None))
@@ -294,9 +344,7 @@ def load_profiles(session: Session) -> dict[int, Profile]:
         grouped[organisation_id].append((name, acronym))
         fields[organisation_id] = (website, country)
     return {
-        i: make_profile(
-            organisation_id=i, names=names, website=fields[i][0], country=fields[i][1]
-        )
+        i: make_profile(organisation_id=i, names=names, website=fields[i][0], country=fields[i][1])
         for i, names in grouped.items()
     }
 
@@ -320,7 +368,9 @@ def reset_cache() -> None:
         _cache.version, _cache.pairs, _cache.profiles = -1, [], {}
 
 
-def candidate_pairs(session: Session, *, limit: int, skip: set[tuple[int, int]] | None = None) -> list[Pair]:
+def candidate_pairs(
+    session: Session, *, limit: int, skip: set[tuple[int, int]] | None = None
+) -> list[Pair]:
     """Unjudged candidate pairs of live organisations, best first."""
     scanned, profiles = _scanned(session)
     parents = judgement_service.merged_parents(session)

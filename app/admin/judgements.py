@@ -46,9 +46,7 @@ def members(session: Session, *, organisation_id: int) -> set[int]:
     frontier = {organisation_id}
     while frontier:
         children = set(
-            session.exec(
-                select(Organisation.id).where(col(Organisation.merged_into).in_(frontier))
-            )
+            session.exec(select(Organisation.id).where(col(Organisation.merged_into).in_(frontier)))
         )
         frontier = {c for c in children if c is not None} - result
         result |= frontier

@@ -311,11 +311,12 @@ def _check_undoable(session: Session, *, record: MergeRecord) -> None:
                 f"undo merge {other.id} first"
             )
     after = record.snapshot["after"]
-    for kind, model, fields in (
+    tables: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
         ("organisations", Organisation, ORG_FIELDS),
         ("names", OrganisationName, NAME_FIELDS),
         ("signatures", Signature, SIGNATURE_FIELDS),
-    ):
+    )
+    for kind, model, fields in tables:
         expected = {row["id"]: row for row in after[kind]}
         current = {
             row.id: row

@@ -177,9 +177,7 @@ def review_context(
         "queue": queue,
         "skip": sorted(skip),
         "history": history,
-        "history_names": {
-            i: (n[0].name if n else f"#{i}") for i, n in history_names.items()
-        },
+        "history_names": {i: (n[0].name if n else f"#{i}") for i, n in history_names.items()},
         "letters": [
             {"slug": s, "title": t, "named": n, "anonymous": a, "total": n + a}
             for s, t, n, a in letter_rows
@@ -238,7 +236,11 @@ def login(
     admin = sessions.verify(session, cookie=cookie)
     assert admin is not None
     audit.record(
-        session, actor=admin.principal.actor, action="admin.login", target_type="session", target_id=None
+        session,
+        actor=admin.principal.actor,
+        action="admin.login",
+        target_type="session",
+        target_id=None,
     )
     response = _redirect("/admin?done=login")
     response.set_cookie(

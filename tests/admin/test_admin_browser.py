@@ -25,9 +25,12 @@ def test_admin_merges_and_undoes_in_the_browser(
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert ADMIN_TOKEN not in cookie["value"]
 
-        group = page.locator("article.group").filter(has_text="HRIC").filter(
-            has_text="Human Rights in China"
-        ).first
+        group = (
+            page.locator("article.group")
+            .filter(has_text="HRIC")
+            .filter(has_text="Human Rights in China")
+            .first
+        )
         assert "acronym" in group.inner_text()
         group.locator("button", has_text="Merge into").first.click()
         page.wait_for_selector("text=Merged.")
@@ -41,9 +44,13 @@ def test_admin_merges_and_undoes_in_the_browser(
         page.wait_for_selector("text=Merge undone")
         assert page.locator(f'tr[data-slug="{SEED}"] td.named').inner_text() == "281"
         assert page.locator(f'tr[data-slug="{SEED}"] td.anonymous').inner_text() == "39"
-        assert page.locator("article.group").filter(has_text="HRIC").filter(
-            has_text="Human Rights in China"
-        ).count() == 0
+        assert (
+            page.locator("article.group")
+            .filter(has_text="HRIC")
+            .filter(has_text="Human Rights in China")
+            .count()
+            == 0
+        )
         page.screenshot(path=str(artifacts_dir / "admin-after-undo.png"), full_page=True)
     finally:
         context.close()

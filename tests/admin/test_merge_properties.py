@@ -88,7 +88,10 @@ def setup(session: Session) -> tuple[list[int], list[int]]:
 def check_invariants(session: Session, revisions: dict[int, tuple[int, tuple[int, int]]]) -> None:
     signatures = session.exec(select(Signature)).all()
     merged_away = {
-        o.id for o in session.exec(select(Organisation).where(col(Organisation.merged_into).is_not(None)))
+        o.id
+        for o in session.exec(
+            select(Organisation).where(col(Organisation.merged_into).is_not(None))
+        )
     }
     live_keys = set()
     for letter in session.exec(select(Letter)).all():
@@ -141,7 +144,10 @@ def test_random_histories_keep_counts_and_undo_exact(engine: Engine, ops: list[t
                     ).all()
                     if rows and letter is not None:
                         signature_service.withdraw(
-                            session, letter=letter, signature_id=rows[op[2] % len(rows)], principal=ADMIN
+                            session,
+                            letter=letter,
+                            signature_id=rows[op[2] % len(rows)],
+                            principal=ADMIN,
                         )
                 elif op[0] == "merge":
                     before = dump(engine)

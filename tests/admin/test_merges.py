@@ -56,15 +56,11 @@ def test_seed_merge_hric_and_undo(client: TestClient, admin_headers, seeded) -> 
     assert moved.status_code == 308 and moved.headers["location"].endswith(f"/{full}")
     names = {
         n["name"]
-        for n in client.get(f"/api/v1/organisations/{full}", headers=admin_headers).json()[
-            "names"
-        ]
+        for n in client.get(f"/api/v1/organisations/{full}", headers=admin_headers).json()["names"]
     }
     assert {"HRIC", "Human Rights in China"} <= names
 
-    undone = client.post(
-        f"/api/v1/admin/merges/{body['merge_id']}/undo", headers=admin_headers
-    )
+    undone = client.post(f"/api/v1/admin/merges/{body['merge_id']}/undo", headers=admin_headers)
     assert undone.status_code == 200, undone.text
     assert undone.json()["undone_at"] is not None
     assert counts(client) == (281, 39, 320)
