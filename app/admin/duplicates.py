@@ -26,7 +26,7 @@ from app.admin.models import DuplicateCandidate
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.organisations.names import is_territory
 from app.resolution.normalise import normalise
-from app.resolution.scripts import _to_simplified, char_script, is_cjk_script
+from app.resolution.scripts import _to_simplified
 
 MIN_SCORE = 70.0
 # A token, acronym or bigram shared by more organisations than this says nothing about identity
@@ -34,6 +34,9 @@ MIN_SCORE = 70.0
 MAX_TOKEN_BLOCK = 40
 MAX_EXACT_BLOCK = 200
 RARE_TOKENS_PER_NAME = 2
+# The best pairs kept per scan (memory per worker); the queue shows the best unjudged ones and
+# every merge or new organisation triggers a fresh scan.
+MAX_KEPT_PAIRS = 20_000
 _STOPWORDS = frozenset(
     [
         "a",
@@ -96,9 +99,10 @@ class Profile:
     initials: frozenset[str]
     domain: str | None
     country: str | None
+    website: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Pair:
     a: int
     b: int
@@ -122,14 +126,21 @@ _cache_lock = threading.Lock()
 def fold(name: str) -> str:
     """Normalised name with diacritics removed and Han characters in their simplified form."""
     text = normalise(name)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    if any(char_script(c) == "Hani" for c in text):
-        text = _to_simplified.convert(text)
-    return text
+    if _is_cjk(text):
+        # Kana voicing marks and hangul syllables are letters, not diacritics: keep them.
+        return str(_to_simplified.convert(text))
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# Han, kana, hangul and their compatibility and extension blocks.
+_CJK = re.compile(
+    "[\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
+)
 
 
 def _is_cjk(text: str) -> bool:
-    return any(is_cjk_script(char_script(c)) or char_script(c) == "Kana" for c in text)
+    return _CJK.search(text) is not None
 
 
 def _tokens(folded: str) -> list[str]:
@@ -191,15 +202,19 @@ def make_profile(
         initials=frozenset(initials),
         domain=registrable_domain(website),
         country=country,
+        website=website,
     )
+
+
+_is_place = lru_cache(maxsize=100_000)(is_territory)
 
 
 def _place_words(first: list[str], second: list[str]) -> list[str]:
     """Places (countries, territories) named by one name and not the other."""
     only = [t for t in first if t not in second] + [t for t in second if t not in first]
     # Two-letter codes ("in", "de") are ordinary words in names; only spelled-out places count.
-    words = {t for t in only if len(t) > 2 and is_territory(t)}
-    words |= {f"{x} {y}" for x, y in itertools.pairwise(only) if is_territory(f"{x} {y}")}
+    words = {t for t in only if len(t) > 2 and _is_place(t)}
+    words |= {f"{x} {y}" for x, y in itertools.pairwise(only) if _is_place(f"{x} {y}")}
     return sorted(words)
 
 
@@ -321,7 +336,7 @@ def scan(profiles: list[Profile], *, min_score: float = MIN_SCORE) -> list[Pair]
                     low, high = judgement_service.ordered(a.id, b.id)
                     pairs.append(Pair(low, high, round(score, 1), reasons))
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
-    return pairs
+    return pairs[:MAX_KEPT_PAIRS]
 
 
 def load_profiles(session: Session) -> dict[int, Profile]:
@@ -376,33 +391,39 @@ def candidate_pairs(
     parents = judgement_service.merged_parents(session)
     judged = judgement_service.judged_root_pairs(session)
     skip = skip or set()
-    merged: dict[tuple[int, int], Pair] = {}
+
+    def wanted(key: tuple[int, int]) -> bool:
+        return not (key in judged or key in skip or key[0] in parents or key[1] in parents)
+
+    chosen: dict[tuple[int, int], Pair] = {}
     for stored in session.exec(select(DuplicateCandidate)):
         a = judgement_service.root_of(stored.organisation_a, parents)
         b = judgement_service.root_of(stored.organisation_b, parents)
-        if a == b:
-            continue
         key = judgement_service.ordered(a, b)
+        if a == b or not wanted(key):
+            continue
         reasons = ["queued at signing: the resolver was unsure", *stored.reasons]
         score = float(stored.score)
-        if key[0] in profiles and key[1] in profiles:
+        if a in profiles and b in profiles:
             rescored, more = score_pair(profiles[key[0]], profiles[key[1]])
             score = max(score, rescored)
             reasons += [r for r in more if r not in reasons]
-        merged[key] = Pair(key[0], key[1], round(score, 1), reasons, source="queued")
+        chosen[key] = Pair(key[0], key[1], round(score, 1), reasons, source="queued")
+    # The scan is sorted best first: its first `limit` wanted pairs, with the stored ones, hold
+    # the best `limit` of all, without walking the whole list.
+    taken = 0
     for pair in scanned:
-        key = (pair.a, pair.b)
-        if key in merged:
-            merged[key].reasons += [r for r in pair.reasons if r not in merged[key].reasons]
-            merged[key].score = max(merged[key].score, pair.score)
-            merged[key].source = "scan+queued"
-        else:
-            merged[key] = pair
-    result = []
-    for key, pair in sorted(merged.items(), key=lambda item: (-item[1].score, item[0])):
-        if key in judged or key in skip or key[0] in parents or key[1] in parents:
-            continue
-        result.append(pair)
-        if len(result) >= limit:
+        if taken >= limit:
             break
-    return result
+        key = (pair.a, pair.b)
+        if not wanted(key):
+            continue
+        taken += 1
+        if key in chosen:
+            known = chosen[key]
+            known.reasons += [r for r in pair.reasons if r not in known.reasons]
+            known.score = max(known.score, pair.score)
+            known.source = "scan+queued"
+        else:
+            chosen[key] = Pair(pair.a, pair.b, pair.score, list(pair.reasons))
+    return sorted(chosen.values(), key=lambda p: (-p.score, p.a, p.b))[:limit]

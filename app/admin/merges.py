@@ -65,11 +65,14 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
         )
     )
     if letter_ids:
-        letters = session.exec(
-            select(Letter).where(col(Letter.id).in_(letter_ids)).order_by(col(Letter.id))
+        # One SELECT … FOR UPDATE in id order: the same row locks lock_letter takes, at once.
+        session.exec(
+            select(Letter)
+            .where(col(Letter.id).in_(letter_ids))
+            .order_by(col(Letter.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
-        for letter in letters:
-            signature_service.lock_letter(session, letter=letter)
     session.exec(
         select(Organisation)
         .where(col(Organisation.id).in_(organisation_ids))
@@ -335,21 +338,25 @@ def _check_undoable(session: Session, *, record: MergeRecord) -> None:
 def _check_live_slots(session: Session, *, before: list[dict[str, Any]]) -> None:
     """A signature coming back to life must not meet another live one of its organisation."""
     restored = {row["id"] for row in before}
-    for row in before:
-        if row["withdrawn_at"] is not None or row["organisation_id"] is None:
-            continue
-        clash = session.exec(
-            select(Signature.id).where(
-                Signature.letter_id == row["letter_id"],
-                Signature.organisation_id == row["organisation_id"],
-                col(Signature.withdrawn_at).is_(None),
-                col(Signature.id).not_in(restored),
-            )
-        ).first()
-        if clash is not None:
+    wanted = {
+        (row["letter_id"], row["organisation_id"]): row["id"]
+        for row in before
+        if row["withdrawn_at"] is None and row["organisation_id"] is not None
+    }
+    if not wanted:
+        return
+    rows = session.exec(
+        select(Signature.id, Signature.letter_id, Signature.organisation_id).where(
+            col(Signature.letter_id).in_({letter for letter, _ in wanted}),
+            col(Signature.organisation_id).in_({organisation for _, organisation in wanted}),
+            col(Signature.withdrawn_at).is_(None),
+        )
+    )
+    for signature_id, letter_id, organisation_id in rows:
+        if signature_id not in restored and (letter_id, organisation_id) in wanted:
             raise _refuse(
-                f"signature {clash} was added after the merge where signature {row['id']} "
-                "would come back"
+                f"signature {signature_id} was added after the merge where signature "
+                f"{wanted[(letter_id, organisation_id)]} would come back"
             )
 
 

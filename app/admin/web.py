@@ -194,8 +194,9 @@ def _review_page(
     notice: str | None = None,
     error: str | None = None,
     status_code: int = 200,
+    size: int = QUEUE_SIZE,
 ) -> Response:
-    context = review_context(session, skip=skip or set())
+    context = review_context(session, skip=skip or set(), limit=size)
     context |= {
         "csrf": admin.csrf_token,
         "actor": admin.principal.actor,
@@ -211,12 +212,15 @@ def admin_page(
     session: SessionDep,
     skip: Annotated[list[str], Query(max_length=200)] = [],  # noqa: B006
     done: Annotated[str | None, Query(max_length=20)] = None,
+    size: Annotated[int, Query(ge=1, le=100)] = QUEUE_SIZE,
 ) -> Response:
     """The admin review page (login form when not logged in)."""
     admin = _session(request, session)
     if admin is None:
         return _login_page(request)
-    return _review_page(request, session, admin, skip=_skips(skip), notice=_NOTICES.get(done or ""))
+    return _review_page(
+        request, session, admin, skip=_skips(skip), notice=_NOTICES.get(done or ""), size=size
+    )
 
 
 @router.post("/login")
