@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from anyascii import anyascii
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -29,6 +29,9 @@ from app.resolution.normalise import normalise
 from app.resolution.scripts import _to_simplified
 
 MIN_SCORE = 70.0
+# Names in a shared-token block below this similarity are not scored at all: the scorer could
+# not lift them to MIN_SCORE without an acronym, domain or exact key, which block on their own.
+PREFILTER_SCORE = 60.0
 # A token, acronym or bigram shared by more organisations than this says nothing about identity
 # ("human", "rights", "AI"); such blocks are skipped, which is what keeps the scan sub-quadratic.
 MAX_TOKEN_BLOCK = 40
@@ -292,20 +295,39 @@ def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
     return max(0.0, min(100.0, score)), reasons
 
 
-def blocking_keys(profile: Profile, *, rare: dict[str, int]) -> set[str]:
-    keys: set[str] = set()
+def blocking_keys(profile: Profile, *, rare: dict[str, int]) -> dict[str, str | None]:
+    """Blocking keys of an organisation; a token key carries the name it came from."""
+    keys: dict[str, str | None] = {}
     for key in profile.folded:
-        keys.add("n:" + key)
+        keys["n:" + key] = None
         if not key.isascii():
             latin = anyascii(key).lower().strip()
             if latin:
-                keys.add("n:" + " ".join(latin.split()))
+                keys["n:" + " ".join(latin.split())] = None
         tokens = sorted(set(_tokens(key)), key=lambda t: (rare.get(t, 0), t))
-        keys.update("t:" + t for t in tokens[:RARE_TOKENS_PER_NAME])
-    keys.update("a:" + x for x in profile.acronyms | profile.initials)
+        for token in tokens[:RARE_TOKENS_PER_NAME]:
+            keys.setdefault("t:" + token, key)
+    for acronym in profile.acronyms | profile.initials:
+        keys["a:" + acronym] = None
     if profile.domain:
-        keys.add("d:" + profile.domain)
+        keys["d:" + profile.domain] = None
     return keys
+
+
+def _token_block_pairs(members: list[tuple[int, str | None]]) -> list[tuple[int, int]]:
+    """Pairs of a shared-token block whose names are alike enough to score (C-speed filter)."""
+    names = [name or "" for _, name in members]
+    cjk = any(_is_cjk(n) for n in names)
+    scorer = fuzz.ratio if cjk else fuzz.token_sort_ratio
+    choices = [n.replace(" ", "") for n in names] if cjk else names
+    result = []
+    for i in range(len(members) - 1):
+        rest = choices[i + 1 :]
+        for _, _, offset in process.extract(
+            choices[i], rest, scorer=scorer, score_cutoff=PREFILTER_SCORE, limit=None
+        ):
+            result.append((members[i][0], members[i + 1 + offset][0]))
+    return result
 
 
 def scan(profiles: list[Profile], *, min_score: float = MIN_SCORE) -> list[Pair]:
@@ -314,27 +336,34 @@ def scan(profiles: list[Profile], *, min_score: float = MIN_SCORE) -> list[Pair]
     for profile in profiles:
         for token in {t for key in profile.folded for t in _tokens(key)}:
             frequency[token] += 1
-    blocks: dict[str, list[int]] = defaultdict(list)
+    blocks: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
     for index, profile in enumerate(profiles):
-        for key in blocking_keys(profile, rare=frequency):
-            blocks[key].append(index)
+        for key, name in blocking_keys(profile, rare=frequency).items():
+            blocks[key].append((index, name))
     seen: set[tuple[int, int]] = set()
     pairs: list[Pair] = []
     for key, members in blocks.items():
-        cap = MAX_EXACT_BLOCK if key.startswith(("n:", "d:")) else MAX_TOKEN_BLOCK
+        token_block = key.startswith("t:")
+        cap = MAX_TOKEN_BLOCK if token_block or key.startswith("a:") else MAX_EXACT_BLOCK
         if len(members) < 2 or len(members) > cap:
             continue
-        for i, first in enumerate(members):
-            for second in members[i + 1 :]:
-                pair_key = (first, second) if first < second else (second, first)
-                if pair_key in seen:
-                    continue
-                seen.add(pair_key)
-                a, b = profiles[pair_key[0]], profiles[pair_key[1]]
-                score, reasons = score_pair(a, b)
-                if score >= min_score:
-                    low, high = judgement_service.ordered(a.id, b.id)
-                    pairs.append(Pair(low, high, round(score, 1), reasons))
+        if token_block:
+            candidates = _token_block_pairs(members)
+        else:
+            indexes = [i for i, _ in members]
+            candidates = [
+                (first, second) for n, first in enumerate(indexes) for second in indexes[n + 1 :]
+            ]
+        for first, second in candidates:
+            pair_key = (first, second) if first < second else (second, first)
+            if pair_key in seen or first == second:
+                continue
+            seen.add(pair_key)
+            a, b = profiles[pair_key[0]], profiles[pair_key[1]]
+            score, reasons = score_pair(a, b)
+            if score >= min_score:
+                low, high = judgement_service.ordered(a.id, b.id)
+                pairs.append(Pair(low, high, round(score, 1), reasons))
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
     return pairs[:MAX_KEPT_PAIRS]
 
