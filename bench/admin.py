@@ -94,6 +94,22 @@ SYL = SYLLABLES.split()
 NOW = utcnow()
 
 
+def _seed_vocabulary() -> list[str]:
+    """Words of the real signatory names of the seed letter: realistic initials and tokens."""
+    import csv
+
+    words: set[str] = set()
+    with (ROOT / "seeds" / "signatories.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for token in row["name"].replace("(", " ").replace(")", " ").split():
+                if token.isalpha() and token.isascii() and len(token) > 2:
+                    words.add(token)
+    return sorted(words)
+
+
+VOCABULARY = _seed_vocabulary()
+
+
 def word(rng: random.Random) -> str:
     return "".join(rng.choice(SYL) for _ in range(rng.randint(2, 3))).capitalize()
 
@@ -103,11 +119,13 @@ def names_for(rng: random.Random, index: int) -> list[tuple[str, bool]]:
     if roll < 0.1:
         han = "".join(rng.choice(HAN) for _ in range(rng.randint(4, 8)))
         return [(han, False)]
-    name = f"{word(rng)} {rng.choice(TOPICS)} {rng.choice(KINDS)}"
+    words = [rng.choice(VOCABULARY) for _ in range(rng.randint(1, 4))]
+    words.insert(rng.randrange(len(words) + 1), word(rng))
+    name = " ".join(words) + f" {rng.choice(KINDS)}"
     if roll < 0.35:
         name += f" {rng.choice(PLACES)}"
     result = [(name, False)]
-    if roll > 0.7:
+    if roll > 0.75:
         initials = "".join(w[0] for w in name.split() if w[0].isupper())
         result.append((initials.upper(), True))
     return result

@@ -32,6 +32,7 @@ MIN_SCORE = 70.0
 # Names in a shared-token block below this similarity are not scored at all: the scorer could
 # not lift them to MIN_SCORE without an acronym, domain or exact key, which block on their own.
 PREFILTER_SCORE = 60.0
+_INITIALS_ONLY = "initials"
 # A token, acronym or bigram shared by more organisations than this says nothing about identity
 # ("human", "rights", "AI"); such blocks are skipped, which is what keeps the scan sub-quadratic.
 MAX_TOKEN_BLOCK = 40
@@ -146,22 +147,24 @@ def _is_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
-def _tokens(folded: str) -> list[str]:
+@lru_cache(maxsize=200_000)
+def _tokens(folded: str) -> tuple[str, ...]:
     if _is_cjk(folded):
         compact = folded.replace(" ", "")
-        return [compact[i : i + 2] for i in range(len(compact) - 1)] or [compact]
-    return [t for t in folded.split() if len(t) >= 3 and t not in _STOPWORDS]
+        return tuple(compact[i : i + 2] for i in range(len(compact) - 1)) or (compact,)
+    return tuple(t for t in folded.split() if len(t) >= 3 and t not in _STOPWORDS)
 
 
-def _initials(folded: str) -> set[str]:
+@lru_cache(maxsize=200_000)
+def _initials(folded: str) -> frozenset[str]:
     words = folded.split()
     if len(words) < 2 or _is_cjk(folded):
-        return set()
+        return frozenset()
     result = {"".join(w[0] for w in words)}
     significant = [w for w in words if w not in _STOPWORDS]
     if len(significant) >= 2:
         result.add("".join(w[0] for w in significant))
-    return {r for r in result if len(r) >= 3}
+    return frozenset(r for r in result if len(r) >= 3)
 
 
 def registrable_domain(website: str | None) -> str | None:
@@ -186,7 +189,10 @@ def make_profile(
     country: str | None,
 ) -> Profile:
     """A Profile from (name, is_acronym) pairs and the organisation's fields."""
-    raw, folded, acronyms, initials = [], [], set(), set()
+    raw: list[str] = []
+    folded: list[str] = []
+    acronyms: set[str] = set()
+    initials: set[str] = set()
     for name, acronym in names:
         key = fold(name)
         if not key:
@@ -307,7 +313,11 @@ def blocking_keys(profile: Profile, *, rare: dict[str, int]) -> dict[str, str | 
         tokens = sorted(set(_tokens(key)), key=lambda t: (rare.get(t, 0), t))
         for token in tokens[:RARE_TOKENS_PER_NAME]:
             keys.setdefault("t:" + token, key)
-    for acronym in profile.acronyms | profile.initials:
+    # Initials alone only meet given acronyms: two long names with the same initials are
+    # compared through their tokens, if at all.
+    for acronym in profile.initials:
+        keys["a:" + acronym] = _INITIALS_ONLY
+    for acronym in profile.acronyms:
         keys["a:" + acronym] = None
     if profile.domain:
         keys["d:" + profile.domain] = None
@@ -349,6 +359,10 @@ def scan(profiles: list[Profile], *, min_score: float = MIN_SCORE) -> list[Pair]
             continue
         if token_block:
             candidates = _token_block_pairs(members)
+        elif key.startswith("a:"):
+            given = [i for i, mark in members if mark is None]
+            initials = [i for i, mark in members if mark is not None]
+            candidates = [(g, o) for n, g in enumerate(given) for o in given[n + 1 :] + initials]
         else:
             indexes = [i for i, _ in members]
             candidates = [

@@ -7,7 +7,7 @@ the change. Undo restores the "before" image only when every one of those rows s
 Two live signatures of the merged organisations on one letter become one: the signature with
 the earlier position stays live (moved to the survivor, anonymous if either was) and the other
 is withdrawn at the merge time rather than deleted, so that no id or position is ever reused and
-undo can bring it back (docs/decisions/0020-merge-retires-duplicate-signatures.md).
+undo can bring it back (docs/decisions/0020-merge-snapshot-and-exact-undo.md).
 """
 
 from collections import defaultdict
