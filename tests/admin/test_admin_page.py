@@ -82,3 +82,24 @@ def test_logged_out_or_foreign_cookie_cannot_act(client: TestClient, seeded) -> 
         follow_redirects=False,
     )
     assert response.status_code == 403
+
+
+def test_queue_marks_anonymous_signatures_for_admins(
+    client: TestClient, admin_headers, make_letter
+) -> None:
+    make_letter(admin_headers, slug="masked")
+    for body in (
+        {"organisation": {"name": "Alpha Rights Watch"}},
+        {"organisation": {"name": "Alpha Right Watch (ARWK)"}, "anonymous": True},
+    ):
+        response = client.post(
+            "/api/v1/letters/masked/signatures", json=body, headers=admin_headers
+        )
+        assert response.status_code == 201, response.text
+    login(client)
+    review = client.get("/admin")
+    assert review.text.count('class="group"') == 1
+    assert '<span class="tag anon">anonymous</span>' in review.text
+    assert "0 named, 1 anonymous" in review.text
+    # The public side never learns who signed anonymously.
+    assert "ARWK" not in client.get("/api/v1/letters/masked/signatories").text
