@@ -230,8 +230,12 @@ def _place_words(first: list[str], second: list[str]) -> list[str]:
 def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
     """Score in [0, 100] that two organisations are one, with human-readable reasons.
 
-    The single switch point for the resolver's pure scorer: replace the body with a call to
-    app/resolution/scoring.py once it lands, keeping this signature.
+    The single switch point for the resolver's pure scorer. Once branch `resolution` is merged,
+    the whole body becomes:
+        return scoring.score_names(a.names, b.names, website_a=a.website, website_b=b.website,
+                                   country_a=a.country, country_b=b.country)
+    (`from app.resolution import scoring`); tests/admin/test_undo_and_queue.py checks the
+    reasons stay human-readable (acronym, script conversion) and that chapters rank lower.
     """
     reasons: list[str] = []
     best, best_pair = 0.0, ("", "")

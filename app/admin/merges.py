@@ -67,11 +67,10 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
     if letter_ids:
         # One SELECT … FOR UPDATE in id order: the same row locks lock_letter takes, at once.
         session.exec(
-            select(Letter)
+            select(Letter.id)
             .where(col(Letter.id).in_(letter_ids))
             .order_by(col(Letter.id))
             .with_for_update()
-            .execution_options(populate_existing=True)
         ).all()
     session.exec(
         select(Organisation)
@@ -184,6 +183,8 @@ def merge(
             live_by_letter[signature.letter_id].append(signature)
     changed: dict[int, Signature] = {}
     originals = {s.id: _image(s, SIGNATURE_FIELDS) for s in signatures}
+    # Letters whose counts change (a duplicate retired, or anonymity spread): their count
+    # caches key on letter.revision. A signature that only moves leaves every count as it was.
     touched_letters: set[int] = set()
     retired = 0
     for letter_id, live in live_by_letter.items():
@@ -212,8 +213,6 @@ def merge(
             changed[signature.id] = signature  # type: ignore[index]
             session.add(signature)
             moved += 1
-            if signature.withdrawn_at is None:
-                touched_letters.add(signature.letter_id)
     for signature_id in sorted(changed):
         before["signatures"].append(originals[signature_id])
         after["signatures"].append(_image(changed[signature_id], SIGNATURE_FIELDS))
@@ -384,7 +383,9 @@ def undo(
     touched_letters = set()
     for image in before["signatures"]:
         signature = rows[image["id"]]
-        if signature.withdrawn_at is None or image["withdrawn_at"] is None:
+        if _dump(signature.withdrawn_at) != image["withdrawn_at"] or (
+            signature.anonymous != image["anonymous"]
+        ):
             touched_letters.add(signature.letter_id)
         for field in SIGNATURE_FIELDS:
             if field == "withdrawn_at" and image[field] is None and signature.withdrawn_at:
