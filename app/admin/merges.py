@@ -120,10 +120,15 @@ def _validate(
                 session, cluster_a=clusters[first], cluster_b=clusters[second]
             )
             if verdict is not None:
+                pair = (verdict.organisation_a, verdict.organisation_b)
+                via = (
+                    ""
+                    if set(pair) == {first, second}
+                    else f" (through organisations {pair[0]} and {pair[1]} of their clusters)"
+                )
                 raise Conflict(
-                    f"organisations {first} and {second} were judged different "
-                    f"(organisations {verdict.organisation_a} and {verdict.organisation_b}, "
-                    f"by {verdict.actor}); they cannot be merged",
+                    f"organisations {first} and {second} were judged different{via} "
+                    f"by {verdict.actor}; they cannot be merged",
                     field="merged_ids",
                     error="judged_different",
                 )

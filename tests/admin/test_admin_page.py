@@ -72,7 +72,7 @@ def test_forms_need_the_csrf_token(client: TestClient, seeded) -> None:
     assert again.status_code == 409 and "was already merged" in again.text
 
 
-def test_logged_out_or_foreign_cookie_cannot_act(client: TestClient, seeded) -> None:
+def test_logged_out_or_foreign_cookie_cannot_act(client: TestClient) -> None:
     client.cookies.set("undersigned_admin", "v1.env.9999999999.abc.deadbeef", path="/admin")
     page = client.get("/admin")
     assert "Admin token" in page.text

@@ -112,7 +112,7 @@ def check_invariants(session: Session, revisions: dict[int, tuple[int, tuple[int
 
 
 @settings(
-    max_examples=60,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
