@@ -23,7 +23,7 @@ from app.db import SessionDep
 from app.errors import AppError, Forbidden
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
-from app.organisations.models import Organisation
+from app.organisations.models import Organisation, OrganisationName
 from app.signatures.models import Signature
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -158,6 +158,19 @@ def review_context(
     history_names = organisation_service.names_of(
         session, organisation_ids={i for r in history for i in (r.survivor_id, *r.merged_ids)}
     )
+    # A merged organisation's names moved to the survivor: name it as it was before the merge.
+    moved: dict[int, int] = {}
+    for record in history:
+        for image in record.snapshot.get("before", {}).get("names", []):
+            moved.setdefault(image["id"], image["organisation_id"])
+    if moved:
+        for row in session.exec(
+            select(OrganisationName).where(col(OrganisationName.id).in_(list(moved)))
+        ):
+            assert row.id is not None
+            owner = moved[row.id]
+            if not history_names.get(owner):
+                history_names[owner] = [row]
     letter_rows = session.exec(
         select(
             Letter.slug,
