@@ -8,6 +8,7 @@ from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
 
+from app.admin import audit
 from app.auth import service as auth_service
 from app.config import get_settings
 from app.db import open_session
@@ -107,6 +108,14 @@ def token_create(
         token, clear = auth_service.create(
             session, role=parsed_role, letter_ids=letter_ids, label=label
         )
+        audit.record(
+            session,
+            actor="cli",
+            action="token.create",
+            target_type="token",
+            target_id=token.id,
+            details={"role": token.role, "letter_ids": letter_ids},
+        )
         session.commit()
     err_console.print(
         f"token {token.id} ({token.role}) created; store it now, it is not shown again:"
@@ -138,6 +147,9 @@ def token_revoke(
     """Revoke a token; it stops working at once."""
     with open_session(write=True) as session:
         auth_service.revoke(session, token_id=token_id)
+        audit.record(
+            session, actor="cli", action="token.revoke", target_type="token", target_id=token_id
+        )
         session.commit()
     console.print(f"token {token_id} revoked")
 

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     # Public base URL used in links of the widget and embed.js; empty means "same origin".
     public_base_url: str = ""
     max_body_bytes: int = 10 * 1024 * 1024
+    # Signs admin page sessions; set it when running several workers or hosts (otherwise it
+    # is derived from UNDERSIGNED_ADMIN_TOKEN, or random per process).
+    session_secret: SecretStr | None = None
+    admin_session_hours: int = 8
     log_level: str = "info"
 
     @field_validator("admin_token")

@@ -3,6 +3,8 @@
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
+from app.admin.router import router as admin_router
+from app.admin.web import router as admin_page_router
 from app.db import SessionDep
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
@@ -36,8 +38,10 @@ def create_app() -> FastAPI:
         signatures_router,
         organisations_router,
         embed_router,
+        admin_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(admin_page_router)
     return app
 
 

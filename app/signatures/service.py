@@ -32,6 +32,21 @@ def lock_letter(session: Session, *, letter: Letter) -> None:
     session.refresh(letter, with_for_update=True)
 
 
+def lock_live_organisation(session: Session, *, organisation: Organisation) -> Organisation:
+    """Share-lock the organisation and follow merges that committed meanwhile.
+
+    A concurrent admin merge holds the organisation FOR UPDATE (app/admin/merges.py); waiting
+    here and re-reading means a signature never lands on a merged-away organisation.
+    """
+    seen: set[int | None] = set()
+    while True:
+        session.refresh(organisation, with_for_update={"read": True})
+        if organisation.merged_into is None or organisation.id in seen:
+            return organisation
+        seen.add(organisation.id)
+        organisation = organisation_service.get(session, organisation_id=organisation.merged_into)
+
+
 def touch_counts(session: Session, *, letter: Letter) -> None:
     letter.revision += 1
     letter.counts_changed_at = utcnow()
@@ -215,6 +230,7 @@ def sign(
     organisation, resolution = resolve_or_create(session, data=data, principal=principal)
     existing = None
     if organisation is not None:
+        organisation = lock_live_organisation(session, organisation=organisation)
         assert organisation.id is not None
         existing = live_signature(session, letter_id=letter.id, organisation_id=organisation.id)
     if existing is not None:

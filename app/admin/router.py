@@ -1,0 +1,183 @@
+"""Admin API: duplicate queue, merges and undo, judgements, audit log."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query
+from sqlmodel import Session, col, select
+
+from app.admin import audit
+from app.admin import duplicates as duplicate_service
+from app.admin import judgements as judgement_service
+from app.admin import merges as merge_service
+from app.admin.models import AuditEvent, Verdict
+from app.admin.schemas import (
+    AuditEventOut,
+    AuditOut,
+    DuplicateGroup,
+    DuplicateName,
+    DuplicateOrganisation,
+    DuplicatesOut,
+    JudgementCreate,
+    JudgementOut,
+    MergeCreate,
+    MergeOut,
+    MergesOut,
+    UndoRequest,
+)
+from app.auth.dependencies import AdminUser
+from app.db import SessionDep
+from app.errors import BadRequest, Conflict
+from app.organisations import service as organisation_service
+from app.organisations.models import Organisation
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+MergeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Cursor = Annotated[str | None, Query(max_length=12, description="next_cursor of the last page")]
+
+
+def _cursor(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise BadRequest("cursor must be a value returned as next_cursor", field="cursor")
+    return int(value)
+
+
+def groups_out(session: Session, pairs: list[duplicate_service.Pair]) -> list[DuplicateGroup]:
+    ids = {i for p in pairs for i in (p.a, p.b)}
+    names = organisation_service.names_of(session, organisation_ids=ids)
+    organisations = {
+        o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(ids)))
+    }
+
+    def one(organisation_id: int) -> DuplicateOrganisation:
+        organisation = organisations[organisation_id]
+        return DuplicateOrganisation(
+            id=organisation_id,
+            country=organisation.country,
+            website=organisation.website,
+            names=[
+                DuplicateName(name=n.name, script=n.script, lang=n.lang, is_acronym=n.is_acronym)
+                for n in names[organisation_id]
+            ],
+        )
+
+    return [
+        DuplicateGroup(
+            organisation_ids=[p.a, p.b],
+            score=p.score,
+            reasons=p.reasons,
+            source=p.source,
+            organisations=[one(p.a), one(p.b)],
+        )
+        for p in pairs
+    ]
+
+
+@router.get("/duplicates", response_model=DuplicatesOut)
+def list_duplicates(
+    session: SessionDep, _: AdminUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> DuplicatesOut:
+    """Candidate duplicate organisations not yet judged, best first, with score and reasons."""
+    pairs = duplicate_service.candidate_pairs(session, limit=limit)
+    groups = groups_out(session, pairs)
+    return DuplicatesOut(data=groups, count=len(groups))
+
+
+def _merge_out(record: Any, extra: dict[str, Any] | None = None) -> MergeOut:
+    return MergeOut.model_validate(merge_service.to_public(record) | (extra or {}))
+
+
+@router.post("/merges", status_code=201, response_model=MergeOut)
+def create_merge(data: MergeCreate, session: SessionDep, principal: AdminUser) -> MergeOut:
+    """Merge organisations into a survivor (names unioned, signatures moved, undoable)."""
+    record, summary = merge_service.merge(
+        session, survivor_id=data.survivor_id, merged_ids=data.merged_ids, actor=principal.actor
+    )
+    return _merge_out(record, summary)
+
+
+@router.get("/merges", response_model=MergesOut)
+def list_merges(
+    session: SessionDep,
+    _: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+) -> MergesOut:
+    """Merge history, newest first."""
+    records = merge_service.list_recent(session, limit=limit + 1, before_id=_cursor(cursor))
+    next_cursor = str(records[limit - 1].id) if len(records) > limit else None
+    return MergesOut(data=[_merge_out(r) for r in records[:limit]], next_cursor=next_cursor)
+
+
+@router.post("/merges/{merge_id}/undo", response_model=MergeOut)
+def undo_merge(
+    merge_id: MergeId,
+    session: SessionDep,
+    principal: AdminUser,
+    data: Annotated[UndoRequest | None, Body()] = None,
+) -> MergeOut:
+    """Restore the state before a merge exactly; 409 with the reason when that is impossible."""
+    record = merge_service.undo(
+        session,
+        merge_id=merge_id,
+        actor=principal.actor,
+        record_different=(data or UndoRequest()).record_different,
+    )
+    return _merge_out(record)
+
+
+def record_different(session: Session, *, a: int, b: int, actor: str) -> tuple[Any, bool]:
+    """Record that two organisations are different; (judgement, created)."""
+    for organisation_id in (a, b):
+        organisation_service.get(session, organisation_id=organisation_id)
+    parents = judgement_service.merged_parents(session)
+    if judgement_service.root_of(a, parents) == judgement_service.root_of(b, parents):
+        raise Conflict(
+            f"organisations {a} and {b} are merged into one; undo the merge instead",
+            field="organisation_ids",
+            error="already_merged",
+        )
+    existing = judgement_service.get_pair(session, a=a, b=b)
+    if existing is not None and existing.verdict == Verdict.different:
+        return existing, False
+    judgement = judgement_service.put(session, a=a, b=b, verdict=Verdict.different, actor=actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="judgement.create",
+        target_type="judgement",
+        target_id=judgement.id,
+        details={"organisation_ids": [a, b], "verdict": Verdict.different.value},
+    )
+    return judgement, True
+
+
+@router.post("/judgements", status_code=201, response_model=JudgementOut)
+def create_judgement(
+    data: JudgementCreate, session: SessionDep, principal: AdminUser
+) -> JudgementOut:
+    """Record that two organisations are different: their clusters are never suggested again."""
+    a, b = data.organisation_ids
+    judgement, _ = record_different(session, a=a, b=b, actor=principal.actor)
+    return JudgementOut.model_validate(judgement_service.to_public(judgement))
+
+
+@router.get("/audit", response_model=AuditOut)
+def list_audit(
+    session: SessionDep,
+    _: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Cursor = None,
+) -> AuditOut:
+    """Audit events of every coordinator and admin write, newest first."""
+    query = select(AuditEvent)
+    before = _cursor(cursor)
+    if before is not None:
+        query = query.where(col(AuditEvent.id) < before)
+    rows = list(session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit + 1)))
+    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    return AuditOut(
+        data=[AuditEventOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
+        next_cursor=next_cursor,
+    )

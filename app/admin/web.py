@@ -1,0 +1,365 @@
+"""The admin page `/admin`: review queue side by side, merge history with undo.
+
+Server-rendered (Jinja2), no JavaScript. Login exchanges an admin token once for a signed session
+cookie (app/admin/sessions.py); every form carries the session's CSRF token, checked here.
+"""
+
+import secrets
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from app.admin import audit, sessions
+from app.admin import duplicates as duplicate_service
+from app.admin import merges as merge_service
+from app.admin.router import record_different
+from app.db import SessionDep
+from app.errors import AppError, Forbidden
+from app.letters.models import Letter
+from app.organisations import service as organisation_service
+from app.organisations.models import Organisation, OrganisationName
+from app.signatures.models import Signature
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+QUEUE_SIZE = 20
+HISTORY_SIZE = 20
+_NOTICES = {
+    "merged": "Merged. The merge can be undone below.",
+    "undone": "Merge undone; the organisations are back as they were.",
+    "different": "Recorded as different: this pair will not be suggested again.",
+    "login": "Logged in.",
+}
+IdField = Annotated[int, Form(ge=1, le=2**31 - 1)]
+CsrfField = Annotated[str, Form(max_length=100)]
+
+
+def _headers(nonce: str) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+def _render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(12)
+    response = templates.TemplateResponse(
+        request, template, context | {"style_nonce": nonce}, status_code=status_code
+    )
+    response.headers.update(_headers(nonce))
+    return response
+
+
+def _redirect(location: str) -> RedirectResponse:
+    response = RedirectResponse(location, status_code=303)
+    response.headers.update(_headers("none"))
+    return response
+
+
+def _cookie_flags(request: Request) -> dict[str, Any]:
+    return {
+        "httponly": True,
+        "samesite": "strict",
+        "secure": request.url.scheme == "https",
+        "path": "/admin",
+    }
+
+
+def _session(request: Request, session: Session) -> sessions.AdminSession | None:
+    return sessions.verify(session, cookie=request.cookies.get(sessions.COOKIE))
+
+
+def _login_page(request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
+    csrf = secrets.token_urlsafe(24)
+    response = _render(request, "login.html", {"csrf": csrf, "error": error}, status_code)
+    response.set_cookie(sessions.LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_flags(request))
+    return response
+
+
+def _skips(values: list[str]) -> set[tuple[int, int]]:
+    result = set()
+    for value in values[:200]:
+        first, _, second = value.partition("-")
+        if first.isdigit() and second.isdigit():
+            a, b = int(first), int(second)
+            result.add((min(a, b), max(a, b)))
+    return result
+
+
+def review_context(
+    session: Session, *, skip: set[tuple[int, int]], limit: int = QUEUE_SIZE
+) -> dict[str, Any]:
+    """Everything the review page shows, in a fixed number of queries."""
+    pairs = duplicate_service.candidate_pairs(session, limit=limit, skip=skip)
+    ids = {i for p in pairs for i in (p.a, p.b)}
+    names = organisation_service.names_of(session, organisation_ids=ids)
+    organisations = {
+        o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(ids)))
+    }
+    signed: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.exec(
+        select(Signature, Letter)
+        .join(Letter, col(Letter.id) == Signature.letter_id)
+        .where(col(Signature.organisation_id).in_(ids))
+        .order_by(col(Letter.slug), col(Signature.position))
+    )
+    for signature, letter in rows:
+        assert signature.organisation_id is not None
+        signed[signature.organisation_id].append(
+            {
+                "slug": letter.slug,
+                "title": letter.title,
+                "position": signature.position,
+                "anonymous": signature.anonymous,
+                "withdrawn": signature.withdrawn_at is not None,
+            }
+        )
+
+    def card(organisation_id: int) -> dict[str, Any]:
+        organisation = organisations[organisation_id]
+        live = [s for s in signed[organisation_id] if not s["withdrawn"]]
+        return {
+            "id": organisation_id,
+            "kind": organisation.kind,
+            "country": organisation.country,
+            "website": organisation.website,
+            "names": names[organisation_id],
+            "letters": signed[organisation_id],
+            "named": sum(not s["anonymous"] for s in live),
+            "anonymous": sum(s["anonymous"] for s in live),
+        }
+
+    queue = [
+        {
+            "left": card(p.a),
+            "right": card(p.b),
+            "score": p.score,
+            "reasons": p.reasons,
+            "source": p.source,
+        }
+        for p in pairs
+    ]
+    history = merge_service.list_recent(session, limit=HISTORY_SIZE)
+    history_names = organisation_service.names_of(
+        session, organisation_ids={i for r in history for i in (r.survivor_id, *r.merged_ids)}
+    )
+    # A merged organisation's names moved to the survivor: name it as it was before the merge.
+    moved: dict[int, int] = {}
+    for record in history:
+        for image in record.snapshot.get("before", {}).get("names", []):
+            moved.setdefault(image["id"], image["organisation_id"])
+    if moved:
+        for row in session.exec(
+            select(OrganisationName).where(col(OrganisationName.id).in_(list(moved)))
+        ):
+            assert row.id is not None
+            owner = moved[row.id]
+            if not history_names.get(owner):
+                history_names[owner] = [row]
+    letter_rows = session.exec(
+        select(
+            Letter.slug,
+            Letter.title,
+            func.count(case((col(Signature.anonymous).is_(False), 1))),
+            func.count(case((col(Signature.anonymous).is_(True), 1))),
+        )
+        .outerjoin(
+            Signature,
+            (col(Signature.letter_id) == Letter.id) & col(Signature.withdrawn_at).is_(None),
+        )
+        .group_by(col(Letter.id), col(Letter.slug), col(Letter.title))
+        .order_by(col(Letter.slug))
+        .limit(100)
+    ).all()
+    return {
+        "queue": queue,
+        "skip": sorted(skip),
+        "history": history,
+        "history_names": {i: (n[0].name if n else f"#{i}") for i, n in history_names.items()},
+        "letters": [
+            {"slug": s, "title": t, "named": n, "anonymous": a, "total": n + a}
+            for s, t, n, a in letter_rows
+        ],
+    }
+
+
+def _review_page(
+    request: Request,
+    session: Session,
+    admin: sessions.AdminSession,
+    *,
+    skip: set[tuple[int, int]] | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+    size: int = QUEUE_SIZE,
+) -> Response:
+    context = review_context(session, skip=skip or set(), limit=size)
+    context |= {
+        "csrf": admin.csrf_token,
+        "actor": admin.principal.actor,
+        "notice": notice,
+        "error": error,
+    }
+    return _render(request, "review.html", context, status_code)
+
+
+@router.get("", response_class=HTMLResponse)
+def admin_page(
+    request: Request,
+    session: SessionDep,
+    skip: Annotated[list[str], Query(max_length=200)] = [],  # noqa: B006
+    done: Annotated[str | None, Query(max_length=20)] = None,
+    size: Annotated[int, Query(ge=1, le=100)] = QUEUE_SIZE,
+) -> Response:
+    """The admin review page (login form when not logged in)."""
+    admin = _session(request, session)
+    if admin is None:
+        return _login_page(request)
+    return _review_page(
+        request, session, admin, skip=_skips(skip), notice=_NOTICES.get(done or ""), size=size
+    )
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str, Form(max_length=200)],
+    csrf: CsrfField,
+) -> Response:
+    """Exchange an admin token for a session cookie."""
+    expected = request.cookies.get(sessions.LOGIN_CSRF_COOKIE)
+    if expected is None or not secrets.compare_digest(expected, csrf):
+        return _login_page(request, error="The form expired; please try again.", status_code=403)
+    cookie = sessions.issue(session, clear_token=token.strip())
+    if cookie is None:
+        return _login_page(request, error="That is not a valid admin token.", status_code=401)
+    admin = sessions.verify(session, cookie=cookie)
+    assert admin is not None
+    audit.record(
+        session,
+        actor=admin.principal.actor,
+        action="admin.login",
+        target_type="session",
+        target_id=None,
+    )
+    response = _redirect("/admin?done=login")
+    response.set_cookie(
+        sessions.COOKIE,
+        cookie,
+        max_age=3600 * 8,
+        **_cookie_flags(request),
+    )
+    response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/admin")
+    return response
+
+
+def _require(request: Request, session: Session, csrf: str) -> sessions.AdminSession:
+    admin = _session(request, session)
+    if admin is None:
+        raise Forbidden("your admin session has expired; log in again", error="no_session")
+    if not admin.check_csrf(csrf):
+        raise Forbidden("the form's CSRF token is missing or wrong", error="csrf_failed")
+    return admin
+
+
+def _act(request: Request, session: Session, csrf: str, action: Any, done: str) -> Response:
+    try:
+        admin = _require(request, session, csrf)
+    except AppError:
+        session.rollback()
+        return _login_page(request, error="Please log in again.", status_code=403)
+    try:
+        action(admin.principal.actor)
+    except AppError as error:
+        # Nothing of a refused action is kept; the page explains why.
+        session.rollback()
+        return _review_page(
+            request, session, admin, error=error.detail, status_code=error.status_code
+        )
+    return _redirect(f"/admin?done={done}")
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep, csrf: CsrfField) -> Response:
+    """End the admin session."""
+    admin = _session(request, session)
+    if admin is not None and not admin.check_csrf(csrf):
+        return _review_page(request, session, admin, error="CSRF check failed.", status_code=403)
+    response = _redirect("/admin")
+    response.delete_cookie(sessions.COOKIE, path="/admin")
+    return response
+
+
+@router.post("/merge")
+def merge_pair(
+    request: Request,
+    session: SessionDep,
+    survivor_id: IdField,
+    merged_id: IdField,
+    csrf: CsrfField,
+) -> Response:
+    """Merge one organisation of a pair into the other."""
+    return _act(
+        request,
+        session,
+        csrf,
+        lambda actor: merge_service.merge(
+            session, survivor_id=survivor_id, merged_ids=[merged_id], actor=actor
+        ),
+        "merged",
+    )
+
+
+@router.post("/different")
+def judge_different(
+    request: Request,
+    session: SessionDep,
+    organisation_a: IdField,
+    organisation_b: IdField,
+    csrf: CsrfField,
+) -> Response:
+    """Record that a pair is two different organisations."""
+    return _act(
+        request,
+        session,
+        csrf,
+        lambda actor: record_different(session, a=organisation_a, b=organisation_b, actor=actor),
+        "different",
+    )
+
+
+@router.post("/undo")
+def undo_merge(
+    request: Request,
+    session: SessionDep,
+    merge_id: IdField,
+    csrf: CsrfField,
+    record_different_verdict: Annotated[bool, Form()] = True,
+) -> Response:
+    """Undo a merge exactly (recording the pair as different unless unticked)."""
+    return _act(
+        request,
+        session,
+        csrf,
+        lambda actor: merge_service.undo(
+            session, merge_id=merge_id, actor=actor, record_different=record_different_verdict
+        ),
+        "undone",
+    )
