@@ -7,7 +7,6 @@ are skipped rather than expanded. Each compared pair is scored by `score_pair`, 
 function to switch to the resolver's scorer (app/resolution/scoring.py) once it lands.
 """
 
-import itertools
 import re
 import threading
 import unicodedata
@@ -24,7 +23,7 @@ from sqlmodel import Session, col, select
 from app.admin import judgements as judgement_service
 from app.admin.models import DuplicateCandidate
 from app.organisations.models import Organisation, OrganisationName, RegistryState
-from app.organisations.names import is_territory
+from app.resolution import scoring
 from app.resolution.normalise import normalise
 from app.resolution.scripts import _to_simplified
 
@@ -215,94 +214,20 @@ def make_profile(
     )
 
 
-_is_place = lru_cache(maxsize=100_000)(is_territory)
-
-
-def _place_words(first: list[str], second: list[str]) -> list[str]:
-    """Places (countries, territories) named by one name and not the other."""
-    only = [t for t in first if t not in second] + [t for t in second if t not in first]
-    # Two-letter codes ("in", "de") are ordinary words in names; only spelled-out places count.
-    words = {t for t in only if len(t) > 2 and _is_place(t)}
-    words |= {f"{x} {y}" for x, y in itertools.pairwise(only) if _is_place(f"{x} {y}")}
-    return sorted(words)
-
-
 def score_pair(a: Profile, b: Profile) -> tuple[float, list[str]]:
     """Score in [0, 100] that two organisations are one, with human-readable reasons.
 
-    The single switch point for the resolver's pure scorer. Once branch `resolution` is merged,
-    the whole body becomes:
-        return scoring.score_names(a.names, b.names, website_a=a.website, website_b=b.website,
-                                   country_a=a.country, country_b=b.country)
-    (`from app.resolution import scoring`); tests/admin/test_undo_and_queue.py checks the
-    reasons stay human-readable (acronym, script conversion) and that chapters rank lower.
+    The resolver's own pure scorer: the queue and signing judge pairs by the same rules
+    (discriminating places and chapters, Han variants, acronyms, website domains).
     """
-    reasons: list[str] = []
-    best, best_pair = 0.0, ("", "")
-    for i, key_a in enumerate(a.folded):
-        for j, key_b in enumerate(b.folded):
-            if key_a == key_b:
-                similarity = 100.0
-            elif _is_cjk(key_a) or _is_cjk(key_b):
-                similarity = fuzz.ratio(key_a.replace(" ", ""), key_b.replace(" ", ""))
-            else:
-                similarity = fuzz.token_sort_ratio(key_a, key_b)
-            if similarity > best:
-                best, best_pair = similarity, (a.names[i], b.names[j])
-    score = best
-    if MIN_SCORE <= best < 100.0 and not _is_cjk(best_pair[0]):
-        # A word swapped for another (Amsterdam / Frankfurt Stands With Hong Kong, Campaign
-        # for Tibet / for the Rohingya) names another organisation more often than not.
-        words_a = set(fold(best_pair[0]).split()) - _STOPWORDS
-        words_b = set(fold(best_pair[1]).split()) - _STOPWORDS
-        if words_a - words_b and words_b - words_a:
-            swapped = min(len(words_a - words_b), len(words_b - words_a))
-            score -= 12.0 * min(swapped, 2)
-            reasons.append(
-                f"different words: {', '.join(sorted(words_a - words_b))} / "
-                f"{', '.join(sorted(words_b - words_a))}"
-            )
-    if best == 100.0:
-        name_a, name_b = best_pair
-        how = "after script conversion" if normalise(name_a) != normalise(name_b) else ""
-        reasons.append(f"same name {how}: “{name_a}” = “{name_b}”".replace("  ", " "))
-    elif best >= MIN_SCORE:
-        reasons.append(f"similar names ({best:.0f}%): “{best_pair[0]}” ~ “{best_pair[1]}”")
-    for first, second in ((a, b), (b, a)):
-        shared = first.acronyms & second.initials
-        if shared:
-            acronym = sorted(shared)[0].upper()
-            full = next(
-                (
-                    n
-                    for n, k in zip(second.names, second.folded, strict=True)
-                    if acronym.lower() in _initials(k)
-                ),
-                second.names[0],
-            )
-            reasons.append(f"{acronym} is the acronym of “{full}”")
-            score = max(score, 85.0)
-    if a.acronyms & b.acronyms and best < 100.0:
-        reasons.append(f"shared acronym {sorted(a.acronyms & b.acronyms)[0].upper()}")
-        score = max(score, 75.0)
-    if a.domain and a.domain == b.domain:
-        reasons.append(f"same website domain {a.domain}")
-        score = min(100.0, max(score, 80.0) + 10.0)
-    # Distinguishing tokens keep organisations apart: a country or city only one side names
-    # (Amnesty International vs Amnesty International Taiwan) is a chapter, not a duplicate.
-    places: set[str] = set()
-    for key_a in a.folded:
-        for key_b in b.folded:
-            tokens_a, tokens_b = key_a.split(), key_b.split()
-            if key_a != key_b and set(tokens_a) & set(tokens_b):
-                places.update(_place_words(tokens_a, tokens_b))
-    if places and best < 100.0:
-        reasons.append(f"the names differ by a place: {', '.join(sorted(places))}")
-        score -= 30.0
-    if a.country and b.country and a.country != b.country:
-        reasons.append(f"different countries: {a.country} / {b.country}")
-        score -= 25.0
-    return max(0.0, min(100.0, score)), reasons
+    return scoring.score_names(
+        a.names,
+        b.names,
+        website_a=a.website,
+        website_b=b.website,
+        country_a=a.country,
+        country_b=b.country,
+    )
 
 
 def blocking_keys(profile: Profile, *, rare: dict[str, int]) -> dict[str, str | None]:

@@ -461,6 +461,12 @@ class NameKey:
         return letters if len(letters) >= 2 else ""
 
     @property
+    def initials_with_stopwords(self) -> str:
+        """First letters of every word: HRIC is Human Rights *in* China."""
+        letters = "".join(w for _, _, w in self.items)
+        return letters if len(letters) >= 2 else ""
+
+    @property
     def despaced(self) -> str:
         return self.norm.replace(" ", "")
 

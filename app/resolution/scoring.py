@@ -243,11 +243,19 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
         return PairScore(92.0, [f"acronym {q.raw} written in '{r.raw}'"], q, r, acronym=True)
     if r.is_acronym and r.despaced in q.caps_tokens and r.despaced not in TYPE_WORDS:
         return PairScore(92.0, [f"'{q.raw}' contains the acronym {r.raw}"], q, r, acronym=True)
-    if q.is_acronym and len(q.despaced) >= 3 and q.despaced == r.initials:
-        reason = f"{q.raw} is the initials of '{r.raw}' (review only)"
+    if (
+        q.is_acronym
+        and len(q.despaced) >= 3
+        and q.despaced in (r.initials, r.initials_with_stopwords)
+    ):
+        reason = f"acronym {q.raw} matches the initials of '{r.raw}' (review only)"
         return PairScore(78.0, [reason], q, r, acronym=True)
-    if r.is_acronym and len(r.despaced) >= 3 and r.despaced == q.initials:
-        reason = f"'{q.raw}' has the initials {r.raw} (review only)"
+    if (
+        r.is_acronym
+        and len(r.despaced) >= 3
+        and r.despaced in (q.initials, q.initials_with_stopwords)
+    ):
+        reason = f"'{q.raw}' has the initials of the acronym {r.raw} (review only)"
         return PairScore(78.0, [reason], q, r, acronym=True)
     return _word_pair(q, r, rarity)
 

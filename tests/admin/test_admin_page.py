@@ -90,7 +90,7 @@ def test_queue_marks_anonymous_signatures_for_admins(
     make_letter(admin_headers, slug="masked")
     for body in (
         {"organisation": {"name": "Alpha Rights Watch"}},
-        {"organisation": {"name": "Alpha Right Watch (ARWK)"}, "anonymous": True},
+        {"organisation": {"name": "Alpha Rights Watch Kenya (ARWK)"}, "anonymous": True},
     ):
         response = client.post(
             "/api/v1/letters/masked/signatures", json=body, headers=admin_headers
