@@ -6,6 +6,7 @@ from sqlalchemy import text
 from app.db import SessionDep
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
+from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
 from app.organisations.router import router as organisations_router
 from app.signatures.router import router as signatures_router
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
         signatures_router,
         organisations_router,
         embed_router,
+        imports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -32,6 +32,15 @@ def lock_letter(session: Session, *, letter: Letter) -> None:
     session.refresh(letter, with_for_update=True)
 
 
+def ensure_open(*, letter: Letter) -> None:
+    if letter.status != LetterStatus.open:
+        raise Conflict(
+            f"the letter is {letter.status}: only open letters accept signatures",
+            field="slug",
+            error="letter_not_open",
+        )
+
+
 def touch_counts(session: Session, *, letter: Letter) -> None:
     letter.revision += 1
     letter.counts_changed_at = utcnow()
@@ -53,6 +62,34 @@ def live_signature(session: Session, *, letter_id: int, organisation_id: int) ->
             col(Signature.withdrawn_at).is_(None),
         )
     ).first()
+
+
+def live_signatures(session: Session, *, letter_id: int) -> list[Signature]:
+    """Every live signature of a letter, in letter order (bulk form of live_signature)."""
+    return list(
+        session.exec(
+            select(Signature)
+            .where(Signature.letter_id == letter_id, col(Signature.withdrawn_at).is_(None))
+            .order_by(col(Signature.position))
+        )
+    )
+
+
+def audit_created(
+    session: Session, *, letter: Letter, signature: Signature, principal: Principal
+) -> None:
+    """Audit a new signature; an anonymous one is recorded without its organisation."""
+    details: dict[str, Any] = {"letter": letter.slug, "anonymous": signature.anonymous}
+    if not signature.anonymous:
+        details["organisation_id"] = signature.organisation_id
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="signature.create",
+        target_type="signature",
+        target_id=signature.id,
+        details=details,
+    )
 
 
 def _request_hash(data: SignatureCreate) -> str:
@@ -174,12 +211,7 @@ def sign(
         )
         if replay is not None:
             return replay
-    if letter.status != LetterStatus.open:
-        raise Conflict(
-            f"the letter is {letter.status}: only open letters accept signatures",
-            field="slug",
-            error="letter_not_open",
-        )
+    ensure_open(letter=letter)
     assert letter.id is not None
     organisation, resolution = resolve_or_create(session, data=data)
     existing = None
@@ -202,17 +234,7 @@ def sign(
         touch_counts(session, letter=letter)
         session.flush()
         status = 201
-        details: dict[str, Any] = {"letter": letter.slug, "anonymous": signature.anonymous}
-        if not signature.anonymous:
-            details["organisation_id"] = signature.organisation_id
-        audit.record(
-            session,
-            actor=principal.actor,
-            action="signature.create",
-            target_type="signature",
-            target_id=signature.id,
-            details=details,
-        )
+        audit_created(session, letter=letter, signature=signature, principal=principal)
     body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
     if idempotency_key is not None:
         session.add(
