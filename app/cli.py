@@ -1,7 +1,7 @@
 """The `undersigned` command: serve, migrate, seed, import, export, token."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -11,6 +11,9 @@ from app.auth import service as auth_service
 from app.config import get_settings
 from app.db import open_session
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 app = typer.Typer(help="Undersigned: open-letter signatory registry.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
@@ -18,7 +21,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _alembic_config():  # type: ignore[no-untyped-def]
+def _alembic_config() -> "Config":
     from alembic.config import Config
 
     root = Path(__file__).resolve().parent.parent
@@ -144,7 +147,7 @@ def import_file(
     _print_import_report(report)
 
 
-def _print_import_report(report: dict) -> None:  # type: ignore[type-arg]
+def _print_import_report(report: dict[str, Any]) -> None:
     problems = [r for r in report["rows"] if r["status"] in ("error", "needs_review")]
     if problems:
         table = Table("line", "status", "name", "reason or candidates", title="rows to look at")

@@ -106,4 +106,6 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise BadRequest(f"role must be one of: {', '.join(r.value for r in Role)}", field="role") from None
+        raise BadRequest(
+            f"role must be one of: {', '.join(r.value for r in Role)}", field="role"
+        ) from None

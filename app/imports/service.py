@@ -265,18 +265,21 @@ def _sign(
 ) -> list[Signature]:
     """Insert the planned signatures in one batch, with one audit event each."""
     assert letter.id is not None
-    created = [
-        Signature(
-            letter_id=letter.id,
-            organisation_id=plan.organisation_id,
-            anonymous=plan.row.anonymous or plan.status == ANONYMOUS,
-            display_name=plan.display_name,
-            position=plan.signature_position,
-            source=source,
+    created = []
+    for plan in plans:
+        if plan.status not in _TO_SIGN:
+            continue
+        assert plan.signature_position is not None  # _assign_positions gave every one
+        created.append(
+            Signature(
+                letter_id=letter.id,
+                organisation_id=plan.organisation_id,
+                anonymous=plan.row.anonymous or plan.status == ANONYMOUS,
+                display_name=plan.display_name,
+                position=plan.signature_position,
+                source=source,
+            )
         )
-        for plan in plans
-        if plan.status in _TO_SIGN
-    ]
     if not created:
         return created
     session.add_all(created)
@@ -308,9 +311,7 @@ def _report(
 
     rows = []
     for plan in plans:
-        candidates = [
-            c | {"organisation_id": shown(c["organisation_id"])} for c in plan.candidates
-        ]
+        candidates = [c | {"organisation_id": shown(c["organisation_id"])} for c in plan.candidates]
         rows.append(
             {
                 "line": plan.row.line,

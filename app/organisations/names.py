@@ -20,7 +20,51 @@ _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
 _GROUP = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|【([^【】]*)】|（([^（）]*)）")
 _TRAILING_PUNCT = " .,;:-–—/"
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "the", "of", "for", "in", "on", "at", "to", "by", "with", "de", "des", "du", "la", "le", "les", "et", "pour", "en", "el", "los", "las", "y", "del", "para", "por", "da", "do", "dos", "das", "e", "für", "und", "der", "die", "das", "zur", "zum", "van", "voor", "het"]
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "to",
+        "by",
+        "with",
+        "de",
+        "des",
+        "du",
+        "la",
+        "le",
+        "les",
+        "et",
+        "pour",
+        "en",
+        "el",
+        "los",
+        "las",
+        "y",
+        "del",
+        "para",
+        "por",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "e",
+        "für",
+        "und",
+        "der",
+        "die",
+        "das",
+        "zur",
+        "zum",
+        "van",
+        "voor",
+        "het",
+    ]
 )
 
 

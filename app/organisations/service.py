@@ -11,18 +11,26 @@ from app.organisations.names import ParsedName, detect_script, is_acronym, split
 from app.resolution.normalise import normalise
 
 
-def bump_registry(session: Session, *, organisations: Iterable[Organisation]) -> int:
-    """Mark organisations as changed so every worker's resolver index reloads them.
+def next_registry_version(session: Session) -> int:
+    """Bump the registry counter and return the new version (one statement).
 
     The UPDATE takes the counter row's lock until commit, so versions become visible in order
     and a worker that has seen version N has seen every change up to N.
     """
-    session.execute(
-        update(RegistryState)
-        .where(col(RegistryState.id) == 1)
-        .values(version=RegistryState.version + 1)
+    table = RegistryState.__table__  # type: ignore[attr-defined]
+    return int(
+        session.execute(
+            update(table)
+            .where(table.c.id == 1)
+            .values(version=table.c.version + 1)
+            .returning(table.c.version)
+        ).scalar_one()
     )
-    version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).one()
+
+
+def bump_registry(session: Session, *, organisations: Iterable[Organisation]) -> int:
+    """Mark organisations as changed so every worker's resolver index reloads them."""
+    version = next_registry_version(session)
     for organisation in organisations:
         organisation.revision = version
         session.add(organisation)
@@ -54,7 +62,10 @@ def create(
     country: str | None = None,
     website: str | None = None,
 ) -> Organisation:
-    organisation = Organisation(kind=kind, country=country, website=website)
+    # Bumped first so the organisation is inserted with its revision (no second UPDATE):
+    # imports create thousands of organisations in one request.
+    version = next_registry_version(session)
+    organisation = Organisation(kind=kind, country=country, website=website, revision=version)
     session.add(organisation)
     session.flush()
     assert organisation.id is not None
@@ -71,7 +82,7 @@ def create(
                 is_primary=parsed.is_primary,
             )
         )
-    bump_registry(session, organisations=[organisation])
+    session.flush()
     return organisation
 
 

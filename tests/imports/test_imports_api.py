@@ -80,9 +80,7 @@ def test_seed_paste_dry_run_against_the_seed_letter(
     client: TestClient, admin_headers, seeded: str, engine: Engine
 ) -> None:
     before = snapshot(engine)
-    response = post_import(
-        client, admin_headers, seeded, SEED_PASTE, TEXT, dry_run="true"
-    )
+    response = post_import(client, admin_headers, seeded, SEED_PASTE, TEXT, dry_run="true")
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["format"] == "text" and report["dry_run"] and not report["applied"]
@@ -172,7 +170,10 @@ def test_anonymous_rows_of_another_list_are_not_taken_for_existing_ones(
     make_letter(coordinator_headers)
     assert (
         post_import(
-            client, coordinator_headers, "test-letter", HEADER + "1,Alpha,,,,,,false\n2,,,,,,,true\n"
+            client,
+            coordinator_headers,
+            "test-letter",
+            HEADER + "1,Alpha,,,,,,false\n2,,,,,,,true\n",
         ).status_code
         == 200
     )
@@ -215,7 +216,12 @@ def test_dry_run_writes_nothing_and_finds_in_file_duplicates(
 
     real = post_import(client, coordinator_headers, "test-letter", body)
     rows = real.json()["rows"]
-    assert [r["status"] for r in rows] == ["already_signed", "new", "duplicate_in_file", "anonymous"]
+    assert [r["status"] for r in rows] == [
+        "already_signed",
+        "new",
+        "duplicate_in_file",
+        "anonymous",
+    ]
     assert rows[0]["organisation_id"] == signed.json()["organisation_id"]
     assert real.json()["summary"]["organisations_created"] == 1
 

@@ -18,11 +18,12 @@ def test_seed_block_has_281_entries_and_the_footnote() -> None:
     assert pasted.entries[9].text == "ACTION FOR DEVELOPMENT"  # "- 10.ACTION FOR DEVELOPMENT"
     assert pasted.entries[101].text == "Ghjtrn для трансгендерных людей и их близких T*Revers"
     assert (
-        pasted.entries[147].text
-        == "Kalikasan People's Network for the Environment (Kalikasan PNE)"
+        pasted.entries[147].text == "Kalikasan People's Network for the Environment (Kalikasan PNE)"
     )
     assert pasted.entries[280].text == "香港黎明, Dawn of Hong Kong, 香港の夜明け"
-    assert [text for _, text in pasted.notes] == ["*連署團體共計 321 個。然而，其中有 39 個組織選擇匿名。"]
+    assert [text for _, text in pasted.notes] == [
+        "*連署團體共計 321 個。然而，其中有 39 個組織選擇匿名。"
+    ]
 
 
 def test_numbering_styles_wraps_blank_lines_and_page_breaks() -> None:
@@ -88,7 +89,7 @@ def test_csv_rows_columns_and_row_errors() -> None:
     text = (
         "name,anonymous,position,other_names,kind,lang,country,website,extra\n"
         "Alpha,false,1,Alfa|ALF,organisation,en,TW,alpha.org,x\n"
-        ',true,2,,,,,,\n'
+        ",true,2,,,,,,\n"
         '"Multi\nline",no,3,,,,,,\n'
         "Beta,maybe,4,,,,,,\n"
         ",false,5,,,,,,\n"
