@@ -37,22 +37,10 @@ PG_ADMIN_URL = os.environ.get(
 SLUG = "bench-import"
 HEADER = ["position", "name", "other_names", "kind", "lang", "country", "website", "anonymous"]
 
-_ADJECTIVES = (
-    "Global Regional National Independent United Free Open Democratic Civic Youth Women's "
-    "Indigenous Rural Urban Northern Southern Eastern Western Pacific Atlantic Central Coastal "
-    "Mountain River Green Digital Legal Medical Peaceful Solidarity Humanist"
-).split()
-_NOUNS = (
-    "Rights Justice Freedom Democracy Peace Dignity Voices Defenders Watch Action Alliance "
-    "Network Coalition Forum Council Union League Initiative Foundation Institute Centre "
-    "Movement Campaign Association Society Collective Observatory Trust Committee Assembly"
-).split()
-_PLACES = (
-    "Kenya Chile Taiwan Nepal Peru Ghana Norway Canada Brazil Japan Uganda Mexico Poland "
-    "Tunisia Benin Bolivia Kosovo Malawi Latvia Fiji Sudan Yemen Laos Chad Niger Mali Iraq Oman "
-    "Cuba Togo Berlin Lagos Lima Quito Dakar Accra Oslo Hanoi Manila Seoul Osaka Tbilisi Yerevan"
-).split()
-_KINDS = "Group Project Office Chapter Hub Lab Circle Desk Partners Friends".split()
+_ADJECTIVES = ["Global", "Regional", "National", "Independent", "United", "Free", "Open", "Democratic", "Civic", "Youth", "Women's", "Indigenous", "Rural", "Urban", "Northern", "Southern", "Eastern", "Western", "Pacific", "Atlantic", "Central", "Coastal", "Mountain", "River", "Green", "Digital", "Legal", "Medical", "Peaceful", "Solidarity", "Humanist"]
+_NOUNS = ["Rights", "Justice", "Freedom", "Democracy", "Peace", "Dignity", "Voices", "Defenders", "Watch", "Action", "Alliance", "Network", "Coalition", "Forum", "Council", "Union", "League", "Initiative", "Foundation", "Institute", "Centre", "Movement", "Campaign", "Association", "Society", "Collective", "Observatory", "Trust", "Committee", "Assembly"]
+_PLACES = ["Kenya", "Chile", "Taiwan", "Nepal", "Peru", "Ghana", "Norway", "Canada", "Brazil", "Japan", "Uganda", "Mexico", "Poland", "Tunisia", "Benin", "Bolivia", "Kosovo", "Malawi", "Latvia", "Fiji", "Sudan", "Yemen", "Laos", "Chad", "Niger", "Mali", "Iraq", "Oman", "Cuba", "Togo", "Berlin", "Lagos", "Lima", "Quito", "Dakar", "Accra", "Oslo", "Hanoi", "Manila", "Seoul", "Osaka", "Tbilisi", "Yerevan"]
+_KINDS = ["Group", "Project", "Office", "Chapter", "Hub", "Lab", "Circle", "Desk", "Partners", "Friends"]
 _CJK = list("人權自由民主和平正義聯盟協會基金網絡中心行動青年婦女台灣香港日本律師記者環境發展教育")
 
 
@@ -74,12 +62,10 @@ def build_registry(url: str, *, organisations: int, rng: random.Random) -> list[
     from sqlalchemy import insert
     from sqlmodel import Session
 
-    from app.db import make_engine
+    from app.db import make_engine, utcnow
     from app.organisations.models import Organisation, OrganisationName
     from app.resolution.normalise import normalise
     from app.resolution.scripts import detect_script
-
-    from app.db import utcnow
 
     names = registry_names(organisations, rng)
     now = utcnow()
@@ -112,8 +98,7 @@ def build_registry(url: str, *, organisations: int, rng: random.Random) -> list[
             )
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql(
-                "SELECT setval(pg_get_serial_sequence('organisation', 'id'), "
-                f"{len(names)})"
+                f"SELECT setval(pg_get_serial_sequence('organisation', 'id'), {len(names)})"
             )
     with engine.connect() as conn:
         # Planner statistics, as a live database has them (autovacuum has not run yet).

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from app.admin import audit
 from app.auth.service import Principal
+from app.db import utcnow
 from app.errors import AppError, BadRequest
 from app.imports.parsing import ImportRow, ParsedImport
 from app.letters.models import Letter
@@ -88,14 +90,14 @@ def _plan_named_row(
         return RowPlan(row=row, status=ERROR, reason=_validation_reason(exc))
     assert data.organisation is not None
     try:
-        organisation, resolution = signature_service.resolve_or_create(session, data=data)
+        organisation_id, resolution = signature_service.resolve_or_create(session, data=data)
     except AppError as exc:  # the resolver refuses a name it cannot work with
         return RowPlan(row=row, status=ERROR, reason=exc.detail)
-    assert organisation is not None and organisation.id is not None and resolution is not None
+    assert organisation_id is not None and resolution is not None
     plan = RowPlan(
         row=row,
         status=resolution.status,
-        organisation_id=organisation.id,
+        organisation_id=organisation_id,
         score=round(resolution.score, 2),
         matched_name=resolution.matched_name,
         candidates=[
@@ -110,12 +112,12 @@ def _plan_named_row(
         display_name=data.organisation.name,
     )
     if resolution.status in (NEW, NEEDS_REVIEW):
-        created_by_line[organisation.id] = row.line
-    if organisation.id in first_line:
+        created_by_line[organisation_id] = row.line
+    if organisation_id in first_line:
         plan.status = DUPLICATE
-        plan.duplicate_of_line = first_line[organisation.id]
-    elif organisation.id in live_by_organisation:
-        existing = live_by_organisation[organisation.id]
+        plan.duplicate_of_line = first_line[organisation_id]
+    elif organisation_id in live_by_organisation:
+        existing = live_by_organisation[organisation_id]
         plan.status = ALREADY_SIGNED
         plan.signature_position = existing.position
         if existing.anonymous != row.anonymous:
@@ -123,7 +125,7 @@ def _plan_named_row(
                 f"the letter lists this signature as {'anonymous' if existing.anonymous else 'named'};"
                 " the import does not change it"
             )
-    first_line.setdefault(organisation.id, row.line)
+    first_line.setdefault(organisation_id, row.line)
     return plan
 
 
@@ -262,34 +264,54 @@ def run_import(
 
 def _sign(
     session: Session, *, letter: Letter, plans: list[RowPlan], principal: Principal, source: str
-) -> list[Signature]:
-    """Insert the planned signatures in one batch, with one audit event each."""
+) -> list[int]:
+    """Insert the planned signatures in one statement, and one audit event each; their ids."""
     assert letter.id is not None
-    created = []
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
     for plan in plans:
         if plan.status not in _TO_SIGN:
             continue
         assert plan.signature_position is not None  # _assign_positions gave every one
-        created.append(
-            Signature(
-                letter_id=letter.id,
-                organisation_id=plan.organisation_id,
-                anonymous=plan.row.anonymous or plan.status == ANONYMOUS,
-                display_name=plan.display_name,
-                position=plan.signature_position,
-                source=source,
-            )
+        rows.append(
+            {
+                "letter_id": letter.id,
+                "organisation_id": plan.organisation_id,
+                "anonymous": plan.row.anonymous or plan.status == ANONYMOUS,
+                "display_name": plan.display_name,
+                "position": plan.signature_position,
+                "signed_at": now,
+                "source": source,
+                "withdrawn_at": None,
+            }
         )
-    if not created:
-        return created
-    session.add_all(created)
+    if not rows:
+        return []
+    table = Signature.__table__  # type: ignore[attr-defined]
+    # Core, not ORM objects: ten thousand SQLModel instances and a unit-of-work flush cost
+    # seconds (docs/decisions/0041-import-performance.md).
+    ids = list(
+        session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    )
     signature_service.touch_counts(session, letter=letter)
-    session.flush()
-    for signature in created:
-        signature_service.audit_created(
-            session, letter=letter, signature=signature, principal=principal
-        )
-    return created
+    audit.record_many(
+        session,
+        actor=principal.actor,
+        action="signature.create",
+        target_type="signature",
+        events=[
+            (
+                signature_id,
+                signature_service.created_details(
+                    letter=letter,
+                    anonymous=row["anonymous"],
+                    organisation_id=row["organisation_id"],
+                ),
+            )
+            for signature_id, row in zip(ids, rows, strict=True)
+        ],
+    )
+    return ids
 
 
 def _report(

@@ -16,7 +16,7 @@ from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
-from app.organisations.models import Organisation, OrganisationName
+from app.organisations.models import OrganisationName
 from app.resolution import service as resolution_service
 from app.resolution.service import Resolution
 from app.signatures.models import IdempotencyRecord, Signature
@@ -75,20 +75,30 @@ def live_signatures(session: Session, *, letter_id: int) -> list[Signature]:
     )
 
 
+def created_details(
+    *, letter: Letter, anonymous: bool, organisation_id: int | None
+) -> dict[str, Any]:
+    """Audit details of a new signature: an anonymous one is recorded without its organisation."""
+    details: dict[str, Any] = {"letter": letter.slug, "anonymous": anonymous}
+    if not anonymous:
+        details["organisation_id"] = organisation_id
+    return details
+
+
 def audit_created(
     session: Session, *, letter: Letter, signature: Signature, principal: Principal
 ) -> None:
-    """Audit a new signature; an anonymous one is recorded without its organisation."""
-    details: dict[str, Any] = {"letter": letter.slug, "anonymous": signature.anonymous}
-    if not signature.anonymous:
-        details["organisation_id"] = signature.organisation_id
     audit.record(
         session,
         actor=principal.actor,
         action="signature.create",
         target_type="signature",
         target_id=signature.id,
-        details=details,
+        details=created_details(
+            letter=letter,
+            anonymous=signature.anonymous,
+            organisation_id=signature.organisation_id,
+        ),
     )
 
 
@@ -153,11 +163,12 @@ def resolution_out(resolution: Resolution | None) -> dict[str, Any]:
 
 def resolve_or_create(
     session: Session, *, data: SignatureCreate
-) -> tuple[Organisation | None, Resolution | None]:
-    """The organisation a sign request names: by id, by resolving its names, or none."""
+) -> tuple[int | None, Resolution | None]:
+    """The id of the organisation a sign request names: given (merges followed), resolved
+    from its names (the resolver only answers live organisations), created, or none."""
     if data.organisation_id is not None:
         organisation = organisation_service.get_live(session, organisation_id=data.organisation_id)
-        return organisation, None
+        return organisation.id, None
     if data.organisation is None:
         return None, None
     submitted = data.organisation
@@ -169,9 +180,7 @@ def resolve_or_create(
         country=submitted.country,
     )
     if resolution.status == "existing" and resolution.organisation_id is not None:
-        return organisation_service.get_live(
-            session, organisation_id=resolution.organisation_id
-        ), resolution
+        return resolution.organisation_id, resolution
     organisation = organisation_service.create(
         session,
         names=names,
@@ -186,7 +195,7 @@ def resolve_or_create(
         candidate_queue.queue(
             session, organisation_id=organisation.id, candidates=resolution.candidates
         )
-    return organisation, resolution
+    return organisation.id, resolution
 
 
 def sign(
@@ -213,18 +222,17 @@ def sign(
             return replay
     ensure_open(letter=letter)
     assert letter.id is not None
-    organisation, resolution = resolve_or_create(session, data=data)
+    organisation_id, resolution = resolve_or_create(session, data=data)
     existing = None
-    if organisation is not None:
-        assert organisation.id is not None
-        existing = live_signature(session, letter_id=letter.id, organisation_id=organisation.id)
+    if organisation_id is not None:
+        existing = live_signature(session, letter_id=letter.id, organisation_id=organisation_id)
     if existing is not None:
         status, signature = 200, existing
     else:
         display_name = data.display_name or (data.organisation.name if data.organisation else None)
         signature = Signature(
             letter_id=letter.id,
-            organisation_id=organisation.id if organisation else None,
+            organisation_id=organisation_id,
             anonymous=data.anonymous,
             display_name=display_name,
             position=next_position(session, letter_id=letter.id),
