@@ -12,7 +12,6 @@ Targets (issue 6): each run <= 10 s, peak RSS <= 500 MB.
 """
 
 import argparse
-import cProfile
 import csv
 import io
 import json
@@ -37,10 +36,128 @@ PG_ADMIN_URL = os.environ.get(
 SLUG = "bench-import"
 HEADER = ["position", "name", "other_names", "kind", "lang", "country", "website", "anonymous"]
 
-_ADJECTIVES = ["Global", "Regional", "National", "Independent", "United", "Free", "Open", "Democratic", "Civic", "Youth", "Women's", "Indigenous", "Rural", "Urban", "Northern", "Southern", "Eastern", "Western", "Pacific", "Atlantic", "Central", "Coastal", "Mountain", "River", "Green", "Digital", "Legal", "Medical", "Peaceful", "Solidarity", "Humanist"]
-_NOUNS = ["Rights", "Justice", "Freedom", "Democracy", "Peace", "Dignity", "Voices", "Defenders", "Watch", "Action", "Alliance", "Network", "Coalition", "Forum", "Council", "Union", "League", "Initiative", "Foundation", "Institute", "Centre", "Movement", "Campaign", "Association", "Society", "Collective", "Observatory", "Trust", "Committee", "Assembly"]
-_PLACES = ["Kenya", "Chile", "Taiwan", "Nepal", "Peru", "Ghana", "Norway", "Canada", "Brazil", "Japan", "Uganda", "Mexico", "Poland", "Tunisia", "Benin", "Bolivia", "Kosovo", "Malawi", "Latvia", "Fiji", "Sudan", "Yemen", "Laos", "Chad", "Niger", "Mali", "Iraq", "Oman", "Cuba", "Togo", "Berlin", "Lagos", "Lima", "Quito", "Dakar", "Accra", "Oslo", "Hanoi", "Manila", "Seoul", "Osaka", "Tbilisi", "Yerevan"]
-_KINDS = ["Group", "Project", "Office", "Chapter", "Hub", "Lab", "Circle", "Desk", "Partners", "Friends"]
+_ADJECTIVES = [
+    "Global",
+    "Regional",
+    "National",
+    "Independent",
+    "United",
+    "Free",
+    "Open",
+    "Democratic",
+    "Civic",
+    "Youth",
+    "Women's",
+    "Indigenous",
+    "Rural",
+    "Urban",
+    "Northern",
+    "Southern",
+    "Eastern",
+    "Western",
+    "Pacific",
+    "Atlantic",
+    "Central",
+    "Coastal",
+    "Mountain",
+    "River",
+    "Green",
+    "Digital",
+    "Legal",
+    "Medical",
+    "Peaceful",
+    "Solidarity",
+    "Humanist",
+]
+_NOUNS = [
+    "Rights",
+    "Justice",
+    "Freedom",
+    "Democracy",
+    "Peace",
+    "Dignity",
+    "Voices",
+    "Defenders",
+    "Watch",
+    "Action",
+    "Alliance",
+    "Network",
+    "Coalition",
+    "Forum",
+    "Council",
+    "Union",
+    "League",
+    "Initiative",
+    "Foundation",
+    "Institute",
+    "Centre",
+    "Movement",
+    "Campaign",
+    "Association",
+    "Society",
+    "Collective",
+    "Observatory",
+    "Trust",
+    "Committee",
+    "Assembly",
+]
+_PLACES = [
+    "Kenya",
+    "Chile",
+    "Taiwan",
+    "Nepal",
+    "Peru",
+    "Ghana",
+    "Norway",
+    "Canada",
+    "Brazil",
+    "Japan",
+    "Uganda",
+    "Mexico",
+    "Poland",
+    "Tunisia",
+    "Benin",
+    "Bolivia",
+    "Kosovo",
+    "Malawi",
+    "Latvia",
+    "Fiji",
+    "Sudan",
+    "Yemen",
+    "Laos",
+    "Chad",
+    "Niger",
+    "Mali",
+    "Iraq",
+    "Oman",
+    "Cuba",
+    "Togo",
+    "Berlin",
+    "Lagos",
+    "Lima",
+    "Quito",
+    "Dakar",
+    "Accra",
+    "Oslo",
+    "Hanoi",
+    "Manila",
+    "Seoul",
+    "Osaka",
+    "Tbilisi",
+    "Yerevan",
+]
+_KINDS = [
+    "Group",
+    "Project",
+    "Office",
+    "Chapter",
+    "Hub",
+    "Lab",
+    "Circle",
+    "Desk",
+    "Partners",
+    "Friends",
+]
 _CJK = list("人權自由民主和平正義聯盟協會基金網絡中心行動青年婦女台灣香港日本律師記者環境發展教育")
 
 
@@ -151,26 +268,35 @@ def import_csv(registry: list[str], *, rows: int, rng: random.Random) -> bytes:
 
 
 def child(url: str, csv_path: str) -> None:
-    """Runs in a fresh process: dry run then real run through the HTTP app; prints JSON.
-
-    With UNDERSIGNED_BENCH_PROFILE=FILE, the real run is profiled into FILE (cProfile)."""
+    """Runs in a fresh process: dry run then real run through the HTTP app; prints JSON."""
     os.environ["UNDERSIGNED_DATABASE_URL"] = url
     os.environ["UNDERSIGNED_ADMIN_TOKEN"] = ADMIN_TOKEN
     from fastapi.testclient import TestClient
+    from sqlalchemy import event
 
+    from app.db import get_engine
     from app.main import app
     from app.resolution import service as resolution_service
 
-    spent = {"resolve": 0.0, "calls": 0}
+    spent = {"resolve": 0.0, "calls": 0, "statements": 0, "resolver_statements": 0, "inside": 0}
     real_resolve = resolution_service.resolve
 
     def timed_resolve(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
+        spent["inside"] = 1
         try:
             return real_resolve(*args, **kwargs)
         finally:
+            spent["inside"] = 0
             spent["resolve"] += time.perf_counter() - start
             spent["calls"] += 1
+
+    def count_statement(*_: Any) -> None:
+        # Round trips do not depend on the machine's load; wall time does.
+        spent["statements"] += 1
+        spent["resolver_statements"] += spent["inside"]
+
+    event.listen(get_engine(), "before_cursor_execute", count_statement)
 
     resolution_service.resolve = timed_resolve  # type: ignore[assignment]
     body = Path(csv_path).read_bytes()
@@ -179,12 +305,9 @@ def child(url: str, csv_path: str) -> None:
     with TestClient(app) as client:
         client.get("/api/v1/healthz")
         for run, dry in (("dry_run", "true"), ("real_run", "false")):
-            spent.update(resolve=0.0, calls=0)
-            profile_to = os.environ.get("UNDERSIGNED_BENCH_PROFILE") if dry == "false" else None
-            profiler = cProfile.Profile() if profile_to else None
+            spent.update(resolve=0.0, calls=0, statements=0, resolver_statements=0)
+            cpu = time.process_time()
             start = time.perf_counter()
-            if profiler:
-                profiler.enable()
             response = client.post(
                 f"/api/v1/letters/{SLUG}/imports",
                 content=body,
@@ -192,15 +315,16 @@ def child(url: str, csv_path: str) -> None:
                 params={"dry_run": dry},
             )
             elapsed = time.perf_counter() - start
-            if profiler and profile_to:
-                profiler.disable()
-                profiler.dump_stats(profile_to)
+            cpu = time.process_time() - cpu
             if response.status_code != 200:
                 raise SystemExit(f"{run}: {response.status_code} {response.text[:500]}")
             results[run] = {
                 "seconds": round(elapsed, 2),
                 "resolver_seconds": round(spent["resolve"], 2),
                 "resolver_calls": spent["calls"],
+                "cpu_seconds": round(cpu, 2),
+                "statements": spent["statements"],
+                "resolver_statements": spent["resolver_statements"],
                 "summary": response.json()["summary"],
             }
     results["peak_rss_mb"] = _peak_rss_mb()
@@ -279,8 +403,12 @@ def main() -> None:
     )
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, {cpu}")
     print(f"# {args.rows} rows into {args.orgs} organisations\n")
-    print("| database | run | wall s | resolver s (calls) | signatures | new orgs | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"# load average before: {os.getloadavg()[0]:.1f}\n")
+    print(
+        "| database | run | wall s | resolver s (calls) | app CPU s | SQL statements (in "
+        "resolver) | signatures | new orgs | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for kind in kinds:
         result = run_one(kind, organisations=args.orgs, rows=args.rows, seed=args.seed)
         for run in ("dry_run", "real_run"):
@@ -288,7 +416,8 @@ def main() -> None:
             s = r["summary"]
             print(
                 f"| {kind} | {run.replace('_', ' ')} | {r['seconds']} | "
-                f"{r['resolver_seconds']} ({r['resolver_calls']}) | {s['signatures_created']} | "
+                f"{r['resolver_seconds']} ({r['resolver_calls']}) | {r['cpu_seconds']} | "
+                f"{r['statements']} ({r['resolver_statements']}) | {s['signatures_created']} | "
                 f"{s['organisations_created'] or s['organisations_to_create']} | "
                 f"{result['peak_rss_mb']} |"
             )
