@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlmodel import Session
 
 from app.admin import audit
@@ -185,10 +185,10 @@ def run_import(
     Raises BadRequest (error "import_has_errors", the plan under "report") for a real run
     with error rows when skip_errors is false; nothing is written then.
     """
-    if not dry_run:
-        signature_service.ensure_open(letter=letter)
     assert letter.id is not None
     signature_service.lock_letter(session, letter=letter)
+    if not dry_run:  # checked under the lock, as signing does: a plan may target any letter
+        signature_service.ensure_open(letter=letter)
     live = signature_service.live_signatures(session, letter_id=letter.id)
     live_by_organisation = {s.organisation_id: s for s in live if s.organisation_id is not None}
     by_position = {s.position: s for s in live}
@@ -289,10 +289,19 @@ def _sign(
         return []
     table = Signature.__table__  # type: ignore[attr-defined]
     # Core, not ORM objects: ten thousand SQLModel instances and a unit-of-work flush cost
-    # seconds (docs/decisions/0041-import-performance.md).
-    ids = list(
-        session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    )
+    # seconds (docs/decisions/0041-import-performance.md). The ids are read back by position
+    # (unique per letter) rather than with RETURNING, which SQLite would run row by row.
+    session.execute(insert(table), rows)
+    by_position = {
+        position: signature_id
+        for position, signature_id in session.execute(
+            select(table.c.position, table.c.id).where(
+                table.c.letter_id == letter.id,
+                table.c.position >= min(row["position"] for row in rows),
+            )
+        )
+    }
+    ids = [by_position[row["position"]] for row in rows]
     signature_service.touch_counts(session, letter=letter)
     audit.record_many(
         session,
