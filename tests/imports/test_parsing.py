@@ -131,3 +131,13 @@ def test_unneutralise_only_strips_the_export_guard() -> None:
     assert unneutralise("'@home") == "@home"
     assert unneutralise("'t Hooft Foundation") == "'t Hooft Foundation"
     assert unneutralise("'") == "'"
+
+
+def test_neutralise_every_trigger_and_undo_it() -> None:
+    from app.imports.export import neutralise
+
+    for cell in ("=1+2", "+1", "-1", "@SUM(A1)", "\tcmd", "\rcmd"):
+        assert neutralise(cell) == "'" + cell
+        assert unneutralise(neutralise(cell)) == cell
+    for cell in ("Access Now", "1=1", "", "'quoted"):
+        assert neutralise(cell) == cell
