@@ -1,7 +1,7 @@
-"""The `undersigned` command: serve, migrate, seed, token."""
+"""The `undersigned` command: serve, migrate, seed, import, export, token."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from alembic.config import Config
@@ -16,9 +16,6 @@ from app.db import open_session
 app = typer.Typer(help="Undersigned: open-letter signatory registry.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-if TYPE_CHECKING:
-    from alembic.config import Config
-
 console = Console()
 err_console = Console(stderr=True)
 
@@ -77,6 +74,135 @@ def serve(
     uvicorn.run(
         "app.main:app", host=host, port=port, workers=workers, log_level=get_settings().log_level
     )
+
+
+def _import_format(path: Path, given: str) -> str:
+    if given != "auto":
+        return given
+    return "csv" if path.suffix.lower() == ".csv" else "text"
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV (import columns) or a pasted numbered list")],
+    letter: Annotated[str, typer.Option(help="Slug of the letter to sign")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing")] = False,
+    skip_errors: Annotated[
+        bool, typer.Option("--skip-errors", help="Import the rows without errors")
+    ] = False,
+    format: Annotated[
+        str, typer.Option(help="csv, text, or auto (by the file extension)")
+    ] = "auto",
+) -> None:
+    """Import signatories into a letter, as POST /letters/{slug}/imports does."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from app.errors import AppError
+    from app.imports import parsing
+    from app.imports import service as import_service
+    from app.imports.seed import SEED_ACTOR
+    from app.letters import service as letter_service
+
+    kind = _import_format(file, format)
+    if kind not in ("csv", "text"):
+        err_console.print("--format must be csv, text or auto")
+        raise typer.Exit(code=2)
+    with open_session(write=True) as session:
+        found = letter_service.get_by_slug(session, slug=letter)
+        if found is None:
+            err_console.print(f"no letter '{letter}'")
+            raise typer.Exit(code=1)
+        try:
+            parsed = parsing.parse(
+                file.read_bytes(), media_type="text/csv" if kind == "csv" else "text/plain"
+            )
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+            ) as progress:
+                task = progress.add_task("resolving", total=len(parsed.rows))
+                report = import_service.run_import(
+                    session,
+                    letter=found,
+                    parsed=parsed,
+                    principal=SEED_ACTOR,
+                    dry_run=dry_run,
+                    skip_errors=skip_errors,
+                    progress=lambda done: progress.update(task, completed=done),
+                )
+        except AppError as exc:
+            if "report" in exc.extra:
+                _print_import_report(exc.extra["report"])
+            err_console.print(f"[red]{exc.detail}[/red]")
+            raise typer.Exit(code=1) from None
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    _print_import_report(report)
+
+
+def _print_import_report(report: dict[str, Any]) -> None:
+    problems = [r for r in report["rows"] if r["status"] in ("error", "needs_review")]
+    if problems:
+        table = Table("line", "status", "name", "reason or candidates", title="rows to look at")
+        for row in problems:
+            why = row["reason"] or ", ".join(
+                f"{c['name']} ({c['score']})" for c in row["candidates"]
+            )
+            table.add_row(str(row["line"]), row["status"], row["name"] or "", why)
+        console.print(table)
+    for note in report["notes"]:
+        console.print(f"note, line {note['line']}: {note['text']}")
+    summary = Table("", "rows", title=f"import into {report['letter']}")
+    for key, value in report["summary"].items():
+        summary.add_row(key, str(value))
+    console.print(summary)
+    if report["applied"]:
+        console.print("[green]applied[/green]")
+    else:
+        console.print("dry run: nothing written" if report["dry_run"] else "nothing written")
+
+
+@app.command("export")
+def export_letter(
+    letter: Annotated[str, typer.Option(help="Slug of the letter")],
+    format: Annotated[str, typer.Option(help="csv or json")] = "csv",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout)")] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="Named signatories only, as the public sees them")
+    ] = False,
+    bom: Annotated[bool, typer.Option("--bom", help="Start the CSV with a BOM (Excel)")] = False,
+) -> None:
+    """Export a letter's signatories (all, with anonymous flags, unless --public)."""
+    import json
+    import sys
+
+    from app.imports import export
+    from app.letters import service as letter_service
+
+    if format not in ("csv", "json"):
+        err_console.print("--format must be csv or json")
+        raise typer.Exit(code=2)
+    with open_session() as session:
+        found = letter_service.get_by_slug(session, slug=letter)
+        if found is None:
+            err_console.print(f"no letter '{letter}'")
+            raise typer.Exit(code=1)
+        rows = export.signatories(session, letter=found, full=not public)
+        if format == "csv":
+            text = export.to_csv(rows, bom=bom)
+        else:
+            body = export.to_json(session, letter=found, rows=rows, full=not public)
+            text = json.dumps(body, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8", newline="")
+        err_console.print(f"{len(rows)} signatories written to {output}")
 
 
 @token_app.command("create")

@@ -19,11 +19,14 @@ class AppError(Exception):
         field: str | None = None,
         error: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
         self.headers = headers
+        # More members of the error body (e.g. an import's plan), after the three standard ones.
+        self.extra = extra or {}
         if error is not None:
             self.error = error
 
@@ -58,6 +61,11 @@ class PayloadTooLarge(AppError):
     error = "payload_too_large"
 
 
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    error = "unsupported_media_type"
+
+
 class TooManyRequests(AppError):
     status_code = 429
     error = "rate_limited"
@@ -77,7 +85,7 @@ def register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.error, exc.detail, exc.field),
+            exc.extra | error_body(exc.error, exc.detail, exc.field),
             status_code=exc.status_code,
             headers=exc.headers,
         )

@@ -8,6 +8,7 @@ from app.admin.web import router as admin_page_router
 from app.db import SessionDep
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
+from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
 from app.organisations.router import router as organisations_router
 from app.signatures.router import router as signatures_router
@@ -39,6 +40,7 @@ def create_app() -> FastAPI:
         organisations_router,
         embed_router,
         admin_router,
+        imports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)

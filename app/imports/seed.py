@@ -1,6 +1,5 @@
 """Load the seed letter (seeds/letter.json + seeds/signatories.csv) once."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -8,12 +7,12 @@ from sqlmodel import Session
 
 from app.auth.models import Role
 from app.auth.service import Principal
+from app.imports import parsing
+from app.imports import service as import_service
 from app.letters import service as letter_service
 from app.letters.models import LetterStatus
 from app.letters.schemas import LetterCreate, LetterUpdate
-from app.organisations.schemas import OrganisationIn
-from app.signatures import service as signature_service
-from app.signatures.schemas import SignatureCreate
+from app.signatures.models import SignatureSource
 
 SEED_ACTOR = Principal(role=Role.admin, token_id=None)
 
@@ -36,26 +35,16 @@ def load_seed(session: Session, *, directory: Path | None = None) -> bool:
         principal=SEED_ACTOR,
     )
     letter_service.update(session, letter=letter, data=LetterUpdate(status=LetterStatus.open))
-    with (directory / "signatories.csv").open(encoding="utf-8-sig", newline="") as handle:
-        for row in csv.DictReader(handle):
-            anonymous = row["anonymous"].strip().lower() in ("true", "1", "yes")
-            organisation = None
-            if row["name"].strip():
-                organisation = OrganisationIn(
-                    name=row["name"],
-                    other_names=[n for n in row.get("other_names", "").split("|") if n.strip()],
-                    lang=row.get("lang") or None,
-                    country=row.get("country") or None,
-                    website=row.get("website") or None,
-                    kind=row.get("kind") or "organisation",
-                )
-            signature_service.sign(
-                session,
-                letter=letter,
-                data=SignatureCreate(organisation=organisation, anonymous=anonymous),
-                principal=SEED_ACTOR,
-                source="seed",
-            )
+    # The same import code as `POST /letters/{slug}/imports`, so the seed is a real test of it.
+    parsed = parsing.parse((directory / "signatories.csv").read_bytes(), media_type="text/csv")
+    import_service.run_import(
+        session,
+        letter=letter,
+        parsed=parsed,
+        principal=SEED_ACTOR,
+        dry_run=False,
+        source=SignatureSource.seed,
+    )
     if status != LetterStatus.open:
         letter_service.update(
             session, letter=letter, data=LetterUpdate(status=LetterStatus(status))

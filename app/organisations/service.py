@@ -1,12 +1,15 @@
 """Organisations and their names."""
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, text, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from app.auth import service as auth_service
 from app.auth.service import Principal
+from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter, LetterStatus
 from app.organisations.models import Organisation, OrganisationName, RegistryState
@@ -15,21 +18,30 @@ from app.resolution.normalise import normalise
 from app.signatures.models import Signature
 
 
-def bump_registry(session: Session, *, organisations: Iterable[Organisation]) -> int:
-    """Mark organisations as changed so every worker's resolver index reloads them.
+def next_registry_version(session: Session) -> int:
+    """Bump the registry counter and return the new version (one statement).
 
     The UPDATE takes the counter row's lock until commit, so versions become visible in order
     and a worker that has seen version N has seen every change up to N.
     """
-    session.execute(
-        update(RegistryState)
-        .where(col(RegistryState.id) == 1)
-        .values(version=RegistryState.version + 1)
+    table = RegistryState.__table__  # type: ignore[attr-defined]
+    version = int(
+        session.execute(
+            update(table)
+            .where(table.c.id == 1)
+            .values(version=table.c.version + 1)
+            .returning(table.c.version)
+        ).scalar_one()
     )
-    version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).one()
     # From here on this transaction owns the counter: the resolver treats versions from this
     # one upward as its own uncommitted changes (app/resolution/service.py).
     session.info.setdefault("registry_first_own_version", version)
+    return version
+
+
+def bump_registry(session: Session, *, organisations: Iterable[Organisation]) -> int:
+    """Mark organisations as changed so every worker's resolver index reloads them."""
+    version = next_registry_version(session)
     for organisation in organisations:
         organisation.revision = version
         session.add(organisation)
@@ -61,25 +73,91 @@ def create(
     country: str | None = None,
     website: str | None = None,
 ) -> Organisation:
-    organisation = Organisation(kind=kind, country=country, website=website)
-    session.add(organisation)
-    session.flush()
-    assert organisation.id is not None
-    for parsed in names:
-        session.add(
-            OrganisationName(
-                organisation_id=organisation.id,
-                name=parsed.name,
-                normalised=normalise(parsed.name),
-                # The submitted language describes the primary name; others carry their script.
-                lang=lang if parsed.is_primary else None,
-                script=parsed.script,
-                is_acronym=parsed.is_acronym,
-                is_primary=parsed.is_primary,
+    # Written with Core statements rather than a unit-of-work flush: an import creates
+    # thousands of organisations in one request, and per-statement round trips were most of
+    # its time (docs/decisions/0041-import-performance.md).
+    now = utcnow()
+    rows = [
+        {
+            "name": parsed.name,
+            "normalised": normalise(parsed.name),
+            # The submitted language describes the primary name; others carry their script.
+            "lang": lang if parsed.is_primary else None,
+            "script": parsed.script,
+            "is_acronym": parsed.is_acronym,
+            "is_primary": parsed.is_primary,
+        }
+        for parsed in names
+    ]
+    fields = {"kind": kind, "country": country, "website": website, "now": now}
+    if session.get_bind().dialect.name == "postgresql":
+        organisation_id, version = _insert_in_one_statement(session, fields=fields, names=rows)
+    else:
+        # SQLite runs in-process, so three statements cost little. The registry is bumped
+        # first so the row is inserted with its revision.
+        version = next_registry_version(session)
+        organisation_table = Organisation.__table__  # type: ignore[attr-defined]
+        organisation_id = session.execute(
+            insert(organisation_table)
+            .values(
+                kind=kind,
+                country=country,
+                website=website,
+                merged_into=None,
+                created_at=now,
+                revision=version,
             )
+            .returning(organisation_table.c.id)
+        ).scalar_one()
+        session.execute(
+            insert(OrganisationName.__table__),  # type: ignore[attr-defined]
+            [row | {"organisation_id": organisation_id, "created_at": now} for row in rows],
         )
-    bump_registry(session, organisations=[organisation])
+    organisation = Organisation(
+        id=organisation_id,
+        kind=kind,
+        country=country,
+        website=website,
+        merged_into=None,
+        created_at=now,
+        revision=version,
+    )
+    # The row exists: attach the object as persistent without another INSERT or SELECT.
+    make_transient_to_detached(organisation)
+    session.add(organisation)
     return organisation
+
+
+def _insert_in_one_statement(
+    session: Session, *, fields: dict[str, Any], names: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """PostgreSQL: bump the registry, insert the organisation and its names in one round trip
+    (data-modifying CTEs all run to completion); returns (id, registry version)."""
+    values = ", ".join(
+        f"(:name{i}, :normalised{i}, :lang{i}, :script{i}, :is_acronym{i}, :is_primary{i})"
+        for i in range(len(names))
+    )
+    params: dict[str, Any] = dict(fields)
+    for i, row in enumerate(names):
+        params |= {f"{key}{i}": value for key, value in row.items()}
+    statement = text(
+        "WITH bump AS ("
+        " UPDATE registry_state SET version = version + 1 WHERE id = 1 RETURNING version),"
+        " new_organisation AS ("
+        " INSERT INTO organisation (kind, country, website, merged_into, created_at, revision)"
+        " SELECT :kind, :country, :website, NULL, :now, bump.version FROM bump"
+        " RETURNING id, revision),"
+        " new_names AS ("
+        " INSERT INTO organisation_name"
+        " (organisation_id, name, normalised, lang, script, is_acronym, is_primary, created_at)"
+        " SELECT new_organisation.id, given.name, given.normalised, given.lang, given.script,"
+        " given.is_acronym, given.is_primary, :now FROM new_organisation,"
+        f" (VALUES {values}) AS given (name, normalised, lang, script, is_acronym, is_primary)"
+        " RETURNING id)"
+        " SELECT id, revision FROM new_organisation"
+    )
+    created = session.execute(statement, params).one()
+    return int(created[0]), int(created[1])
 
 
 def get(session: Session, *, organisation_id: int) -> Organisation:

@@ -47,6 +47,15 @@ def lock_live_organisation(session: Session, *, organisation: Organisation) -> O
         organisation = organisation_service.get(session, organisation_id=organisation.merged_into)
 
 
+def ensure_open(*, letter: Letter) -> None:
+    if letter.status != LetterStatus.open:
+        raise Conflict(
+            f"the letter is {letter.status}: only open letters accept signatures",
+            field="slug",
+            error="letter_not_open",
+        )
+
+
 def touch_counts(session: Session, *, letter: Letter) -> None:
     letter.revision += 1
     letter.counts_changed_at = utcnow()
@@ -68,6 +77,44 @@ def live_signature(session: Session, *, letter_id: int, organisation_id: int) ->
             col(Signature.withdrawn_at).is_(None),
         )
     ).first()
+
+
+def live_signatures(session: Session, *, letter_id: int) -> list[Signature]:
+    """Every live signature of a letter, in letter order (bulk form of live_signature)."""
+    return list(
+        session.exec(
+            select(Signature)
+            .where(Signature.letter_id == letter_id, col(Signature.withdrawn_at).is_(None))
+            .order_by(col(Signature.position))
+        )
+    )
+
+
+def created_details(
+    *, letter: Letter, anonymous: bool, organisation_id: int | None
+) -> dict[str, Any]:
+    """Audit details of a new signature: an anonymous one is recorded without its organisation."""
+    details: dict[str, Any] = {"letter": letter.slug, "anonymous": anonymous}
+    if not anonymous:
+        details["organisation_id"] = organisation_id
+    return details
+
+
+def audit_created(
+    session: Session, *, letter: Letter, signature: Signature, principal: Principal
+) -> None:
+    audit.record(
+        session,
+        actor=principal.actor,
+        action="signature.create",
+        target_type="signature",
+        target_id=signature.id,
+        details=created_details(
+            letter=letter,
+            anonymous=signature.anonymous,
+            organisation_id=signature.organisation_id,
+        ),
+    )
 
 
 def _request_hash(data: SignatureCreate) -> str:
@@ -159,14 +206,15 @@ def mask_hidden(
 
 def resolve_or_create(
     session: Session, *, data: SignatureCreate, principal: Principal | None
-) -> tuple[Organisation | None, Resolution | None]:
-    """The organisation a sign request names: by id, by resolving its names, or none."""
+) -> tuple[int | None, Resolution | None]:
+    """The id of the organisation a sign request names: given (merges followed), resolved
+    from its names (the resolver only answers live organisations), created, or none."""
     if data.organisation_id is not None:
         organisation_service.get_visible(
             session, organisation_id=data.organisation_id, principal=principal
         )
         organisation = organisation_service.get_live(session, organisation_id=data.organisation_id)
-        return organisation, None
+        return organisation.id, None
     if data.organisation is None:
         return None, None
     submitted = data.organisation
@@ -179,9 +227,7 @@ def resolve_or_create(
     )
     hidden = mask_hidden(session, resolution=resolution, principal=principal)
     if resolution.status == "existing" and resolution.organisation_id is not None:
-        return organisation_service.get_live(
-            session, organisation_id=resolution.organisation_id
-        ), resolution
+        return resolution.organisation_id, resolution
     organisation = organisation_service.create(
         session,
         names=names,
@@ -192,10 +238,11 @@ def resolve_or_create(
     )
     assert organisation.id is not None
     resolution.organisation_id = organisation.id
+    # queue() keeps only the candidates marked for review, hidden ones included.
     candidate_queue.queue(
         session, organisation_id=organisation.id, candidates=[*resolution.candidates, *hidden]
     )
-    return organisation, resolution
+    return organisation.id, resolution
 
 
 def sign(
@@ -220,26 +267,24 @@ def sign(
         )
         if replay is not None:
             return replay
-    if letter.status != LetterStatus.open:
-        raise Conflict(
-            f"the letter is {letter.status}: only open letters accept signatures",
-            field="slug",
-            error="letter_not_open",
-        )
+    ensure_open(letter=letter)
     assert letter.id is not None
-    organisation, resolution = resolve_or_create(session, data=data, principal=principal)
+    organisation_id, resolution = resolve_or_create(session, data=data, principal=principal)
     existing = None
-    if organisation is not None:
-        organisation = lock_live_organisation(session, organisation=organisation)
-        assert organisation.id is not None
-        existing = live_signature(session, letter_id=letter.id, organisation_id=organisation.id)
+    if organisation_id is not None:
+        organisation = lock_live_organisation(
+            session, organisation=organisation_service.get(session, organisation_id=organisation_id)
+        )
+        organisation_id = organisation.id
+        assert organisation_id is not None
+        existing = live_signature(session, letter_id=letter.id, organisation_id=organisation_id)
     if existing is not None:
         status, signature = 200, existing
     else:
         display_name = data.display_name or (data.organisation.name if data.organisation else None)
         signature = Signature(
             letter_id=letter.id,
-            organisation_id=organisation.id if organisation else None,
+            organisation_id=organisation_id,
             anonymous=data.anonymous,
             display_name=display_name,
             position=next_position(session, letter_id=letter.id),
@@ -249,17 +294,7 @@ def sign(
         touch_counts(session, letter=letter)
         session.flush()
         status = 201
-        details: dict[str, Any] = {"letter": letter.slug, "anonymous": signature.anonymous}
-        if not signature.anonymous:
-            details["organisation_id"] = signature.organisation_id
-        audit.record(
-            session,
-            actor=principal.actor,
-            action="signature.create",
-            target_type="signature",
-            target_id=signature.id,
-            details=details,
-        )
+        audit_created(session, letter=letter, signature=signature, principal=principal)
     body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
     if idempotency_key is not None:
         session.add(
