@@ -4,6 +4,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
 from app.db import SessionDep
+from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
 from app.letters.router import router as letters_router
@@ -38,6 +39,7 @@ def create_app() -> FastAPI:
         embed_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(embed_pages_router)
     return app
 
 
