@@ -21,7 +21,7 @@ def _em(char: str) -> float:
     if unicodedata.east_asian_width(char) in ("W", "F"):
         return 1.0  # CJK ideographs, kana, full-width punctuation
     if 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0xFB50 <= code <= 0xFEFF:
-        return 0.58
+        return 0.53
     if char in _NARROW or char in "\u00a0\u202f\u2009":
         return 0.34
     if char in _WIDE:

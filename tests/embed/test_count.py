@@ -12,7 +12,9 @@ from sqlalchemy.engine import Engine
 URL = "/api/v1/letters/{}/count"
 
 
-def test_count_fields_and_sentence(client: TestClient, letter: str, sign: Callable[..., Any]) -> None:
+def test_count_fields_and_sentence(
+    client: TestClient, letter: str, sign: Callable[..., Any]
+) -> None:
     sign(letter, "Access Now")
     sign(letter, "Front Line Defenders")
     sign(letter, "Secret Org", anonymous=True)
@@ -80,7 +82,9 @@ def test_etag_304_and_changes_exactly_with_the_counts(
     assert client.get(URL.format(letter), params={"locale": "de"}).headers["etag"] != etag
     # A new signature changes the count and the ETag at once (eviction on commit).
     sign(letter, "Front Line Defenders")
-    changed = client.get(URL.format(letter), params={"locale": "en"}, headers={"If-None-Match": etag})
+    changed = client.get(
+        URL.format(letter), params={"locale": "en"}, headers={"If-None-Match": etag}
+    )
     assert changed.status_code == 200
     assert changed.json()["total"] == 2
     assert changed.headers["etag"] != etag

@@ -34,7 +34,17 @@ def test_locale_parameter(value: str, tag: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["", "x", "xx", "english", "<script>", "fr;q=1", "en\r\nSet-Cookie: a=b", "a" * 40, "fr-" + "x" * 9],
+    [
+        "",
+        "x",
+        "xx",
+        "english",
+        "<script>",
+        "fr;q=1",
+        "en\r\nSet-Cookie: a=b",
+        "a" * 40,
+        "fr-" + "x" * 9,
+    ],
 )
 def test_invalid_locale_is_refused_naming_the_field(value: str) -> None:
     with pytest.raises(BadRequest) as caught:

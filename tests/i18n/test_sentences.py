@@ -31,7 +31,11 @@ TABLE: dict[str, list[tuple[int, int, str]]] = {
         (320, 39, "320 organisations ont signé, dont 39 anonymement"),
         (21, 1, "21 organisations ont signé, dont une anonymement"),
         (1_000_000, 0, f"1{NNBSP}000{NNBSP}000 organisations ont signé"),
-        (1234, 1_000_000, f"1{NNBSP}234 organisations ont signé, dont 1{NNBSP}000{NNBSP}000 anonymement"),
+        (
+            1234,
+            1_000_000,
+            f"1{NNBSP}234 organisations ont signé, dont 1{NNBSP}000{NNBSP}000 anonymement",
+        ),
     ],
     "es": [
         (1, 0, "1 organización ha firmado"),
@@ -39,7 +43,11 @@ TABLE: dict[str, list[tuple[int, int, str]]] = {
         (320, 39, "320 organizaciones han firmado, 39 de ellas de forma anónima"),
         (5, 1, "5 organizaciones han firmado, una de ellas de forma anónima"),
         (1_000_000, 0, "1.000.000 organizaciones han firmado"),
-        (1_000_000, 1_000_000, "1.000.000 organizaciones han firmado, 1.000.000 de ellas de forma anónima"),
+        (
+            1_000_000,
+            1_000_000,
+            "1.000.000 organizaciones han firmado, 1.000.000 de ellas de forma anónima",
+        ),
     ],
     "de": [
         (1, 0, "1 Organisation hat unterzeichnet"),
