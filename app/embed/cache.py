@@ -59,13 +59,19 @@ class CountCache:
         # (possibly older) result over the eviction.
         self._generation = 0
 
-    def get(self, slug: str, *, ttl: float) -> Entry:
+    def fresh(self, slug: str, *, ttl: float) -> Entry | None:
+        """The entry if it was checked less than `ttl` seconds ago (memory only, never blocks)."""
         entry = self._entries.get(slug)
         if entry is not None and time.monotonic() - entry.checked_at < ttl:
             return entry
-        return self._refresh(slug, entry)
+        return None
 
-    def _refresh(self, slug: str, previous: Entry | None) -> Entry:
+    def get(self, slug: str, *, ttl: float) -> Entry:
+        """A fresh entry, re-checked against the database if needed (blocking: use a thread)."""
+        return self.fresh(slug, ttl=ttl) or self.refresh(slug)
+
+    def refresh(self, slug: str) -> Entry:
+        previous = self._entries.get(slug)
         generation = self._generation
         # The check time is taken before the read: the data is at least as new as this instant.
         checked_at = time.monotonic()

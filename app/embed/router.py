@@ -5,10 +5,11 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from babel import Locale
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
 from app.db import SessionDep
@@ -42,7 +43,6 @@ LocaleQuery = Annotated[
 ]
 LangQuery = Annotated[str | None, Query(description="Alias of locale")]
 AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
-IfNoneMatch = Annotated[str | None, Header(include_in_schema=False)]
 
 
 class CountPublic(BaseModel):
@@ -57,6 +57,15 @@ class CountPublic(BaseModel):
 
 def _public_counts(slug: str, settings: Settings) -> Entry:
     return count_cache.get(service.check_slug(slug), ttl=settings.count_cache_ttl)
+
+
+async def _public_counts_async(slug: str, settings: Settings) -> Entry:
+    # The hot path is a dict lookup on the event loop; only a miss (at most once per TTL per
+    # letter and worker) reads the database, in the threadpool. See docs/decisions/0030.
+    entry = count_cache.fresh(service.check_slug(slug), ttl=settings.count_cache_ttl)
+    if entry is None:
+        entry = await run_in_threadpool(count_cache.refresh, slug)
+    return entry
 
 
 def _cached_response(
@@ -75,22 +84,56 @@ def _cached_response(
     return Response(body, media_type=media_type, headers=headers)
 
 
+# The two hottest routes read their query and headers from the request instead of declared
+# parameters: FastAPI's per-parameter validation was most of their cost (docs/decisions/0030).
+# The parameters are still documented in OpenAPI here.
+_NEGOTIATED = {
+    "parameters": [
+        {
+            "name": "locale",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 35},
+            "description": "UI locale (BCP 47: fr, pt-BR, zh-Hant); else Accept-Language, else en",
+        },
+        {
+            "name": "lang",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Alias of locale",
+        },
+        {
+            "name": "Accept-Language",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+        {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+    ]
+}
+
+
+def _negotiate(request: Request) -> tuple[UiLocale, bool]:
+    query = request.query_params
+    return negotiate(
+        locale=query.get("locale"),
+        lang=query.get("lang"),
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
 @router.get(
     "/letters/{slug}/count",
     response_model=CountPublic,
     responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
+    openapi_extra=_NEGOTIATED,
 )
-def letter_count(
-    slug: str,
-    locale: LocaleQuery = None,
-    lang: LangQuery = None,
-    accept_language: AcceptLanguage = None,
-    if_none_match: IfNoneMatch = None,
-) -> Response:
+async def letter_count(slug: str, request: Request) -> Response:
     """Signature counts of a public letter with a localised sentence (cacheable, CORS *)."""
     settings = get_settings()
-    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
-    entry = _public_counts(slug, settings)
+    ui, vary = _negotiate(request)
+    entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         raise service.not_found(settings)
     rendered = service.render_count(entry.snapshot, ui)
@@ -99,7 +142,7 @@ def letter_count(
         rendered.etag,
         entry=entry,
         vary=vary,
-        if_none_match=if_none_match,
+        if_none_match=request.headers.get("if-none-match"),
         media_type="application/json",
         settings=settings,
     )
@@ -123,18 +166,13 @@ def letter_count_preflight() -> Response:
     "/letters/{slug}/badge.svg",
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, 404: {"content": {"image/svg+xml": {}}}},
+    openapi_extra=_NEGOTIATED,
 )
-def letter_badge(
-    slug: str,
-    locale: LocaleQuery = None,
-    lang: LangQuery = None,
-    accept_language: AcceptLanguage = None,
-    if_none_match: IfNoneMatch = None,
-) -> Response:
+async def letter_badge(slug: str, request: Request) -> Response:
     """SVG badge with the localised count; a neutral "unknown letter" badge (404) otherwise."""
     settings = get_settings()
-    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
-    entry = _public_counts(slug, settings)
+    ui, vary = _negotiate(request)
+    entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         return Response(
             service.unknown_badge(ui),
@@ -148,7 +186,7 @@ def letter_badge(
         rendered.etag,
         entry=entry,
         vary=vary,
-        if_none_match=if_none_match,
+        if_none_match=request.headers.get("if-none-match"),
         media_type="image/svg+xml",
         settings=settings,
     )

@@ -1,6 +1,7 @@
 """Gettext catalogs: the supported UI locales, compiled .mo files, Translations objects."""
 
 import logging
+import os
 from functools import cache
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def compile_catalogs() -> list[str]:
         with po.open("rb") as handle:
             catalog = read_po(handle, locale=name, domain=DOMAIN)
         try:
-            tmp = mo.with_suffix(".mo.tmp")
+            tmp = mo.with_suffix(f".mo.{os.getpid()}.tmp")
             with tmp.open("wb") as handle:
                 write_mo(handle, catalog, use_fuzzy=False)
             tmp.replace(mo)

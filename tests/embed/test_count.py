@@ -186,3 +186,11 @@ def test_every_locale_for_the_seed_letter(client: TestClient, seeded: str) -> No
         body = client.get(URL.format(seeded), params={"locale": locale}).json()
         assert (body["total"], body["named"], body["anonymous"]) == (320, 281, 39)
         assert (body["locale"], body["text"]) == (locale, sentence)
+
+
+def test_openapi_documents_the_negotiation_parameters(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    operation = spec["paths"]["/api/v1/letters/{slug}/count"]["get"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"slug", "locale", "lang", "Accept-Language", "If-None-Match"} <= names
+    assert "/embed/{slug}" in spec["paths"] and "/letters/{slug}" in spec["paths"]
