@@ -1,5 +1,6 @@
 """Partner-facing endpoints: count JSON, SVG badge, iframe widget, embed.js, public letter page."""
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -59,13 +60,29 @@ def _public_counts(slug: str, settings: Settings) -> Entry:
     return count_cache.get(service.check_slug(slug), ttl=settings.count_cache_ttl)
 
 
+_refreshing: dict[str, "asyncio.Future[Entry]"] = {}
+
+
 async def _public_counts_async(slug: str, settings: Settings) -> Entry:
     # The hot path is a dict lookup on the event loop; only a miss (at most once per TTL per
-    # letter and worker) reads the database, in the threadpool. See docs/decisions/0030.
+    # letter and worker) reads the database, in the threadpool. Concurrent misses share one
+    # read (single flight) instead of each opening a session. See docs/decisions/0030.
     entry = count_cache.fresh(service.check_slug(slug), ttl=settings.count_cache_ttl)
-    if entry is None:
-        entry = await run_in_threadpool(count_cache.refresh, slug)
-    return entry
+    if entry is not None:
+        return entry
+    loop = asyncio.get_running_loop()
+    pending = _refreshing.get(slug)
+    if pending is None or pending.get_loop() is not loop:
+        pending = asyncio.ensure_future(run_in_threadpool(count_cache.refresh, slug))
+        _refreshing[slug] = pending
+
+        def _done(future: "asyncio.Future[Entry]", slug: str = slug) -> None:
+            if _refreshing.get(slug) is future:
+                del _refreshing[slug]
+
+        pending.add_done_callback(_done)
+    # shield: a client that disconnects must not cancel the read the others are waiting for.
+    return await asyncio.shield(pending)
 
 
 def _cached_response(
