@@ -66,6 +66,10 @@ class CountCache:
             return entry
         return None
 
+    def peek(self, slug: str) -> Entry | None:
+        """The entry whatever its age (its `checked_at` tells how old it is)."""
+        return self._entries.get(slug)
+
     def get(self, slug: str, *, ttl: float) -> Entry:
         """A fresh entry, re-checked against the database if needed (blocking: use a thread)."""
         return self.fresh(slug, ttl=ttl) or self.refresh(slug)

@@ -1,6 +1,7 @@
 """Partner-facing endpoints: count JSON, SVG badge, iframe widget, embed.js, public letter page."""
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -66,8 +67,11 @@ _refreshing: dict[str, "asyncio.Future[Entry]"] = {}
 async def _public_counts_async(slug: str, settings: Settings) -> Entry:
     # The hot path is a dict lookup on the event loop; only a miss (at most once per TTL per
     # letter and worker) reads the database, in the threadpool. Concurrent misses share one
-    # read (single flight) instead of each opening a session. See docs/decisions/0030.
-    entry = count_cache.fresh(service.check_slug(slug), ttl=settings.count_cache_ttl)
+    # read (single flight), and while it runs an entry less than two TTLs old is still served:
+    # its Age header says how old, so clients' max-age still ends on time. A letter written by
+    # this process was evicted, so it always waits for the read. See docs/decisions/0030.
+    ttl = settings.count_cache_ttl
+    entry = count_cache.fresh(service.check_slug(slug), ttl=ttl)
     if entry is not None:
         return entry
     loop = asyncio.get_running_loop()
@@ -81,6 +85,9 @@ async def _public_counts_async(slug: str, settings: Settings) -> Entry:
                 del _refreshing[slug]
 
         pending.add_done_callback(_done)
+    previous = count_cache.peek(slug)
+    if previous is not None and time.monotonic() - previous.checked_at < 2 * ttl:
+        return previous
     # shield: a client that disconnects must not cancel the read the others are waiting for.
     return await asyncio.shield(pending)
 
