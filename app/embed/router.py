@@ -83,6 +83,10 @@ async def _public_counts_async(slug: str, settings: Settings) -> Entry:
         def _done(future: "asyncio.Future[Entry]", slug: str = slug) -> None:
             if _refreshing.get(slug) is future:
                 del _refreshing[slug]
+            if not future.cancelled():
+                # Mark a failure as retrieved: when nobody awaited it (a previous entry was
+                # served), the next miss retries; waiters get the exception themselves.
+                future.exception()
 
         pending.add_done_callback(_done)
     previous = count_cache.peek(slug)
@@ -93,8 +97,7 @@ async def _public_counts_async(slug: str, settings: Settings) -> Entry:
 
 
 def _cached_response(
-    body: bytes,
-    etag: str,
+    rendered: service.Rendered,
     *,
     entry: Entry,
     vary: bool,
@@ -102,17 +105,22 @@ def _cached_response(
     media_type: str,
     settings: Settings,
 ) -> Response:
-    headers = service.cache_headers(settings, entry, vary=vary, etag=etag)
-    if service.etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+    if service.etag_matches(if_none_match, rendered.etag):
+        response = Response(status_code=304)
+    else:
+        response = Response(rendered.body, media_type=media_type)
+    response.raw_headers += service.raw_cache_headers(settings, rendered, vary=vary)
+    response.raw_headers.append((b"age", service.age(entry).encode()))
+    return response
 
 
-# The two hottest routes read their query and headers from the request instead of declared
-# parameters: FastAPI's per-parameter validation was most of their cost (docs/decisions/0030).
-# The parameters are still documented in OpenAPI here.
+# The two hottest routes read their path, query and headers from the request instead of
+# declared parameters: FastAPI's per-parameter dependency solving was most of their own cost
+# (docs/decisions/0030). The slug is validated by service.check_slug (400); the parameters are
+# documented in OpenAPI here.
 _NEGOTIATED = {
     "parameters": [
+        {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
         {
             "name": "locale",
             "in": "query",
@@ -153,17 +161,17 @@ def _negotiate(request: Request) -> tuple[UiLocale, bool]:
     responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
     openapi_extra=_NEGOTIATED,
 )
-async def letter_count(slug: str, request: Request) -> Response:
+async def letter_count(request: Request) -> Response:
     """Signature counts of a public letter with a localised sentence (cacheable, CORS *)."""
     settings = get_settings()
+    slug = request.path_params["slug"]
     ui, vary = _negotiate(request)
     entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         raise service.not_found(settings)
     rendered = service.render_count(entry.snapshot, ui)
     return _cached_response(
-        rendered.body,
-        rendered.etag,
+        rendered,
         entry=entry,
         vary=vary,
         if_none_match=request.headers.get("if-none-match"),
@@ -192,9 +200,10 @@ def letter_count_preflight() -> Response:
     responses={200: {"content": {"image/svg+xml": {}}}, 404: {"content": {"image/svg+xml": {}}}},
     openapi_extra=_NEGOTIATED,
 )
-async def letter_badge(slug: str, request: Request) -> Response:
+async def letter_badge(request: Request) -> Response:
     """SVG badge with the localised count; a neutral "unknown letter" badge (404) otherwise."""
     settings = get_settings()
+    slug = request.path_params["slug"]
     ui, vary = _negotiate(request)
     entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
@@ -206,8 +215,7 @@ async def letter_badge(slug: str, request: Request) -> Response:
         )
     rendered = service.render_badge(entry.snapshot, ui)
     return _cached_response(
-        rendered.body,
-        rendered.etag,
+        rendered,
         entry=entry,
         vary=vary,
         if_none_match=request.headers.get("if-none-match"),

@@ -5,7 +5,7 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
@@ -27,6 +27,10 @@ CORS = {"Access-Control-Allow-Origin": "*"}
 class Rendered:
     body: bytes
     etag: str
+    # Encoded response headers except Age, per (max-age, stale-if-error, vary): built once.
+    raw_headers: dict[tuple[int, int, bool], list[tuple[bytes, bytes]]] = field(
+        default_factory=dict, compare=False
+    )
 
 
 def check_slug(slug: str) -> str:
@@ -110,20 +114,42 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     )
 
 
+def age(entry: Entry) -> str:
+    """Seconds (rounded up) since this worker checked the counts against the database: a cache
+    adds it to the response's age, so the data is never older than max-age when it expires."""
+    return str(max(0, math.ceil(time.monotonic() - entry.checked_at - 0.001)))
+
+
 def cache_headers(settings: Settings, entry: Entry, *, vary: bool, etag: str) -> dict[str, str]:
     max_age = settings.count_max_age
     headers = CORS | {
         "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={2 * max_age}, "
         f"stale-if-error={settings.count_stale_if_error}",
         "ETag": etag,
-        # How long ago this worker last checked the counts against the database: a cache adds
-        # it to the response's age, so the data is never older than max-age when it expires.
-        "Age": str(max(0, math.ceil(time.monotonic() - entry.checked_at - 0.001))),
+        "Age": age(entry),
         "Access-Control-Expose-Headers": "ETag, Age",
     }
     if vary:
         headers["Vary"] = "Accept-Language"
     return headers
+
+
+def raw_cache_headers(
+    settings: Settings, rendered: Rendered, *, vary: bool
+) -> list[tuple[bytes, bytes]]:
+    """`cache_headers` minus Age, encoded once per representation (the hot path's headers)."""
+    key = (settings.count_max_age, settings.count_stale_if_error, vary)
+    raw = rendered.raw_headers.get(key)
+    if raw is None:
+        headers = cache_headers(
+            settings, Entry(None, time.monotonic()), vary=vary, etag=rendered.etag
+        )
+        del headers["Age"]
+        raw = rendered.raw_headers[key] = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ]
+    return raw
 
 
 def public_letter(session: Session, *, slug: str, settings: Settings) -> Letter:
