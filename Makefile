@@ -48,3 +48,8 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) undersigned.db undersigned.db-wal undersigned.db-shm test-artifacts
+
+# Partner endpoints under load (needs Debian's wrk); results go in docs/benchmarks.md, "Embeds".
+bench-embed: $(STAMP) catalogs
+	$(BIN)/python bench/embed.py
+	$(BIN)/python bench/embed_asgi.py
