@@ -13,12 +13,12 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/pybabel compile -q -d $(I18N) -D messages
+	$(BIN)/pybabel -q compile -d $(I18N) -D messages
 	touch $(STAMP)
 
 # Gettext catalogs: .po files are in git, .mo files are built (the app also builds missing ones).
 catalogs: $(STAMP)
-	$(BIN)/pybabel compile -q -d $(I18N) -D messages
+	$(BIN)/pybabel -q compile -d $(I18N) -D messages
 
 # After changing UI strings: re-extract them and merge them into every language's .po.
 messages: $(STAMP)

@@ -70,7 +70,7 @@ def wrk(
 
 def run(
     port: int, workers: int, url: str, args: argparse.Namespace
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, list[tuple[float, float]]]:
     server = start_server(url, port, workers)
     base = f"http://127.0.0.1:{port}"
     try:

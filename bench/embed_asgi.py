@@ -13,6 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ async def main(args: argparse.Namespace) -> None:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         return None
 
     async def per_request(target: dict[str, Any]) -> float:
@@ -70,7 +71,7 @@ async def main(args: argparse.Namespace) -> None:
     }
     etag: list[bytes] = []
 
-    async def capture(message: dict[str, Any]) -> None:
+    async def capture(message: MutableMapping[str, Any]) -> None:
         etag.extend(v for k, v in message.get("headers", []) if k == b"etag")
 
     await app(targets["count 200"], receive, capture)

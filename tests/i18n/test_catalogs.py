@@ -29,9 +29,10 @@ def test_catalog_is_complete_and_keeps_placeholders(name: str) -> None:
     for message in catalog:
         if not message.id:
             continue
-        msgid = message.id if isinstance(message.id, str) else message.id[0]
+        msgid = message.id if isinstance(message.id, str) else str(message.id[0])
         ids.add(msgid)
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        raw = message.string if isinstance(message.string, tuple) else (message.string,)
+        strings = [str(text or "") for text in raw]
         assert all(strings), f"{name}: untranslated {msgid!r}"
         assert not message.fuzzy, f"{name}: fuzzy {msgid!r}"
         if message.pluralizable:
