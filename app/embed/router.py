@@ -389,4 +389,6 @@ def letter_page(
         "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
         "form-action 'none'; frame-ancestors 'self'"
     )
-    return _html(content, csp=csp, cache_control="public, max-age=60", vary=vary)
+    return _html(
+        content, csp=csp, cache_control=f"public, max-age={settings.count_max_age}", vary=vary
+    )

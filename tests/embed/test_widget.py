@@ -124,6 +124,7 @@ def test_letter_page_for_the_seed_letter(client: TestClient, seeded: str) -> Non
     ).json()
     assert [unescape(n) for n in names] == [s["name"] for s in public["data"]]
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert response.headers["cache-control"] == "public, max-age=10"
 
 
 def test_letter_page_in_arabic_and_chinese(client: TestClient, seeded: str) -> None:
