@@ -1,5 +1,6 @@
 """Settings read from the environment (prefix UNDERSIGNED_)."""
 
+import re
 from functools import lru_cache
 
 from pydantic import SecretStr, field_validator
@@ -15,6 +16,9 @@ class Settings(BaseSettings):
     # Count JSON / badge: Cache-Control max-age in seconds.
     count_max_age: int = 10
     count_stale_if_error: int = 86400
+    # Seconds a worker serves a letter's counts from memory before re-reading letter.revision;
+    # must stay below count_max_age (responses carry Age so clients never exceed max-age).
+    count_cache_ttl: float = 1.0
     # Widget: value of CSP frame-ancestors.
     embed_frame_ancestors: str = "*"
     # Public base URL used in links of the widget and embed.js; empty means "same origin".
@@ -40,6 +44,27 @@ class Settings(BaseSettings):
         if value < 1:
             raise ValueError("UNDERSIGNED_COUNT_MAX_AGE must be at least 1 second")
         return value
+
+    @field_validator("count_cache_ttl")
+    @classmethod
+    def _ttl_range(cls, value: float) -> float:
+        if not 0 <= value <= 60:
+            raise ValueError("UNDERSIGNED_COUNT_CACHE_TTL must be between 0 and 60 seconds")
+        return value
+
+    @field_validator("embed_frame_ancestors")
+    @classmethod
+    def _frame_ancestors_safe(cls, value: str) -> str:
+        # Goes verbatim into a CSP header: only source expressions, no directive separators.
+        tokens = value.split()
+        if not tokens or not all(
+            t in ("'self'", "'none'") or re.fullmatch(r"[A-Za-z0-9*.:/_\-]+", t) for t in tokens
+        ):
+            raise ValueError(
+                "UNDERSIGNED_EMBED_FRAME_ANCESTORS must be a CSP source list such as "
+                "* or https://partner.example 'self'"
+            )
+        return " ".join(tokens)
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,6 +6,7 @@ from sqlalchemy import text
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
 from app.db import SessionDep
+from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
 from app.imports.router import router as imports_router
@@ -44,6 +45,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
+    app.include_router(embed_pages_router)
     return app
 
 

@@ -98,9 +98,14 @@ def wipe(engine: Engine) -> None:
                 if table != "registry_state":
                     conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("UPDATE registry_state SET version = 0"))
+    # Per-process caches keyed on the registry version or letter revision, which a wipe resets.
+    from app.admin import duplicates
+    from app.embed.cache import count_cache
     from app.resolution import service as resolution_service
 
     resolution_service.reset_cache()
+    duplicates.reset_cache()
+    count_cache.clear()
 
 
 @pytest.fixture

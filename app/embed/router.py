@@ -1,16 +1,50 @@
-"""Public count JSON (the partner-facing number)."""
+"""Partner-facing endpoints: count JSON, SVG badge, iframe widget, embed.js, public letter page."""
 
-from datetime import datetime
-from typing import Annotated
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from babel import Locale
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
+from app.config import Settings, get_settings
 from app.db import SessionDep
-from app.letters.dependencies import VisibleLetter
+from app.embed import service
+from app.embed.cache import Entry, count_cache
+from app.i18n.catalogs import SUPPORTED, translations
+from app.i18n.negotiation import UiLocale, negotiate
+from app.i18n.sentences import count_sentence, number, ui_gettext
 from app.signatures import counting
+from app.signatures import service as signature_service
 
 router = APIRouter(tags=["embed"])
+pages_router = APIRouter(tags=["embed"], include_in_schema=True)
+
+_HERE = Path(__file__).resolve().parent
+_templates = Environment(
+    loader=FileSystemLoader(_HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_STATIC = {
+    name: (_HERE / "static" / name).read_bytes()
+    for name in ("embed.js", "widget.js", "widget.css", "letter.css")
+}
+_STATIC_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+
+LocaleQuery = Annotated[
+    str | None,
+    Query(description="UI locale (BCP 47, e.g. fr, pt-BR, zh-Hant); else Accept-Language"),
+]
+LangQuery = Annotated[str | None, Query(description="Alias of locale")]
+AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
 
 
 class CountPublic(BaseModel):
@@ -18,30 +52,343 @@ class CountPublic(BaseModel):
     total: int
     named: int
     anonymous: int
-    updated_at: datetime
+    updated_at: str
     locale: str
     text: str
 
 
-@router.get("/letters/{slug}/count", response_model=CountPublic)
-def letter_count(
-    letter: VisibleLetter,
+def _public_counts(slug: str, settings: Settings) -> Entry:
+    return count_cache.get(service.check_slug(slug), ttl=settings.count_cache_ttl)
+
+
+_refreshing: dict[str, "asyncio.Future[Entry]"] = {}
+
+
+async def _public_counts_async(slug: str, settings: Settings) -> Entry:
+    # The hot path is a dict lookup on the event loop; only a miss (at most once per TTL per
+    # letter and worker) reads the database, in the threadpool. Concurrent misses share one
+    # read (single flight), and while it runs an entry less than two TTLs old is still served:
+    # its Age header says how old, so clients' max-age still ends on time. A letter written by
+    # this process was evicted, so it always waits for the read. See docs/decisions/0030.
+    ttl = settings.count_cache_ttl
+    entry = count_cache.fresh(service.check_slug(slug), ttl=ttl)
+    if entry is not None:
+        return entry
+    loop = asyncio.get_running_loop()
+    pending = _refreshing.get(slug)
+    if pending is None or pending.get_loop() is not loop:
+        pending = asyncio.ensure_future(run_in_threadpool(count_cache.refresh, slug))
+        _refreshing[slug] = pending
+
+        def _done(future: "asyncio.Future[Entry]", slug: str = slug) -> None:
+            if _refreshing.get(slug) is future:
+                del _refreshing[slug]
+            if not future.cancelled():
+                # Mark a failure as retrieved: when nobody awaited it (a previous entry was
+                # served), the next miss retries; waiters get the exception themselves.
+                future.exception()
+
+        pending.add_done_callback(_done)
+    previous = count_cache.peek(slug)
+    if previous is not None and time.monotonic() - previous.checked_at < 2 * ttl:
+        return previous
+    # shield: a client that disconnects must not cancel the read the others are waiting for.
+    return await asyncio.shield(pending)
+
+
+def _cached_response(
+    rendered: service.Rendered,
+    *,
+    entry: Entry,
+    vary: bool,
+    if_none_match: str | None,
+    media_type: str,
+    settings: Settings,
+) -> Response:
+    if service.etag_matches(if_none_match, rendered.etag):
+        response = Response(status_code=304)
+    else:
+        response = Response(rendered.body, media_type=media_type)
+    response.raw_headers += service.raw_cache_headers(settings, rendered, vary=vary)
+    response.raw_headers.append((b"age", service.age(entry).encode()))
+    return response
+
+
+# The two hottest routes read their path, query and headers from the request instead of
+# declared parameters: FastAPI's per-parameter dependency solving was most of their own cost
+# (docs/decisions/0030). The slug is validated by service.check_slug (400); the parameters are
+# documented in OpenAPI here.
+_NEGOTIATED = {
+    "parameters": [
+        {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "locale",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 35},
+            "description": "UI locale (BCP 47: fr, pt-BR, zh-Hant); else Accept-Language, else en",
+        },
+        {
+            "name": "lang",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Alias of locale",
+        },
+        {
+            "name": "Accept-Language",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+        {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+    ]
+}
+
+
+def _negotiate(request: Request) -> tuple[UiLocale, bool]:
+    query = request.query_params
+    return negotiate(
+        locale=query.get("locale"),
+        lang=query.get("lang"),
+        accept_language=request.headers.get("accept-language"),
+    )
+
+
+@router.get(
+    "/letters/{slug}/count",
+    response_model=CountPublic,
+    responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
+    openapi_extra=_NEGOTIATED,
+)
+async def letter_count(request: Request) -> Response:
+    """Signature counts of a public letter with a localised sentence (cacheable, CORS *)."""
+    settings = get_settings()
+    slug = request.path_params["slug"]
+    ui, vary = _negotiate(request)
+    entry = await _public_counts_async(slug, settings)
+    if entry.snapshot is None:
+        raise service.not_found(settings)
+    rendered = service.render_count(entry.snapshot, ui)
+    return _cached_response(
+        rendered,
+        entry=entry,
+        vary=vary,
+        if_none_match=request.headers.get("if-none-match"),
+        media_type="application/json",
+        settings=settings,
+    )
+
+
+@router.options("/letters/{slug}/count", include_in_schema=False)
+def letter_count_preflight() -> Response:
+    """CORS preflight: any origin may read the count, with If-None-Match."""
+    return Response(
+        status_code=204,
+        headers=service.CORS
+        | {
+            "Access-Control-Allow-Methods": "GET, OPTIONS",
+            "Access-Control-Allow-Headers": "If-None-Match, Accept-Language",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
+
+
+@router.get(
+    "/letters/{slug}/badge.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, 404: {"content": {"image/svg+xml": {}}}},
+    openapi_extra=_NEGOTIATED,
+)
+async def letter_badge(request: Request) -> Response:
+    """SVG badge with the localised count; a neutral "unknown letter" badge (404) otherwise."""
+    settings = get_settings()
+    slug = request.path_params["slug"]
+    ui, vary = _negotiate(request)
+    entry = await _public_counts_async(slug, settings)
+    if entry.snapshot is None:
+        return Response(
+            service.unknown_badge(ui),
+            status_code=404,
+            media_type="image/svg+xml",
+            headers=service.CORS | {"Cache-Control": f"public, max-age={settings.count_max_age}"},
+        )
+    rendered = service.render_badge(entry.snapshot, ui)
+    return _cached_response(
+        rendered,
+        entry=entry,
+        vary=vary,
+        if_none_match=request.headers.get("if-none-match"),
+        media_type="image/svg+xml",
+        settings=settings,
+    )
+
+
+def _static(name: str) -> Response:
+    kind = name.rsplit(".", 1)[1]
+    return Response(
+        _STATIC[name],
+        media_type=_STATIC_TYPES[kind],
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+@pages_router.get("/embed.js", response_class=Response)
+def embed_script() -> Response:
+    """The snippet partners include: inserts and sizes the widget iframe."""
+    return _static("embed.js")
+
+
+@pages_router.get("/embed/widget.js", response_class=Response, include_in_schema=False)
+def widget_script() -> Response:
+    return _static("widget.js")
+
+
+@pages_router.get("/embed/widget.css", response_class=Response, include_in_schema=False)
+def widget_style() -> Response:
+    return _static("widget.css")
+
+
+@pages_router.get("/embed/letter.css", response_class=Response, include_in_schema=False)
+def letter_style() -> Response:
+    return _static("letter.css")
+
+
+def _render(template: str, ui: UiLocale, **context: Any) -> str:
+    catalog = translations(ui.name)
+    return _templates.get_template(template).render(
+        ui=ui, _=catalog.gettext, ngettext=catalog.ngettext, **context
+    )
+
+
+def _html(content: str, *, csp: str, cache_control: str, vary: bool) -> HTMLResponse:
+    headers = {
+        "Content-Security-Policy": csp,
+        "Cache-Control": cache_control,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    if vary:
+        headers["Vary"] = "Accept-Language"
+    return HTMLResponse(content, headers=headers)
+
+
+def _letter_url(settings: Settings, slug: str, ui: UiLocale) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/letters/{slug}?locale={quote(ui.tag)}"
+
+
+@pages_router.get("/embed/{slug}", response_class=HTMLResponse)
+def widget(
+    slug: str,
     session: SessionDep,
-    locale: Annotated[str | None, Query(max_length=35)] = None,
-) -> CountPublic:
-    """Signature counts of a letter with a sentence for partner sites."""
+    locale: LocaleQuery = None,
+    lang: LangQuery = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    """Small HTML widget for an iframe: title, count sentence, link; refreshes itself."""
+    settings = get_settings()
+    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
+    entry = _public_counts(slug, settings)
+    if entry.snapshot is None:
+        raise service.not_found(settings)
+    snapshot = entry.snapshot
+    letter = service.public_letter(session, slug=slug, settings=settings)
+    headers = service.cache_headers(
+        settings, entry, vary=vary, etag=service.render_count(snapshot, ui).etag
+    )
+    content = _render(
+        "widget.html",
+        ui,
+        slug=slug,
+        text=service.localised_text(session, letter=letter, ui=ui),
+        sentence=count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous),
+        count_url=f"/api/v1/letters/{slug}/count?locale={quote(ui.tag)}",
+        letter_url=_letter_url(settings, slug, ui),
+        etag=headers["ETag"],
+        max_age=settings.count_max_age,
+        age=headers["Age"],
+    )
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {settings.embed_frame_ancestors}"
+    )
+    return _html(
+        content,
+        csp=csp,
+        cache_control=f"public, max-age={settings.count_max_age}",
+        vary=vary,
+    )
+
+
+def _language_choices() -> list[dict[str, str]]:
+    return [
+        {"tag": tag, "name": Locale.parse(name).get_display_name(name) or tag}
+        for name, tag in SUPPORTED.items()
+    ]
+
+
+@pages_router.get("/letters/{slug}", response_class=HTMLResponse)
+def letter_page(
+    slug: str,
+    session: SessionDep,
+    locale: LocaleQuery = None,
+    lang: LangQuery = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    """Public letter page: text in the chosen language, named signatories, anonymous count."""
+    settings = get_settings()
+    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
+    service.check_slug(slug)
+    letter = service.public_letter(session, slug=slug, settings=settings)
+    named_rows, _ = signature_service.signatories(
+        session, letter=letter, lang=ui.tag, limit=1_000_000, cursor=None
+    )
     assert letter.id is not None
+    # Counted in this request's transaction, so the note agrees with the list shown.
     named, anonymous = counting.counts(session, letter_id=letter.id)
     total = named + anonymous
-    text = f"{total} organisations have signed" + (
-        f", {anonymous} of them anonymously" if anonymous else ""
-    )
-    return CountPublic(
-        letter=letter.slug,
-        total=total,
-        named=named,
-        anonymous=anonymous,
-        updated_at=letter.counts_changed_at,
-        locale="en",
+    notes = []
+    if letter.declared_total is not None and letter.declared_total != total:
+        notes.append(
+            ui_gettext(
+                ui,
+                "Signatories stated in the published letter: %(declared)s. Recorded here: %(actual)s.",
+                declared=number(letter.declared_total, ui),
+                actual=number(total, ui),
+            )
+        )
+    if letter.declared_anonymous is not None and letter.declared_anonymous != anonymous:
+        notes.append(
+            ui_gettext(
+                ui,
+                "Anonymous signatories stated in the published letter: %(declared)s. "
+                "Recorded here: %(actual)s.",
+                declared=number(letter.declared_anonymous, ui),
+                actual=number(anonymous, ui),
+            )
+        )
+    text = service.localised_text(session, letter=letter, ui=ui)
+    content = _render(
+        "letter.html",
+        ui,
         text=text,
+        paragraphs=[p.strip() for p in text.body.split("\n\n") if p.strip()],
+        recipients=letter.recipients if text.lang == letter.lang else "",
+        languages=_language_choices(),
+        sentence=count_sentence(ui, total=total, anonymous=anonymous),
+        notes=notes,
+        signatories=named_rows,
+        anonymous_note=ui_gettext(
+            ui,
+            "Signed anonymously: %(count)s. Their names are not published.",
+            count=number(anonymous, ui),
+        ),
+    )
+    csp = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'self'"
+    )
+    return _html(
+        content, csp=csp, cache_control=f"public, max-age={settings.count_max_age}", vary=vary
     )

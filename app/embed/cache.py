@@ -1,0 +1,148 @@
+"""Per-process cache of public letter counts, revalidated against `letter.revision`.
+
+Every signature write bumps `letter.revision` and `letter.counts_changed_at` in the same
+transaction as the signature (`signatures.service.touch_counts`). A worker serves a count from
+memory for at most `count_cache_ttl` seconds after it last checked that row, then re-reads the
+one indexed row (slug → id, status, revision, counts_changed_at) and recounts only if the
+revision moved. A commit in this process evicts the letter at once (see `_collect_letters`);
+other processes see it within the TTL. Responses carry `Age` = time since that check, so a
+client's cache lifetime (max-age) never extends past max-age after a write.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import select
+
+from app.db import open_session
+from app.letters.models import Letter, LetterStatus
+from app.signatures import counting
+
+MAX_ENTRIES = 4096
+
+
+@dataclass
+class Snapshot:
+    """Counts of one public letter as of one revision; `renders` memoises bodies per locale."""
+
+    letter_id: int
+    slug: str
+    revision: int
+    counts_changed_at: datetime
+    named: int
+    anonymous: int
+    renders: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.named + self.anonymous
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A cache slot: the snapshot (None: no public letter with that slug) and when it was checked."""
+
+    snapshot: Snapshot | None
+    checked_at: float
+
+
+class CountCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+        # Bumped by every invalidation: a refresh that started before one must not store its
+        # (possibly older) result over the eviction.
+        self._generation = 0
+
+    def fresh(self, slug: str, *, ttl: float) -> Entry | None:
+        """The entry if it was checked less than `ttl` seconds ago (memory only, never blocks)."""
+        entry = self._entries.get(slug)
+        if entry is not None and time.monotonic() - entry.checked_at < ttl:
+            return entry
+        return None
+
+    def peek(self, slug: str) -> Entry | None:
+        """The entry whatever its age (its `checked_at` tells how old it is)."""
+        return self._entries.get(slug)
+
+    def get(self, slug: str, *, ttl: float) -> Entry:
+        """A fresh entry, re-checked against the database if needed (blocking: use a thread)."""
+        return self.fresh(slug, ttl=ttl) or self.refresh(slug)
+
+    def refresh(self, slug: str) -> Entry:
+        previous = self._entries.get(slug)
+        generation = self._generation
+        # The check time is taken before the read: the data is at least as new as this instant.
+        checked_at = time.monotonic()
+        with open_session() as session:
+            row = session.exec(
+                select(Letter.id, Letter.status, Letter.revision, Letter.counts_changed_at).where(
+                    Letter.slug == slug
+                )
+            ).first()
+            if row is None or row[1] == LetterStatus.draft or row[0] is None:
+                entry = Entry(None, checked_at)
+            else:
+                letter_id, _, revision, changed_at = row
+                old = previous.snapshot if previous else None
+                if old is not None and (old.letter_id, old.revision, old.counts_changed_at) == (
+                    letter_id,
+                    revision,
+                    changed_at,
+                ):
+                    entry = Entry(old, checked_at)
+                else:
+                    named, anonymous = counting.counts(session, letter_id=letter_id)
+                    snapshot = Snapshot(letter_id, slug, revision, changed_at, named, anonymous)
+                    entry = Entry(snapshot, checked_at)
+        with self._lock:
+            if generation == self._generation:
+                if slug not in self._entries and len(self._entries) >= MAX_ENTRIES:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[slug] = entry
+        return entry
+
+    def invalidate(self, slugs: set[str]) -> None:
+        with self._lock:
+            self._generation += 1
+            for slug in slugs:
+                self._entries.pop(slug, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+
+count_cache = CountCache()
+_PENDING = "embed_changed_letters"
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _collect_letters(session: OrmSession, _context: Any) -> None:
+    # Any written letter row (signature counts via touch_counts, status, deletion) is evicted
+    # once the transaction commits; until then other requests must still see the old state.
+    changed = [
+        obj.slug
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(obj, Letter)
+    ]
+    if changed:
+        session.info.setdefault(_PENDING, set()).update(changed)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _evict_committed(session: OrmSession) -> None:
+    slugs = session.info.pop(_PENDING, None)
+    if slugs:
+        count_cache.invalidate(slugs)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_rolled_back(session: OrmSession) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,61 @@
+"""Helpers for the partner-facing tests: settings overrides and signing through the API."""
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import get_settings
+
+
+@pytest.fixture
+def override_settings() -> Iterator[Callable[..., None]]:
+    """Set UNDERSIGNED_* settings for this test (get_settings is cached: it is reset around)."""
+    saved: dict[str, str | None] = {}
+
+    def _set(**values: Any) -> None:
+        for key, value in values.items():
+            name = f"UNDERSIGNED_{key.upper()}"
+            saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = str(value)
+        get_settings.cache_clear()
+
+    yield _set
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sign(client: TestClient, coordinator_headers: dict[str, str]) -> Callable[..., Any]:
+    def _sign(slug: str, name: str | None = None, *, anonymous: bool = False) -> Any:
+        body: dict[str, Any] = {"anonymous": anonymous}
+        if name is not None:
+            body["organisation"] = {"name": name}
+        response = client.post(
+            f"/api/v1/letters/{slug}/signatures", json=body, headers=coordinator_headers
+        )
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    return _sign
+
+
+@pytest.fixture
+def letter(make_letter: Callable[..., Any], coordinator_headers: dict[str, str]) -> str:
+    """An open letter in English with French and Arabic translations; returns its slug."""
+    make_letter(
+        coordinator_headers,
+        slug="partner-letter",
+        title="Free the press",
+        translations=[
+            {"lang": "fr", "title": "Libérez la presse", "body": "Nous demandons."},
+            {"lang": "ar", "title": "أطلقوا سراح الصحافة", "body": "نطالب."},
+        ],
+    )
+    return "partner-letter"
