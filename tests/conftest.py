@@ -238,9 +238,13 @@ def live_server(engine: Engine) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser).
+
+    Per test, not per session: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break every later test that calls asyncio.run().
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
