@@ -24,7 +24,7 @@ from app.admin import judgements as judgement_service
 from app.admin.models import DuplicateCandidate
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution import scoring
-from app.resolution.normalise import normalise
+from app.resolution.normalise import STOPWORDS, normalise
 from app.resolution.scripts import _to_simplified
 
 MIN_SCORE = 70.0
@@ -40,52 +40,6 @@ RARE_TOKENS_PER_NAME = 2
 # The best pairs kept per scan (memory per worker); the queue shows the best unjudged ones and
 # every merge or new organisation triggers a fresh scan.
 MAX_KEPT_PAIRS = 20_000
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "for",
-        "in",
-        "on",
-        "at",
-        "to",
-        "by",
-        "with",
-        "de",
-        "des",
-        "du",
-        "la",
-        "le",
-        "les",
-        "et",
-        "pour",
-        "en",
-        "el",
-        "los",
-        "las",
-        "y",
-        "del",
-        "para",
-        "por",
-        "da",
-        "do",
-        "dos",
-        "das",
-        "e",
-        "für",
-        "und",
-        "der",
-        "die",
-        "zur",
-        "zum",
-        "van",
-        "voor",
-        "het",
-    ]
-)
 _SECOND_LEVEL = frozenset(
     ["co", "com", "org", "net", "gov", "ac", "edu", "or", "ne", "go", "gob", "gouv", "nic"]
 )
@@ -151,7 +105,7 @@ def _tokens(folded: str) -> tuple[str, ...]:
     if _is_cjk(folded):
         compact = folded.replace(" ", "")
         return tuple(compact[i : i + 2] for i in range(len(compact) - 1)) or (compact,)
-    return tuple(t for t in folded.split() if len(t) >= 3 and t not in _STOPWORDS)
+    return tuple(t for t in folded.split() if len(t) >= 3 and t not in STOPWORDS)
 
 
 @lru_cache(maxsize=200_000)
@@ -160,7 +114,7 @@ def _initials(folded: str) -> frozenset[str]:
     if len(words) < 2 or _is_cjk(folded):
         return frozenset()
     result = {"".join(w[0] for w in words)}
-    significant = [w for w in words if w not in _STOPWORDS]
+    significant = [w for w in words if w not in STOPWORDS]
     if len(significant) >= 2:
         result.add("".join(w[0] for w in significant))
     return frozenset(r for r in result if len(r) >= 3)

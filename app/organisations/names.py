@@ -12,6 +12,7 @@ from functools import cache
 
 from babel import Locale
 
+from app.resolution.normalise import STOPWORDS
 from app.resolution.scripts import char_script, detect_script, is_cjk_script
 
 MAX_NAME_LENGTH = 300
@@ -21,53 +22,6 @@ _BIDI_AND_CONTROL = re.compile(
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
 _GROUP = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|【([^【】]*)】|（([^（）]*)）")
 _TRAILING_PUNCT = " .,;:-–—/"
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "for",
-        "in",
-        "on",
-        "at",
-        "to",
-        "by",
-        "with",
-        "de",
-        "des",
-        "du",
-        "la",
-        "le",
-        "les",
-        "et",
-        "pour",
-        "en",
-        "el",
-        "los",
-        "las",
-        "y",
-        "del",
-        "para",
-        "por",
-        "da",
-        "do",
-        "dos",
-        "das",
-        "e",
-        "für",
-        "und",
-        "der",
-        "die",
-        "das",
-        "zur",
-        "zum",
-        "van",
-        "voor",
-        "het",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -121,7 +75,7 @@ def is_acronym(name: str) -> bool:
 def _initials(words: list[str]) -> str:
     letters = []
     for word in words:
-        if word.casefold() in _STOPWORDS:
+        if word.casefold() in STOPWORDS:
             continue
         base = unicodedata.normalize("NFKD", word[0])[0]
         letters.append(base.upper())
@@ -149,7 +103,7 @@ def _split_edge_acronym(piece: str) -> list[str]:
         and last.isupper()
         and len(last) >= 3
         and not is_territory(last)
-        and any(w.islower() or w.istitle() for w in rest if w.casefold() not in _STOPWORDS)
+        and any(w.islower() or w.istitle() for w in rest if w.casefold() not in STOPWORDS)
         and not any(is_acronym(w) for w in rest)
         and not rest[-1].endswith(",")  # "Fridays for Future, PCT": a qualifier, not a name
     ):
