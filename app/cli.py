@@ -1,4 +1,4 @@
-"""The `undersigned` command: serve, migrate, seed, import, export, token."""
+"""The `undersigned` command: serve, migrate, seed, import, export, token, backup, restore."""
 
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,8 +71,18 @@ def serve(
     run_migrations()
     run_seed()
     console.print(f"serving on http://{host}:{port} (API docs at /docs)")
+    from app.security.logs import log_config
+
+    settings = get_settings()
     uvicorn.run(
-        "app.main:app", host=host, port=port, workers=workers, log_level=get_settings().log_level
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 
@@ -203,6 +213,37 @@ def export_letter(
     else:
         output.write_text(text, encoding="utf-8", newline="")
         err_console.print(f"{len(rows)} signatories written to {output}")
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="File to write the backup to")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file")] = False,
+) -> None:
+    """Back up the SQLite database (online, consistent while serving); PostgreSQL: pg_dump."""
+    from app.backup import BackupError
+    from app.backup import backup as run_backup
+
+    try:
+        run_backup(database_url=get_settings().database_url, destination=path, overwrite=force)
+    except BackupError as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(code=1) from None
+    console.print(f"backup written to {path} (integrity check passed)")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="Backup file made by `undersigned backup`")],
+) -> None:
+    """Replace the SQLite database with a backup; stop the server first. PostgreSQL: pg_restore."""
+    from app.backup import BackupError
+    from app.backup import restore as run_restore
+
+    try:
+        run_restore(database_url=get_settings().database_url, source=path)
+    except BackupError as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(code=1) from None
+    console.print(f"database restored from {path}")
 
 
 @token_app.command("create")

@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     # is derived from UNDERSIGNED_ADMIN_TOKEN, or random per process).
     session_secret: SecretStr | None = None
     admin_session_hours: int = 8
+    # Per client IP token buckets (requests per second, burst), per worker process: with N
+    # workers a client gets up to N times these. Reads are GET/HEAD/OPTIONS, writes the rest.
+    rate_limit_enabled: bool = True
+    rate_limit_read_per_second: float = 50.0
+    rate_limit_read_burst: int = 500
+    rate_limit_write_per_second: float = 20.0
+    rate_limit_write_burst: int = 200
+    # Proxies whose X-Forwarded-For is trusted for the client IP (`undersigned serve`); empty
+    # means none, so a client cannot dodge the rate limit by forging the header.
+    forwarded_allow_ips: str = ""
     log_level: str = "info"
 
     @field_validator("admin_token")
@@ -65,6 +75,19 @@ class Settings(BaseSettings):
                 "* or https://partner.example 'self'"
             )
         return " ".join(tokens)
+    @field_validator("max_body_bytes", "rate_limit_read_burst", "rate_limit_write_burst")
+    @classmethod
+    def _positive_int(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("limits must be at least 1")
+        return value
+
+    @field_validator("rate_limit_read_per_second", "rate_limit_write_per_second")
+    @classmethod
+    def _positive_rate(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("rates must be greater than 0")
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -91,9 +91,36 @@ def register_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        field = _field_path(tuple(first.get("loc", ())))
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        loc = tuple(first.get("loc", ()))
+        malformed = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            # The decoder's reason names a position, never the content.
+            reason = str((malformed.get("ctx") or {}).get("error", "")).split(":")[0]
+            detail = "the request body is not valid JSON" + (f" ({reason})" if reason else "")
+            return JSONResponse(error_body("malformed_json", detail, None), status_code=400)
+        if loc == ("body",) and not _is_json(request.headers.get("content-type")):
+            return JSONResponse(
+                error_body(
+                    "unsupported_media_type",
+                    "send the request body as JSON with 'Content-Type: application/json'",
+                    None,
+                ),
+                status_code=415,
+            )
+        if loc == ("body",) and first.get("type") in ("model_attributes_type", "dict_type"):
+            return JSONResponse(
+                error_body("validation_error", "the request body must be a JSON object", None),
+                status_code=422,
+            )
+        if loc == ("body",) and first.get("type") == "missing":
+            return JSONResponse(
+                error_body("validation_error", "the request body is required", None),
+                status_code=422,
+            )
+        field = _field_path(loc)
         message = str(first.get("msg", "invalid value"))
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
@@ -103,9 +130,36 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
         return JSONResponse(
-            error_body(codes.get(exc.status_code, "http_error"), str(exc.detail), None),
+            error_body(HTTP_ERROR_CODES.get(exc.status_code, "http_error"), str(exc.detail), None),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(Exception)
+    async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette calls this for the 500 and re-raises; app/security/logs.py logs it safely.
+        return JSONResponse(
+            error_body("internal_error", "an internal error occurred; it has been logged", None),
+            status_code=500,
+        )
+
+
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True  # no body at all: reported as a missing body, not a wrong type
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")

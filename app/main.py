@@ -5,6 +5,8 @@ from sqlalchemy import text
 
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
+from app import security
+from app.config import get_settings
 from app.db import SessionDep
 from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
@@ -46,6 +48,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
     app.include_router(embed_pages_router)
+    security.install(app, settings=get_settings())
     return app
 
 
