@@ -1,0 +1,145 @@
+"""Helpers for the hardening tests: apps built with chosen settings, free ports, servers."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.config import get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+# Ports this suite may bind (the project's allocation for hardening tests).
+PORTS = range(8700, 8720)
+
+
+@pytest.fixture
+def build_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FastAPI]]:
+    """A fresh app whose Settings come from the given UNDERSIGNED_* values."""
+
+    def _build(**settings: object) -> FastAPI:
+        for key, value in settings.items():
+            monkeypatch.setenv(f"UNDERSIGNED_{key.upper()}", str(value))
+        get_settings.cache_clear()
+        from app.main import create_app
+
+        return create_app()
+
+    yield _build
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def free_port() -> int:
+    """A port of our range that nobody listens on now (tests run in parallel workers)."""
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8700-8719")
+
+
+class Server:
+    """`uvicorn app.main:app` in a child process, its stdout+stderr captured to a file."""
+
+    def __init__(self, *, database_url: str, workers: int = 1, env: dict[str, str] | None = None):
+        self.database_url = database_url
+        self.workers = workers
+        self.env = env or {}
+        handle, name = tempfile.mkstemp(prefix="undersigned-server-", suffix=".log")
+        os.close(handle)
+        self.log_path = Path(name)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, log_level: str = "debug") -> None:
+        env = os.environ | {
+            "UNDERSIGNED_DATABASE_URL": self.database_url,
+            "UNDERSIGNED_LOG_LEVEL": log_level,
+        } | self.env
+        for _attempt in range(5):
+            self.port = free_port()
+            log = self.log_path.open("ab")
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "uvicorn", "app.main:app",
+                    "--host", "127.0.0.1", "--port", str(self.port),
+                    "--workers", str(self.workers), "--log-level", log_level,
+                ],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            log.close()
+            if self._wait_ready():
+                return
+            self.kill()
+        raise RuntimeError(f"the server did not start; log:\n{self.log()}")
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + 30
+        assert self.process is not None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if httpx.get(f"{self.url}/api/v1/healthz", timeout=2).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def kill(self, sig: int = 9) -> None:
+        """Signal the server's own process group (its workers too), then reap it."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+        # Workers may outlive the supervisor for a moment after SIGKILL; wait for the group.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def _make(**kwargs: object) -> Server:
+        server = Server(**kwargs)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield _make
+    for server in servers:
+        server.kill(signal.SIGTERM)
+        server.log_path.unlink(missing_ok=True)
