@@ -47,9 +47,7 @@ class SecurityHeadersMiddleware:
         if "content-security-policy" in headers:
             return
         if content_type == "text/html":
-            headers["Content-Security-Policy"] = (
-                DOCS_CSP if path in self.docs_paths else HTML_CSP
-            )
+            headers["Content-Security-Policy"] = DOCS_CSP if path in self.docs_paths else HTML_CSP
             # For browsers without CSP frame-ancestors; only with our own CSP, so that a
             # route that allows framing (the widget) is never contradicted.
             headers.setdefault("X-Frame-Options", "DENY")

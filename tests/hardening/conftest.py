@@ -69,10 +69,14 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, log_level: str = "debug") -> None:
-        env = os.environ | {
-            "UNDERSIGNED_DATABASE_URL": self.database_url,
-            "UNDERSIGNED_LOG_LEVEL": log_level,
-        } | self.env
+        env = (
+            os.environ
+            | {
+                "UNDERSIGNED_DATABASE_URL": self.database_url,
+                "UNDERSIGNED_LOG_LEVEL": log_level,
+            }
+            | self.env
+        )
         for _attempt in range(5):
             self.port = free_port()
             log = self.log_path.open("ab")
@@ -127,7 +131,11 @@ class Server:
         self.process = None
 
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(encoding="utf-8", errors="replace")
+            if self.log_path.exists()
+            else ""
+        )
 
 
 @pytest.fixture

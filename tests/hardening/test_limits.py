@@ -52,9 +52,7 @@ def test_streamed_body_over_the_limit_is_413(
 
 def test_lying_content_length_is_400(engine, build_app: Callable[..., FastAPI]) -> None:
     with TestClient(build_app()) as client:
-        response = client.post(
-            "/api/v1/letters", content=b"{}", headers={"content-length": "abc"}
-        )
+        response = client.post("/api/v1/letters", content=b"{}", headers={"content-length": "abc"})
         assert response.status_code == 400
         assert response.json()["error"] == "bad_request"
 

@@ -29,7 +29,13 @@ def test_access_log_lines_drop_the_query_string() -> None:
 
 def test_token_shaped_strings_are_masked() -> None:
     record = logging.LogRecord(
-        "x", logging.INFO, __file__, 1, "headers %s", ("Authorization: Bearer us_abcDEF123456",), None
+        "x",
+        logging.INFO,
+        __file__,
+        1,
+        "headers %s",
+        ("Authorization: Bearer us_abcDEF123456",),
+        None,
     )
     RedactingFilter().filter(record)
     assert "us_abcDEF123456" not in record.getMessage()
@@ -56,7 +62,10 @@ def test_no_marker_or_token_in_logs_of_requests(
     try:
         signed = client.post(
             "/api/v1/letters/log-letter/signatures",
-            json={"organisation": {"name": MARKER, "website": "zqx-hidden.example"}, "anonymous": True},
+            json={
+                "organisation": {"name": MARKER, "website": "zqx-hidden.example"},
+                "anonymous": True,
+            },
             headers=admin,
         )
         assert signed.status_code == 201
@@ -81,7 +90,9 @@ def test_unhandled_database_error_is_logged_without_its_message(
     def explode() -> None:
         # What a constraint violation looks like: the driver quotes the offending row.
         raise IntegrityError(
-            "INSERT INTO organisation_name ...", {"name": MARKER}, Exception(f"Key (name)=({MARKER})")
+            "INSERT INTO organisation_name ...",
+            {"name": MARKER},
+            Exception(f"Key (name)=({MARKER})"),
         )
 
     caplog.set_level(logging.DEBUG)
