@@ -5,7 +5,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 
 class AppError(Exception):
@@ -129,11 +131,14 @@ def register_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("validation_error", detail, field), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return JSONResponse(
             error_body(HTTP_ERROR_CODES.get(exc.status_code, "http_error"), str(exc.detail), None),
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)
@@ -156,6 +161,18 @@ HTTP_ERROR_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route on this path (Starlette lists only the first route's)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if not context.path:
+            continue
+        regex, _, _ = compile_path(context.path)
+        if regex.match(request.url.path):
+            methods |= set(context.methods or ())
+    return sorted(methods)
 
 
 def _is_json(content_type: str | None) -> bool:

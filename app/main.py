@@ -13,6 +13,7 @@ from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
 from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
+from app.openapi import refine_schema
 from app.organisations.router import router as organisations_router
 from app.signatures.router import router as signatures_router
 
@@ -49,6 +50,7 @@ def create_app() -> FastAPI:
     app.include_router(admin_page_router)
     app.include_router(embed_pages_router)
     security.install(app, settings=get_settings())
+    refine_schema(app)
     return app
 
 

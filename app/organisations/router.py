@@ -13,7 +13,7 @@ from app.errors import BadRequest
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service
 from app.organisations.models import Organisation
-from app.organisations.names import NameError_, validate_name
+from app.organisations.names import MAX_NAME_LENGTH, NameError_, validate_name
 from app.organisations.schemas import (
     MatchCandidate,
     NameCreate,
@@ -63,7 +63,9 @@ def _public(session: Session, organisation: Organisation) -> OrganisationPublic:
 def match_organisations(
     session: SessionDep,
     principal: CoordinatorUser,
-    name: Annotated[str, Query(max_length=2000, description="Name to resolve")],
+    name: Annotated[
+        str, Query(min_length=1, max_length=MAX_NAME_LENGTH, description="Name to resolve")
+    ],
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> list[MatchCandidate]:
     """Ranked candidate organisations for a name, with the decision the resolver would take."""

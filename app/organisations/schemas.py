@@ -2,16 +2,20 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator
 
-from app.organisations.names import NameError_, validate_name
+from app.organisations.names import MAX_NAME_LENGTH, NameError_, validate_name
 from app.organisations.validation import check_country, check_lang, check_website
 
 
 class NameCreate(BaseModel):
-    name: str = Field(max_length=2000, description="The name as written (1–300 characters)")
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description="The name as written (1–300 characters)",
+    )
     lang: str | None = Field(default=None, max_length=35, description="BCP 47 language tag")
-    is_acronym: bool | None = None
+    is_acronym: StrictBool | None = None
 
     @field_validator("name")
     @classmethod
@@ -30,7 +34,11 @@ class NameCreate(BaseModel):
 class OrganisationIn(BaseModel):
     """An organisation as a coordinator submits it when signing."""
 
-    name: str = Field(max_length=2000, description="Name as printed; may hold several names")
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description="Name as printed; may hold several names",
+    )
     other_names: list[str] = Field(default_factory=list, max_length=50)
     lang: str | None = Field(default=None, max_length=35)
     country: str | None = Field(default=None, max_length=2, description="ISO 3166-1 alpha-2")

@@ -2,17 +2,17 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from app.organisations.names import NameError_, validate_name
+from app.organisations.names import MAX_NAME_LENGTH, NameError_, validate_name
 from app.organisations.schemas import OrganisationIn
 
 
 class SignatureCreate(BaseModel):
     # Field order matters: `organisation` is validated last so it can see the others.
-    anonymous: bool = False
-    display_name: str | None = Field(default=None, max_length=2000)
-    organisation_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    anonymous: StrictBool = False
+    display_name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
+    organisation_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
     organisation: OrganisationIn | None = Field(default=None, validate_default=True)
 
     @field_validator("display_name")
