@@ -92,7 +92,12 @@ def match_organisations(
 @router.get(
     "/{organisation_id}",
     response_model=OrganisationPublic,
-    responses={308: {"description": "Merged away: Location is the survivor"}},
+    responses={
+        308: {
+            "description": "Merged away: Location is the survivor",
+            "headers": {"Location": {"schema": {"type": "string"}, "description": "Survivor URL"}},
+        }
+    },
 )
 def get_organisation(
     organisation_id: OrganisationId,

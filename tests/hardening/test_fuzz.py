@@ -26,7 +26,7 @@ from app.main import create_app
 from app.security.limits import RateLimitMiddleware
 from tests.conftest import ADMIN_TOKEN, alembic_config
 
-MAX_EXAMPLES = int(os.environ.get("UNDERSIGNED_FUZZ_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("UNDERSIGNED_FUZZ_EXAMPLES", "30"))
 
 
 def fuzz_app() -> FastAPI:
