@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     # is derived from UNDERSIGNED_ADMIN_TOKEN, or random per process).
     session_secret: SecretStr | None = None
     admin_session_hours: int = 8
+    # PostgreSQL connections per worker process: pool + overflow, times workers, must stay
+    # below the server's max_connections. A request that waits longer than the pool timeout
+    # for a connection gets a 503 with Retry-After.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout: float = 30.0
     # Per client IP token buckets (requests per second, burst), per worker process: with N
     # workers a client gets up to N times these. Reads are GET/HEAD/OPTIONS, writes the rest.
     rate_limit_enabled: bool = True

@@ -68,17 +68,27 @@ WRITE_OPTIONS = {"sqlite_immediate": True}
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        settings = get_settings()
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
             hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # hide_parameters: a failed statement's message must not quote the row (a signer's name).
+    settings = get_settings()
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        hide_parameters=True,
     )
 
 

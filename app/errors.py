@@ -1,13 +1,18 @@
 """Domain errors carry their own HTTP status and render as {"error", "detail", "field"}."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+
+logger = logging.getLogger("undersigned.errors")
 
 
 class AppError(Exception):
@@ -139,6 +144,30 @@ def register_error_handlers(app: FastAPI) -> None:
             error_body(HTTP_ERROR_CODES.get(exc.status_code, "http_error"), str(exc.detail), None),
             status_code=exc.status_code,
             headers=headers or None,
+        )
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Overload or an unreachable database: the client should retry, the server stays up.
+        # The SQLSTATE says which (53300 too many connections, 55P03 lock timeout, ...); the
+        # message is not logged, as it may quote a statement.
+        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        logger.warning(
+            "database unavailable on %s %s: %s (sqlstate %s)",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            sqlstate,
+        )
+        return JSONResponse(
+            error_body(
+                "service_unavailable",
+                "the database is busy or unreachable; retry after the delay in Retry-After",
+                None,
+            ),
+            status_code=503,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

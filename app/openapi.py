@@ -89,6 +89,10 @@ def _add_error_responses(method: str, operation: dict[str, Any]) -> None:
             "Rate limited",
             headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}},
         ),
+        "503": _error_response(
+            "Database busy or unreachable; retry later",
+            headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}},
+        ),
     }
     if has_body or parameters:
         wanted["422"] = _error_response("Payload or parameter validation failed")

@@ -4,13 +4,16 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.security.headers import SecurityHeadersMiddleware
-from app.security.limits import BodyLimitMiddleware, RateLimitMiddleware
+from app.security.limits import AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware
 from app.security.logs import ErrorShieldMiddleware, install_log_filters
 
 
 def install(app: FastAPI, *, settings: Settings) -> None:
     """Wrap the app; middleware added last runs first, so the error shield is outermost."""
     install_log_filters()
+    app.add_middleware(
+        AdmissionMiddleware, max_in_flight=settings.db_pool_size + settings.db_max_overflow
+    )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:

@@ -1,10 +1,13 @@
 """Request body limit and per-IP token-bucket rate limits (pure ASGI, so they cover every route)."""
 
+import asyncio
 import json
 import math
 import time
+import weakref
 from collections.abc import Callable
 
+import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -188,3 +191,38 @@ class RateLimitMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+
+class AdmissionMiddleware:
+    """At most `max_in_flight` requests inside the app at once; the rest wait here, in order.
+
+    Each request holds one database connection from its first dependency to its response. If
+    more requests than pooled connections were let in, they would wait on the connection pool,
+    which is unfair (some time out with 503 while newer requests pass) and can deadlock with the
+    thread pool (a request holding a connection waits for a thread while threads wait for
+    connections). Admitting no more requests than connections, with at least as many threads,
+    makes a burst queue fairly in the event loop, where waiting costs nothing.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self.max_in_flight)
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = max(int(limiter.total_tokens), self.max_in_flight)
+        return gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self._gate():
+            await self.app(scope, receive, send)

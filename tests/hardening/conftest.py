@@ -151,3 +151,25 @@ def server_factory() -> Iterator[Callable[..., Server]]:
     for server in servers:
         server.kill(signal.SIGTERM)
         server.log_path.unlink(missing_ok=True)
+
+
+# Budgets far above what a burst test sends from its one loopback address.
+UNLIMITED = {
+    "UNDERSIGNED_RATE_LIMIT_READ_BURST": "1000000",
+    "UNDERSIGNED_RATE_LIMIT_WRITE_BURST": "1000000",
+}
+
+
+def throwaway_database(kind: str, directory: Path) -> tuple[str, Callable[[], None]]:
+    """A migrated database of that kind that no other test uses, and how to drop it."""
+    from alembic import command
+
+    from tests.conftest import alembic_config, create_pg_database
+
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'server.db'}"
+        command.upgrade(alembic_config(url), "head")
+        return url, lambda: None
+    url, drop = create_pg_database()
+    command.upgrade(alembic_config(url), "head")
+    return url, drop
