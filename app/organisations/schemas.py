@@ -10,7 +10,6 @@ from app.organisations.validation import check_country, check_lang, check_websit
 
 class NameCreate(BaseModel):
     name: str = Field(
-        min_length=1,
         max_length=MAX_NAME_LENGTH,
         description="The name as written (1–300 characters)",
     )
@@ -35,7 +34,6 @@ class OrganisationIn(BaseModel):
     """An organisation as a coordinator submits it when signing."""
 
     name: str = Field(
-        min_length=1,
         max_length=MAX_NAME_LENGTH,
         description="Name as printed; may hold several names",
     )

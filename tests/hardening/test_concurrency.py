@@ -8,6 +8,7 @@ concurrent merge + sign and concurrent import tests when those features land.
 import asyncio
 import random
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,7 @@ def burst(
     async def run() -> list[tuple[int, Any]]:
         limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
         gate = asyncio.Semaphore(in_flight)
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=180, limits=limits) as client:
 
             async def one(method: str, path: str, body: dict[str, Any], headers: dict[str, str]):  # type: ignore[no-untyped-def]
                 async with gate:
@@ -77,7 +78,10 @@ def burst(
 
             return await asyncio.gather(*(one(*r) for r in requests))
 
-    return asyncio.run(run())
+    # In a thread of its own: Playwright's sync API (browser tests in the same worker) leaves
+    # an event loop running in the main thread, where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, run()).result()
 
 
 def create_letter(base: str, slug: str) -> None:
