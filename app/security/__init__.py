@@ -9,12 +9,12 @@ from app.security.logs import ErrorShieldMiddleware, install_log_filters
 
 
 def install(app: FastAPI, *, settings: Settings) -> None:
-    """Wrap the app; middleware added last runs first, so the error shield is outermost."""
+    """Wrap the app. Middleware added last runs first: headers go on every answer (429, 413 and
+    500 included), rejected requests never wait for admission."""
     install_log_filters()
     app.add_middleware(
         AdmissionMiddleware, max_in_flight=settings.db_pool_size + settings.db_max_overflow
     )
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:
         app.add_middleware(
@@ -25,6 +25,7 @@ def install(app: FastAPI, *, settings: Settings) -> None:
             write_burst=settings.rate_limit_write_burst,
         )
     app.add_middleware(ErrorShieldMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
 
 
 def _docs_paths(app: FastAPI) -> frozenset[str]:

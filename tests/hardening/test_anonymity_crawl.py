@@ -225,8 +225,7 @@ def write_bodies(world: World) -> list[Any]:
 
 def routes(base: str) -> dict[str, dict[str, dict[str, Any]]]:
     """Schema operations, plus the app's routes that the schema leaves out (HTML pages)."""
-    from fastapi.routing import APIRoute
-    from starlette.routing import Route
+    from fastapi.routing import iter_route_contexts
 
     from app.main import app
 
@@ -235,15 +234,15 @@ def routes(base: str) -> dict[str, dict[str, dict[str, Any]]]:
         path: {m: op for m, op in ops.items() if isinstance(op, dict)}
         for path, ops in schema["paths"].items()
     }
-    for route in app.routes:
-        if not isinstance(route, APIRoute | Route):
+    for context in iter_route_contexts(app.routes):
+        if not context.path:
             continue
-        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", context.path)
         params = [
             {"name": p, "in": "path", "schema": {"type": "string"}}
             for p in re.findall(r"\{(\w+)\}", path)
         ]
-        for method in sorted(route.methods or {"GET"}):
+        for method in sorted(context.methods or {"GET"}):
             found.setdefault(path, {}).setdefault(method.lower(), {"parameters": params})
     return found
 
@@ -334,10 +333,12 @@ def test_markers_appear_in_no_response_and_no_log_line(
     crawl(server.url, world, "public", {})
     crawl(server.url, world, "other-coordinator", {"Authorization": world.tokens["other"]})
     probe_hidden_organisations(server.url, world)
+    crawled = set(routes(server.url))
     server.kill(15)
     log = server.log()
     assert "GET /api/v1/letters/crawl-letter" in log  # the access log was captured
     assert world.requests > 200
+    assert {"/docs", "/openapi.json", "/api/v1/letters/{slug}/count"} <= crawled
     log_leaks = [line for line in log.splitlines() if leaks(line)]
     secrets_in_log = [t for t in (*world.tokens.values(), ADMIN_TOKEN) if t.split()[-1] in log]
     assert not world.problems, "\n".join(world.problems[:50])

@@ -23,6 +23,7 @@ def test_body_over_the_limit_by_content_length_is_413(
         assert response.status_code == 413
         assert response.json()["error"] == "payload_too_large"
         assert set(response.json()) == ERROR_KEYS
+        assert response.headers["x-content-type-options"] == "nosniff"
         small = client.post("/api/v1/letters", json=LETTER, headers=admin_headers)
         assert small.status_code == 201
 
@@ -101,6 +102,7 @@ def test_unhandled_error_is_json_500(engine, build_app: Callable[..., FastAPI]) 
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/boom")
     assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert response.json() == {
         "error": "internal_error",
         "detail": "an internal error occurred; it has been logged",
@@ -138,6 +140,7 @@ def test_burst_above_the_read_limit_gets_429_with_retry_after(
         assert limited.json()["error"] == "rate_limited"
         assert set(limited.json()) == ERROR_KEYS
         assert 1 <= int(limited.headers["retry-after"]) <= 5
+        assert limited.headers["x-content-type-options"] == "nosniff"
         # Writes have their own budget: exhausting reads does not block a sign-up.
         created = client.post("/api/v1/letters", json=LETTER, headers=admin_headers)
         assert created.status_code == 201
