@@ -39,9 +39,20 @@ def build_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FastAPI
     get_settings.cache_clear()
 
 
+def own_ports() -> range:
+    """This xdist worker's share of the range, so that parallel workers never race for a port
+    (a server that lost the race could otherwise see the winner answer its health check)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return PORTS
+    half = len(PORTS) // 2
+    start = PORTS.start + (int(worker[2:]) % 2) * half
+    return range(start, start + half)
+
+
 def free_port() -> int:
-    """A port of our range that nobody listens on now (tests run in parallel workers)."""
-    for port in PORTS:
+    """A port of this worker's share that nobody listens on now."""
+    for port in own_ports():
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
