@@ -1,6 +1,8 @@
 """No query string, token or anonymous identity in any log line."""
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -8,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 
-from app.security.logs import AccessLogFilter, RedactingFilter, log_config
+from app.security.logs import AccessLogFilter, RedactingFilter
+from tests.hardening.conftest import ROOT
 
 MARKER = "Zqx Hidden Collective 7731"
 
@@ -42,10 +45,23 @@ def test_token_shaped_strings_are_masked() -> None:
     assert "[redacted]" in record.getMessage()
 
 
-def test_serve_log_config_filters_both_handlers() -> None:
-    config = log_config("info")
-    assert config["handlers"]["access"]["filters"] == ["access", "redact"]
-    assert "redact" in config["handlers"]["default"]["filters"]
+def test_serve_log_config_strips_queries_and_tokens() -> None:
+    """The logging set-up of `undersigned serve`, applied in a fresh interpreter."""
+    script = (
+        "import logging, logging.config\n"
+        "from app.security.logs import log_config\n"
+        "logging.config.dictConfig(log_config('debug'))\n"
+        "logging.getLogger('uvicorn.access').info('%s - \"%s %s HTTP/%s\" %d',"
+        f" '10.0.0.1:1', 'GET', '/api/v1/organisations/match?name={MARKER}', '1.1', 200)\n"
+        "logging.getLogger('undersigned.x').warning('got Authorization: Bearer us_abcdefghijkl')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    output = result.stdout + result.stderr
+    assert "GET /api/v1/organisations/match HTTP/1.1" in output
+    assert MARKER not in output
+    assert "us_abcdefghijkl" not in output and "[redacted]" in output
 
 
 def test_no_marker_or_token_in_logs_of_requests(
