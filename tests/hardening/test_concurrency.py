@@ -105,6 +105,7 @@ def sign_plan(slug: str) -> list[tuple[dict[str, Any], str | None]]:
     return plan
 
 
+@pytest.mark.slow
 def test_thousand_concurrent_signs_leave_one_live_signature_per_organisation(
     cluster: Cluster,
 ) -> None:
