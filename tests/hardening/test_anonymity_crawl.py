@@ -116,9 +116,11 @@ def build_world(base: str, make_token: Callable[..., str]) -> World:
             "anonymous": True,
         }
         hidden.append(sign(owner, "crawl-letter", printed))
-        gone = sign(
-            owner, "crawl-letter", {"organisation": {"name": f"{MARKER} Gone"}, "anonymous": True}
-        )
+        # Its name shares no part with the others (a name splitter could otherwise resolve it
+        # to one of them, and withdrawing it would withdraw that one); the website carries
+        # the marker.
+        gone_org = {"name": "Withdrawn Later Org", "website": f"https://{HOST_LABEL}-gone.example"}
+        gone = sign(owner, "crawl-letter", {"organisation": gone_org, "anonymous": True})
         hidden.append(gone)
         _ok(http.delete(f"/letters/crawl-letter/signatures/{gone['id']}", headers=owner), 200)
         # The shared organisation signs this letter anonymously: its public page must not
@@ -143,8 +145,9 @@ def build_world(base: str, make_token: Callable[..., str]) -> World:
             201,
         )
         # Sanity: the markers really are in the database and visible to their coordinator.
-        listed = http.get("/letters/crawl-letter/signatures", headers=owner)
-        assert leaks(listed.text), "the fixture letter does not carry the marker"
+        for signed in hidden:
+            page = http.get(f"/organisations/{signed['organisation_id']}", headers=owner)
+            assert leaks(page.text), f"organisation {signed['organisation_id']} lacks the marker"
     signatures += hidden
     max_org = max(s["organisation_id"] or 0 for s in signatures)
     max_sig = max(s["id"] for s in signatures)
