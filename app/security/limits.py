@@ -130,6 +130,7 @@ class TokenBucket:
         self.burst = float(burst)
         self.clock = clock
         self.buckets: dict[str, tuple[float, float]] = {}
+        self._next_prune = 0.0
 
     def take(self, key: str) -> float:
         """Spend one token: 0.0 when allowed, else the seconds until one is available."""
@@ -144,9 +145,12 @@ class TokenBucket:
         return (1.0 - tokens) / self.rate
 
     def _prune(self, now: float) -> None:
-        if len(self.buckets) <= self.MAX_KEYS:
+        # At most once per refill period, so a flood of live clients does not make every
+        # request scan the table.
+        if len(self.buckets) <= self.MAX_KEYS or now < self._next_prune:
             return
         refill = self.burst / self.rate
+        self._next_prune = now + refill
         self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < refill}
 
 

@@ -123,6 +123,18 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert [bucket.take("a") for _ in range(4)][-1] > 0  # never more than the burst
 
 
+def test_token_bucket_forgets_idle_clients() -> None:
+    """Memory stays bounded when many addresses pass by (a spoofing flood, a botnet)."""
+    now = [0.0]
+    bucket = TokenBucket(rate=10.0, burst=5, clock=lambda: now[0])
+    bucket.MAX_KEYS = 100
+    for index in range(1000):
+        now[0] += 0.01
+        bucket.take(f"10.0.{index // 256}.{index % 256}")
+    assert len(bucket.buckets) <= 101
+    assert "10.0.3.231" in bucket.buckets  # the latest clients are still limited
+
+
 def test_burst_above_the_read_limit_gets_429_with_retry_after(
     engine, build_app: Callable[..., FastAPI], admin_headers
 ) -> None:
