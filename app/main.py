@@ -3,9 +3,9 @@
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
+from app import security
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
-from app import security
 from app.config import get_settings
 from app.db import SessionDep
 from app.embed.router import pages_router as embed_pages_router
