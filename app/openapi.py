@@ -102,7 +102,8 @@ def _add_error_responses(method: str, operation: dict[str, Any]) -> None:
     if operation.get("security"):
         wanted["401"] = _error_response("Missing, invalid or revoked token")
         wanted["403"] = _error_response("The token may not do this")
-    if any(p.get("in") == "path" for p in parameters):
+    if has_body or any(p.get("in") == "path" for p in parameters):
+        # Path ids, and ids inside bodies (merges and judgements name organisations).
         wanted["404"] = _error_response("Not found, or not visible to this caller")
     if method.lower() not in ("get", "head", "options"):
         wanted["409"] = _error_response("Conflicts with the current state")

@@ -3,14 +3,14 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
 
 OrganisationIdField = Field(ge=1, le=2**31 - 1)
 
 
 class MergeCreate(BaseModel):
-    survivor_id: int = OrganisationIdField
-    merged_ids: list[int] = Field(min_length=1, max_length=100)
+    survivor_id: StrictInt = OrganisationIdField
+    merged_ids: list[StrictInt] = Field(min_length=1, max_length=100)
 
     @field_validator("merged_ids")
     @classmethod
@@ -41,7 +41,7 @@ class MergesOut(BaseModel):
 
 
 class UndoRequest(BaseModel):
-    record_different: bool = Field(
+    record_different: StrictBool = Field(
         default=True,
         description="Record a `different` verdict for the pair so automatic matching cannot "
         "redo the mistake",
@@ -49,7 +49,7 @@ class UndoRequest(BaseModel):
 
 
 class JudgementCreate(BaseModel):
-    organisation_ids: list[int] = Field(min_length=2, max_length=2)
+    organisation_ids: list[StrictInt] = Field(min_length=2, max_length=2)
     verdict: Literal["different"]
 
     @field_validator("organisation_ids")

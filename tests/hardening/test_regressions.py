@@ -81,3 +81,17 @@ def test_schema_documents_errors_and_optional_auth() -> None:
     assert {} in count["security"]  # public; a token, when sent, must still be valid
     merged = schema["paths"]["/api/v1/organisations/{organisation_id}"]["get"]["responses"]
     assert "Location" in merged["308"]["headers"]
+
+
+def test_admin_bodies_do_not_coerce_numbers_or_booleans(
+    client: TestClient, admin_headers, seeded: str
+) -> None:
+    cases = [
+        ("/api/v1/admin/merges", {"survivor_id": "1", "merged_ids": [2]}),
+        ("/api/v1/admin/merges", {"survivor_id": 1, "merged_ids": [2.0]}),
+        ("/api/v1/admin/judgements", {"organisation_ids": [1, "2"], "verdict": "different"}),
+        ("/api/v1/admin/merges/1/undo", {"record_different": 0}),
+    ]
+    for url, body in cases:
+        response = client.post(url, json=body, headers=admin_headers)
+        assert response.status_code == 422, (url, body, response.text)
