@@ -213,6 +213,8 @@ def export_letter(
     else:
         output.write_text(text, encoding="utf-8", newline="")
         err_console.print(f"{len(rows)} signatories written to {output}")
+
+
 @app.command()
 def backup(
     path: Annotated[Path, typer.Argument(help="File to write the backup to")],

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
                 "* or https://partner.example 'self'"
             )
         return " ".join(tokens)
+
     @field_validator("max_body_bytes", "rate_limit_read_burst", "rate_limit_write_burst")
     @classmethod
     def _positive_int(cls, value: int) -> int:
