@@ -107,6 +107,20 @@ def _add_error_responses(method: str, operation: dict[str, Any]) -> None:
         wanted["404"] = _error_response("Not found, or not visible to this caller")
     if method.lower() not in ("get", "head", "options"):
         wanted["409"] = _error_response("Conflicts with the current state")
+    error_ref = {"$ref": "#/components/schemas/Error"}
     for code, response in wanted.items():
-        if code == "422" or code not in responses:
+        existing = responses.get(code)
+        if existing is None:
             responses[code] = response
+            continue
+        json_body = existing.get("content", {}).get("application/json")
+        schema = (json_body or {}).get("schema")
+        if json_body is None and not existing.get("content"):
+            # Declared without a body (`404: {}`): the body is the error format.
+            existing["content"] = response["content"]
+        elif schema is not None and "HTTPValidationError" in str(schema.get("$ref", "")):
+            json_body["schema"] = error_ref
+        elif schema is not None and schema != error_ref and "anyOf" not in schema:
+            # A route's own body for this code (an import's refusal report); the middleware and
+            # the generic handlers can still answer it in the common error format.
+            json_body["schema"] = {"anyOf": [schema, error_ref]}

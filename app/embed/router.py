@@ -197,7 +197,11 @@ def letter_count_preflight() -> Response:
 @router.get(
     "/letters/{slug}/badge.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}, 404: {"content": {"image/svg+xml": {}}}},
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        304: {"description": "Not modified (If-None-Match)"},
+        404: {"content": {"image/svg+xml": {}}},
+    },
     openapi_extra=_NEGOTIATED,
 )
 async def letter_badge(request: Request) -> Response:
