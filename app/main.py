@@ -1,5 +1,10 @@
 """The FastAPI application."""
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
@@ -7,7 +12,7 @@ from app import security
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
 from app.config import get_settings
-from app.db import SessionDep
+from app.db import SessionDep, open_session
 from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
@@ -15,9 +20,30 @@ from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
 from app.openapi import refine_schema
 from app.organisations.router import router as organisations_router
+from app.resolution import service as resolution_service
 from app.signatures.router import router as signatures_router
 
 API_PREFIX = "/api/v1"
+logger = logging.getLogger("undersigned")
+
+
+def warm_resolver() -> None:
+    """Load the resolver's index so that the first sign or import does not pay for it."""
+    try:
+        with open_session() as session:
+            size = resolution_service.warm(session)
+        logger.info("resolver index ready: %d organisations", size)
+    except Exception as exc:  # the index is also built lazily; never fail start-up for it
+        logger.warning("resolver warm-up skipped: %s", type(exc).__name__)
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
+    # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
+    threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()
+    yield
+
 
 health_router = APIRouter(tags=["health"])
 
@@ -35,6 +61,7 @@ def create_app() -> FastAPI:
         version="1.0.0",
         description="Open-letter signatory registry: letters, multilingual organisations, "
         "signatures and anonymous counts.",
+        lifespan=lifespan,
     )
     register_error_handlers(app)
     for router in (

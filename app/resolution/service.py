@@ -271,6 +271,12 @@ def candidates_for_organisation(
     )
 
 
+def warm(session: Session) -> int:
+    """Build the shared index now (at start-up) rather than on the first request; its size."""
+    shared, _ = _sync(session)
+    return len(shared)
+
+
 def shared_index(session: Session) -> Index:
     """The synchronised in-process index (for `Index.candidates_for_names` in admin tools)."""
     shared, _ = _sync(session)

@@ -204,3 +204,17 @@ def test_candidates_for_organisation_skip_judged_pairs(
         session.add(Judgement(organisation_a=a, organisation_b=b, verdict="different", actor="t"))
         session.commit()
         assert resolution_service.candidates_for_organisation(session, organisation_id=center) == []
+
+
+def test_warm_up_builds_the_index_before_any_request(seeded: str) -> None:
+    from app.db import open_session
+    from app.main import warm_resolver
+    from app.resolution import service as resolution_service
+
+    resolution_service.reset_cache()
+    assert resolution_service._shared.index is None
+    warm_resolver()
+    built = resolution_service._shared.index
+    assert built is not None and len(built) == 281
+    with open_session() as session:
+        assert resolution_service.shared_index(session) is built
