@@ -1,7 +1,6 @@
 """Resolution through the API (match and signing) against the seed letter, on both databases."""
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,8 +9,6 @@ from sqlmodel import select
 from app.admin.models import DuplicateCandidate, Judgement
 from app.db import open_session
 from app.resolution import service as resolution_service
-
-DEV_SET = Path("/work/shared/data/dedup_dev_queries.tsv")
 
 
 def match(client: TestClient, headers: dict[str, str], name: str):  # type: ignore[no-untyped-def]
