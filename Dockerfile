@@ -15,7 +15,9 @@ COPY app ./app
 COPY migrations ./migrations
 COPY seeds ./seeds
 # Editable install keeps migrations/ and seeds/ beside the package, where the CLI looks for them.
+# Gettext catalogs are compiled here, as root: at run time the app directory is read-only.
 RUN pip install -e . \
+    && pybabel -q compile -d app/i18n/locales -D messages \
     && mkdir -p /data && chown undersigned:undersigned /data
 
 USER undersigned
