@@ -194,7 +194,9 @@ def build_registry(url: str, *, organisations: int, rng: random.Random) -> list[
             conn.execute(
                 insert(Organisation),
                 [
-                    {"id": start + i + 1, "kind": "organisation", "created_at": now}
+                    # Revision 1 = registry version 1 below: the resolver's index, like every
+                    # worker's, loads organisations by revision.
+                    {"id": start + i + 1, "kind": "organisation", "created_at": now, "revision": 1}
                     for i in range(len(chunk))
                 ],
             )
@@ -213,6 +215,7 @@ def build_registry(url: str, *, organisations: int, rng: random.Random) -> list[
                     for i, name in enumerate(chunk)
                 ],
             )
+        conn.exec_driver_sql("UPDATE registry_state SET version = 1 WHERE id = 1")
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('organisation', 'id'), {len(names)})"

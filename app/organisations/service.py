@@ -14,6 +14,7 @@ from app.errors import Conflict, NotFound
 from app.letters.models import Letter, LetterStatus
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.organisations.names import ParsedName, detect_script, is_acronym, split_signatory_line
+from app.resolution import service as resolution_service
 from app.resolution.normalise import normalise
 from app.signatures.models import Signature
 
@@ -33,9 +34,7 @@ def next_registry_version(session: Session) -> int:
             .returning(table.c.version)
         ).scalar_one()
     )
-    # From here on this transaction owns the counter: the resolver treats versions from this
-    # one upward as its own uncommitted changes (app/resolution/service.py).
-    session.info.setdefault("registry_first_own_version", version)
+    resolution_service.note_own_version(session, version=version)
     return version
 
 
@@ -113,6 +112,17 @@ def create(
             insert(OrganisationName.__table__),  # type: ignore[attr-defined]
             [row | {"organisation_id": organisation_id, "created_at": now} for row in rows],
         )
+    resolution_service.note_own_version(session, version=version)
+    # This transaction's resolver overlay learns the organisation from memory: re-reading
+    # it from the database before the next resolve cost two queries per imported row.
+    resolution_service.note_created(
+        session,
+        organisation_id=organisation_id,
+        names=[parsed.name for parsed in names],
+        website=website,
+        country=country,
+        version=version,
+    )
     organisation = Organisation(
         id=organisation_id,
         kind=kind,

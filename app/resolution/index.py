@@ -216,6 +216,31 @@ class Index:
     def entry(self, organisation_id: int) -> OrgEntry | None:
         return self._entries.get(organisation_id)
 
+    def exact(self, query: Sequence[NameKey], *, exclude: Iterable[int] = ()) -> set[int]:
+        """Organisations with a name equal to a (non-acronym) query name after normalisation."""
+        excluded = set(exclude)
+        found: set[int] = set()
+        with self._lock:
+            for key in query:
+                if not key.norm or key.is_acronym:
+                    continue
+                posting = self._postings.get(_exact(key.despaced))
+                if posting is None:
+                    continue
+                for organisation_id in _ids(posting):
+                    entry = self._entries.get(organisation_id)
+                    # Exact keys are hashes: confirm the name itself.
+                    if (
+                        organisation_id not in excluded
+                        and entry is not None
+                        and any(
+                            name.despaced == key.despaced and not name.is_acronym
+                            for name in entry.names
+                        )
+                    ):
+                        found.add(organisation_id)
+        return found
+
     def block(
         self, query: Sequence[NameKey], *, limit: int = 25, exclude: Iterable[int] = ()
     ) -> list[int]:

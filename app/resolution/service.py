@@ -39,9 +39,10 @@ from app.admin.models import Judgement
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.index import Index, settle
 from app.resolution.normalise import NameKey, name_key
-from app.resolution.scoring import REVIEW, OrgScore, decide
+from app.resolution.scoring import LINK, REVIEW, OrgScore, decide, score_organisation
 
 FIRST_OWN_VERSION = "registry_first_own_version"
+LAST_OWN_VERSION = "registry_last_own_version"
 _OVERLAY = "resolution_overlay"
 _MAX_NAME = 1000
 _SETTLE_AT = 10_000
@@ -95,7 +96,42 @@ def reset_cache() -> None:
 @event.listens_for(OrmSession, "after_rollback")
 def _end_of_transaction(session: OrmSession) -> None:
     session.info.pop(FIRST_OWN_VERSION, None)
+    session.info.pop(LAST_OWN_VERSION, None)
     session.info.pop(_OVERLAY, None)
+
+
+def note_own_version(session: Session, *, version: int) -> None:
+    """Record that this transaction bumped the registry counter to `version`.
+
+    From its first bump on, the transaction holds the counter row's lock until it ends: the
+    resolver treats versions from the first one upward as this transaction's uncommitted
+    changes (kept out of the shared index, which must survive a rollback), and knows that no
+    other transaction can commit an organisation change meanwhile.
+    """
+    session.info.setdefault(FIRST_OWN_VERSION, version)
+    session.info[LAST_OWN_VERSION] = version
+
+
+def note_created(
+    session: Session,
+    *,
+    organisation_id: int,
+    names: list[str],
+    website: str | None,
+    country: str | None,
+    version: int,
+) -> None:
+    """Add an organisation this transaction just created to its overlay, without a query.
+
+    Only when the overlay is exactly one version behind; otherwise the next resolve reloads
+    from the database as usual.
+    """
+    overlay = session.info.get(_OVERLAY)
+    if overlay is None or overlay.version != version - 1:
+        return
+    overlay.index.upsert(organisation_id, names, website=website, country=country)
+    overlay.shadow.add(organisation_id)
+    overlay.version = version
 
 
 def _names_by_org(session: Session, organisation_ids: list[int]) -> dict[int, list[str]]:
@@ -136,6 +172,14 @@ def _load(session: Session, index: Index, *, after: int, upto: int | None) -> se
 
 def _sync(session: Session) -> tuple[Index, _Overlay | None]:
     """The shared index at the latest committed version, plus this transaction's own changes."""
+    overlay = session.info.get(_OVERLAY)
+    if overlay is not None and overlay.version == session.info.get(LAST_OWN_VERSION):
+        # This transaction holds the counter's lock and its overlay is current: nothing can
+        # have changed since the last call, so skip the version query.
+        with _shared.lock:
+            shared = _shared.index
+        if shared is not None:
+            return shared, overlay
     version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
     version = int(version or 0)
     first_own = session.info.get(FIRST_OWN_VERSION)
@@ -199,6 +243,9 @@ def resolve(
     if not keys:
         return Resolution(status="new", reasons=["no usable name"])
     shared, overlay = _sync(session)
+    shortcut = _exact_link(shared, overlay, keys, website=website, country=country)
+    if shortcut is not None:
+        return shortcut
     scored: dict[int, OrgScore] = {}
     if overlay is not None:
         for organisation_id, result in overlay.index.score(keys, website=website, country=country):
@@ -236,6 +283,54 @@ def resolve(
             "existing", best_id, best.score, best.matched_name, candidates, list(best.reasons)
         )
     return Resolution("needs_review", None, best.score, None, candidates, reasons)
+
+
+def _exact_link(
+    shared: Index,
+    overlay: _Overlay | None,
+    keys: list[NameKey],
+    *,
+    website: str | None,
+    country: str | None,
+) -> Resolution | None:
+    """API.md rule 2: a name equal, after normalisation, to a name of exactly one live
+    organisation links to it without fuzzy scoring of the rest — unless that organisation's
+    own score says otherwise (a different country or website pulls it under the link line)."""
+    hits: dict[int, Index] = {}
+    if overlay is not None:
+        hits |= dict.fromkeys(overlay.index.exact(keys), overlay.index)
+    shadow = overlay.shadow if overlay is not None else set()
+    for organisation_id in shared.exact(keys, exclude=shadow):
+        hits.setdefault(organisation_id, shared)
+    if len(hits) != 1:
+        return None
+    ((organisation_id, index),) = hits.items()
+    entry = index.entry(organisation_id)
+    if entry is None:
+        return None
+    result = score_organisation(
+        keys,
+        entry.names,
+        rarity=index.rarity,
+        query_website=website,
+        website=entry.website,
+        query_country=country,
+        country=entry.country,
+    )
+    if result.score < LINK:
+        return None
+    reasons = list(result.reasons)
+    candidate = Candidate(
+        organisation_id=organisation_id,
+        name=result.matched_name,
+        matched_name=result.matched_name,
+        score=result.score,
+        decision="same",
+        reasons=reasons,
+    )
+    return Resolution(
+        "existing", organisation_id, result.score, result.matched_name, [candidate], reasons
+    )
 
 
 def candidates_for_organisation(

@@ -215,3 +215,29 @@ def test_warm_up_builds_the_index_before_any_request(seeded: str) -> None:
     assert built is not None and len(built) == 281
     with open_session() as session:
         assert resolution_service.shared_index(session) is built
+
+
+def test_rolled_back_organisation_never_reaches_the_shared_index(engine) -> None:
+    """On both databases: a transaction's own new organisations stay in its overlay."""
+    from app.db import open_session
+    from app.organisations import service as organisation_service
+    from app.resolution import service as resolution_service
+
+    with open_session(write=True) as session:
+        before = resolution_service.resolve(session, names=["Existing Coalition"])
+        assert before.status == "new"
+        created = organisation_service.create(
+            session, names=organisation_service.parse_names(name="Phantom Exile Forum")
+        )
+        created_id = created.id
+        inside = resolution_service.resolve(session, names=["Phantom Exile Forum"])
+        assert (inside.status, inside.organisation_id) == ("existing", created_id)
+        # Other requests of this worker share the index: an uncommitted organisation must not
+        # be there (they could link to it, and a rollback would force a full rebuild).
+        shared = resolution_service._shared.index
+        assert shared is not None and created_id not in shared
+        session.rollback()
+    with open_session() as session:
+        after = resolution_service.resolve(session, names=["Phantom Exile Forum"])
+        assert after.status == "new"
+        assert created_id not in resolution_service.shared_index(session)
