@@ -179,17 +179,17 @@ async def main(args: argparse.Namespace) -> None:
                 "WHERE l.slug = 'soak-letter' AND s.withdrawn_at IS NULL"
             ).fetchone()
             # One live signature per (letter, organisation), none on a merged-away one.
-            duplicates = (
-                conn.execute(
-                    "SELECT count(*) FROM signature s JOIN organisation o ON o.id = s.organisation_id "
-                    "WHERE s.withdrawn_at IS NULL AND o.merged_into IS NOT NULL"
-                ).fetchone()[0]
-                + conn.execute(  # type: ignore[index]
+            duplicates = sum(
+                int((conn.execute(sql).fetchone() or (0,))[0])
+                for sql in (
+                    "SELECT count(*) FROM signature s JOIN organisation o "
+                    "ON o.id = s.organisation_id "
+                    "WHERE s.withdrawn_at IS NULL AND o.merged_into IS NOT NULL",
                     "SELECT count(*) FROM (SELECT letter_id, organisation_id FROM signature "
                     "WHERE withdrawn_at IS NULL AND organisation_id IS NOT NULL "
-                    "GROUP BY 1, 2 HAVING count(*) > 1) d"
-                ).fetchone()[0]
-            )  # type: ignore[index]
+                    "GROUP BY 1, 2 HAVING count(*) > 1) d",
+                )
+            )
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)

@@ -34,7 +34,7 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
             return connection.execute(sql).fetchall()
     plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(plain) as connection:
-        return connection.execute(sql).fetchall()  # type: ignore[arg-type]
+        return connection.execute(sql).fetchall()
 
 
 def writes_until_killed(server: Server, *, acknowledged_before_kill: int) -> list[dict[str, Any]]:
