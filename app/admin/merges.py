@@ -72,11 +72,14 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
             .order_by(col(Letter.id))
             .with_for_update()
         ).all()
+    # populate_existing: a row loaded before the lock is re-read as the lock holder sees it,
+    # so the checks that follow never act on a merge that committed while we waited.
     session.exec(
         select(Organisation)
         .where(col(Organisation.id).in_(organisation_ids))
         .order_by(col(Organisation.id))
         .with_for_update()
+        .execution_options(populate_existing=True)
     ).all()
 
 
@@ -139,9 +142,11 @@ def merge(
     session: Session, *, survivor_id: int, merged_ids: list[int], actor: str
 ) -> tuple[MergeRecord, dict[str, Any]]:
     """Merge organisations into a survivor in the caller's transaction; returns the record."""
-    survivor, merged = _validate(session, survivor_id=survivor_id, merged_ids=merged_ids)
     involved = [survivor_id, *merged_ids]
+    # Lock, then validate: validating first let two racing merges of one pair both pass
+    # (two records, or A into B and B into A at once).
     _lock(session, organisation_ids=involved)
+    survivor, merged = _validate(session, survivor_id=survivor_id, merged_ids=merged_ids)
     now = utcnow()
 
     before: dict[str, list[dict[str, Any]]] = {"organisations": [], "names": [], "signatures": []}

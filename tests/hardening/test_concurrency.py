@@ -415,3 +415,44 @@ def test_overlapping_concurrent_imports_into_one_letter_create_no_duplicate(
     )
     assert twins == []
     assert_letters_consistent(cluster, [slug])
+
+
+@pytest.mark.slow
+def test_racing_merges_of_one_pair_merge_it_once(cluster: Cluster) -> None:
+    """A double-submitted merge, or two admins merging a pair opposite ways at once: one
+    merge wins, the others answer 409 (merged_away), and no cycle or second record appears.
+
+    Regression: the merge validated the organisations before taking their locks, so the
+    loser went ahead on a stale read (two records for one pair, or A→B and B→A)."""
+    base = cluster.server.url
+    slug = "merge-twice"
+    create_letter(base, slug)
+    pairs = [
+        (
+            sign_one(base, slug, f"Twice Keeper Guild {i:02d}"),
+            sign_one(base, slug, f"Twice Other Union {i:02d}"),
+        )
+        for i in range(8)
+    ]
+    requests = []
+    for keeper, other in pairs:
+        forward = {"survivor_id": keeper, "merged_ids": [other]}
+        backward = {"survivor_id": other, "merged_ids": [keeper]}
+        requests += [
+            ("POST", f"{API}/admin/merges", body, ADMIN) for body in (forward, forward, backward)
+        ]
+    results = burst(base, requests, in_flight=len(requests))
+    parents = dict(cluster.sql("SELECT id, merged_into FROM organisation"))
+    for index, (keeper, other) in enumerate(pairs):
+        answers = results[3 * index : 3 * index + 3]
+        assert sorted(status for status, _ in answers) == [201, 409, 409], answers
+        assert all(j["error"] == "merged_away" for s, j in answers if s == 409), answers
+        records = cluster.sql(
+            "SELECT count(*) FROM merge_record WHERE survivor_id = ANY(%s)", [keeper, other]
+        )
+        assert records == [(1,)]
+        # Exactly one of the two points at the other, and nothing points back.
+        assert sorted([parents[keeper] is None, parents[other] is None]) == [False, True]
+        survivor = keeper if parents[keeper] is None else other
+        assert parents[keeper if survivor == other else other] == survivor
+    assert_letters_consistent(cluster, [slug])
