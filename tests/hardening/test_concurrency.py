@@ -456,3 +456,78 @@ def test_racing_merges_of_one_pair_merge_it_once(cluster: Cluster) -> None:
         survivor = keeper if parents[keeper] is None else other
         assert parents[keeper if survivor == other else other] == survivor
     assert_letters_consistent(cluster, [slug])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("creates", [False, True], ids=["existing-only", "creating"])
+def test_merge_during_an_import_leaves_no_signature_on_the_merged_away_organisation(
+    cluster: Cluster, creates: bool
+) -> None:
+    """An import resolves its first row to an organisation; an admin merges that organisation
+    away while the import is still planning the rest; the import's signature must land on
+    the survivor.
+
+    Regressions: the import neither locked the organisations it resolved nor followed merges
+    that committed meanwhile, so it signed for a merged-away organisation (existing-only: the
+    merge commits mid-import). Once it did lock them, an import that creates organisations
+    (holding the registry counter) and a merge (holding the organisations, then wanting the
+    counter) deadlocked: the merge now takes the counter first and waits for the import."""
+    base = cluster.server.url
+    suffix = "c" if creates else "e"
+    other_letter, letter = f"import-merge-other-{suffix}", f"import-merge-{suffix}"
+    create_letter(base, other_letter)
+    create_letter(base, letter)
+    keeper = sign_one(base, other_letter, f"Import Merge Keeper Institute {suffix}")
+    other = sign_one(base, other_letter, f"Gamma Rights Network {suffix}")
+    fillers = [f"Import Merge Filler {suffix} {i:04d}" for i in range(1000)]
+    if not creates:  # every row of the import names an organisation that exists already
+        made = httpx.post(
+            f"{base}{API}/letters/{other_letter}/imports",
+            content=csv_of(fillers),
+            headers=ADMIN | {"content-type": "text/csv"},
+            timeout=180,
+        )
+        assert made.status_code == 200, made.text
+    names = [f"Gamma Rights Network {suffix}", *fillers]
+    database = cluster.database_url.rsplit("/", 1)[1]
+
+    def import_started() -> bool:
+        # The import's transaction holds its letter's lock (a row lock gives it an xid).
+        rows = cluster.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+            "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+            database,
+        )
+        return bool(rows[0][0])
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        running = executor.submit(
+            httpx.post,
+            f"{base}{API}/letters/{letter}/imports",
+            content=csv_of(names),
+            headers=ADMIN | {"content-type": "text/csv"},
+            timeout=180,
+        )
+        deadline = time.monotonic() + 60
+        while not import_started() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert not running.done() and import_started()
+        time.sleep(0.3)  # row 1 resolved; a thousand rows still to plan
+        merge = httpx.post(
+            f"{base}{API}/admin/merges",
+            json={"survivor_id": keeper, "merged_ids": [other]},
+            headers=ADMIN,
+            timeout=180,
+        )
+        if not creates:  # nothing made the merge wait: it committed in the middle
+            assert not running.done(), "the import ended before the merge: no race"
+        imported = running.result()
+    assert merge.status_code == 201, merge.text
+    assert imported.status_code == 200, imported.text
+    signed = cluster.sql(
+        "SELECT s.organisation_id FROM signature s JOIN letter l ON l.id = s.letter_id "
+        "WHERE l.slug = %s AND s.position = 1",
+        letter,
+    )
+    assert signed == [(keeper,)]
+    assert_letters_consistent(cluster, [letter, other_letter])
