@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/soak.py [--duration 600] [--readers 8] [--signers 2]
 
-Count reads at a high rate, signatory pages, signings (named and anonymous); bulk imports and
-admin merges are added to the mix automatically once `/letters/{slug}/imports` and
-`/admin/merges` appear in the schema. Reports per-kind p50/p99 latency, every non-2xx answer,
+Count reads at a high rate, signatory pages, signings (named and anonymous);
+every 30 s a 200-row import and a real admin merge (two organisations that both signed two
+letters), undone every other round. Reports per-kind p50/p99 latency, every non-2xx answer,
 and the workers' resident memory over time. Run by hand; results go to docs/benchmarks.md.
 """
 
@@ -68,6 +68,7 @@ async def main(args: argparse.Namespace) -> None:
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     memory: list[tuple[float, list[float]]] = []
+    merges = [0, 0]  # merges made, merges undone
     try:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             for _ in range(300):
@@ -77,10 +78,12 @@ async def main(args: argparse.Namespace) -> None:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.1)
-            schema = (await client.get("/openapi.json")).json()["paths"]
             slug = "global-call-un-mechanism-china"
             soak = {"slug": "soak-letter", "title": "Soak", "lang": "en", "status": "open"}
             await client.post("/api/v1/letters", json=soak, headers=ADMIN)
+            await client.post(
+                "/api/v1/letters", json=soak | {"slug": "soak-letter-2"}, headers=ADMIN
+            )
             deadline = time.monotonic() + args.duration
 
             async def timed(kind: str, method: str, path: str, **kw: object) -> httpx.Response:
@@ -121,18 +124,38 @@ async def main(args: argparse.Namespace) -> None:
                     await asyncio.sleep(0.05)
 
             async def bulk() -> None:
-                # Imports and merges join the mix once those routes exist.
+                # Every 30 s: a 200-row import, then a real merge of two organisations that
+                # both signed both soak letters (one duplicate per letter is retired), undone
+                # every other round so undo runs under load too.
                 counter = 0
                 while time.monotonic() < deadline:
                     counter += 1
-                    if "/api/v1/letters/{slug}/imports" in schema:
-                        rows = "\n".join(f"{i}. Imported Org {counter}-{i}" for i in range(1, 201))
-                        await timed("import", "POST", "/api/v1/letters/soak-letter/imports",
-                                    content=rows.encode(), headers=ADMIN | {"content-type": "text/plain"})  # fmt: skip
-                    if "/api/v1/admin/merges" in schema:
-                        await timed(
-                            "merge", "GET", "/api/v1/admin/duplicates?limit=1", headers=ADMIN
-                        )
+                    rows = "\n".join(f"{i}. Imported Org {counter}-{i}" for i in range(1, 201))
+                    await timed("import", "POST", "/api/v1/letters/soak-letter/imports",
+                                content=rows.encode(), headers=ADMIN | {"content-type": "text/plain"})  # fmt: skip
+                    tag = secrets.token_hex(4)
+                    ids = []
+                    for name in (f"Merge Survivor {tag}", f"Duplicate Body {counter} {tag}"):
+                        for letter in ("soak-letter", "soak-letter-2"):
+                            response = await timed(
+                                "sign", "POST", f"/api/v1/letters/{letter}/signatures",
+                                json={"organisation": {"name": name}}, headers=ADMIN,
+                            )  # fmt: skip
+                            ids.append(response.json().get("organisation_id"))
+                    survivor, duplicate = ids[0], ids[2]
+                    if survivor and duplicate and survivor != duplicate:
+                        merged = await timed(
+                            "merge", "POST", "/api/v1/admin/merges",
+                            json={"survivor_id": survivor, "merged_ids": [duplicate]}, headers=ADMIN,
+                        )  # fmt: skip
+                        merges[0] += merged.status_code == 201
+                        if merged.status_code == 201 and counter % 2 == 0:
+                            undone = await timed(
+                                "undo", "POST",
+                                f"/api/v1/admin/merges/{merged.json()['merge_id']}/undo",
+                                json={"record_different": True}, headers=ADMIN,
+                            )  # fmt: skip
+                            merges[1] += undone.status_code == 200
                     await asyncio.sleep(30)
 
             async def sampler() -> None:
@@ -155,6 +178,18 @@ async def main(args: argparse.Namespace) -> None:
                 "SELECT count(*) FROM signature s JOIN letter l ON l.id = s.letter_id "
                 "WHERE l.slug = 'soak-letter' AND s.withdrawn_at IS NULL"
             ).fetchone()
+            # One live signature per (letter, organisation), none on a merged-away one.
+            duplicates = sum(
+                int((conn.execute(sql).fetchone() or (0,))[0])
+                for sql in (
+                    "SELECT count(*) FROM signature s JOIN organisation o "
+                    "ON o.id = s.organisation_id "
+                    "WHERE s.withdrawn_at IS NULL AND o.merged_into IS NOT NULL",
+                    "SELECT count(*) FROM (SELECT letter_id, organisation_id FROM signature "
+                    "WHERE withdrawn_at IS NULL AND organisation_id IS NOT NULL "
+                    "GROUP BY 1, 2 HAVING count(*) > 1) d",
+                )
+            )
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
@@ -172,6 +207,7 @@ async def main(args: argparse.Namespace) -> None:
             f"{statistics.median(values) * 1000:.1f} | {p99 * 1000:.1f} | {values[-1] * 1000:.1f} |"
         )
     print("errors:", errors or "none")
+    print(f"merges {merges[0]}, undone {merges[1]}, live duplicates {duplicates}")
     print("count total", count["total"], "recount", recount[0] if recount else None)
     for elapsed, sizes in memory[:: max(1, len(memory) // 8)] + memory[-1:]:
         print(f"t={elapsed:5.0f}s worker RSS MB: {', '.join(f'{s:.1f}' for s in sizes)}")

@@ -24,7 +24,7 @@ from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
-from app.organisations.models import Organisation, OrganisationName
+from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.signatures import service as signature_service
 from app.signatures.models import Signature
 
@@ -49,11 +49,15 @@ def _image(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _lock(session: Session, *, organisation_ids: list[int]) -> None:
-    """Take the letters' locks, then the organisations', in the order signing takes them.
+    """Take the letters' locks, then the registry counter's, then the organisations', in the
+    order signing and imports take them.
 
-    Signing locks its letter first (signatures/service.py:lock_letter); taking letters before
-    organisations here keeps the two from deadlocking on PostgreSQL. On SQLite the request
-    already holds the database write lock.
+    Signing and imports lock their letter first (signatures/service.py:lock_letter), then the
+    registry counter when they create an organisation, then share-lock the existing
+    organisations they sign for. The merge bumps the registry too; taking that lock before
+    the organisations' (not at the end) keeps a merge and an import that creates
+    organisations from deadlocking on PostgreSQL. On SQLite the request already holds the
+    database write lock.
     """
     letter_ids = sorted(
         set(
@@ -72,11 +76,16 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
             .order_by(col(Letter.id))
             .with_for_update()
         ).all()
+    registry = RegistryState.__table__  # type: ignore[attr-defined]
+    session.execute(select(registry.c.id).where(registry.c.id == 1).with_for_update())
+    # populate_existing: a row loaded before the lock is re-read as the lock holder sees it,
+    # so the checks that follow never act on a merge that committed while we waited.
     session.exec(
         select(Organisation)
         .where(col(Organisation.id).in_(organisation_ids))
         .order_by(col(Organisation.id))
         .with_for_update()
+        .execution_options(populate_existing=True)
     ).all()
 
 
@@ -139,9 +148,11 @@ def merge(
     session: Session, *, survivor_id: int, merged_ids: list[int], actor: str
 ) -> tuple[MergeRecord, dict[str, Any]]:
     """Merge organisations into a survivor in the caller's transaction; returns the record."""
-    survivor, merged = _validate(session, survivor_id=survivor_id, merged_ids=merged_ids)
     involved = [survivor_id, *merged_ids]
+    # Lock, then validate: validating first let two racing merges of one pair both pass
+    # (two records, or A into B and B into A at once).
     _lock(session, organisation_ids=involved)
+    survivor, merged = _validate(session, survivor_id=survivor_id, merged_ids=merged_ids)
     now = utcnow()
 
     before: dict[str, list[dict[str, Any]]] = {"organisations": [], "names": [], "signatures": []}

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.admin import audit
 from app.auth.service import Principal
@@ -22,6 +22,7 @@ from app.db import utcnow
 from app.errors import AppError, BadRequest
 from app.imports.parsing import ImportRow, ParsedImport
 from app.letters.models import Letter
+from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationIn
 from app.signatures import service as signature_service
 from app.signatures.models import Signature, SignatureSource
@@ -132,6 +133,61 @@ def _plan_named_row(
     return plan
 
 
+def _follow_merges(
+    session: Session,
+    *,
+    plans: list[RowPlan],
+    created: set[int],
+    live_by_organisation: dict[int, Signature],
+) -> None:
+    """Share-lock the existing organisations the plan names and follow merges that committed
+    while it was planned, as signing does (signatures/service.py:lock_live_organisation).
+
+    A merge holds its organisations FOR UPDATE and takes only the letters they signed, so it
+    can commit while an import of another letter is planning: without this, a row resolved
+    before the merge would be signed for the merged-away organisation. Organisations this
+    import created are invisible to others and need no lock.
+    """
+    pending = sorted({p.organisation_id for p in plans if p.organisation_id is not None} - created)
+    parents: dict[int, int | None] = {}
+    while pending:
+        for start in range(0, len(pending), 5000):  # bounded IN lists
+            rows = session.execute(
+                select(col(Organisation.id), col(Organisation.merged_into))
+                .where(col(Organisation.id).in_(pending[start : start + 5000]))
+                .order_by(col(Organisation.id))
+                .with_for_update(read=True)
+            )
+            parents.update({row[0]: row[1] for row in rows})
+        pending = sorted({m for m in parents.values() if m is not None and m not in parents})
+    if all(m is None for m in parents.values()):
+        return
+
+    def root(organisation_id: int) -> int:
+        seen = set()
+        while parents.get(organisation_id) is not None and organisation_id not in seen:
+            seen.add(organisation_id)
+            organisation_id = parents[organisation_id]  # type: ignore[assignment]
+        return organisation_id
+
+    # Re-derive, in file order, what the planning loop decided by organisation: a row now
+    # naming the survivor is already signed (the survivor signed the letter) or a duplicate.
+    first_line: dict[int, int] = {}
+    for plan in plans:
+        if plan.organisation_id is None:
+            continue
+        plan.organisation_id = root(plan.organisation_id)
+        if plan.status in _TO_SIGN:
+            existing = live_by_organisation.get(plan.organisation_id)
+            if existing is not None:
+                plan.status = ALREADY_SIGNED
+                plan.signature_position = existing.position
+            elif plan.organisation_id in first_line:
+                plan.status = DUPLICATE
+                plan.duplicate_of_line = first_line[plan.organisation_id]
+        first_line.setdefault(plan.organisation_id, plan.row.line)
+
+
 def _aligned(
     plans: list[RowPlan], *, by_position: dict[int, Signature], last_position: int
 ) -> bool:
@@ -220,6 +276,12 @@ def run_import(
         if progress is not None:
             progress(index)
 
+    _follow_merges(
+        session,
+        plans=plans,
+        created=set(created_by_line),
+        live_by_organisation=live_by_organisation,
+    )
     if _aligned(plans, by_position=by_position, last_position=last_position):
         for plan in plans:
             position = plan.row.position

@@ -33,7 +33,7 @@ from tests.conftest import ADMIN_TOKEN
 
 MARKER = os.environ.get("UNDERSIGNED_CRAWL_MARKER") or f"Qxmark{secrets.token_hex(3)}"
 HOST_LABEL = re.sub(r"[^a-z0-9]", "", anyascii(MARKER).lower()) or "qxmarker"
-HIDDEN = {
+HIDDEN: dict[str, Any] = {
     "name": f"{MARKER} Alpha Watch",
     "other_names": [f"{MARKER} Beta", f"{MARKER}-Gamma ({HOST_LABEL.upper()})"],
     "website": f"https://{HOST_LABEL}-watch.example.org",

@@ -1,6 +1,7 @@
 """`undersigned backup` / `restore` on SQLite: a round trip preserves every table row by row."""
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def flat(output: str) -> str:
 
 
 @pytest.fixture
-def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "live.db"
     url = f"sqlite:///{path}"
     command.upgrade(alembic_config(url), "head")
