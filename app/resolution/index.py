@@ -314,21 +314,33 @@ class Index:
         """Blocked candidates scored against the query, best first (ties by id)."""
         results = []
         for organisation_id in self.block(query, limit=block_limit, exclude=exclude):
-            entry = self._entries.get(organisation_id)
-            if entry is None:
-                continue
-            scored = score_organisation(
-                query,
-                entry.names,
-                rarity=self.rarity,
-                query_website=website,
-                website=entry.website,
-                query_country=country,
-                country=entry.country,
-            )
-            results.append((organisation_id, scored))
+            scored = self.score_one(query, organisation_id, website=website, country=country)
+            if scored is not None:
+                results.append((organisation_id, scored))
         results.sort(key=lambda pair: (-pair[1].score, pair[0]))
         return results
+
+    def score_one(
+        self,
+        query: Sequence[NameKey],
+        organisation_id: int,
+        *,
+        website: str | None = None,
+        country: str | None = None,
+    ) -> OrgScore | None:
+        """One indexed organisation scored against the query (None if not indexed)."""
+        entry = self._entries.get(organisation_id)
+        if entry is None:
+            return None
+        return score_organisation(
+            query,
+            entry.names,
+            rarity=self.rarity,
+            query_website=website,
+            website=entry.website,
+            query_country=country,
+            country=entry.country,
+        )
 
     def candidates_for_names(
         self,

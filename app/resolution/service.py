@@ -39,7 +39,7 @@ from app.admin.models import Judgement
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.index import Index, settle
 from app.resolution.normalise import NameKey, name_key
-from app.resolution.scoring import LINK, REVIEW, OrgScore, decide, score_organisation
+from app.resolution.scoring import LINK, REVIEW, OrgScore, decide
 
 FIRST_OWN_VERSION = "registry_first_own_version"
 LAST_OWN_VERSION = "registry_last_own_version"
@@ -305,19 +305,8 @@ def _exact_link(
     if len(hits) != 1:
         return None
     ((organisation_id, index),) = hits.items()
-    entry = index.entry(organisation_id)
-    if entry is None:
-        return None
-    result = score_organisation(
-        keys,
-        entry.names,
-        rarity=index.rarity,
-        query_website=website,
-        website=entry.website,
-        query_country=country,
-        country=entry.country,
-    )
-    if result.score < LINK:
+    result = index.score_one(keys, organisation_id, website=website, country=country)
+    if result is None or result.score < LINK:
         return None
     reasons = list(result.reasons)
     candidate = Candidate(
