@@ -49,6 +49,14 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) undersigned.db undersigned.db-wal undersigned.db-shm test-artifacts
 
+# Every benchmark, by hand (minutes each; embed needs Debian's wrk); results go in
+# docs/benchmarks.md with the machine and date. The 10-minute soak: bench/soak.py.
+bench: $(STAMP) catalogs
+	$(BIN)/python bench/resolution.py
+	$(BIN)/python bench/admin.py --orgs 100000
+	$(BIN)/python bench/imports.py
+	$(BIN)/python bench/embed.py
+
 # Partner endpoints under load (needs Debian's wrk); results go in docs/benchmarks.md, "Embeds".
 bench-embed: $(STAMP) catalogs
 	$(BIN)/python bench/embed.py
