@@ -85,6 +85,18 @@ def writes_until_killed(server: Server, *, acknowledged_before_kill: int) -> lis
     return acknowledged
 
 
+def assert_signs_next(server: Server, *, name: str, position: int) -> None:
+    """The restarted server keeps going: a new signature takes the next position."""
+    after = httpx.post(
+        f"{server.url}/api/v1/letters/{SLUG}/signatures",
+        json={"organisation": {"name": name}},
+        headers=ADMIN,
+        timeout=30,
+    )
+    assert after.status_code == 201
+    assert after.json()["position"] == position
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_kill_9_during_signing_loses_nothing_and_leaves_nothing_half_done(
@@ -142,14 +154,7 @@ def test_kill_9_during_signing_loses_nothing_and_leaves_nothing_half_done(
         # The restarted server counts what is there, and keeps going.
         count = httpx.get(f"{server.url}/api/v1/letters/{SLUG}/count", timeout=30).json()
         assert count["total"] == len(live)
-        after = httpx.post(
-            f"{server.url}/api/v1/letters/{SLUG}/signatures",
-            json={"organisation": {"name": "After The Crash"}},
-            headers=ADMIN,
-            timeout=30,
-        )
-        assert after.status_code == 201
-        assert after.json()["position"] == len(live) + 1
+        assert_signs_next(server, name="After The Crash", position=len(live) + 1)
     finally:
         server.kill()
         server.log_path.unlink(missing_ok=True)
@@ -267,14 +272,7 @@ def test_kill_9_during_a_10000_row_import_leaves_all_of_it_or_none(
             f"WHERE l.slug = '{SLUG}' AND s.withdrawn_at IS NULL ORDER BY s.position",
         )
         assert [p for (p,) in live] == list(range(1, len(live) + 1))
-        after = httpx.post(
-            f"{server.url}/api/v1/letters/{SLUG}/signatures",
-            json={"organisation": {"name": "After The Import Crash"}},
-            headers=ADMIN,
-            timeout=30,
-        )
-        assert after.status_code == 201
-        assert after.json()["position"] == len(live) + 1
+        assert_signs_next(server, name="After The Import Crash", position=len(live) + 1)
     finally:
         server.kill()
         server.log_path.unlink(missing_ok=True)
