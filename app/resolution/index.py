@@ -15,16 +15,14 @@ For the admin duplicate scan: `index.candidates_for_names(names, exclude={org_id
 """
 
 import gc
-import heapq
 import itertools
 import math
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, KeysView, Sequence
 from dataclasses import dataclass
 
 from app.resolution.normalise import NameKey, build_name_key, name_key
-from app.resolution.scoring import OrgScore, score_organisation
+from app.resolution.scoring import OrgScore, ScoreBound, score_organisation
 
 # A posting list longer than this is only read when nothing rarer found anything: "human",
 # "rights" or "association" alone say little and would cost a scan of thousands of ids.
@@ -125,6 +123,68 @@ def _contains(posting: Posting, organisation_id: int) -> bool:
     if isinstance(posting, int):
         return posting == organisation_id
     return organisation_id in posting
+
+
+def _accumulate(weights: dict[int, float], posting: Posting, weight: float) -> None:
+    """weights[id] += weight for every id of the posting. Long postings go through C set
+    operations; Python only loops over ids that already had a weight (usually few)."""
+    if isinstance(posting, int):
+        weights[posting] = weights.get(posting, 0.0) + weight
+    elif isinstance(posting, list):
+        for organisation_id in posting:
+            weights[organisation_id] = weights.get(organisation_id, 0.0) + weight
+    else:
+        again = posting.intersection(weights)
+        weights.update(dict.fromkeys(posting.difference(weights), weight))
+        for organisation_id in again:
+            weights[organisation_id] += weight
+
+
+def _present(posting: Posting, ids: set[int] | KeysView[int]) -> Iterable[int]:
+    """The ids of `ids` that are in the posting."""
+    if isinstance(posting, int):
+        return (posting,) if posting in ids else ()
+    if isinstance(posting, list):
+        return [organisation_id for organisation_id in posting if organisation_id in ids]
+    return posting.intersection(ids)
+
+
+def _discard(weights: dict[int, float], excluded: set[int]) -> None:
+    for organisation_id in excluded.intersection(weights):
+        del weights[organisation_id]
+
+
+def _best(
+    overlap: dict[int, float],
+    bonuses: dict[int, float],
+    count: int,
+    *,
+    tail: set[int] | None = None,
+    tail_weight: float = 0.0,
+) -> list[int]:
+    """The `count` best-weighted ids (overlap plus exact-name bonus, and the `tail` ids that
+    all weigh `tail_weight`), lowest id first on ties.
+
+    C sorts (by id, then stably by weight) instead of a Python heap over thousands."""
+    ranking = overlap
+    if bonuses:
+        ranking = overlap.copy()
+        for organisation_id, bonus in bonuses.items():
+            if organisation_id in ranking:
+                ranking[organisation_id] += bonus
+    ordered = sorted(sorted(ranking), key=ranking.__getitem__, reverse=True)
+    if not tail:
+        return ordered[:count]
+    above = 0
+    while above < len(ordered) and ranking[ordered[above]] > tail_weight:
+        above += 1
+    if above >= count:
+        return ordered[:count]
+    tied_end = above
+    while tied_end < len(ordered) and ranking[ordered[tied_end]] == tail_weight:
+        tied_end += 1
+    tied = sorted(ordered[above:tied_end] + sorted(tail)[: count - above])
+    return (ordered[:above] + tied + ordered[tied_end:])[:count]
 
 
 class Index:
@@ -260,47 +320,62 @@ class Index:
                 ),
                 key=lambda entry: (entry[0], str(entry[1])),
             )
-            weights: dict[int, float] = defaultdict(float)
-            overlap: dict[int, float] = defaultdict(float)  # without the exact-name bonus
+            # Word overlap per organisation, without the exact-name bonus (kept apart: it only
+            # ranks, the _WEAK floor compares overlaps).
+            overlap: dict[int, float] = {}
+            bonuses: dict[int, float] = {}
             touched = 0
+            read: list[tuple[Posting, float, float]] = []
             common: list[tuple[int, str | int]] = []
             for size, item, bonus in lists:
-                if size > _COMMON or (touched + size > _BUDGET and weights):
+                if size > _COMMON or (touched + size > _BUDGET and read):
                     common.append((size, item))
                     continue
                 touched += size
-                weight = math.log(1.0 + total / size)
-                for organisation_id in _ids(self._postings[item]):
-                    weights[organisation_id] += weight + bonus
-                    overlap[organisation_id] += weight
-            if common and not weights:
+                read.append((self._postings[item], math.log(1.0 + total / size), bonus))
+            # The largest list read (the last) is usually most of the budget; the ids only it
+            # names all weigh the same, so they stay a set (`tail`), ranked by id only if needed.
+            tail: set[int] = set()
+            tail_weight = 0.0
+            for number, (posting, weight, bonus) in enumerate(read, start=1):
+                if number == len(read) and isinstance(posting, set) and not bonus:
+                    tail = posting.difference(overlap)
+                    tail_weight = weight
+                    for organisation_id in posting.intersection(overlap):
+                        overlap[organisation_id] += weight
+                    continue
+                _accumulate(overlap, posting, weight)
+                if bonus:
+                    _accumulate(bonuses, posting, bonus)
+            only_common = bool(common) and not read
+            if only_common:
                 # Only common words ("human rights association"): organisations having all of
-                # the rarest few, found by set intersection in C, lowest ids first when many.
+                # the rarest few, found by set intersection in C, lowest ids first when many;
+                # each has every one of those words, so all weigh the same.
                 sets = [_as_set(self._postings[item]) for _, item in common[:4]]
                 pool = sorted(set.intersection(*sets))[:_BUDGET]
-                for size, _item in common[:4]:
-                    weight = math.log(1.0 + total / size)
-                    for organisation_id in pool:
-                        weights[organisation_id] += weight
-                        overlap[organisation_id] += weight
-            elif common:
-                # Common words only refine the best few candidates found by rarer ones.
-                leaders = heapq.nsmallest(_REFINE, ((-w, oid) for oid, w in weights.items()))
+                weight = sum(math.log(1.0 + total / size) for size, _ in common[:4])
+                overlap = dict.fromkeys(pool, weight)
+            _discard(overlap, excluded)
+            tail -= excluded
+            if common and not only_common:
+                # Common words only refine the best few candidates found by rarer ones. No
+                # other organisation gains weight, so the final ranking is among these.
+                leaders = _best(overlap, bonuses, _REFINE, tail=tail, tail_weight=tail_weight)
+                overlap = {oid: overlap.get(oid, tail_weight) for oid in leaders}
+                tail = set()
                 for size, item in common:
                     weight = math.log(1.0 + total / size)
                     posting = self._postings[item]
-                    for _, organisation_id in leaders:
-                        if _contains(posting, organisation_id):
-                            weights[organisation_id] += weight
-                            overlap[organisation_id] += weight
-        for organisation_id in excluded:
-            weights.pop(organisation_id, None)
-        ranked = heapq.nsmallest(limit, ((-w, oid) for oid, w in weights.items()))
+                    for organisation_id in _present(posting, overlap.keys()):
+                        overlap[organisation_id] += weight
+        ranked = _best(overlap, bonuses, limit, tail=tail, tail_weight=tail_weight)
         if not ranked:
             return []
         # Far weaker word overlaps than the best cannot win; scoring them only costs time.
-        floor = max(overlap[oid] for _, oid in ranked) * _WEAK
-        return [oid for _, oid in ranked if overlap[oid] >= floor]
+        weights = [overlap.get(oid, tail_weight) for oid in ranked]
+        floor = max(weights) * _WEAK
+        return [oid for oid, weight in zip(ranked, weights, strict=True) if weight >= floor]
 
     def score(
         self,
@@ -310,13 +385,31 @@ class Index:
         country: str | None = None,
         exclude: Iterable[int] = (),
         block_limit: int = 25,
+        minimum: float | None = None,
     ) -> list[tuple[int, OrgScore]]:
-        """Blocked candidates scored against the query, best first (ties by id)."""
-        results = []
+        """Blocked candidates scored against the query, best first (ties by id).
+
+        With `minimum`, a candidate whose cheap upper bound (scoring.score_bound) is below it
+        and no higher than the best score found is left out: it can change neither the best
+        score nor the list at or above `minimum`."""
+        bounds = ScoreBound(query, website=website) if minimum is not None else None
+        bounded = []
         for organisation_id in self.block(query, limit=block_limit, exclude=exclude):
+            entry = self._entries.get(organisation_id)
+            if entry is None:
+                continue
+            bound = 100.0 if bounds is None else bounds(entry.names, website=entry.website)
+            bounded.append((-bound, organisation_id))
+        bounded.sort()
+        results = []
+        best = -1.0
+        for negative_bound, organisation_id in bounded:
+            if minimum is not None and -negative_bound < minimum and -negative_bound <= best:
+                break  # the bounds only fall from here on
             scored = self.score_one(query, organisation_id, website=website, country=country)
             if scored is not None:
                 results.append((organisation_id, scored))
+                best = max(best, scored.score)
         results.sort(key=lambda pair: (-pair[1].score, pair[0]))
         return results
 
@@ -356,7 +449,7 @@ class Index:
         return [
             (organisation_id, scored.score, scored.reasons)
             for organisation_id, scored in self.score(
-                query, website=website, country=country, exclude=exclude
+                query, website=website, country=country, exclude=exclude, minimum=minimum
             )
             if scored.score >= minimum
         ]

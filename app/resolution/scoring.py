@@ -405,6 +405,83 @@ def score_organisation(
     return OrgScore(max(0.0, min(100.0, score)), reasons, best.candidate.raw, best.query.raw)
 
 
+@dataclass(slots=True)
+class _Words:
+    """What a name's content words can align with, for the upper bound of a pair's score."""
+
+    content: list[str]
+    joined: str  # content and type words, NUL-separated: `w in joined` finds w inside one
+    starts: tuple[str, ...]  # the same words: `w.startswith(starts)` finds one starting w
+    long: list[str]  # content words _similar could pair with (≥ 5 letters)
+
+
+def _words(key: NameKey) -> _Words | None:
+    """None for names scored by other rules than word alignment (CJK, other scripts,
+    acronyms): their bound is 100."""
+    if key.cjk or key.translit or key.is_acronym or key.acronym_words:
+        return None
+    content = [value for kind, value, _ in key.items if kind == "c"]
+    words = [value for kind, value, _ in key.items if kind in "ct"]
+    return _Words(content, "\0".join(words), tuple(words), [w for w in content if len(w) >= 5])
+
+
+def _free(words: _Words, other: _Words) -> int:
+    """How many content words of one name no alignment with the other can consume.
+
+    _align consumes a content word only with an equal word, a _similar one, or by gluing two
+    words into one (`frontline` / `front line`: one word starts the other or lies inside it);
+    acronym spelling is excluded by _words. A word none of these can touch stays left over."""
+    free = 0
+    for word in words.content:
+        if word in other.joined or word.startswith(other.starts):
+            continue
+        if len(word) >= 5 and any(_similar(word, partner) for partner in other.long):
+            continue
+        free += 1
+    return free
+
+
+def _pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words | None) -> float:
+    if q_words is None or r_words is None or q.norm == r.norm or q.despaced == r.despaced:
+        return 100.0
+    q_free = _free(q_words, r_words)
+    r_free = _free(r_words, q_words) if q_free else 0
+    if not q_free or not r_free:
+        return 100.0
+    # Both sides keep words of their own: _word_pair's last two rules. Every matched content
+    # word uses up one of r's content words that are not free.
+    matchable = len(r_words.content) - r_free
+    if matchable <= 0:
+        return min(45.0, fuzz.token_sort_ratio(q.norm, r.norm) * 0.45)
+    return min(68.0, 35.0 + 40.0 * matchable / (matchable + max(q_free, r_free)))
+
+
+class ScoreBound:
+    """Cheap upper bounds of score_organisation(query, names, ...) for one query.
+
+    Whatever the places, countries and rarities: those rules only lower a score, and only the
+    same website domain raises one. The resolver skips candidates bounded below the review
+    line and below the best score it already has (app/resolution/index.py:Index.score)."""
+
+    def __init__(self, query: Sequence[NameKey], *, website: str | None = None) -> None:
+        self._query = [(q, _words(q)) for q in query]
+        self._domain = registrable_domain(website)
+
+    def __call__(self, names: Sequence[NameKey], *, website: str | None = None) -> float:
+        if not self._query or not names:
+            return 0.0
+        if self._domain and self._domain == registrable_domain(website):
+            return 100.0
+        bound = 0.0
+        for r in names:
+            r_words = _words(r)
+            for q, q_words in self._query:
+                bound = max(bound, _pair_bound(q, q_words, r, r_words))
+                if bound >= 100.0:
+                    return bound
+        return bound
+
+
 def score_names(
     names_a: Sequence[str],
     names_b: Sequence[str],

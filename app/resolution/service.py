@@ -248,13 +248,16 @@ def resolve(
         return shortcut
     scored: dict[int, OrgScore] = {}
     if overlay is not None:
-        for organisation_id, result in overlay.index.score(keys, website=website, country=country):
+        for organisation_id, result in overlay.index.score(
+            keys, website=website, country=country, minimum=REVIEW
+        ):
             scored[organisation_id] = result
     for organisation_id, result in shared.score(
         keys,
         website=website,
         country=country,
         exclude=overlay.shadow if overlay is not None else (),
+        minimum=REVIEW,
     ):
         scored.setdefault(organisation_id, result)
     ranked = sorted(scored.items(), key=lambda pair: (-pair[1].score, pair[0]))
