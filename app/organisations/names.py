@@ -124,6 +124,8 @@ def _split_dash_acronym(piece: str) -> list[str]:
 
 
 def _token_is_cjk(token: str) -> bool:
+    if token.isascii():
+        return False
     return any(is_cjk_script(char_script(c)) or char_script(c) == "Kana" for c in token)
 
 

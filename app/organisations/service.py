@@ -1,9 +1,10 @@
 """Organisations and their names."""
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import TextClause, bindparam, insert, text, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
@@ -18,6 +19,30 @@ from app.resolution import service as resolution_service
 from app.resolution.normalise import normalise
 from app.signatures.models import Signature
 
+_REGISTRY = RegistryState.__table__  # type: ignore[attr-defined]
+_ORGANISATION = Organisation.__table__  # type: ignore[attr-defined]
+# Built once: an import runs these thousands of times, and building a statement costs about
+# as much as SQLite executing it.
+_BUMP = (
+    update(_REGISTRY)
+    .where(_REGISTRY.c.id == 1)
+    .values(version=_REGISTRY.c.version + 1)
+    .returning(_REGISTRY.c.version)
+)
+_INSERT_ORGANISATION = (
+    insert(_ORGANISATION)
+    .values(
+        kind=bindparam("kind"),
+        country=bindparam("country"),
+        website=bindparam("website"),
+        merged_into=None,
+        created_at=bindparam("now"),
+        revision=bindparam("revision"),
+    )
+    .returning(_ORGANISATION.c.id)
+)
+_INSERT_NAMES = insert(OrganisationName.__table__)  # type: ignore[attr-defined]
+
 
 def next_registry_version(session: Session) -> int:
     """Bump the registry counter and return the new version (one statement).
@@ -25,15 +50,7 @@ def next_registry_version(session: Session) -> int:
     The UPDATE takes the counter row's lock until commit, so versions become visible in order
     and a worker that has seen version N has seen every change up to N.
     """
-    table = RegistryState.__table__  # type: ignore[attr-defined]
-    version = int(
-        session.execute(
-            update(table)
-            .where(table.c.id == 1)
-            .values(version=table.c.version + 1)
-            .returning(table.c.version)
-        ).scalar_one()
-    )
+    version = int(session.execute(_BUMP).scalar_one())
     resolution_service.note_own_version(session, version=version)
     return version
 
@@ -89,27 +106,22 @@ def create(
         for parsed in names
     ]
     fields = {"kind": kind, "country": country, "website": website, "now": now}
+    # Organisations created one after another by one transaction share its registry version
+    # (resolution_service.held_version): other workers load them all at its commit.
+    held = resolution_service.held_version(session)
     if session.get_bind().dialect.name == "postgresql":
-        organisation_id, version = _insert_in_one_statement(session, fields=fields, names=rows)
+        organisation_id, version = _insert_in_one_statement(
+            session, fields=fields, names=rows, revision=held
+        )
     else:
-        # SQLite runs in-process, so three statements cost little. The registry is bumped
+        # SQLite runs in-process, so separate statements cost little. The registry is bumped
         # first so the row is inserted with its revision.
-        version = next_registry_version(session)
-        organisation_table = Organisation.__table__  # type: ignore[attr-defined]
+        version = held if held is not None else next_registry_version(session)
         organisation_id = session.execute(
-            insert(organisation_table)
-            .values(
-                kind=kind,
-                country=country,
-                website=website,
-                merged_into=None,
-                created_at=now,
-                revision=version,
-            )
-            .returning(organisation_table.c.id)
+            _INSERT_ORGANISATION, fields | {"revision": version}
         ).scalar_one()
         session.execute(
-            insert(OrganisationName.__table__),  # type: ignore[attr-defined]
+            _INSERT_NAMES,
             [row | {"organisation_id": organisation_id, "created_at": now} for row in rows],
         )
     resolution_service.note_own_version(session, version=version)
@@ -138,21 +150,20 @@ def create(
     return organisation
 
 
-def _insert_in_one_statement(
-    session: Session, *, fields: dict[str, Any], names: list[dict[str, Any]]
-) -> tuple[int, int]:
-    """PostgreSQL: bump the registry, insert the organisation and its names in one round trip
-    (data-modifying CTEs all run to completion); returns (id, registry version)."""
+@functools.lru_cache(maxsize=64)
+def _one_statement(names: int, *, bump: bool) -> TextClause:
+    """The statement of _insert_in_one_statement for a number of names (parsed once: text()
+    scans its SQL for parameters every time it is built)."""
     values = ", ".join(
         f"(:name{i}, :normalised{i}, :lang{i}, :script{i}, :is_acronym{i}, :is_primary{i})"
-        for i in range(len(names))
+        for i in range(names)
     )
-    params: dict[str, Any] = dict(fields)
-    for i, row in enumerate(names):
-        params |= {f"{key}{i}": value for key, value in row.items()}
-    statement = text(
-        "WITH bump AS ("
-        " UPDATE registry_state SET version = version + 1 WHERE id = 1 RETURNING version),"
+    if bump:
+        version = " UPDATE registry_state SET version = version + 1 WHERE id = 1 RETURNING version"
+    else:
+        version = " SELECT CAST(:revision AS INTEGER) AS version"
+    return text(
+        f"WITH bump AS ({version}),"
         " new_organisation AS ("
         " INSERT INTO organisation (kind, country, website, merged_into, created_at, revision)"
         " SELECT :kind, :country, :website, NULL, :now, bump.version FROM bump"
@@ -162,10 +173,27 @@ def _insert_in_one_statement(
         " (organisation_id, name, normalised, lang, script, is_acronym, is_primary, created_at)"
         " SELECT new_organisation.id, given.name, given.normalised, given.lang, given.script,"
         " given.is_acronym, given.is_primary, :now FROM new_organisation,"
-        f" (VALUES {values}) AS given (name, normalised, lang, script, is_acronym, is_primary)"
-        " RETURNING id)"
+        f" (VALUES {values}) AS given (name, normalised, lang, script, is_acronym, is_primary))"
         " SELECT id, revision FROM new_organisation"
     )
+
+
+def _insert_in_one_statement(
+    session: Session,
+    *,
+    fields: dict[str, Any],
+    names: list[dict[str, Any]],
+    revision: int | None,
+) -> tuple[int, int]:
+    """PostgreSQL: bump the registry (unless `revision` is the transaction's held version),
+    insert the organisation and its names in one round trip (data-modifying CTEs all run to
+    completion); returns (id, registry version)."""
+    params: dict[str, Any] = dict(fields)
+    for i, row in enumerate(names):
+        params |= {f"{key}{i}": value for key, value in row.items()}
+    if revision is not None:
+        params["revision"] = revision
+    statement = _one_statement(len(names), bump=revision is None)
     created = session.execute(statement, params).one()
     return int(created[0]), int(created[1])
 

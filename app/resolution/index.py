@@ -18,7 +18,8 @@ import gc
 import itertools
 import math
 import threading
-from collections.abc import Iterable, KeysView, Sequence
+from collections import OrderedDict
+from collections.abc import Container, Iterable, KeysView, Sequence
 from dataclasses import dataclass
 
 from app.resolution.normalise import NameKey, build_name_key, name_key
@@ -32,6 +33,7 @@ _EXACT_WEIGHT = 60.0
 _BUDGET = 3000
 _REFINE = 200
 _WEAK = 0.3
+_ASCENDING = 512
 
 
 def settle() -> None:
@@ -154,12 +156,31 @@ def _discard(weights: dict[int, float], excluded: set[int]) -> None:
         del weights[organisation_id]
 
 
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """The ids of block()'s largest posting list that no rarer list named: they all weigh
+    the same, so only the lowest few are ever needed (ties go to the lowest id)."""
+
+    ascending: list[int]  # the whole posting list, ascending
+    weighed: Container[int]  # ids weighed by rarer lists (not in the tail; never grows)
+    excluded: set[int]
+
+    def lowest(self, count: int) -> list[int]:
+        found: list[int] = []
+        for organisation_id in self.ascending:
+            if len(found) >= count:
+                break
+            if organisation_id not in self.weighed and organisation_id not in self.excluded:
+                found.append(organisation_id)
+        return found
+
+
 def _best(
     overlap: dict[int, float],
     bonuses: dict[int, float],
     count: int,
     *,
-    tail: set[int] | None = None,
+    tail: Tail | None = None,
     tail_weight: float = 0.0,
 ) -> list[int]:
     """The `count` best-weighted ids (overlap plus exact-name bonus, and the `tail` ids that
@@ -173,7 +194,7 @@ def _best(
             if organisation_id in ranking:
                 ranking[organisation_id] += bonus
     ordered = sorted(sorted(ranking), key=ranking.__getitem__, reverse=True)
-    if not tail:
+    if tail is None:
         return ordered[:count]
     above = 0
     while above < len(ordered) and ranking[ordered[above]] > tail_weight:
@@ -183,7 +204,7 @@ def _best(
     tied_end = above
     while tied_end < len(ordered) and ranking[ordered[tied_end]] == tail_weight:
         tied_end += 1
-    tied = sorted(ordered[above:tied_end] + sorted(tail)[: count - above])
+    tied = sorted(ordered[above:tied_end] + tail.lowest(count - above))
     return (ordered[:above] + tied + ordered[tied_end:])[:count]
 
 
@@ -194,6 +215,9 @@ class Index:
         self._lock = threading.RLock()
         self._postings: dict[str | int, Posting] = {}
         self._entries: dict[int, OrgEntry] = {}
+        # Ascending ids of the large postings block() last used as its tail (where the lowest
+        # ids win ties); dropped when the posting changes, at most _ASCENDING of them.
+        self._ascending: OrderedDict[str | int, list[int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -236,6 +260,7 @@ class Index:
                             self._postings[item] = set(posting)
                 else:
                     posting.add(organisation_id)
+                    self._ascending.pop(item, None)
 
     @staticmethod
     def _filed(entry: OrgEntry) -> set[str | int]:
@@ -260,6 +285,7 @@ class Index:
                 if posting == organisation_id:
                     del self._postings[item]
                 continue
+            self._ascending.pop(item, None)
             posting.discard(organisation_id) if isinstance(posting, set) else (
                 posting.remove(organisation_id) if organisation_id in posting else None
             )
@@ -267,6 +293,16 @@ class Index:
                 self._postings[item] = next(iter(posting))
             elif not posting:
                 del self._postings[item]
+
+    def _ascending_ids(self, item: str | int, posting: set[int]) -> list[int]:
+        ascending = self._ascending.get(item)
+        if ascending is None:
+            ascending = self._ascending[item] = sorted(posting)
+            if len(self._ascending) > _ASCENDING:
+                self._ascending.popitem(last=False)
+        else:
+            self._ascending.move_to_end(item)
+        return ascending
 
     def rarity(self, word: str) -> int:
         """How many organisations use this word (0 when none)."""
@@ -325,21 +361,21 @@ class Index:
             overlap: dict[int, float] = {}
             bonuses: dict[int, float] = {}
             touched = 0
-            read: list[tuple[Posting, float, float]] = []
+            read: list[tuple[str | int, Posting, float, float]] = []
             common: list[tuple[int, str | int]] = []
             for size, item, bonus in lists:
                 if size > _COMMON or (touched + size > _BUDGET and read):
                     common.append((size, item))
                     continue
                 touched += size
-                read.append((self._postings[item], math.log(1.0 + total / size), bonus))
+                read.append((item, self._postings[item], math.log(1.0 + total / size), bonus))
             # The largest list read (the last) is usually most of the budget; the ids only it
             # names all weigh the same, so they stay a set (`tail`), ranked by id only if needed.
-            tail: set[int] = set()
+            tail: Tail | None = None
             tail_weight = 0.0
-            for number, (posting, weight, bonus) in enumerate(read, start=1):
+            for number, (item, posting, weight, bonus) in enumerate(read, start=1):
                 if number == len(read) and isinstance(posting, set) and not bonus:
-                    tail = posting.difference(overlap)
+                    tail = Tail(self._ascending_ids(item, posting), overlap, excluded)
                     tail_weight = weight
                     for organisation_id in posting.intersection(overlap):
                         overlap[organisation_id] += weight
@@ -357,13 +393,12 @@ class Index:
                 weight = sum(math.log(1.0 + total / size) for size, _ in common[:4])
                 overlap = dict.fromkeys(pool, weight)
             _discard(overlap, excluded)
-            tail -= excluded
             if common and not only_common:
                 # Common words only refine the best few candidates found by rarer ones. No
                 # other organisation gains weight, so the final ranking is among these.
                 leaders = _best(overlap, bonuses, _REFINE, tail=tail, tail_weight=tail_weight)
                 overlap = {oid: overlap.get(oid, tail_weight) for oid in leaders}
-                tail = set()
+                tail = None
                 for size, item in common:
                     weight = math.log(1.0 + total / size)
                     posting = self._postings[item]
@@ -392,13 +427,19 @@ class Index:
         With `minimum`, a candidate whose cheap upper bound (scoring.score_bound) is below it
         and no higher than the best score found is left out: it can change neither the best
         score nor the list at or above `minimum`."""
-        bounds = ScoreBound(query, website=website) if minimum is not None else None
+        bounds = (
+            ScoreBound(query, website=website, country=country) if minimum is not None else None
+        )
         bounded = []
         for organisation_id in self.block(query, limit=block_limit, exclude=exclude):
             entry = self._entries.get(organisation_id)
             if entry is None:
                 continue
-            bound = 100.0 if bounds is None else bounds(entry.names, website=entry.website)
+            bound = (
+                100.0
+                if bounds is None
+                else bounds(entry.names, website=entry.website, country=entry.country)
+            )
             bounded.append((-bound, organisation_id))
         bounded.sort()
         results = []

@@ -405,14 +405,11 @@ def score_organisation(
     return OrgScore(max(0.0, min(100.0, score)), reasons, best.candidate.raw, best.query.raw)
 
 
-@dataclass(slots=True)
-class _Words:
-    """What a name's content words can align with, for the upper bound of a pair's score."""
-
-    content: list[str]
-    joined: str  # content and type words, NUL-separated: `w in joined` finds w inside one
-    starts: tuple[str, ...]  # the same words: `w.startswith(starts)` finds one starting w
-    long: list[str]  # content words _similar could pair with (≥ 5 letters)
+# What a name's content words can align with, for the upper bound of a pair's score:
+# (content words, content and type words NUL-separated so that `w in joined` finds w inside
+# one of them, the same words as a tuple so that `w.startswith(starts)` finds one starting w,
+# the name without spaces).
+_Words = tuple[list[str], str, tuple[str, ...], str]
 
 
 def _words(key: NameKey) -> _Words | None:
@@ -420,9 +417,15 @@ def _words(key: NameKey) -> _Words | None:
     acronyms): their bound is 100."""
     if key.cjk or key.translit or key.is_acronym or key.acronym_words:
         return None
-    content = [value for kind, value, _ in key.items if kind == "c"]
-    words = [value for kind, value, _ in key.items if kind in "ct"]
-    return _Words(content, "\0".join(words), tuple(words), [w for w in content if len(w) >= 5])
+    content: list[str] = []
+    words: list[str] = []
+    for kind, value, _ in key.items:
+        if kind == "c":
+            content.append(value)
+            words.append(value)
+        elif kind == "t":
+            words.append(value)
+    return content, "\0".join(words), tuple(words), key.despaced
 
 
 def _free(words: _Words, other: _Words) -> int:
@@ -432,17 +435,18 @@ def _free(words: _Words, other: _Words) -> int:
     words into one (`frontline` / `front line`: one word starts the other or lies inside it);
     acronym spelling is excluded by _words. A word none of these can touch stays left over."""
     free = 0
-    for word in words.content:
-        if word in other.joined or word.startswith(other.starts):
+    _, joined, starts, _ = other
+    for word in words[0]:
+        if word in joined or word.startswith(starts):
             continue
-        if len(word) >= 5 and any(_similar(word, partner) for partner in other.long):
+        if len(word) >= 5 and any(_similar(word, partner) for partner in other[0]):
             continue
         free += 1
     return free
 
 
 def _pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words | None) -> float:
-    if q_words is None or r_words is None or q.norm == r.norm or q.despaced == r.despaced:
+    if q_words is None or r_words is None or q_words[3] == r_words[3]:
         return 100.0
     q_free = _free(q_words, r_words)
     r_free = _free(r_words, q_words) if q_free else 0
@@ -450,7 +454,7 @@ def _pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words 
         return 100.0
     # Both sides keep words of their own: _word_pair's last two rules. Every matched content
     # word uses up one of r's content words that are not free.
-    matchable = len(r_words.content) - r_free
+    matchable = len(r_words[0]) - r_free
     if matchable <= 0:
         return min(45.0, fuzz.token_sort_ratio(q.norm, r.norm) * 0.45)
     return min(68.0, 35.0 + 40.0 * matchable / (matchable + max(q_free, r_free)))
@@ -459,18 +463,36 @@ def _pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words 
 class ScoreBound:
     """Cheap upper bounds of score_organisation(query, names, ...) for one query.
 
-    Whatever the places, countries and rarities: those rules only lower a score, and only the
-    same website domain raises one. The resolver skips candidates bounded below the review
-    line and below the best score it already has (app/resolution/index.py:Index.score)."""
+    The best word-pair score is bounded without aligning words (_pair_bound). When every pair
+    is bounded that way, no pair spells an acronym, so nothing is `consumed` and the caps of
+    score_organisation for places, websites and countries apply as they will to the real
+    score; only the same website domain raises a score. The resolver skips candidates bounded
+    below the review line and below the best score it already has (Index.score)."""
 
-    def __init__(self, query: Sequence[NameKey], *, website: str | None = None) -> None:
+    def __init__(
+        self,
+        query: Sequence[NameKey],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+    ) -> None:
         self._query = [(q, _words(q)) for q in query]
         self._domain = registrable_domain(website)
+        self._country = country.upper() if country else None
+        self._places = frozenset().union(*(q.discriminators for q in query))
+        self._has_words = any(q.items for q in query)
 
-    def __call__(self, names: Sequence[NameKey], *, website: str | None = None) -> float:
+    def __call__(
+        self,
+        names: Sequence[NameKey],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+    ) -> float:
         if not self._query or not names:
             return 0.0
-        if self._domain and self._domain == registrable_domain(website):
+        domain = registrable_domain(website)
+        if self._domain and self._domain == domain:
             return 100.0
         bound = 0.0
         for r in names:
@@ -479,7 +501,22 @@ class ScoreBound:
                 bound = max(bound, _pair_bound(q, q_words, r, r_words))
                 if bound >= 100.0:
                     return bound
-        return bound
+        if self._has_words and any(r.items for r in names):
+            theirs = (
+                names[0].discriminators
+                if len(names) == 1
+                else frozenset().union(*(r.discriminators for r in names))
+            )
+            extra, missing = self._places - theirs, theirs - self._places
+            if extra:
+                bound = min(bound, 50.0 if missing else 60.0)
+            elif missing:
+                bound = min(bound, 85.0)
+        if self._domain and domain:
+            bound -= 5.0
+        if self._country and country and self._country != country.upper():
+            bound = min(bound, 55.0)
+        return max(0.0, bound)
 
 
 def score_names(

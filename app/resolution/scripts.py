@@ -10,6 +10,7 @@ import opencc
 _to_simplified = opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=8192)  # names repeat a few thousand characters; unicodedata.name is slow
 def char_script(char: str) -> str | None:
     """Coarse script of one character, or None for digits, punctuation and spaces."""
     if not char.isalpha():

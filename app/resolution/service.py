@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import event, or_
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from app.admin.models import Judgement
@@ -44,6 +45,7 @@ from app.resolution.scoring import LINK, REVIEW, OrgScore, decide
 FIRST_OWN_VERSION = "registry_first_own_version"
 LAST_OWN_VERSION = "registry_last_own_version"
 _OVERLAY = "resolution_overlay"
+_SAVEPOINTS = "registry_own_versions_at_savepoints"
 _MAX_NAME = 1000
 _SETTLE_AT = 10_000
 
@@ -92,12 +94,52 @@ def reset_cache() -> None:
         _shared.version = 0
 
 
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _end_of_transaction(session: OrmSession) -> None:
-    session.info.pop(FIRST_OWN_VERSION, None)
-    session.info.pop(LAST_OWN_VERSION, None)
+@event.listens_for(OrmSession, "after_transaction_end")
+def _end_of_transaction(session: OrmSession, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction: SQLAlchemy also ends savepoints (and its own internal
+    # subtransactions), after which this transaction still holds its versions and overlay.
+    if transaction.parent is None and not transaction.nested:
+        for key in (FIRST_OWN_VERSION, LAST_OWN_VERSION, _OVERLAY, _SAVEPOINTS):
+            session.info.pop(key, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_create")
+def _savepoint_begins(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_SAVEPOINTS, {})
+        marks[id(transaction)] = (
+            session.info.get(FIRST_OWN_VERSION),
+            session.info.get(LAST_OWN_VERSION),
+        )
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _savepoint_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back savepoint takes its counter bumps and organisations with it: go back to
+    the versions held when it began, and drop the overlay (the next resolve rebuilds it from
+    what the database still has)."""
+    marks = session.info.get(_SAVEPOINTS)
+    if not previous_transaction.nested or not marks or id(previous_transaction) not in marks:
+        return
+    first, last = marks.pop(id(previous_transaction))
+    for key, value in ((FIRST_OWN_VERSION, first), (LAST_OWN_VERSION, last)):
+        if value is None:
+            session.info.pop(key, None)
+        else:
+            session.info[key] = value
     session.info.pop(_OVERLAY, None)
+
+
+def held_version(session: Session) -> int | None:
+    """The registry version this transaction last bumped to, if its resolver overlay has
+    seen every change up to it: an organisation the transaction creates next may carry that
+    version too (the counter's row lock is held until commit, so no other writer can come
+    between), which saves a counter update per organisation in a bulk import."""
+    last = session.info.get(LAST_OWN_VERSION)
+    overlay = session.info.get(_OVERLAY)
+    if last is None or overlay is None or overlay.version != last:
+        return None
+    return int(last)
 
 
 def note_own_version(session: Session, *, version: int) -> None:
@@ -123,11 +165,11 @@ def note_created(
 ) -> None:
     """Add an organisation this transaction just created to its overlay, without a query.
 
-    Only when the overlay is exactly one version behind; otherwise the next resolve reloads
-    from the database as usual.
+    Only when the overlay is exactly one version behind, or at this version (held_version);
+    otherwise the next resolve reloads from the database as usual.
     """
     overlay = session.info.get(_OVERLAY)
-    if overlay is None or overlay.version != version - 1:
+    if overlay is None or overlay.version not in (version - 1, version):
         return
     overlay.index.upsert(organisation_id, names, website=website, country=country)
     overlay.shadow.add(organisation_id)

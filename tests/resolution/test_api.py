@@ -241,3 +241,85 @@ def test_rolled_back_organisation_never_reaches_the_shared_index(engine) -> None
         after = resolution_service.resolve(session, names=["Phantom Exile Forum"])
         assert after.status == "new"
         assert created_id not in resolution_service.shared_index(session)
+
+
+def test_organisations_created_in_one_transaction_share_its_version(engine) -> None:
+    """On both databases: one counter bump per transaction, and every worker still sees all
+    of its organisations after the commit."""
+    from app.db import open_session
+    from app.organisations import service as organisation_service
+    from app.organisations.models import Organisation, RegistryState
+
+    names = ["Lantern Watch Yerevan", "Harbour Rights Lab Fiji", "Quiet Orchard Collective"]
+    with open_session() as session:
+        start = session.get(RegistryState, 1).version  # type: ignore[union-attr]
+        resolution_service.warm(session)  # this worker's index is at `start`
+    with open_session(write=True) as session:
+        ids = []
+        for name in names:
+            assert resolution_service.resolve(session, names=[name]).status == "new"
+            created = organisation_service.create(
+                session, names=organisation_service.parse_names(name=name)
+            )
+            ids.append(created.id)
+        # Each later row of the same transaction finds the earlier ones (its overlay).
+        found = resolution_service.resolve(session, names=[names[0]])
+        assert (found.status, found.organisation_id) == ("existing", ids[0])
+        session.commit()
+    with open_session() as session:
+        assert session.get(RegistryState, 1).version == start + 1  # type: ignore[union-attr]
+        revisions = {session.get(Organisation, i).revision for i in ids}  # type: ignore[union-attr]
+        assert revisions == {start + 1}
+        for name, organisation_id in zip(names, ids, strict=True):
+            resolved = resolution_service.resolve(session, names=[name])
+            assert (resolved.status, resolved.organisation_id) == ("existing", organisation_id)
+
+
+def test_a_rolled_back_savepoint_takes_its_organisations_and_version_along(engine) -> None:
+    """On both databases: after ROLLBACK TO SAVEPOINT the transaction neither reuses the lost
+    version nor resolves to the lost organisation; what it creates next is seen by all."""
+    from app.db import open_session
+    from app.organisations import service as organisation_service
+    from app.organisations.models import Organisation, OrganisationName, RegistryState
+
+    with open_session() as session:
+        start = session.get(RegistryState, 1).version  # type: ignore[union-attr]
+        resolution_service.warm(session)
+    with open_session(write=True) as session:
+        kept = organisation_service.create(
+            session, names=organisation_service.parse_names(name="Kept Lantern Forum")
+        ).id
+        resolution_service.resolve(session, names=["anything"])
+        savepoint = session.begin_nested()
+        lost = organisation_service.create(
+            session, names=organisation_service.parse_names(name="Lost Harbour Circle")
+        ).id  # SQLite may give this id again after the rollback
+        inside = resolution_service.resolve(session, names=["Lost Harbour Circle"])
+        assert inside.organisation_id == lost
+        savepoint.rollback()
+        gone = resolution_service.resolve(session, names=["Lost Harbour Circle"])
+        assert gone.status == "new"
+        # Still uncommitted: the organisation made before the savepoint stays this
+        # transaction's own, out of the index other requests share.
+        still = resolution_service.resolve(session, names=["Kept Lantern Forum"])
+        assert still.organisation_id == kept
+        shared = resolution_service._shared.index
+        assert shared is not None and kept not in shared
+        later = organisation_service.create(
+            session, names=organisation_service.parse_names(name="Later Orchard Assembly")
+        ).id
+        session.commit()
+    with open_session() as session:
+        version = session.get(RegistryState, 1).version  # type: ignore[union-attr]
+        later_revision = session.get(Organisation, later).revision  # type: ignore[union-attr]
+        assert start < later_revision <= version
+        lost_names = session.exec(
+            select(OrganisationName).where(OrganisationName.name == "Lost Harbour Circle")
+        ).all()
+        assert lost_names == []
+        for name, organisation_id in (
+            ("Kept Lantern Forum", kept),
+            ("Later Orchard Assembly", later),
+        ):
+            resolved = resolution_service.resolve(session, names=[name])
+            assert (resolved.status, resolved.organisation_id) == ("existing", organisation_id)

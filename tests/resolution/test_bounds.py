@@ -107,7 +107,9 @@ def test_bound_is_never_below_the_score(
         query_country=query_country,
         country=country,
     )
-    bound = ScoreBound(q, website=query_website)(r, website=website)
+    bound = ScoreBound(q, website=query_website, country=query_country)(
+        r, website=website, country=country
+    )
     assert bound >= scored.score, (query, registered, scored)
 
 
