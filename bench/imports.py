@@ -175,7 +175,8 @@ def registry_names(count: int, rng: random.Random) -> list[str]:
     return sorted(names)
 
 
-def build_registry(url: str, *, organisations: int, rng: random.Random) -> list[str]:
+def build_registry(url: str, *, organisations: int, rng: random.Random) -> tuple[list[str], str]:
+    """The registry's names and a coordinator token (in clear) for the bench letter."""
     from sqlalchemy import insert
     from sqlmodel import Session
 
@@ -223,20 +224,52 @@ def build_registry(url: str, *, organisations: int, rng: random.Random) -> list[
     with engine.connect() as conn:
         # Planner statistics, as a live database has them (autovacuum has not run yet).
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    from app.auth import service as auth_service
     from app.auth.models import Role
     from app.auth.service import Principal
     from app.letters import service as letter_service
     from app.letters.schemas import LetterCreate
+    from app.signatures.models import Signature
 
+    admin = Principal(role=Role.admin, token_id=None)
     with Session(engine) as session:
-        letter_service.create(
+        letter = letter_service.create(
             session,
             data=LetterCreate(slug=SLUG, title="Bench", lang="en", body="We ask.", status="open"),
-            principal=Principal(role=Role.admin, token_id=None),
+            principal=admin,
         )
+        # Another coalition's letter that a hundredth of the registry signed, a tenth of those
+        # anonymously: their organisations are hidden from the importing coordinator, and the
+        # import checks every candidate against that (signatures.service.mask_hidden).
+        other = letter_service.create(
+            session,
+            data=LetterCreate(
+                slug="bench-other", title="Other", lang="en", body="We ask.", status="open"
+            ),
+            principal=admin,
+        )
+        # Its own generator: the import file stays the same as before these signers existed.
+        signers = random.Random(len(names)).sample(range(1, len(names) + 1), len(names) // 100)
+        session.execute(
+            insert(Signature),
+            [
+                {
+                    "letter_id": other.id,
+                    "organisation_id": organisation_id,
+                    "anonymous": position % 10 == 0,
+                    "position": position,
+                    "signed_at": now,
+                    "source": "api",
+                }
+                for position, organisation_id in enumerate(signers, start=1)
+            ],
+        )
+        # The importing coordinator: a token granted this letter only, as a coalition has.
+        assert letter.id is not None
+        _, clear = auth_service.create(session, role=Role.coordinator, letter_ids=[letter.id])
         session.commit()
     engine.dispose()
-    return names
+    return names, clear
 
 
 def import_csv(registry: list[str], *, rows: int, rng: random.Random) -> bytes:
@@ -270,7 +303,7 @@ def import_csv(registry: list[str], *, rows: int, rng: random.Random) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def child(url: str, csv_path: str) -> None:
+def child(url: str, csv_path: str, token: str) -> None:
     """Runs in a fresh process: dry run then real run through the HTTP app; prints JSON."""
     os.environ["UNDERSIGNED_DATABASE_URL"] = url
     os.environ["UNDERSIGNED_ADMIN_TOKEN"] = ADMIN_TOKEN
@@ -303,7 +336,7 @@ def child(url: str, csv_path: str) -> None:
 
     resolution_service.resolve = timed_resolve  # type: ignore[assignment]
     body = Path(csv_path).read_bytes()
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/csv"}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "text/csv"}
     results: dict[str, Any] = {"rss_before_mb": _peak_rss_mb()}
     with TestClient(app) as client:
         client.get("/api/v1/healthz")
@@ -345,7 +378,7 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run_one(kind: str, *, organisations: int, rows: int, seed: int) -> dict[str, Any]:
+def run_one(kind: str, *, organisations: int, rows: int, seed: int, role: str) -> dict[str, Any]:
     from alembic import command
 
     from tests.conftest import alembic_config
@@ -371,12 +404,13 @@ def run_one(kind: str, *, organisations: int, rows: int, seed: int) -> dict[str,
     try:
         command.upgrade(alembic_config(url), "head")
         start = time.perf_counter()
-        registry = build_registry(url, organisations=organisations, rng=rng)
+        registry, coordinator_token = build_registry(url, organisations=organisations, rng=rng)
+        token = ADMIN_TOKEN if role == "admin" else coordinator_token
         build = time.perf_counter() - start
         csv_path = workdir / "import.csv"
         csv_path.write_bytes(import_csv(registry, rows=rows, rng=rng))
         output = subprocess.run(
-            [sys.executable, __file__, "--child", url, str(csv_path)],
+            [sys.executable, __file__, "--child", url, str(csv_path), token],
             check=True,
             capture_output=True,
             text=True,
@@ -397,7 +431,14 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=6)
-    parser.add_argument("--child", nargs=2, metavar=("URL", "CSV"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role",
+        choices=["coordinator", "admin"],
+        default="coordinator",
+        help="who imports: the letter's coordinator (default; the import checks which "
+        "candidates it may see) or an admin (sees everything)",
+    )
+    parser.add_argument("--child", nargs=3, metavar=("URL", "CSV", "TOKEN"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -412,7 +453,7 @@ def main() -> None:
         platform.processor(),
     )
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, nproc {os.cpu_count()}, {cpu}")
-    print(f"# {args.rows} rows into {args.orgs} organisations\n")
+    print(f"# {args.rows} rows into {args.orgs} organisations, imported by: {args.role}\n")
     print(f"# load average before: {os.getloadavg()[0]:.1f}\n")
     print(
         "| database | run | wall s | resolver s (calls) | app CPU s | SQL statements (in "
@@ -420,7 +461,9 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for kind in kinds:
-        result = run_one(kind, organisations=args.orgs, rows=args.rows, seed=args.seed)
+        result = run_one(
+            kind, organisations=args.orgs, rows=args.rows, seed=args.seed, role=args.role
+        )
         for run in ("dry_run", "real_run"):
             r = result[run]
             s = r["summary"]

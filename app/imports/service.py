@@ -22,6 +22,7 @@ from app.db import utcnow
 from app.errors import AppError, BadRequest
 from app.imports.parsing import ImportRow, ParsedImport
 from app.letters.models import Letter
+from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationIn
 from app.signatures import service as signature_service
@@ -41,6 +42,7 @@ STATUSES = (EXISTING, NEW, NEEDS_REVIEW, ALREADY_SIGNED, DUPLICATE, ANONYMOUS, E
 _TO_SIGN = frozenset({EXISTING, NEW, NEEDS_REVIEW, ANONYMOUS})
 
 Progress = Callable[[int], None]
+_SNAPSHOT_ATTEMPTS = 3
 
 
 @dataclass
@@ -75,6 +77,8 @@ def _plan_named_row(
     live_by_organisation: dict[int, Signature],
     first_line: dict[int, int],
     created_by_line: dict[int, int],
+    hidden: organisation_service.HiddenSnapshot | None,
+    pending: organisation_service.PendingCreates,
 ) -> RowPlan:
     try:
         data = SignatureCreate(
@@ -93,7 +97,7 @@ def _plan_named_row(
     assert data.organisation is not None
     try:
         organisation_id, resolution = signature_service.resolve_or_create(
-            session, data=data, principal=principal
+            session, data=data, principal=principal, hidden=hidden, pending=pending
         )
     except AppError as exc:  # the resolver refuses a name it cannot work with
         return RowPlan(row=row, status=ERROR, reason=exc.detail)
@@ -228,6 +232,45 @@ def _assign_positions(plans: list[RowPlan], *, last_position: int) -> str:
     return "kept" if keep else "appended"
 
 
+def _plan_rows(
+    session: Session,
+    *,
+    parsed: ParsedImport,
+    principal: Principal,
+    live_by_organisation: dict[int, Signature],
+    hidden: organisation_service.HiddenSnapshot | None,
+    progress: Progress | None,
+) -> tuple[list[RowPlan], dict[int, int]]:
+    """Every row resolved in file order (organisations created as it goes); the plans and the
+    line that created each new organisation."""
+    plans: list[RowPlan] = []
+    first_line: dict[int, int] = {}
+    created_by_line: dict[int, int] = {}
+    pending = organisation_service.PendingCreates()
+    for index, row in enumerate(parsed.rows, start=1):
+        if row.error is not None:
+            plans.append(RowPlan(row=row, status=ERROR, reason=row.error))
+        elif not row.name:
+            plans.append(RowPlan(row=row, status=ANONYMOUS))
+        else:
+            plans.append(
+                _plan_named_row(
+                    session,
+                    row=row,
+                    principal=principal,
+                    live_by_organisation=live_by_organisation,
+                    first_line=first_line,
+                    created_by_line=created_by_line,
+                    hidden=hidden,
+                    pending=pending,
+                )
+            )
+        if progress is not None:
+            progress(index)
+    pending.flush(session)
+    return plans, created_by_line
+
+
 def run_import(
     session: Session,
     *,
@@ -253,28 +296,28 @@ def run_import(
     by_position = {s.position: s for s in live}
     last_position = signature_service.next_position(session, letter_id=letter.id) - 1
 
-    savepoint = session.begin_nested()
-    plans: list[RowPlan] = []
-    first_line: dict[int, int] = {}
-    created_by_line: dict[int, int] = {}
-    for index, row in enumerate(parsed.rows, start=1):
-        if row.error is not None:
-            plans.append(RowPlan(row=row, status=ERROR, reason=row.error))
-        elif not row.name:
-            plans.append(RowPlan(row=row, status=ANONYMOUS))
-        else:
-            plans.append(
-                _plan_named_row(
-                    session,
-                    row=row,
-                    principal=principal,
-                    live_by_organisation=live_by_organisation,
-                    first_line=first_line,
-                    created_by_line=created_by_line,
-                )
-            )
-        if progress is not None:
-            progress(index)
+    # What this coordinator may not see is read once, not once per row; every organisation it
+    # was asked about is checked again after the plan, and if one became hidden (or visible)
+    # meanwhile, the plan is made again with what the database says now. Should that keep
+    # happening, the last attempt asks the database row by row, as signing does.
+    hidden: organisation_service.HiddenSnapshot | None = organisation_service.HiddenSnapshot(
+        session, principal=principal
+    )
+    for attempt in range(1, _SNAPSHOT_ATTEMPTS + 2):
+        savepoint = session.begin_nested()
+        plans, created_by_line = _plan_rows(
+            session,
+            parsed=parsed,
+            principal=principal,
+            live_by_organisation=live_by_organisation,
+            hidden=hidden,
+            progress=progress,
+        )
+        if hidden is None or not hidden.stale(session):
+            break
+        savepoint.rollback()
+        if attempt == _SNAPSHOT_ATTEMPTS:
+            hidden = None
 
     _follow_merges(
         session,

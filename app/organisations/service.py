@@ -80,6 +80,57 @@ def parse_names(
     return parsed
 
 
+class PendingCreates:
+    """Organisations a bulk import creates, written together by flush() rather than in one
+    round trip each (on PostgreSQL most of an import's non-resolver time).
+
+    Their ids are reserved up front, so each is known (and resolvable through the
+    transaction's resolver overlay) at once. The owner must flush() before anything else of
+    the transaction reads the organisation tables or refers to these rows, and before it
+    ends; an exception or rollback simply drops what was pending.
+    """
+
+    _RESERVE = 256
+
+    def __init__(self) -> None:
+        self._organisations: list[dict[str, Any]] = []
+        self._names: list[dict[str, Any]] = []
+        self._ids: list[int] = []
+        self._next = 0
+
+    def reserve_id(self, session: Session) -> int:
+        if not self._ids:
+            if session.get_bind().dialect.name == "postgresql":
+                self._ids = list(
+                    session.execute(
+                        text(
+                            "SELECT nextval(pg_get_serial_sequence('organisation', 'id'))"
+                            " FROM generate_series(1, :count)"
+                        ),
+                        {"count": self._RESERVE},
+                    ).scalars()
+                )
+            else:
+                # SQLite gives max(id) + 1; this transaction holds its write lock.
+                highest = session.execute(text("SELECT max(id) FROM organisation")).scalar()
+                start = max(int(highest or 0), self._next) + 1
+                self._ids = list(range(start, start + self._RESERVE))
+                self._next = self._ids[-1]
+        return self._ids.pop(0)
+
+    def add(self, organisation: dict[str, Any], names: list[dict[str, Any]]) -> None:
+        self._organisations.append(organisation)
+        self._names.extend(names)
+
+    def flush(self, session: Session) -> None:
+        if not self._organisations:
+            return
+        session.execute(insert(_ORGANISATION), self._organisations)
+        session.execute(_INSERT_NAMES, self._names)
+        self._organisations.clear()
+        self._names.clear()
+
+
 def create(
     session: Session,
     *,
@@ -88,7 +139,9 @@ def create(
     kind: str = "organisation",
     country: str | None = None,
     website: str | None = None,
+    pending: PendingCreates | None = None,
 ) -> Organisation:
+    """A new organisation with its names; with `pending`, written when that is flushed."""
     # Written with Core statements rather than a unit-of-work flush: an import creates
     # thousands of organisations in one request, and per-statement round trips were most of
     # its time (docs/decisions/0041-import-performance.md).
@@ -109,7 +162,22 @@ def create(
     # Organisations created one after another by one transaction share its registry version
     # (resolution_service.held_version): other workers load them all at its commit.
     held = resolution_service.held_version(session)
-    if session.get_bind().dialect.name == "postgresql":
+    if pending is not None:
+        version = held if held is not None else next_registry_version(session)
+        organisation_id = pending.reserve_id(session)
+        pending.add(
+            {
+                "id": organisation_id,
+                "kind": kind,
+                "country": country,
+                "website": website,
+                "merged_into": None,
+                "created_at": now,
+                "revision": version,
+            },
+            [row | {"organisation_id": organisation_id, "created_at": now} for row in rows],
+        )
+    elif session.get_bind().dialect.name == "postgresql":
         organisation_id, version = _insert_in_one_statement(
             session, fields=fields, names=rows, revision=held
         )
@@ -144,7 +212,8 @@ def create(
         created_at=now,
         revision=version,
     )
-    # The row exists: attach the object as persistent without another INSERT or SELECT.
+    # The row exists (or will, at pending.flush): attach the object as persistent without
+    # another INSERT or SELECT.
     make_transient_to_detached(organisation)
     session.add(organisation)
     return organisation
@@ -244,49 +313,93 @@ def hidden_from(
     admins and the coordinators of that letter; once it has a live named signature on a public
     letter it is public (its anonymous signatures stay hidden everywhere public).
     """
-    ids = set(organisation_ids)
-    if not ids or (principal is not None and principal.is_admin):
+    return _hidden(session, organisation_ids=set(organisation_ids), principal=principal)
+
+
+class HiddenSnapshot:
+    """hidden_from for many lookups in one request (a bulk import resolves thousands of rows):
+    the organisations hidden from the caller, read once, and every id asked about, so that
+    `stale()` can check them all again with hidden_from before the result is used."""
+
+    def __init__(self, session: Session, *, principal: Principal | None) -> None:
+        self._principal = principal
+        self._hidden = _hidden(session, organisation_ids=None, principal=principal)
+        self.asked: set[int] = set()
+
+    def among(self, organisation_ids: Iterable[int]) -> set[int]:
+        ids = set(organisation_ids)
+        self.asked |= ids
+        return ids & self._hidden
+
+    def stale(self, session: Session) -> bool:
+        """Whether an organisation asked about became hidden (or visible) since the snapshot,
+        in which case it is updated and whatever used it must be done again."""
+        now: set[int] = set()
+        for chunk in _chunks(self.asked):  # bounded IN lists
+            now |= hidden_from(session, organisation_ids=chunk, principal=self._principal)
+        if now == self._hidden & self.asked:
+            return False
+        self._hidden = (self._hidden - self.asked) | now
+        return True
+
+
+def _hidden(
+    session: Session, *, organisation_ids: set[int] | None, principal: Principal | None
+) -> set[int]:
+    """Organisations hidden from the caller among `organisation_ids` (all when None)."""
+    if organisation_ids is not None and not organisation_ids:
         return set()
-    sensitive = set(
-        session.exec(
-            select(Signature.organisation_id)
-            .join(Letter, col(Letter.id) == Signature.letter_id)
-            .where(
-                col(Signature.organisation_id).in_(ids),
-                col(Signature.anonymous).is_(True) | (Letter.status == LetterStatus.draft),
-            )
-            .distinct()
+    if principal is not None and principal.is_admin:
+        return set()
+    query = (
+        select(Signature.organisation_id)
+        .join(Letter, col(Letter.id) == Signature.letter_id)
+        .where(
+            col(Signature.organisation_id).is_not(None),
+            col(Signature.anonymous).is_(True) | (Letter.status == LetterStatus.draft),
         )
+        .distinct()
     )
+    if organisation_ids is not None:
+        query = query.where(col(Signature.organisation_id).in_(organisation_ids))
+    sensitive = {i for i in session.exec(query) if i is not None}
     if not sensitive:
         return set()
-    public = set(
-        session.exec(
-            select(Signature.organisation_id)
-            .join(Letter, col(Letter.id) == Signature.letter_id)
-            .where(
-                col(Signature.organisation_id).in_(sensitive),
-                col(Signature.anonymous).is_(False),
-                col(Signature.withdrawn_at).is_(None),
-                Letter.status != LetterStatus.draft,
-            )
-            .distinct()
-        )
-    )
-    hidden = sensitive - public
-    if hidden and principal is not None:
-        managed = managed_letter_ids(session, principal=principal)
-        hidden -= set(
+    public: set[int | None] = set()
+    for chunk in _chunks(sensitive):  # the whole registry's can be long: bounded IN lists
+        public |= set(
             session.exec(
                 select(Signature.organisation_id)
+                .join(Letter, col(Letter.id) == Signature.letter_id)
                 .where(
-                    col(Signature.organisation_id).in_(hidden),
-                    col(Signature.letter_id).in_(managed),
+                    col(Signature.organisation_id).in_(chunk),
+                    col(Signature.anonymous).is_(False),
+                    col(Signature.withdrawn_at).is_(None),
+                    Letter.status != LetterStatus.draft,
                 )
                 .distinct()
             )
         )
+    hidden = sensitive - public
+    if hidden and principal is not None:
+        managed = managed_letter_ids(session, principal=principal)
+        for chunk in _chunks(hidden):
+            hidden -= set(
+                session.exec(
+                    select(Signature.organisation_id)
+                    .where(
+                        col(Signature.organisation_id).in_(chunk),
+                        col(Signature.letter_id).in_(managed),
+                    )
+                    .distinct()
+                )
+            )
     return {i for i in hidden if i is not None}
+
+
+def _chunks(ids: set[int], size: int = 5000) -> list[list[int]]:
+    ordered = sorted(ids)
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
 def managed_letter_ids(session: Session, *, principal: Principal) -> set[int]:

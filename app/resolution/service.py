@@ -169,6 +169,13 @@ def note_created(
     otherwise the next resolve reloads from the database as usual.
     """
     overlay = session.info.get(_OVERLAY)
+    if overlay is None and session.info.get(FIRST_OWN_VERSION) == version:
+        # The transaction's first change: its overlay starts from memory, not from a query
+        # (an organisation still pending in a bulk write would not be found by one). The
+        # shared index must then hold everything committed before it, as _sync would ensure:
+        # later resolves of this transaction skip the version query.
+        _advance_shared(session, committed=version - 1)
+        overlay = session.info[_OVERLAY] = _Overlay(version=version - 1)
     if overlay is None or overlay.version not in (version - 1, version):
         return
     overlay.index.upsert(organisation_id, names, website=website, country=country)
@@ -212,6 +219,21 @@ def _load(session: Session, index: Index, *, after: int, upto: int | None) -> se
     return {o.id for o in organisations if o.id is not None}
 
 
+def _advance_shared(session: Session, *, committed: int) -> Index:
+    """The shared index, brought to the committed registry version `committed`."""
+    with _shared.lock:
+        if _shared.index is None or committed < _shared.version:
+            index = Index()
+            _load(session, index, after=0, upto=committed)
+            _shared.index, _shared.version = index, committed
+            if len(index) > _SETTLE_AT:
+                settle()
+        elif committed > _shared.version:
+            _load(session, _shared.index, after=_shared.version, upto=committed)
+            _shared.version = committed
+        return _shared.index
+
+
 def _sync(session: Session) -> tuple[Index, _Overlay | None]:
     """The shared index at the latest committed version, plus this transaction's own changes."""
     overlay = session.info.get(_OVERLAY)
@@ -226,17 +248,7 @@ def _sync(session: Session) -> tuple[Index, _Overlay | None]:
     version = int(version or 0)
     first_own = session.info.get(FIRST_OWN_VERSION)
     committed = version if first_own is None else int(first_own) - 1
-    with _shared.lock:
-        if _shared.index is None or committed < _shared.version:
-            index = Index()
-            _load(session, index, after=0, upto=committed)
-            _shared.index, _shared.version = index, committed
-            if len(index) > _SETTLE_AT:
-                settle()
-        elif committed > _shared.version:
-            _load(session, _shared.index, after=_shared.version, upto=committed)
-            _shared.version = committed
-        shared = _shared.index
+    shared = _advance_shared(session, committed=committed)
     if first_own is None:
         return shared, None
     overlay = session.info.get(_OVERLAY)

@@ -179,17 +179,27 @@ def resolution_out(resolution: Resolution | None) -> dict[str, Any]:
 
 
 def mask_hidden(
-    session: Session, *, resolution: Resolution, principal: Principal | None
+    session: Session,
+    *,
+    resolution: Resolution,
+    principal: Principal | None,
+    snapshot: organisation_service.HiddenSnapshot | None = None,
 ) -> list[Candidate]:
     """Drop from a resolution the organisations this caller must not learn about.
 
     Returns the dropped candidates so that they can still be queued for an admin: linking to
     a hidden organisation would confirm to the caller that it signed something anonymously.
+    With a `snapshot` (bulk imports), it answers without a query; its user rechecks it.
     """
     ids = [c.organisation_id for c in resolution.candidates]
     if resolution.organisation_id is not None:
         ids.append(resolution.organisation_id)
-    hidden = organisation_service.hidden_from(session, organisation_ids=ids, principal=principal)
+    if snapshot is not None:
+        hidden = snapshot.among(ids)
+    else:
+        hidden = organisation_service.hidden_from(
+            session, organisation_ids=ids, principal=principal
+        )
     if not hidden:
         return []
     dropped = [c for c in resolution.candidates if c.organisation_id in hidden]
@@ -205,10 +215,18 @@ def mask_hidden(
 
 
 def resolve_or_create(
-    session: Session, *, data: SignatureCreate, principal: Principal | None
+    session: Session,
+    *,
+    data: SignatureCreate,
+    principal: Principal | None,
+    hidden: organisation_service.HiddenSnapshot | None = None,
+    pending: organisation_service.PendingCreates | None = None,
 ) -> tuple[int | None, Resolution | None]:
     """The id of the organisation a sign request names: given (merges followed), resolved
-    from its names (the resolver only answers live organisations), created, or none."""
+    from its names (the resolver only answers live organisations), created, or none.
+
+    `hidden`: what the caller may not see, read once for many calls (see mask_hidden);
+    `pending`: where a bulk import collects the organisations it creates."""
     if data.organisation_id is not None:
         organisation_service.get_visible(
             session, organisation_id=data.organisation_id, principal=principal
@@ -225,7 +243,7 @@ def resolve_or_create(
         website=submitted.website,
         country=submitted.country,
     )
-    hidden = mask_hidden(session, resolution=resolution, principal=principal)
+    dropped = mask_hidden(session, resolution=resolution, principal=principal, snapshot=hidden)
     if resolution.status == "existing" and resolution.organisation_id is not None:
         return resolution.organisation_id, resolution
     organisation = organisation_service.create(
@@ -235,13 +253,15 @@ def resolve_or_create(
         kind=submitted.kind,
         country=submitted.country,
         website=submitted.website,
+        pending=pending,
     )
     assert organisation.id is not None
     resolution.organisation_id = organisation.id
+    queued = [*resolution.candidates, *dropped]
+    if pending is not None and any(c.decision == "review" for c in queued):
+        pending.flush(session)  # the review queue refers to the new organisation
     # queue() keeps only the candidates marked for review, hidden ones included.
-    candidate_queue.queue(
-        session, organisation_id=organisation.id, candidates=[*resolution.candidates, *hidden]
-    )
+    candidate_queue.queue(session, organisation_id=organisation.id, candidates=queued)
     return organisation.id, resolution
 
 

@@ -393,3 +393,132 @@ def test_existing_organisation_and_audit(
     with open_session() as s:
         actions = list(s.exec(select(AuditEvent.action).order_by(col(AuditEvent.id))))
     assert actions[-3:] == ["signature.create", "signature.create", "letter.import"]
+
+
+def _secret_and_outsider(
+    client: TestClient, coordinator_headers: dict[str, str], make_token, make_letter
+) -> tuple[int, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """An organisation known only through an anonymous signature on one coalition's letter,
+    and the coordinator of another letter."""
+    make_letter(coordinator_headers, slug="brave-letter")
+    make_letter(coordinator_headers, slug="other-letter")
+    secret = client.post(
+        "/api/v1/letters/brave-letter/signatures",
+        json={"organisation": {"name": "Qx9 Exile Network"}, "anonymous": True},
+        headers=coordinator_headers,
+    ).json()
+    outsider = {"Authorization": f"Bearer {make_token('coordinator', letters=['other-letter'])}"}
+    return int(secret["organisation_id"]), outsider
+
+
+def _rows_naming(report: dict[str, Any], organisation_id: int) -> list[dict[str, Any]]:
+    return [
+        row
+        for row in report["rows"]
+        if row["organisation_id"] == organisation_id
+        or any(c["organisation_id"] == organisation_id for c in row["candidates"])
+    ]
+
+
+def test_an_import_never_links_to_an_organisation_hidden_from_its_coordinator(
+    client: TestClient, coordinator_headers: dict[str, str], make_token, make_letter
+) -> None:  # type: ignore[no-untyped-def]
+    secret, outsider = _secret_and_outsider(client, coordinator_headers, make_token, make_letter)
+    # The letter's own coordinator may link to it.
+    mine = post_import(
+        client,
+        coordinator_headers,
+        "brave-letter",
+        HEADER + "1,Qx9 Exile Network,,,,,,false\n",
+        dry_run="true",
+    ).json()
+    assert (mine["rows"][0]["status"], mine["rows"][0]["organisation_id"]) == (
+        "already_signed",
+        secret,
+    )
+    body = HEADER + "1,Qx9 Exile Network,,,,,,false\n2,Qx9 Exile Netwrk,,,,,,false\n"
+    for dry_run in ("true", "false"):
+        response = post_import(client, outsider, "other-letter", body, dry_run=dry_run)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert _rows_naming(report, secret) == []
+        assert f'"organisation_id":{secret},' not in response.text.replace(" ", "")
+        assert report["rows"][0]["status"] == "new"
+
+
+def test_an_organisation_hidden_while_an_import_plans_is_still_never_linked(
+    client: TestClient,
+    coordinator_headers: dict[str, str],
+    make_token,
+    make_letter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """The import reads what its coordinator may not see once, before planning; an
+    organisation hidden after that read (another coalition's anonymous signature committing
+    meanwhile) is caught by the check after the plan, which then plans again."""
+    from app.organisations import service as organisation_service
+
+    secret, outsider = _secret_and_outsider(client, coordinator_headers, make_token, make_letter)
+    real_hidden = organisation_service._hidden
+    reads = []
+
+    def before_the_signature(session, *, organisation_ids, principal):  # type: ignore[no-untyped-def]
+        reads.append(organisation_ids)
+        if organisation_ids is None and len(reads) == 1:
+            return set()  # the snapshot read before the anonymous signature committed
+        return real_hidden(session, organisation_ids=organisation_ids, principal=principal)
+
+    monkeypatch.setattr(organisation_service, "_hidden", before_the_signature)
+    response = post_import(
+        client, outsider, "other-letter", HEADER + "1,Qx9 Exile Network,,,,,,false\n"
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert _rows_naming(report, secret) == []
+    assert report["rows"][0]["status"] == "new"
+    assert reads[0] is None and secret in set().union(*(r for r in reads[1:] if r))
+    assert signatures_of("other-letter")[0][1] != secret
+
+
+def test_rows_for_review_create_queued_organisations_that_later_rows_find(
+    client: TestClient, coordinator_headers: dict[str, str], make_letter
+) -> None:  # type: ignore[no-untyped-def]
+    """New organisations of an import are written together at the end of its plan, except
+    when one must be queued for review at once (the queue refers to it)."""
+    make_letter(coordinator_headers, slug="first-letter")
+    make_letter(coordinator_headers, slug="second-letter")
+    known = client.post(
+        "/api/v1/letters/first-letter/signatures",
+        json={"organisation": {"name": "Lantern Rights Watch Kenya"}},
+        headers=coordinator_headers,
+    ).json()["organisation_id"]
+    body = (
+        HEADER + "1,Lantern Rights Watch,,,,,,false\n"
+        "2,Orchard Harbour Collective,,,,,,false\n"
+        "3,Lantern Rights Watch,,,,,,false\n"
+        "4,orchard harbour collective,,,,,,false\n"
+    )
+    report = post_import(client, coordinator_headers, "second-letter", body).json()
+    statuses = [(r["status"], r["duplicate_of_line"]) for r in report["rows"]]
+    assert statuses == [
+        ("needs_review", None),
+        ("new", None),
+        ("duplicate_in_file", 2),
+        ("duplicate_in_file", 3),
+    ]
+    assert report["rows"][0]["candidates"][0]["organisation_id"] == known
+    created = [report["rows"][0]["organisation_id"], report["rows"][1]["organisation_id"]]
+    with open_session() as s:
+        names = {
+            n.organisation_id: n.name
+            for n in s.exec(
+                select(OrganisationName).where(col(OrganisationName.organisation_id).in_(created))
+            )
+        }
+        pairs = [(c.organisation_a, c.organisation_b) for c in s.exec(select(DuplicateCandidate))]
+    assert names == {
+        created[0]: "Lantern Rights Watch",
+        created[1]: "Orchard Harbour Collective",
+    }
+    assert pairs == [tuple(sorted((known, created[0])))]
+    assert [s[1] for s in signatures_of("second-letter")] == created

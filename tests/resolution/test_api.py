@@ -323,3 +323,27 @@ def test_a_rolled_back_savepoint_takes_its_organisations_and_version_along(engin
         ):
             resolved = resolution_service.resolve(session, names=[name])
             assert (resolved.status, resolved.organisation_id) == ("existing", organisation_id)
+
+
+def test_a_transaction_that_creates_first_still_sees_what_others_committed_before(
+    engine,
+) -> None:
+    """On both databases: the overlay of a transaction whose first act is creating an
+    organisation starts from memory; the worker's shared index must still catch up with what
+    other transactions committed before (its later resolves skip the version query)."""
+    from app.db import open_session
+    from app.organisations import service as organisation_service
+
+    with open_session() as session:
+        resolution_service.warm(session)  # this worker's index, before the other commit
+    with open_session(write=True) as other:
+        theirs = organisation_service.create(
+            other, names=organisation_service.parse_names(name="Brand New Orchard Forum")
+        ).id
+        other.commit()
+    with open_session(write=True) as session:
+        organisation_service.create(
+            session, names=organisation_service.parse_names(name="Another Fresh Harbour Lab")
+        )
+        found = resolution_service.resolve(session, names=["Brand New Orchard Forum"])
+        assert (found.status, found.organisation_id) == ("existing", theirs)
