@@ -33,7 +33,7 @@ _EXACT_WEIGHT = 60.0
 _BUDGET = 3000
 _REFINE = 200
 _WEAK = 0.3
-_ASCENDING = 512
+_ASCENDING = 256  # lists of ≤ _BUDGET ids: at most ~6 MB
 
 
 def settle() -> None:

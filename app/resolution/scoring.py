@@ -491,7 +491,7 @@ class ScoreBound:
     ) -> float:
         if not self._query or not names:
             return 0.0
-        domain = registrable_domain(website)
+        domain = registrable_domain(website) if self._domain else None
         if self._domain and self._domain == domain:
             return 100.0
         bound = 0.0
