@@ -141,7 +141,8 @@ def create(
     website: str | None = None,
     pending: PendingCreates | None = None,
 ) -> Organisation:
-    """A new organisation with its names; with `pending`, written when that is flushed."""
+    """A new organisation with its names; with `pending`, written when that is flushed (and
+    returned detached from the session)."""
     # Written with Core statements rather than a unit-of-work flush: an import creates
     # thousands of organisations in one request, and per-statement round trips were most of
     # its time (docs/decisions/0041-import-performance.md).
@@ -212,10 +213,12 @@ def create(
         created_at=now,
         revision=version,
     )
-    # The row exists (or will, at pending.flush): attach the object as persistent without
-    # another INSERT or SELECT.
-    make_transient_to_detached(organisation)
-    session.add(organisation)
+    if pending is None:
+        # The row exists: attach the object as persistent without another INSERT or SELECT.
+        # A pending one is not attached: its row does not exist yet, and should the import's
+        # savepoint roll back, SQLite may reserve its id again.
+        make_transient_to_detached(organisation)
+        session.add(organisation)
     return organisation
 
 

@@ -469,15 +469,18 @@ def test_an_organisation_hidden_while_an_import_plans_is_still_never_linked(
         return real_hidden(session, organisation_ids=organisation_ids, principal=principal)
 
     monkeypatch.setattr(organisation_service, "_hidden", before_the_signature)
-    response = post_import(
-        client, outsider, "other-letter", HEADER + "1,Qx9 Exile Network,,,,,,false\n"
-    )
+    # The first plan also creates an organisation; the second creates it again (on SQLite
+    # under the same reserved id).
+    body = HEADER + "1,Harbour Lantern Group,,,,,,false\n2,Qx9 Exile Network,,,,,,false\n"
+    response = post_import(client, outsider, "other-letter", body)
     assert response.status_code == 200, response.text
     report = response.json()
     assert _rows_naming(report, secret) == []
-    assert report["rows"][0]["status"] == "new"
+    assert [row["status"] for row in report["rows"]] == ["new", "new"]
+    assert report["summary"]["organisations_created"] == 2
     assert reads[0] is None and secret in set().union(*(r for r in reads[1:] if r))
-    assert signatures_of("other-letter")[0][1] != secret
+    signed = [organisation_id for _, organisation_id, _, _ in signatures_of("other-letter")]
+    assert secret not in signed and len(set(signed)) == 2
 
 
 def test_rows_for_review_create_queued_organisations_that_later_rows_find(
