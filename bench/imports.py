@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/imports.py                 # SQLite and PostgreSQL
     .venv/bin/python bench/imports.py --db sqlite --orgs 20000 --rows 2000
+    .venv/bin/python bench/imports.py --role admin    # import as an admin instead
 
-For each database: build the registry with bulk inserts (not timed), then, in a fresh child
-process that serves the real app in-process (fastapi TestClient), POST the CSV as a dry run and
-then as a real import, and report wall time, the time spent inside the resolver
+For each database: build the registry with bulk inserts (not timed) — plus another letter that
+a hundredth of it signed, a tenth of those anonymously — then, in a fresh child process that
+serves the real app in-process (fastapi TestClient), POST the CSV as the letter's coordinator
+(by default), as a dry run and then as a real import, and report wall time, the time spent
+inside the resolver
 (`app.resolution.service.resolve`) and the child's peak RSS. PostgreSQL needs the local server
 (postgres@127.0.0.1:5432, trust auth); a throwaway database is created and dropped.
 Targets (issue 6): each run <= 10 s, peak RSS <= 500 MB.

@@ -90,16 +90,18 @@ class PendingCreates:
     ends; an exception or rollback simply drops what was pending.
     """
 
-    _RESERVE = 256
-
     def __init__(self) -> None:
         self._organisations: list[dict[str, Any]] = []
         self._names: list[dict[str, Any]] = []
         self._ids: list[int] = []
         self._next = 0
+        # Ids reserved at a time, doubling up to 256: a small import wastes few sequence
+        # numbers, a large one needs few round trips.
+        self._reserve = 8
 
     def reserve_id(self, session: Session) -> int:
         if not self._ids:
+            self._reserve = min(self._reserve * 2, 256)
             if session.get_bind().dialect.name == "postgresql":
                 self._ids = list(
                     session.execute(
@@ -107,14 +109,14 @@ class PendingCreates:
                             "SELECT nextval(pg_get_serial_sequence('organisation', 'id'))"
                             " FROM generate_series(1, :count)"
                         ),
-                        {"count": self._RESERVE},
+                        {"count": self._reserve},
                     ).scalars()
                 )
             else:
                 # SQLite gives max(id) + 1; this transaction holds its write lock.
                 highest = session.execute(text("SELECT max(id) FROM organisation")).scalar()
                 start = max(int(highest or 0), self._next) + 1
-                self._ids = list(range(start, start + self._RESERVE))
+                self._ids = list(range(start, start + self._reserve))
                 self._next = self._ids[-1]
         return self._ids.pop(0)
 

@@ -121,12 +121,6 @@ def _ids(posting: Posting) -> Iterable[int]:
     return (posting,) if isinstance(posting, int) else posting
 
 
-def _contains(posting: Posting, organisation_id: int) -> bool:
-    if isinstance(posting, int):
-        return posting == organisation_id
-    return organisation_id in posting
-
-
 def _accumulate(weights: dict[int, float], posting: Posting, weight: float) -> None:
     """weights[id] += weight for every id of the posting. Long postings go through C set
     operations; Python only loops over ids that already had a weight (usually few)."""
