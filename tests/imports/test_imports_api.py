@@ -525,3 +525,38 @@ def test_rows_for_review_create_queued_organisations_that_later_rows_find(
     }
     assert pairs == [tuple(sorted((known, created[0])))]
     assert [s[1] for s in signatures_of("second-letter")] == created
+
+
+def test_an_import_whose_snapshot_keeps_going_stale_asks_row_by_row(
+    client: TestClient,
+    coordinator_headers: dict[str, str],
+    make_token,
+    make_letter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """Should every re-read snapshot miss the hidden organisation again (signatures keep
+    committing), the import stops replanning after three rounds and asks the database for
+    each row, as signing does."""
+    from app.organisations import service as organisation_service
+
+    secret, outsider = _secret_and_outsider(client, coordinator_headers, make_token, make_letter)
+    real_hidden = organisation_service._hidden
+    whole_registry_reads = []
+
+    def always_stale(session, *, organisation_ids, principal):  # type: ignore[no-untyped-def]
+        if organisation_ids is None:
+            whole_registry_reads.append(1)
+            return set()
+        return real_hidden(session, organisation_ids=organisation_ids, principal=principal)
+
+    monkeypatch.setattr(organisation_service, "_hidden", always_stale)
+    monkeypatch.setattr(
+        organisation_service.HiddenSnapshot,
+        "stale",
+        lambda self, session: True,  # a new anonymous signature after every plan
+    )
+    body = HEADER + "1,Qx9 Exile Network,,,,,,false\n"
+    report = post_import(client, outsider, "other-letter", body).json()
+    assert _rows_naming(report, secret) == []
+    assert report["rows"][0]["status"] == "new"
+    assert whole_registry_reads == [1]
