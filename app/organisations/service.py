@@ -165,20 +165,23 @@ def create(
     # Organisations created one after another by one transaction share its registry version
     # (resolution_service.held_version): other workers load them all at its commit.
     held = resolution_service.held_version(session)
+    columns: dict[str, Any] = {
+        "kind": kind,
+        "country": country,
+        "website": website,
+        "merged_into": None,
+        "created_at": now,
+    }
+
+    def named(organisation_id: int) -> list[dict[str, Any]]:
+        return [row | {"organisation_id": organisation_id, "created_at": now} for row in rows]
+
     if pending is not None:
         version = held if held is not None else next_registry_version(session)
         organisation_id = pending.reserve_id(session)
         pending.add(
-            {
-                "id": organisation_id,
-                "kind": kind,
-                "country": country,
-                "website": website,
-                "merged_into": None,
-                "created_at": now,
-                "revision": version,
-            },
-            [row | {"organisation_id": organisation_id, "created_at": now} for row in rows],
+            columns | {"id": organisation_id, "revision": version},
+            named(organisation_id),
         )
     elif session.get_bind().dialect.name == "postgresql":
         organisation_id, version = _insert_in_one_statement(
@@ -191,10 +194,7 @@ def create(
         organisation_id = session.execute(
             _INSERT_ORGANISATION, fields | {"revision": version}
         ).scalar_one()
-        session.execute(
-            _INSERT_NAMES,
-            [row | {"organisation_id": organisation_id, "created_at": now} for row in rows],
-        )
+        session.execute(_INSERT_NAMES, named(organisation_id))
     resolution_service.note_own_version(session, version=version)
     # This transaction's resolver overlay learns the organisation from memory: re-reading
     # it from the database before the next resolve cost two queries per imported row.
@@ -206,15 +206,7 @@ def create(
         country=country,
         version=version,
     )
-    organisation = Organisation(
-        id=organisation_id,
-        kind=kind,
-        country=country,
-        website=website,
-        merged_into=None,
-        created_at=now,
-        revision=version,
-    )
+    organisation = Organisation(id=organisation_id, revision=version, **columns)
     if pending is None:
         # The row exists: attach the object as persistent without another INSERT or SELECT.
         # A pending one is not attached: its row does not exist yet, and should the import's
