@@ -71,18 +71,10 @@ def serve(
     run_migrations()
     run_seed()
     console.print(f"serving on http://{host}:{port} (API docs at /docs)")
-    from app.security.logs import log_config
+    from app.security import uvicorn_options
 
-    settings = get_settings()
     uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level),
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        "app.main:app", host=host, port=port, workers=workers, **uvicorn_options(get_settings())
     )
 
 

@@ -67,10 +67,19 @@ def free_port() -> int:
 class Server:
     """`uvicorn app.main:app` in a child process, its stdout+stderr captured to a file."""
 
-    def __init__(self, *, database_url: str, workers: int = 1, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        serve: bool = False,
+    ):
         self.database_url = database_url
         self.workers = workers
         self.env = env or {}
+        # `undersigned serve` (migrate, seed, production uvicorn settings) instead of bare uvicorn.
+        self.serve = serve
         handle, name = tempfile.mkstemp(prefix="undersigned-server-", suffix=".log")
         os.close(handle)
         self.log_path = Path(name)
@@ -93,11 +102,15 @@ class Server:
         for _attempt in range(5):
             self.port = free_port()
             log = self.log_path.open("ab")
+            command = (
+                [str(Path(sys.executable).parent / "undersigned"), "serve"]
+                if self.serve
+                else [sys.executable, "-m", "uvicorn", "app.main:app", "--log-level", log_level]
+            )
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "uvicorn", "app.main:app",
-                    "--host", "127.0.0.1", "--port", str(self.port),
-                    "--workers", str(self.workers), "--log-level", log_level,
+                    *command, "--host", "127.0.0.1", "--port", str(self.port),
+                    "--workers", str(self.workers),
                 ],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
@@ -108,7 +121,7 @@ class Server:
         raise RuntimeError(f"the server did not start; log:\n{self.log()}")
 
     def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
