@@ -74,12 +74,15 @@ class Server:
         workers: int = 1,
         env: dict[str, str] | None = None,
         serve: bool = False,
+        wrapper: list[str] | None = None,
     ):
         self.database_url = database_url
         self.workers = workers
         self.env = env or {}
         # `undersigned serve` (migrate, seed, production uvicorn settings) instead of bare uvicorn.
         self.serve = serve
+        # A command that runs the server (e.g. with fewer privileges).
+        self.wrapper = wrapper or []
         handle, name = tempfile.mkstemp(prefix="undersigned-server-", suffix=".log")
         os.close(handle)
         self.log_path = Path(name)
@@ -109,7 +112,7 @@ class Server:
             )
             self.process = subprocess.Popen(
                 [
-                    *command, "--host", "127.0.0.1", "--port", str(self.port),
+                    *self.wrapper, *command, "--host", "127.0.0.1", "--port", str(self.port),
                     "--workers", str(self.workers),
                 ],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -127,7 +130,8 @@ class Server:
             if self.process.poll() is not None:
                 return False
             try:
-                if httpx.get(f"{self.url}/api/v1/healthz", timeout=2).status_code == 200:
+                # 503 is a server that runs on a database that cannot take writes.
+                if httpx.get(f"{self.url}/api/v1/healthz", timeout=2).status_code in (200, 503):
                     return True
             except httpx.HTTPError:
                 pass
