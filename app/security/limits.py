@@ -4,6 +4,7 @@ import asyncio
 import ipaddress
 import json
 import math
+import threading
 import time
 import weakref
 from collections import OrderedDict
@@ -329,30 +330,35 @@ class FailureThrottle:
         self.clock = clock
         self.clients: OrderedDict[str, _Failures] = OrderedDict()
         self.everyone = _Failures()
+        # Login routes run in the thread pool.
+        self._lock = threading.Lock()
 
     def check(self, key: str) -> Verdict:
         """Whether an attempt from `key` may be checked now; a refusal is counted."""
-        now = self.clock()
-        client = self._client(key, now)
-        self._forget(self.everyone, now)
-        wait = max(client.locked_until, self.everyone.locked_until) - now
-        if wait > 0:
-            client.refused += 1
-        return Verdict(wait=max(0.0, wait), failures=client.count, refused=client.refused)
+        with self._lock:
+            now = self.clock()
+            client = self._client(key, now)
+            self._forget(self.everyone, now)
+            wait = max(client.locked_until, self.everyone.locked_until) - now
+            if wait > 0:
+                client.refused += 1
+            return Verdict(wait=max(0.0, wait), failures=client.count, refused=client.refused)
 
     def failed(self, key: str) -> Verdict:
         """Record a failed attempt; the verdict's wait is the lockout it started (0 if none)."""
-        now = self.clock()
-        client = self._client(key, now)
-        refused = client.refused
-        wait = self._fail(client, now, free=self.free, cap=self.max_lockout)
-        self._fail(self.everyone, now, free=self.global_free, cap=self.global_max_lockout)
-        return Verdict(wait=wait, failures=client.count, refused=refused)
+        with self._lock:
+            now = self.clock()
+            client = self._client(key, now)
+            refused = client.refused
+            wait = self._fail(client, now, free=self.free, cap=self.max_lockout)
+            self._fail(self.everyone, now, free=self.global_free, cap=self.global_max_lockout)
+            return Verdict(wait=wait, failures=client.count, refused=refused)
 
     def succeeded(self, key: str) -> Verdict:
         """A right answer clears the client's failures (not everyone's)."""
-        client = self.clients.pop(key, _Failures())
-        return Verdict(wait=0.0, failures=client.count, refused=client.refused)
+        with self._lock:
+            client = self.clients.pop(key, _Failures())
+            return Verdict(wait=0.0, failures=client.count, refused=client.refused)
 
     def _client(self, key: str, now: float) -> _Failures:
         client = self.clients.get(key)
