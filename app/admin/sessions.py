@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import delete
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from app.auth import service as auth_service
 from app.auth.models import ApiToken, RevokedSession, Role
@@ -112,7 +112,7 @@ def verify(session: Session, *, cookie: str | None) -> AdminSession | None:
     key = _key(token_hash)
     if not hmac.compare_digest(_mac(key, ".".join(parts[:4])), mac):
         return None
-    if session.get(RevokedSession, nonce) is not None:
+    if session.exec(select(RevokedSession.id).where(RevokedSession.nonce == nonce)).first():
         return None
     return AdminSession(principal=principal, nonce=nonce, key=key, expires=int(expires))
 
@@ -121,8 +121,7 @@ def revoke(session: Session, *, admin: AdminSession) -> None:
     """End a session for good (logout), and forget revocations of sessions that have expired."""
     now = utcnow()
     session.execute(delete(RevokedSession).where(col(RevokedSession.expires_at) < now))
-    # merge: logging out twice at once must not fail on the primary key.
-    session.merge(
+    session.add(
         RevokedSession(nonce=admin.nonce, expires_at=datetime.fromtimestamp(admin.expires, UTC))
     )
     session.flush()

@@ -48,5 +48,6 @@ class RevokedSession(SQLModel, table=True):
 
     __tablename__ = "revoked_session"
 
-    nonce: str = Field(primary_key=True, max_length=40)
+    id: int | None = Field(default=None, primary_key=True)
+    nonce: str = Field(max_length=40, unique=True, index=True)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -47,11 +47,13 @@ def upgrade() -> None:
 
     op.create_table(
         "revoked_session",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("nonce", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("nonce", name=op.f("pk_revoked_session")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_revoked_session")),
     )
     with op.batch_alter_table("revoked_session", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_revoked_session_nonce"), ["nonce"], unique=True)
         batch_op.create_index(
             batch_op.f("ix_revoked_session_expires_at"), ["expires_at"], unique=False
         )
@@ -60,6 +62,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("revoked_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_revoked_session_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_revoked_session_nonce"))
     op.drop_table("revoked_session")
 
     # Fails if two letters now share a slug (drafts of different coordinators): rename one of

@@ -37,9 +37,15 @@ class Clock:
 def login_app(engine, build_app: Callable[..., FastAPI]) -> Iterator[tuple[FastAPI, Clock]]:
     """A fresh app whose login throttle runs on a clock the test moves."""
     app = build_app(**GENEROUS)
+    yield app, on_test_clock(app)
+
+
+def on_test_clock(app: FastAPI) -> Clock:
     clock = Clock()
-    app.state.login_throttle.clock = clock
-    yield app, clock
+    throttle = getattr(app.state, "login_throttle", None)  # absent before the fix
+    if throttle is not None:
+        throttle.clock = clock
+    return clock
 
 
 def browser(app: FastAPI, address: str) -> TestClient:
@@ -116,8 +122,7 @@ def test_guesses_from_many_addresses_meet_the_global_throttle(
     engine, build_app: Callable[..., FastAPI]
 ) -> None:
     app = build_app(login_global_free_failures=20, **GENEROUS)
-    clock = Clock()
-    app.state.login_throttle.clock = clock
+    clock = on_test_clock(app)
     statuses = [
         attempt(browser(app, f"192.0.2.{i}"), "wrong-token-000000000").status_code
         for i in range(1, 41)

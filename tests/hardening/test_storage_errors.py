@@ -24,7 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from app import db
-from app.db import StorageFault, make_engine, storage_fault
+from app.db import make_engine
 from tests.conftest import ADMIN_TOKEN
 from tests.hardening.conftest import Server, throwaway_database
 
@@ -160,6 +160,8 @@ def test_read_only_postgresql(tmp_path: Path, caplog: pytest.LogCaptureFixture) 
 
 def test_postgresql_disk_full_and_io_errors_are_storage_faults() -> None:
     """The SQLSTATEs a full or failing PostgreSQL server sends (not simulated: its disk)."""
+    from app.db import StorageFault, storage_fault
+
     assert storage_fault(psycopg.errors.DiskFull()) == StorageFault("full", "SQLSTATE 53100")
     assert storage_fault(psycopg.errors.IoError()) == StorageFault("io_error", "SQLSTATE 58030")
     for transient in (
