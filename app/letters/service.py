@@ -1,6 +1,6 @@
 """Letters: create, read, update; who may see and manage them."""
 
-from sqlalchemy import exists, func
+from sqlalchemy import ColumnElement, exists, func, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -46,6 +46,23 @@ def can_manage(session: Session, *, letter: Letter, principal: Principal | None)
     return letter.id in auth_service.granted_letter_ids(session, principal=principal)
 
 
+def _visible_to(session: Session, *, principal: Principal | None) -> ColumnElement[bool]:
+    """Which letters the caller may see, as SQL: non-drafts, and the drafts they manage.
+
+    The letter rows of drafts the caller may not see are never read, so that such a draft
+    changes neither an answer nor how long it takes."""
+    if principal is None:
+        return col(Letter.status) != LetterStatus.draft
+    if principal.is_admin:
+        return true()
+    granted = auth_service.granted_letter_ids(session, principal=principal)
+    return (
+        (col(Letter.status) != LetterStatus.draft)
+        | (col(Letter.created_by_token_id) == principal.token_id)
+        | col(Letter.id).in_(granted or {-1})
+    )
+
+
 def _visible_with_slug(
     session: Session, *, slug: str, principal: Principal | None, exclude_id: int | None = None
 ) -> list[Letter]:
@@ -57,7 +74,11 @@ def _visible_with_slug(
     the caller manages (granted, or an admin): in that order.
     """
     letters = session.exec(
-        select(Letter).where(Letter.slug == slug, col(Letter.id) != (exclude_id or 0))
+        select(Letter).where(
+            Letter.slug == slug,
+            col(Letter.id) != (exclude_id or 0),
+            _visible_to(session, principal=principal),
+        )
     )
 
     def rank(letter: Letter) -> int:
@@ -66,13 +87,7 @@ def _visible_with_slug(
         own = principal is not None and letter.created_by_token_id == principal.token_id
         return 0 if own else 2
 
-    visible = [
-        letter
-        for letter in letters
-        if letter.status != LetterStatus.draft
-        or can_manage(session, letter=letter, principal=principal)
-    ]
-    return sorted(visible, key=lambda letter: (rank(letter), letter.id or 0))
+    return sorted(letters, key=lambda letter: (rank(letter), letter.id or 0))
 
 
 def get_visible(session: Session, *, slug: str, principal: Principal | None) -> Letter:
@@ -271,16 +286,7 @@ def translations_of(session: Session, *, letter: Letter) -> list[LetterTranslati
 def list_visible(
     session: Session, *, principal: Principal | None, limit: int, offset: int
 ) -> tuple[list[Letter], int]:
-    query = select(Letter)
-    if principal is None:
-        query = query.where(Letter.status != LetterStatus.draft)
-    elif not principal.is_admin:
-        granted = auth_service.granted_letter_ids(session, principal=principal)
-        query = query.where(
-            (col(Letter.status) != LetterStatus.draft)
-            | (col(Letter.created_by_token_id) == principal.token_id)
-            | col(Letter.id).in_(granted or {-1})
-        )
+    query = select(Letter).where(_visible_to(session, principal=principal))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.exec(
         query.order_by(col(Letter.created_at).desc(), col(Letter.id).desc())
