@@ -167,3 +167,33 @@ def test_a_slow_reader_gives_its_admission_slot_back() -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
         executor.submit(asyncio.run, run()).result(timeout=10)
     assert order.index("/quick http.response.body") < order.index("/slow http.response.body")
+
+
+def test_serve_runs_uvicorn_with_the_limits_of_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`undersigned serve` (the Docker image's command) gives uvicorn its limits."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from app import cli
+    from app.config import get_settings
+
+    captured: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda target, **options: captured.update(options))
+    monkeypatch.setattr(cli, "run_migrations", lambda: None)
+    monkeypatch.setattr(cli, "run_seed", lambda: False)
+    monkeypatch.setenv("UNDERSIGNED_LIMIT_CONCURRENCY", "77")
+    monkeypatch.setenv("UNDERSIGNED_TIMEOUT_KEEP_ALIVE", "3")
+    monkeypatch.setenv("UNDERSIGNED_FORWARDED_ALLOW_IPS", "10.0.0.1")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.app, ["serve", "--port", "8799"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert captured["limit_concurrency"] == 77
+    assert captured["timeout_keep_alive"] == 3
+    assert captured["forwarded_allow_ips"] == "10.0.0.1" and captured["proxy_headers"] is True
+    assert captured["port"] == 8799
