@@ -11,8 +11,9 @@ from sqlalchemy import text
 from app import security
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
+from app.backup import held_by_server
 from app.config import get_settings
-from app.db import SessionDep, open_session
+from app.db import SessionDep, get_engine, open_session
 from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
@@ -42,7 +43,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
     # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
     threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()
-    yield
+    with held_by_server(get_engine().url.render_as_string(hide_password=False)):
+        yield
 
 
 health_router = APIRouter(tags=["health"])

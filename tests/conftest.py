@@ -199,6 +199,23 @@ def make_letter(client: TestClient) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
+def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A migrated SQLite file, configured as the database (backup and restore need a file)."""
+    path = tmp_path / "live.db"
+    url = f"sqlite:///{path}"
+    command.upgrade(alembic_config(url), "head")
+    monkeypatch.setenv("UNDERSIGNED_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    db.set_engine(engine)
+    yield path
+    db.set_engine(None)
+    engine.dispose()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def seeded(engine: Engine) -> str:
     """The seed letter of document 004, loaded as `make run` loads it; returns its slug."""
     from app.imports.seed import load_seed
