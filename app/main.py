@@ -21,6 +21,9 @@ from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
 from app.openapi import refine_schema
 from app.organisations.router import router as organisations_router
+from app.pages import errors as html_errors
+from app.pages.router import install_docs
+from app.pages.router import router as home_router
 from app.resolution import service as resolution_service
 from app.signatures.router import router as signatures_router
 
@@ -64,8 +67,13 @@ def create_app() -> FastAPI:
         description="Open-letter signatory registry: letters, multilingual organisations, "
         "signatures and anonymous counts.",
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI from a CDN; app/pages serves them offline.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     register_error_handlers(app)
+    html_errors.install(app)
     for router in (
         health_router,
         letters_router,
@@ -78,6 +86,8 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
     app.include_router(embed_pages_router)
+    app.include_router(home_router)
+    install_docs(app)
     security.install(app, settings=get_settings())
     refine_schema(app)
     return app
