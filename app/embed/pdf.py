@@ -43,15 +43,24 @@ def _own_stylesheets() -> Any:
     return OwnStylesheets(fail_on_errors=True)
 
 
+def etag(html: str) -> str:
+    """The PDF's ETag, known before rendering it: a digest of the HTML it is made from."""
+    return f'"{_digest(html)[:32]}"'
+
+
+def _digest(html: str) -> str:
+    return hashlib.sha256(html.encode("utf-8")).hexdigest()
+
+
 def render(html: str) -> Document:
-    digest = hashlib.sha256(html.encode("utf-8")).hexdigest()
+    digest = _digest(html)
     with _lock:
         found = _rendered.get(digest)
         if found is None:
             from weasyprint import HTML
 
             body = HTML(string=html, base_url="file://", url_fetcher=_own_stylesheets()).write_pdf()
-            found = Document(body=body, etag=f'"{digest[:32]}"')
+            found = Document(body=body, etag=etag(html))
             _rendered[digest] = found
             while len(_rendered) > _KEEP:
                 _rendered.popitem(last=False)

@@ -472,17 +472,17 @@ def letter_pdf(
     context = _letter_context(
         request, session, slug=slug, ui=ui, requested=_requested_tag(locale, lang, ui)
     )
-    document = pdf.render(_render("letter.html", ui, for_print=True, **context))
+    html = _render("letter.html", ui, for_print=True, **context)
     headers = {
         "Cache-Control": f"public, max-age={settings.count_max_age}",
-        "ETag": document.etag,
+        "ETag": pdf.etag(html),
         "Content-Disposition": f'inline; filename="{slug}-{ui.tag}.pdf"',
     }
     if vary:
         headers["Vary"] = "Accept-Language"
-    if service.etag_matches(if_none_match, document.etag):
+    if service.etag_matches(if_none_match, headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    return Response(document.body, media_type="application/pdf", headers=headers)
+    return Response(pdf.render(html).body, media_type="application/pdf", headers=headers)
 
 
 @pages_router.get("/letters/{slug}", response_class=HTMLResponse)
