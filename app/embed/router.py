@@ -17,6 +17,7 @@ from app.config import Settings, get_settings
 from app.db import SessionDep
 from app.embed import pdf, service
 from app.embed.cache import Entry, count_cache
+from app.i18n import names as reader_names
 from app.i18n.catalogs import SUPPORTED, translations
 from app.i18n.negotiation import UiLocale, negotiate, parse_tag
 from app.i18n.sentences import count_sentence, language_name, number, ui_gettext
@@ -372,6 +373,7 @@ def _letter_context(
         "sentence": count_sentence(ui, total=total, anonymous=anonymous),
         "notes": _declared_notes(ui, letter, total=total, anonymous=anonymous),
         "signatories": named_rows,
+        "direction": reader_names.direction,
         "anonymous_note": ui_gettext(
             ui,
             "Signed anonymously: %(count)s. Their names are not published.",

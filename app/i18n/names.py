@@ -5,6 +5,7 @@ name in theirs (`台灣南社` reads `台湾南社` with `?lang=zh-Hans`). The r
 and script are parsed once per page or request, not once per name.
 """
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -87,3 +88,17 @@ def name_for(names: Sequence[Name], *, wanted: Reader | None, display_name: str 
         return fallback
     config = _CONVERSIONS.get((best.script or "", wanted.script or ""))
     return _converter(config).convert(best.name) if config else best.name
+
+
+def direction(text: str) -> str:
+    """`rtl` or `ltr` by the first strongly directional character, as `dir="auto"` decides.
+
+    Written out because WeasyPrint (the PDF) does not implement `dir="auto"`.
+    """
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind == "L":
+            return "ltr"
+    return "ltr"

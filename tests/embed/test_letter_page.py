@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.letters import texts
 
-NAME = re.compile(r'<span class="name" dir="auto">(.*?)</span>')
+NAME = re.compile(r'<span class="name" dir="\w+">(.*?)</span>')
 
 
 def names(html: str) -> list[str]:
@@ -66,7 +66,7 @@ def test_a_translation_without_recipients_keeps_the_original_ones(
     )
     spanish = client.get("/letters/to-the-un", params={"locale": "es"}).text
     assert '<h1 lang="es" dir="ltr">Carta</h1>' in spanish
-    assert '<span lang="fr" dir="auto">Secrétaire général des Nations unies</span>' in spanish
+    assert '<span lang="fr" dir="ltr">Secrétaire général des Nations unies</span>' in spanish
     assert 'class="note fallback"' not in spanish
     german = client.get("/letters/to-the-un", params={"locale": "de"}).text
     # Neither German nor English: the French original, said so.
@@ -83,6 +83,10 @@ def test_zh_hans_readers_get_simplified_names(client: TestClient, seeded: str) -
     # Latin names are left alone, and the list keeps its length and order.
     assert len(simplified) == len(traditional) == 281
     assert simplified[0] == traditional[0] == "21Wilberforce"
+    # Each name carries its own direction (the PDF renderer has no dir="auto").
+    arabic = client.get(f"/letters/{seeded}", params={"lang": "ar"}).text
+    assert '<span class="name" dir="rtl">مرصد الصحراء' in arabic
+    assert '<span class="name" dir="ltr">21Wilberforce</span>' in arabic
 
 
 def test_anonymous_signers_appear_only_in_counts(

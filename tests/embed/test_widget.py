@@ -116,7 +116,7 @@ def test_letter_page_for_the_seed_letter(client: TestClient, seeded: str) -> Non
     assert "320 organisations have signed, 39 of them anonymously" in html
     assert "Signatories stated in the published letter: 321. Recorded here: 320." in html
     assert "Signed anonymously: 39. Their names are not published." in html
-    names = re.findall(r'<span class="name" dir="auto">(.*?)</span>', html)
+    names = re.findall(r'<span class="name" dir="\w+">(.*?)</span>', html)
     assert len(names) == 281
     assert names[:2] == ["21Wilberforce", "ACAT Belgium"]
     public = client.get(
@@ -143,9 +143,9 @@ def test_letter_page_in_arabic_and_chinese(client: TestClient, seeded: str) -> N
     assert 'class="note fallback"' not in chinese.text
     # Names in the reader's language/script when the organisation has one.
     japanese = client.get(f"/letters/{seeded}", params={"locale": "ja"}).text
-    assert '<span class="name" dir="auto">日本人権財団</span>' in japanese
+    assert '<span class="name" dir="ltr">日本人権財団</span>' in japanese
     english = client.get(f"/letters/{seeded}", params={"locale": "en"}).text
-    assert '<span class="name" dir="auto">Human Rights Foundation (Japan)</span>' in english
+    assert '<span class="name" dir="ltr">Human Rights Foundation (Japan)</span>' in english
 
 
 def test_letter_page_never_names_anonymous_signers(
