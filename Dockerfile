@@ -9,14 +9,24 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN groupadd --system undersigned && useradd --system --gid undersigned --home /app undersigned
 
+# The letter PDF (WeasyPrint): Pango, and fonts for Latin, Cyrillic, Arabic (Noto) and Han/Kana
+# (Noto CJK).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+       libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
+# Every package pinned with its hashes, build tools included (regenerate with `make lock`).
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY seeds ./seeds
 # Editable install keeps migrations/ and seeds/ beside the package, where the CLI looks for them.
 # Gettext catalogs are compiled here, as root: at run time the app directory is read-only.
-RUN pip install -e . \
+RUN pip install --no-deps --no-build-isolation -e . \
     && pybabel -q compile -d app/i18n/locales -D messages \
     && mkdir -p /data && chown undersigned:undersigned /data
 

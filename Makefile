@@ -6,15 +6,25 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench browser-deps clean messages catalogs bench-embed
+.PHONY: run test lint format bench system-deps pdf-deps clean messages catalogs bench-embed lock
 I18N := app/i18n/locales
+# Every package, transitive ones and build tools included, pinned with its hashes. After
+# changing pyproject.toml's dependencies: `make lock` (keeps the other pins; add --upgrade-package
+# NAME to move one).
+LOCK := requirements-dev.lock
+COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps \
+	--strip-extras --no-emit-index-url
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/pybabel -q compile -d $(I18N) -D messages
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(COMPILE) -o requirements.lock pyproject.toml
+	$(COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 
 # Gettext catalogs: .po files are in git, .mo files are built (the app also builds missing ones).
 catalogs: $(STAMP)
@@ -27,14 +37,29 @@ messages: $(STAMP)
 	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) -D messages \
 		--no-fuzzy-matching --ignore-obsolete -w 100
 
-run: $(STAMP) catalogs
+run: $(STAMP) catalogs pdf-deps
 	$(BIN)/undersigned serve --host $(HOST) --port $(PORT)
 
-# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
-browser-deps:
-	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+# Debian packages, installed only when missing. The letter PDF (WeasyPrint) needs Pango and fonts
+# for Han, Kana, Cyrillic and Arabic; the tests also drive Chromium through Playwright (never
+# `playwright install`), read PDFs with poppler and start a throwaway PostgreSQL when none answers.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk
+TEST_PACKAGES := $(PDF_PACKAGES) chromium poppler-utils postgresql
+define apt_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $$missing; fi
+endef
 
-test: $(STAMP) catalogs browser-deps
+pdf-deps:
+	$(call apt_missing,$(PDF_PACKAGES))
+
+system-deps:
+	$(call apt_missing,$(TEST_PACKAGES))
+
+test: $(STAMP) catalogs system-deps
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)

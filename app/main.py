@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from app import security
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
+from app.backup import held_by_server
 from app.config import get_settings
-from app.db import open_session, probe_storage
+from app.db import get_engine, open_session, probe_storage
 from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
@@ -21,6 +22,9 @@ from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
 from app.openapi import refine_schema
 from app.organisations.router import router as organisations_router
+from app.pages import errors as html_errors
+from app.pages.router import install_docs
+from app.pages.router import router as home_router
 from app.resolution import service as resolution_service
 from app.signatures.router import router as signatures_router
 
@@ -43,7 +47,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
     # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
     threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()
-    yield
+    with held_by_server(get_engine().url.render_as_string(hide_password=False)):
+        yield
 
 
 health_router = APIRouter(tags=["health"])
@@ -73,8 +78,13 @@ def create_app() -> FastAPI:
         description="Open-letter signatory registry: letters, multilingual organisations, "
         "signatures and anonymous counts.",
         lifespan=lifespan,
+        # FastAPI's own pages load Swagger UI from a CDN; app/pages serves them offline.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     register_error_handlers(app)
+    html_errors.install(app)
     for router in (
         health_router,
         letters_router,
@@ -87,6 +97,8 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
     app.include_router(embed_pages_router)
+    app.include_router(home_router)
+    install_docs(app)
     security.install(app, settings=get_settings())
     refine_schema(app)
     return app

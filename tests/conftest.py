@@ -1,6 +1,7 @@
 """Every database test runs twice: on SQLite and on PostgreSQL, schema built by Alembic.
 
-PostgreSQL is required: when it is unreachable the run fails, it never skips.
+PostgreSQL is required, never skipped: the run uses `UNDERSIGNED_TEST_PG_URL`, else a trusting
+server on 127.0.0.1:5432, else a throwaway server of its own (tests/postgres.py).
 """
 
 import os
@@ -27,13 +28,28 @@ from app.auth import service as auth_service
 from app.auth.models import Role
 from app.config import get_settings
 from app.db import make_engine, metadata, open_session
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = os.environ["UNDERSIGNED_ADMIN_TOKEN"]
-PG_ADMIN_URL = os.environ.get(
-    "UNDERSIGNED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 get_settings.cache_clear()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Once, in the main process: xdist workers inherit the URL through the environment.
+    if hasattr(config, "workerinput"):
+        return
+    try:
+        url, server = postgres.choose()
+    except postgres.NoPostgres as exc:
+        raise pytest.UsageError(str(exc)) from None
+    os.environ[postgres.ENV] = url
+    if server is not None:
+        config.add_cleanup(server.stop)
+
+
+def pg_admin_url() -> str:
+    return os.environ.get(postgres.ENV, postgres.DEFAULT_URL)
 
 
 def alembic_config(url: str) -> Config:
@@ -46,7 +62,7 @@ def alembic_config(url: str) -> Config:
 def create_pg_database() -> tuple[str, Callable[[], None]]:
     name = f"undersigned_test_{os.getpid()}_{secrets.token_hex(4)}"
     try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(pg_admin_url(), autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
     except psycopg.OperationalError as exc:
         pytest.fail(
@@ -54,10 +70,10 @@ def create_pg_database() -> tuple[str, Callable[[], None]]:
         )
 
     def drop() -> None:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(pg_admin_url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    base = pg_admin_url().rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     return f"{base}/{name}", drop
 
 
@@ -180,6 +196,23 @@ def make_letter(client: TestClient) -> Callable[..., dict[str, Any]]:
         return response.json()
 
     return _make
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A migrated SQLite file, configured as the database (backup and restore need a file)."""
+    path = tmp_path / "live.db"
+    url = f"sqlite:///{path}"
+    command.upgrade(alembic_config(url), "head")
+    monkeypatch.setenv("UNDERSIGNED_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    db.set_engine(engine)
+    yield path
+    db.set_engine(None)
+    engine.dispose()
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -1,24 +1,40 @@
 """Authorization header → Principal; 401 for a bad token, 403 for a role that is not enough."""
 
+import logging
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import service
 from app.auth.models import Role
 from app.auth.service import Principal
-from app.db import SessionDep
+from app.db import SessionDep, open_session
 from app.errors import Forbidden, Unauthorized
+
+logger = logging.getLogger("undersigned")
 
 _bearer = HTTPBearer(auto_error=False, description="API token: `Authorization: Bearer <token>`")
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _record_use(token_id: int) -> None:
+    # After the response, in its own transaction: a read stays a read, and a busy database
+    # delays nobody. Losing one record only makes "last used" an hour staler.
+    try:
+        with open_session(write=True) as session:
+            service.record_use(session, token_id=token_id)
+            session.commit()
+    except SQLAlchemyError as exc:
+        logger.warning("token use not recorded: %s", type(exc).__name__)
 
 
 def optional_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    background: BackgroundTasks,
 ) -> Principal | None:
     if credentials is None:
         if request.headers.get("authorization"):
@@ -30,6 +46,8 @@ def optional_principal(
     if principal is None:
         raise Unauthorized("the token is invalid or revoked", headers=_CHALLENGE)
     request.state.actor = principal.actor
+    if principal.use_due and principal.token_id is not None:
+        background.add_task(_record_use, principal.token_id)
     return principal
 
 

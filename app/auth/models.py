@@ -31,6 +31,10 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    # Recorded at most once per USE_RECORD_INTERVAL (app/auth/service.py), after the response.
+    last_used_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class LetterGrant(SQLModel, table=True):

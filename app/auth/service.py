@@ -3,9 +3,11 @@
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
 
 from app.auth.models import ApiToken, LetterGrant, Role
 from app.config import get_settings
@@ -13,12 +15,23 @@ from app.db import utcnow
 from app.errors import BadRequest, NotFound
 
 TOKEN_PREFIX = "us_"
+# `token list` shows when a token was last used to this precision; finer would make every
+# authenticated read a write.
+USE_RECORD_INTERVAL = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class Principal:
     role: Role
     token_id: int | None  # None for the bootstrap admin token from the environment
+    last_used_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def use_due(self) -> bool:
+        """Whether this use should be recorded (see record_use)."""
+        return self.token_id is not None and (
+            self.last_used_at is None or utcnow() - self.last_used_at >= USE_RECORD_INTERVAL
+        )
 
     @property
     def actor(self) -> str:
@@ -78,7 +91,23 @@ def authenticate(session: Session, *, clear_token: str) -> Principal | None:
         return None
     if token.revoked_at is not None:
         return None
-    return Principal(role=Role(token.role), token_id=token.id)
+    return Principal(role=Role(token.role), token_id=token.id, last_used_at=token.last_used_at)
+
+
+def record_use(session: Session, *, token_id: int) -> None:
+    """Set last_used_at, unless another request did within USE_RECORD_INTERVAL."""
+    now = utcnow()
+    session.execute(
+        update(ApiToken)
+        .where(
+            col(ApiToken.id) == token_id,
+            or_(
+                col(ApiToken.last_used_at).is_(None),
+                col(ApiToken.last_used_at) <= now - USE_RECORD_INTERVAL,
+            ),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def grant(session: Session, *, token_id: int, letter_id: int) -> None:

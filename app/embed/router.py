@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from babel import Locale
+from babel.dates import format_date, format_datetime
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -15,11 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
 from app.db import SessionDep
-from app.embed import service
+from app.embed import pdf, service
 from app.embed.cache import Entry, count_cache
+from app.i18n import names as reader_names
 from app.i18n.catalogs import SUPPORTED, translations
-from app.i18n.negotiation import UiLocale, negotiate
-from app.i18n.sentences import count_sentence, number, ui_gettext
+from app.i18n.negotiation import UiLocale, negotiate, parse_tag
+from app.i18n.sentences import count_sentence, language_name, number, ui_gettext
+from app.letters import texts
 from app.signatures import counting
 from app.signatures import service as signature_service
 
@@ -304,7 +306,7 @@ def widget(
         "widget.html",
         ui,
         slug=slug,
-        text=service.localised_text(session, letter=letter, ui=ui),
+        text=texts.localised_text(session, letter=letter, requested=ui.tag),
         sentence=count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous),
         count_url=f"/api/v1/letters/{slug}/count?locale={quote(ui.tag)}",
         letter_url=_letter_url(settings, slug, ui),
@@ -326,32 +328,103 @@ def widget(
 
 
 def _language_choices() -> list[dict[str, str]]:
-    return [
-        {"tag": tag, "name": Locale.parse(name).get_display_name(name) or tag}
-        for name, tag in SUPPORTED.items()
-    ]
+    return [{"tag": tag, "name": language_name(tag, in_locale=tag)} for tag in SUPPORTED.values()]
 
 
-@pages_router.get("/letters/{slug}", response_class=HTMLResponse)
-def letter_page(
-    slug: str,
-    session: SessionDep,
-    locale: LocaleQuery = None,
-    lang: LangQuery = None,
-    accept_language: AcceptLanguage = None,
-) -> HTMLResponse:
-    """Public letter page: text in the chosen language, named signatories, anonymous count."""
+def _requested_tag(locale: str | None, lang: str | None, ui: UiLocale) -> str:
+    """The language the reader asked for, even one the interface does not speak (a Korean
+    translation is shown for ?locale=ko although the page's own words are in English)."""
+    asked = locale if locale is not None else lang
+    return asked.strip() if asked and parse_tag(asked.strip()) is not None else ui.tag
+
+
+def _letter_context(
+    request: Request, session: SessionDep, *, slug: str, ui: UiLocale, requested: str
+) -> dict[str, Any]:
+    """Everything the letter page and its PDF show, read in this request's transaction."""
     settings = get_settings()
-    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
     service.check_slug(slug)
     letter = service.public_letter(session, slug=slug, settings=settings)
+    assert letter.id is not None
     named_rows, _ = signature_service.signatories(
         session, letter=letter, lang=ui.tag, limit=1_000_000, cursor=None
     )
-    assert letter.id is not None
-    # Counted in this request's transaction, so the note agrees with the list shown.
+    # Counted in the same transaction, so the notes agree with the list shown.
     named, anonymous = counting.counts(session, letter_id=letter.id)
     total = named + anonymous
+    all_versions = texts.versions(session, letter=letter)
+    text = texts.choose(all_versions, requested=requested)
+    return {
+        "slug": slug,
+        "letter": letter,
+        "text": text,
+        "fallback_note": _fallback_note(ui, text, requested=requested),
+        "versions": [
+            {
+                "tag": v.lang,
+                "name": language_name(v.lang, in_locale=v.lang),
+                "original": v.is_original,
+                "current": v is text.version,
+            }
+            for v in all_versions
+        ],
+        "languages": _language_choices(),
+        "dates": _dates(ui, letter),
+        "sentence": count_sentence(ui, total=total, anonymous=anonymous),
+        "notes": _declared_notes(ui, letter, total=total, anonymous=anonymous),
+        "signatories": named_rows,
+        "direction": reader_names.direction,
+        "anonymous_note": ui_gettext(
+            ui,
+            "Signed anonymously: %(count)s. Their names are not published.",
+            count=number(anonymous, ui),
+        )
+        if anonymous
+        else "",
+        "pdf_url": f"/letters/{slug}.pdf?locale={quote(ui.tag)}",
+        "page_url": (settings.public_base_url or str(request.base_url)).rstrip("/")
+        + f"/letters/{slug}?locale={quote(ui.tag)}",
+        "updated": format_datetime(letter.counts_changed_at, "medium", locale=ui.locale),
+    }
+
+
+def _fallback_note(ui: UiLocale, text: texts.LocalisedText, *, requested: str) -> str:
+    asked = language_name(requested, in_locale=ui.tag)
+    if text.shown == texts.Shown.english:
+        return ui_gettext(
+            ui, "This letter has no %(requested)s version; it is shown in English.", requested=asked
+        )
+    if text.shown == texts.Shown.original:
+        return ui_gettext(
+            ui,
+            "This letter has no %(requested)s or English version; it is shown in its original "
+            "language, %(original)s.",
+            requested=asked,
+            original=language_name(text.lang, in_locale=ui.tag),
+        )
+    return ""
+
+
+def _dates(ui: UiLocale, letter: Any) -> list[str]:
+    lines = [
+        ui_gettext(
+            ui,
+            "Published here on %(date)s",
+            date=format_date(letter.created_at, "long", locale=ui.locale),
+        )
+    ]
+    if letter.closed_at is not None:
+        lines.append(
+            ui_gettext(
+                ui,
+                "Closed to signatures on %(date)s",
+                date=format_date(letter.closed_at, "long", locale=ui.locale),
+            )
+        )
+    return lines
+
+
+def _declared_notes(ui: UiLocale, letter: Any, *, total: int, anonymous: int) -> list[str]:
     notes = []
     if letter.declared_total is not None and letter.declared_total != total:
         notes.append(
@@ -372,27 +445,66 @@ def letter_page(
                 actual=number(anonymous, ui),
             )
         )
-    text = service.localised_text(session, letter=letter, ui=ui)
-    content = _render(
-        "letter.html",
-        ui,
-        text=text,
-        paragraphs=[p.strip() for p in text.body.split("\n\n") if p.strip()],
-        recipients=letter.recipients if text.lang == letter.lang else "",
-        languages=_language_choices(),
-        sentence=count_sentence(ui, total=total, anonymous=anonymous),
-        notes=notes,
-        signatories=named_rows,
-        anonymous_note=ui_gettext(
-            ui,
-            "Signed anonymously: %(count)s. Their names are not published.",
-            count=number(anonymous, ui),
-        ),
+    return notes
+
+
+_LETTER_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'"
+)
+
+
+@pages_router.get(
+    "/letters/{slug}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, 404: {}},
+)
+def letter_pdf(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    locale: LocaleQuery = None,
+    lang: LangQuery = None,
+    accept_language: AcceptLanguage = None,
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """The letter page as a PDF (A4): text, signatories, counts; for delivering the letter."""
+    settings = get_settings()
+    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
+    context = _letter_context(
+        request, session, slug=slug, ui=ui, requested=_requested_tag(locale, lang, ui)
     )
-    csp = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'self'"
+    html = _render("letter.html", ui, for_print=True, **context)
+    headers = {
+        "Cache-Control": f"public, max-age={settings.count_max_age}",
+        "ETag": pdf.etag(html),
+        "Content-Disposition": f'inline; filename="{slug}-{ui.tag}.pdf"',
+    }
+    if vary:
+        headers["Vary"] = "Accept-Language"
+    if service.etag_matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(pdf.render(html).body, media_type="application/pdf", headers=headers)
+
+
+@pages_router.get("/letters/{slug}", response_class=HTMLResponse)
+def letter_page(
+    request: Request,
+    slug: str,
+    session: SessionDep,
+    locale: LocaleQuery = None,
+    lang: LangQuery = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    """Public letter page: header, text in the reader's language, signatories, counts."""
+    settings = get_settings()
+    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
+    context = _letter_context(
+        request, session, slug=slug, ui=ui, requested=_requested_tag(locale, lang, ui)
     )
     return _html(
-        content, csp=csp, cache_control=f"public, max-age={settings.count_max_age}", vary=vary
+        _render("letter.html", ui, for_print=False, **context),
+        csp=_LETTER_CSP,
+        cache_control=f"public, max-age={settings.count_max_age}",
+        vary=vary,
     )

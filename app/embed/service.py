@@ -14,7 +14,7 @@ from app.config import Settings
 from app.embed import badge
 from app.embed.cache import Entry, Snapshot
 from app.errors import BadRequest, NotFound
-from app.i18n.negotiation import UiLocale, parse_tag, script_of
+from app.i18n.negotiation import UiLocale
 from app.i18n.sentences import count_sentence, ui_gettext
 from app.letters import service as letter_service
 from app.letters.models import Letter, LetterStatus
@@ -158,35 +158,3 @@ def public_letter(session: Session, *, slug: str, settings: Settings) -> Letter:
     if letter is None or letter.status == LetterStatus.draft:
         raise not_found(settings)
     return letter
-
-
-@dataclass(frozen=True)
-class LocalisedText:
-    title: str
-    body: str
-    lang: str
-    direction: str
-    is_requested_language: bool
-
-
-def _language_script(tag: str) -> tuple[str, str | None] | None:
-    locale = parse_tag(tag)
-    return (locale.language, script_of(locale)) if locale else None
-
-
-def text_direction(tag: str) -> str:
-    locale = parse_tag(tag)
-    return "rtl" if locale is not None and locale.text_direction == "rtl" else "ltr"
-
-
-def localised_text(session: Session, *, letter: Letter, ui: UiLocale) -> LocalisedText:
-    """Title and body in the UI language when the letter has it, else the original text."""
-    wanted = _language_script(ui.tag)
-    versions = [(letter.lang, letter.title, letter.body)] + [
-        (t.lang, t.title, t.body) for t in letter_service.translations_of(session, letter=letter)
-    ]
-    for lang, title, body in versions:
-        if _language_script(lang) == wanted:
-            return LocalisedText(title, body, lang, text_direction(lang), True)
-    lang, title, body = versions[0]
-    return LocalisedText(title, body, lang, text_direction(lang), False)

@@ -22,6 +22,8 @@ IMPORT_COLUMNS = (
     "website",
     "anonymous",
 )
+# Every other column may be left out: a missing column reads as empty cells.
+REQUIRED_COLUMN = "name"
 OTHER_NAMES_SEPARATOR = "|"
 # Cells the CSV export prefixes with an apostrophe so spreadsheets do not run them as formulas.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -220,7 +222,8 @@ def _row_from_record(line: int, record: dict[str, str]) -> ImportRow:
 
 
 def parse_csv(text: str) -> ParsedImport:
-    """CSV with a header naming the import columns (any order; unknown columns are noted)."""
+    """CSV with a header naming `name` and any other import columns (any order; unknown columns
+    are noted)."""
     reader = csv.reader(io.StringIO(text, newline=""))
     result = ParsedImport(format="csv")
     header: list[str] | None = None
@@ -255,11 +258,11 @@ def parse_csv(text: str) -> ParsedImport:
 
 
 def _check_header(header: list[str], result: ParsedImport, *, line: int) -> None:
-    missing = [c for c in IMPORT_COLUMNS if c not in header]
-    if missing:
+    if REQUIRED_COLUMN not in header:
+        optional = ", ".join(c for c in IMPORT_COLUMNS if c != REQUIRED_COLUMN)
         raise BadRequest(
-            f"the CSV header lacks the column(s) {', '.join(missing)}; the first line must name "
-            f"the columns {','.join(IMPORT_COLUMNS)}",
+            f"the CSV header lacks the column {REQUIRED_COLUMN}; the first line must name the "
+            f"columns, {REQUIRED_COLUMN} and any of {optional}",
             error="missing_columns",
             field="body",
         )

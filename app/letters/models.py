@@ -72,3 +72,7 @@ class LetterTranslation(SQLModel, table=True):
     lang: str = Field(max_length=35)
     title: str = Field(max_length=500)
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Empty: the page shows the original's recipients.
+    recipients: str = Field(
+        default="", sa_column=Column(Text, nullable=False, default="", server_default="")
+    )

@@ -23,6 +23,9 @@ class TranslationIn(BaseModel):
     lang: str = Field(max_length=35)
     title: str = Field(min_length=1, max_length=500)
     body: str = Field(default="", max_length=200_000)
+    recipients: str = Field(
+        default="", max_length=5000, description="Empty: the original's recipients are shown"
+    )
 
     @field_validator("lang")
     @classmethod
@@ -40,7 +43,7 @@ class TranslationIn(BaseModel):
             raise ValueError("must not be empty")
         return value
 
-    @field_validator("body")
+    @field_validator("body", "recipients")
     @classmethod
     def _body(cls, value: str) -> str:
         return _text(value, 200_000)
@@ -133,6 +136,7 @@ class TranslationPublic(BaseModel):
     lang: str
     title: str
     body: str
+    recipients: str
 
 
 class LetterPublic(BaseModel):

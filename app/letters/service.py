@@ -256,19 +256,19 @@ def _set_translations(
             raise BadRequest("a translation cannot be in the letter's own language", field=field)
         current = existing.get(item.lang)
         if current is None:
-            session.add(
-                LetterTranslation(
-                    letter_id=letter.id, lang=item.lang, title=item.title, body=item.body
-                )
-            )
-        elif (current.title, current.body) != (item.title, item.body):
+            session.add(LetterTranslation(letter_id=letter.id, **item.model_dump()))
+        elif (current.title, current.body, current.recipients) != (
+            item.title,
+            item.body,
+            item.recipients,
+        ):
             if locked:
                 raise Conflict(
                     "the letter has signatures: an existing translation can no longer change",
                     field=field,
                     error="letter_text_locked",
                 )
-            current.title, current.body = item.title, item.body
+            current.sqlmodel_update(item.model_dump(exclude={"lang"}))
             session.add(current)
     session.flush()
 
@@ -308,7 +308,7 @@ def to_public(session: Session, *, letter: Letter) -> LetterPublic:
         recipients=letter.recipients,
         status=letter.status,
         translations=[
-            TranslationPublic(lang=t.lang, title=t.title, body=t.body)
+            TranslationPublic.model_validate(t, from_attributes=True)
             for t in translations_of(session, letter=letter)
         ],
         declared_total=letter.declared_total,

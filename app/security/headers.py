@@ -12,13 +12,12 @@ HTML_CSP = (
 )
 # An SVG opened directly is a document that could run script; badges need none.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors *"
-# FastAPI's Swagger UI / ReDoc pages load their bundle from jsDelivr and start it inline.
+# Swagger UI and ReDoc, served by this server (app/pages): their bundles inject styles, ReDoc
+# runs a worker from a blob. Still nothing from a third party.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 

@@ -4,8 +4,6 @@ import hashlib
 import json
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
-from babel.core import get_global
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -14,9 +12,10 @@ from app.admin import candidates as candidate_queue
 from app.auth.service import Principal
 from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
+from app.i18n import names as reader_names
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
-from app.organisations.models import Organisation, OrganisationName
+from app.organisations.models import Organisation
 from app.resolution import service as resolution_service
 from app.resolution.service import Candidate, Resolution
 from app.signatures.models import IdempotencyRecord, Signature
@@ -375,51 +374,6 @@ def list_signatures(
     return rows[:limit], next_cursor
 
 
-_COMPATIBLE_SCRIPTS = {
-    "Hant": {"Hani"},
-    "Hans": {"Hani"},
-    "Jpan": {"Hani", "Hant"},
-    "Kore": {"Hani"},
-}
-
-
-def wanted_script(lang: str) -> tuple[str, str | None]:
-    """(language, script) wanted for a BCP 47 tag; the script from CLDR likely subtags."""
-    try:
-        locale = Locale.parse(lang.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        raise BadRequest(f"'{lang}' is not a language tag babel knows", field="lang") from None
-    if locale.script:
-        return locale.language, locale.script
-    likely = get_global("likely_subtags").get(locale.language, "")
-    parts = likely.split("_")
-    script = next((p for p in parts[1:] if len(p) == 4), None)
-    return locale.language, script
-
-
-def choose_name(
-    names: list[OrganisationName], *, lang: str | None, display_name: str | None
-) -> str:
-    """The organisation's name in the wanted language/script, else the name as printed."""
-    fallback = display_name or (names[0].name if names else "")
-    if lang is None or not names:
-        return fallback
-    language, script = wanted_script(lang)
-
-    def score(name: OrganisationName) -> float:
-        points = 0.0
-        if name.lang and name.lang.split("-")[0].lower() == language:
-            points += 4
-        if script and name.script == script:
-            points += 2
-        elif script and name.script in _COMPATIBLE_SCRIPTS.get(script, set()):
-            points += 1
-        return points
-
-    best = max(names, key=lambda n: (score(n), not n.is_acronym, n.is_primary))
-    return best.name if score(best) > 0 else fallback
-
-
 def signatories(
     session: Session, *, letter: Letter, lang: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -442,11 +396,12 @@ def signatories(
     names = organisation_service.names_of(
         session, organisation_ids=[r.organisation_id for r in rows if r.organisation_id]
     )
+    wanted = reader_names.reader(lang) if lang else None
     data = [
         {
             "position": r.position,
-            "name": choose_name(
-                names.get(r.organisation_id, []), lang=lang, display_name=r.display_name
+            "name": reader_names.name_for(
+                names.get(r.organisation_id, []), wanted=wanted, display_name=r.display_name
             ),
             "organisation_id": r.organisation_id,
         }

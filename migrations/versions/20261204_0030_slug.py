@@ -6,7 +6,7 @@ would confirm that the draft exists (docs/decisions/0076). Logging out of the ad
 the session as revoked (docs/decisions/0077).
 
 Revision ID: 0030
-Revises: 0001
+Revises: 0020
 Create Date: 2026-12-04 12:40:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision: str = "0030"
-down_revision: str | None = "0001"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -110,13 +110,13 @@ def test_letter_page_for_the_seed_letter(client: TestClient, seeded: str) -> Non
     html = response.text
     assert _parse(html).root == {"lang": "en", "dir": "ltr"}
     assert (
-        "<h1>Global call for an international human rights monitoring mechanism on China</h1>"
-        in html
+        '<h1 lang="en" dir="ltr">Global call for an international human rights monitoring '
+        "mechanism on China</h1>" in html
     )
     assert "320 organisations have signed, 39 of them anonymously" in html
     assert "Signatories stated in the published letter: 321. Recorded here: 320." in html
     assert "Signed anonymously: 39. Their names are not published." in html
-    names = re.findall(r'<li dir="auto">(.*?)</li>', html)
+    names = re.findall(r'<span class="name" dir="\w+">(.*?)</span>', html)
     assert len(names) == 281
     assert names[:2] == ["21Wilberforce", "ACAT Belgium"]
     public = client.get(
@@ -131,19 +131,21 @@ def test_letter_page_in_arabic_and_chinese(client: TestClient, seeded: str) -> N
     arabic = client.get(f"/letters/{seeded}", params={"locale": "ar"}).text
     assert _parse(arabic).root == {"lang": "ar", "dir": "rtl"}
     assert "عدد الموقّعين المذكور في الرسالة المنشورة: 321. العدد المسجّل هنا: 320." in arabic
-    # No Arabic translation: the original text, marked with its own language.
-    assert '<article lang="zh-Hant" dir="ltr">' in arabic
-    assert "يُعرض هذا النص بلغته الأصلية." in arabic
+    # No Arabic translation: the English one, marked with its own language, and a note.
+    assert '<div class="text" lang="en" dir="ltr">' in arabic
+    assert "لا توجد لهذه الرسالة نسخة باللغة العربية؛ لذا تُعرض بالإنجليزية." in arabic
     chinese = client.get(f"/letters/{seeded}", headers={"Accept-Language": "zh-TW"})
     assert chinese.headers["vary"] == "Accept-Language"
-    assert "<h1>全球呼籲：成立對中國的國際人權監察機制</h1>" in chinese.text
+    assert (
+        '<h1 lang="zh-Hant" dir="ltr">全球呼籲：成立對中國的國際人權監察機制</h1>' in chinese.text
+    )
     assert "已有320個組織連署，其中39個為匿名連署" in chinese.text
-    assert "本文以原文語言顯示" not in chinese.text
+    assert 'class="note fallback"' not in chinese.text
     # Names in the reader's language/script when the organisation has one.
     japanese = client.get(f"/letters/{seeded}", params={"locale": "ja"}).text
-    assert '<li dir="auto">日本人権財団</li>' in japanese
+    assert '<span class="name" dir="ltr">日本人権財団</span>' in japanese
     english = client.get(f"/letters/{seeded}", params={"locale": "en"}).text
-    assert '<li dir="auto">Human Rights Foundation (Japan)</li>' in english
+    assert '<span class="name" dir="ltr">Human Rights Foundation (Japan)</span>' in english
 
 
 def test_letter_page_never_names_anonymous_signers(

@@ -1,18 +1,15 @@
 """`undersigned backup` / `restore` on SQLite: a round trip preserves every table row by row."""
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from typer.testing import CliRunner
 
 from app import db
 from app.cli import app as cli
 from app.config import get_settings
-from app.db import make_engine, open_session
-from tests.conftest import alembic_config
+from app.db import open_session
 
 
 def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -33,22 +30,6 @@ def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
 def flat(output: str) -> str:
     """CLI output with the console's line wrapping undone."""
     return " ".join(output.split())
-
-
-@pytest.fixture
-def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "live.db"
-    url = f"sqlite:///{path}"
-    command.upgrade(alembic_config(url), "head")
-    monkeypatch.setenv("UNDERSIGNED_DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine = make_engine(url)
-    db.set_engine(engine)
-    yield path
-    db.set_engine(None)
-    engine.dispose()
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def test_backup_restore_round_trip_compares_every_table(sqlite_db: Path, tmp_path: Path) -> None:

@@ -292,7 +292,7 @@ def test_a_crash_during_an_import_leaves_nothing(
     ("body", "content_type", "status", "error", "mentions"),
     [
         (HEADER.encode() + b"1,Caf\xe9 Org,,,,,,false\n", CSV, 400, "invalid_encoding", "line 2"),
-        (b"position,name,kind\n1,Alpha,organisation\n", CSV, 400, "missing_columns", "website"),
+        (b"position,kind\n1,organisation\n", CSV, 400, "missing_columns", "name"),
         (b"", CSV, 400, "empty_file", "empty"),
         (b"\xef\xbb\xbf\n\n", TEXT, 400, "empty_file", "empty"),
         (HEADER.encode(), CSV, 400, "empty_file", "no rows"),
@@ -560,3 +560,15 @@ def test_an_import_whose_snapshot_keeps_going_stale_asks_row_by_row(
     assert _rows_naming(report, secret) == []
     assert report["rows"][0]["status"] == "new"
     assert whole_registry_reads == [1]
+
+
+def test_a_csv_with_only_name_and_country_imports(
+    client: TestClient, coordinator_headers, make_letter
+) -> None:
+    make_letter(coordinator_headers)
+    body = "name,country\nTaiwan Association for Human Rights,TW\nHong Kong Watch,GB\n"
+    response = post_import(client, coordinator_headers, "test-letter", body.encode(), CSV)
+    assert response.status_code == 200, response.text
+    assert response.json()["summary"]["new"] == 2
+    listed = client.get("/api/v1/letters/test-letter/signatories").json()["data"]
+    assert [s["name"] for s in listed] == ["Taiwan Association for Human Rights", "Hong Kong Watch"]

@@ -142,7 +142,7 @@ def test_text_locked_once_signed_but_translations_allowed(
     )
     assert added.status_code == 200
     assert added.json()["translations"] == [
-        {"lang": "fr", "title": "Une lettre", "body": "Nous demandons."}
+        {"lang": "fr", "title": "Une lettre", "body": "Nous demandons.", "recipients": ""}
     ]
     assert added.json()["count_discrepancy"] == 1
     changed = client.patch(

@@ -1,0 +1,1 @@
+"""Pages for people: the home page, HTML error pages, the API documentation (served offline)."""

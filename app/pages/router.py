@@ -1,0 +1,124 @@
+"""The home page (public letters), the API documentation pages, and their static files."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import fastapi_offline
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.db import SessionDep
+from app.i18n.catalogs import SUPPORTED, translations
+from app.i18n.negotiation import UiLocale, negotiate
+from app.i18n.sentences import count_sentence, language_name, number, ui_gettext
+from app.letters import service as letter_service
+from app.letters import texts
+from app.letters.models import LetterStatus
+from app.signatures import counting
+
+router = APIRouter(tags=["pages"])
+_HERE = Path(__file__).resolve().parent
+_templates = Environment(
+    loader=FileSystemLoader(_HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# The home page lists this many letters, newest first; the API pages through all of them.
+HOME_LIMIT = 200
+DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+
+
+def render(template: str, ui: UiLocale, **context: Any) -> str:
+    catalog = translations(ui.name)
+    languages = [
+        {"tag": tag, "name": language_name(tag, in_locale=tag)} for tag in SUPPORTED.values()
+    ]
+    return _templates.get_template(template).render(
+        ui=ui, _=catalog.gettext, languages=languages, **context
+    )
+
+
+def html(content: str, *, status_code: int = 200, vary: bool = True) -> HTMLResponse:
+    headers = {"Cache-Control": "no-cache"}
+    if vary:
+        headers["Vary"] = "Accept-Language"
+    return HTMLResponse(content, status_code=status_code, headers=headers)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    session: SessionDep,
+    locale: Annotated[str | None, Query(description="UI locale (BCP 47)")] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> HTMLResponse:
+    """Home page: the open and closed public letters with their counts and languages."""
+    ui, vary = negotiate(locale=locale, accept_language=accept_language)
+    letters, total = letter_service.list_visible(
+        session, principal=None, limit=HOME_LIMIT, offset=0
+    )
+    by_status: dict[str, list[dict[str, Any]]] = {LetterStatus.open: [], LetterStatus.closed: []}
+    for letter in letters:
+        assert letter.id is not None
+        versions = texts.versions(session, letter=letter)
+        text = texts.choose(versions, requested=ui.tag)
+        named, anonymous = counting.counts(session, letter_id=letter.id)
+        by_status[letter.status].append(
+            {
+                "slug": letter.slug,
+                "title": text.title,
+                "lang": text.lang,
+                "direction": text.direction,
+                "sentence": count_sentence(ui, total=named + anonymous, anonymous=anonymous),
+                "languages": [language_name(v.lang, in_locale=ui.tag) for v in versions],
+            }
+        )
+    headings: dict[str, str] = {
+        LetterStatus.open: ui_gettext(ui, "Open for signature"),
+        LetterStatus.closed: ui_gettext(ui, "Closed"),
+    }
+    sections = [
+        {"id": f"letters-{status}", "heading": headings[status], "letters": items}
+        for status, items in by_status.items()
+        if items
+    ]
+    more = ""
+    if total > len(letters):
+        more = ui_gettext(
+            ui,
+            "The %(shown)s newest letters are shown; the API lists all.",
+            shown=number(HOME_LIMIT, ui),
+        )
+    return html(render("home.html", ui, sections=sections, more=more), vary=vary)
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs and ReDoc at /redoc, served with their assets from this server.
+
+    The app is created with FastAPI's own docs off (they load from a CDN); the URLs are set
+    back on it so that everything reading them (the security headers' docs CSP) still sees
+    them.
+    """
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        return HTMLResponse(
+            _templates.get_template("docs.html").render(
+                title=app.title, openapi_url=request.scope.get("root_path", "") + openapi_url
+            )
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        return HTMLResponse(
+            _templates.get_template("redoc.html").render(
+                title=app.title, openapi_url=request.scope.get("root_path", "") + openapi_url
+            )
+        )
+
+    app.docs_url, app.redoc_url = "/docs", "/redoc"
