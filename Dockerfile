@@ -34,4 +34,8 @@ USER undersigned
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/v1/healthz').status != 200)"
+# `undersigned serve` runs uvicorn with the limits of the UNDERSIGNED_* settings (connection cap,
+# keep-alive timeout, trusted proxies; body timeout and per-address caps in the app): pass them
+# with `docker run -e`. Put a reverse proxy that buffers request bodies in front of it, and set
+# UNDERSIGNED_FORWARDED_ALLOW_IPS to its address (docs/deployment.md).
 CMD ["undersigned", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -279,7 +279,7 @@ def serve(
 
     import uvicorn
 
-    from app.security.logs import log_config
+    from app.security import uvicorn_options
 
     _use_database(database)
     if database is not None:
@@ -290,16 +290,8 @@ def serve(
     run_seed()
     console.print(f"database: {_describe(make_url(_database_url()))}")
     console.print(f"serving on http://{host}:{port} (API docs at /docs)")
-    settings = get_settings()
     uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level),
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        "app.main:app", host=host, port=port, workers=workers, **uvicorn_options(get_settings())
     )
 
 

@@ -44,6 +44,27 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For is trusted for the client IP (`undersigned serve`); empty
     # means none, so a client cannot dodge the rate limit by forging the header.
     forwarded_allow_ips: str = ""
+    # A request is admitted (given a database connection) only once its whole body has arrived:
+    # a body must arrive within this many seconds (else 408), and one client address (an IPv6
+    # client's /64) may have at most this many bodies taking over a second to arrive (else 429).
+    body_read_timeout: float = 30.0
+    max_slow_uploads_per_ip: int = 10
+    # uvicorn under `undersigned serve`: connections and requests at once beyond which a new
+    # request gets 503 at once (keep it below the open-files limit), and seconds an idle
+    # keep-alive connection stays open.
+    limit_concurrency: int = 1000
+    timeout_keep_alive: int = 5
+    # Mark the admin page's cookies Secure even when a request reached the app over plain http:
+    # behind a TLS-terminating proxy that is not in forwarded_allow_ips, the app cannot tell.
+    secure_cookies: bool = False
+    # Admin login: after this many failures from one address, each failure locks that address
+    # out for twice as long as the previous one (1 s, 2 s, ... up to the maximum); the same over
+    # all addresses together, with a lower cap so that a distributed guesser cannot lock the
+    # admin out for long. Per worker process.
+    login_free_failures: int = 5
+    login_max_lockout: float = 900.0
+    login_global_free_failures: int = 50
+    login_global_max_lockout: float = 60.0
     log_level: str = "info"
 
     @field_validator("admin_token")
@@ -82,18 +103,33 @@ class Settings(BaseSettings):
             )
         return " ".join(tokens)
 
-    @field_validator("max_body_bytes", "rate_limit_read_burst", "rate_limit_write_burst")
+    @field_validator(
+        "max_body_bytes",
+        "rate_limit_read_burst",
+        "rate_limit_write_burst",
+        "max_slow_uploads_per_ip",
+        "limit_concurrency",
+        "timeout_keep_alive",
+        "login_free_failures",
+        "login_global_free_failures",
+    )
     @classmethod
     def _positive_int(cls, value: int) -> int:
         if value < 1:
             raise ValueError("limits must be at least 1")
         return value
 
-    @field_validator("rate_limit_read_per_second", "rate_limit_write_per_second")
+    @field_validator(
+        "rate_limit_read_per_second",
+        "rate_limit_write_per_second",
+        "body_read_timeout",
+        "login_max_lockout",
+        "login_global_max_lockout",
+    )
     @classmethod
     def _positive_rate(cls, value: float) -> float:
         if value <= 0:
-            raise ValueError("rates must be greater than 0")
+            raise ValueError("rates and durations must be greater than 0")
         return value
 
     @property

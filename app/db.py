@@ -1,12 +1,19 @@
-"""Engine, naming convention and the request-scoped session that owns the transaction."""
+"""Engine, naming convention, the request-scoped session that owns the transaction, and what
+the database's errors say about its storage."""
 
+import shutil
+import sqlite3
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.config import get_settings
@@ -118,13 +125,131 @@ def open_session(*, write: bool = False) -> Session:
 
 def get_session(request: Request) -> Iterator[Session]:
     # The request owns the transaction: services only flush, this commits or rolls back.
-    with open_session(write=request.method not in SAFE_METHODS) as session:
+    write = request.method not in SAFE_METHODS
+    with open_session(write=write) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+    if write:
+        storage_health.wrote()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+# Errors that mean the storage refuses writes until someone acts (a read-only file or
+# transaction, a full disk, failing or damaged storage), as opposed to contention or a dropped
+# connection, which pass by themselves. SQLite's primary result codes (the low byte of the
+# extended code) and PostgreSQL's SQLSTATEs.
+_SQLITE_STORAGE_STATES = {8: "read_only", 13: "full", 10: "io_error", 14: "io_error"}
+_SQLITE_STORAGE_STATES |= {11: "corrupt", 26: "corrupt"}
+_POSTGRESQL_STORAGE_STATES = {"25006": "read_only", "53100": "full", "58030": "io_error"}
+_POSTGRESQL_STORAGE_STATES |= {"XX001": "corrupt", "XX002": "corrupt"}
+_SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED: another writer holds the lock
+# Below this much free space where the SQLite file lives, a write may fail at any moment.
+MIN_FREE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StorageFault:
+    state: str  # read_only, full, io_error or corrupt
+    code: str  # the database's own code: "SQLITE_READONLY (8)", "SQLSTATE 25006"
+
+
+def database_code(exc: BaseException) -> str | None:
+    """The database's own code for an error: SQLite's extended result code, or the SQLSTATE."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, sqlite3.Error):
+        code = getattr(original, "sqlite_errorcode", None)
+        name = getattr(original, "sqlite_errorname", None)
+        return None if code is None else f"{name} ({code})"
+    sqlstate = getattr(original, "sqlstate", None)
+    return f"SQLSTATE {sqlstate}" if sqlstate else None
+
+
+def storage_fault(exc: BaseException) -> StorageFault | None:
+    """What a database error says about the storage, when it says the storage refuses writes."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(original, sqlite3.Error):
+        code = getattr(original, "sqlite_errorcode", None)
+        state = None if code is None else _SQLITE_STORAGE_STATES.get(code & 0xFF)
+    else:
+        state = _POSTGRESQL_STORAGE_STATES.get(getattr(original, "sqlstate", None) or "")
+    return None if state is None else StorageFault(state, database_code(exc) or "unknown")
+
+
+class StorageHealth:
+    """The last storage fault this process met, until a write commits or it grows old.
+
+    A probe cannot see everything cheaply (PostgreSQL's full disk is on the server), so the
+    health check also reports what the last failed write said.
+    """
+
+    FORGET_AFTER = 300.0
+
+    def __init__(self) -> None:
+        self._fault: StorageFault | None = None
+        self._at = 0.0
+
+    def failed(self, fault: StorageFault) -> None:
+        self._fault, self._at = fault, time.monotonic()
+
+    def wrote(self) -> None:
+        self._fault = None
+
+    def recent(self) -> StorageFault | None:
+        if self._fault is not None and time.monotonic() - self._at > self.FORGET_AFTER:
+            self._fault = None
+        return self._fault
+
+
+storage_health = StorageHealth()
+
+
+def probe_storage() -> str:
+    """What keeps the database from taking writes now (read_only, full, io_error, corrupt,
+    unreachable), or "ok". Writes nothing: an UPDATE that matches no row, rolled back, is
+    refused by a read-only database before it looks for rows; a lock held by a writer is "ok"."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        state = _probe_sqlite(engine.url.database)
+    else:
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql(
+                    "UPDATE alembic_version SET version_num = version_num WHERE false"
+                )
+                connection.rollback()
+            state = None
+        except DBAPIError as exc:
+            fault = storage_fault(exc)
+            state = "unreachable" if fault is None else fault.state
+    recent = storage_health.recent()
+    return state or (recent.state if recent else "ok")
+
+
+def _probe_sqlite(database: str | None) -> str | None:
+    if not database or database == ":memory:":
+        return None
+    path = Path(database).resolve()
+    try:
+        # A connection of its own, opened now: pooled ones keep the access they were opened
+        # with, and a short busy timeout keeps a long import from stalling the health check.
+        connection = sqlite3.connect(
+            f"{path.as_uri()}?mode=rw", uri=True, timeout=0.05, isolation_level=None
+        )
+        try:
+            connection.execute("BEGIN")
+            connection.execute("UPDATE alembic_version SET version_num = version_num WHERE 0")
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in _SQLITE_BUSY:
+            return None
+        fault = storage_fault(exc)
+        return "unreachable" if fault is None else fault.state
+    return "full" if shutil.disk_usage(path.parent).free < MIN_FREE_BYTES else None

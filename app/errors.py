@@ -7,10 +7,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+
+from app import db
 
 logger = logging.getLogger("undersigned.errors")
 
@@ -147,18 +149,39 @@ def register_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(SQLAlchemyTimeoutError)
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # Overload or an unreachable database: the client should retry, the server stays up.
-        # The SQLSTATE says which (53300 too many connections, 55P03 lock timeout, ...); the
-        # message is not logged, as it may quote a statement.
-        sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        # The database's own code says which: a storage that refuses writes until someone acts
+        # (read-only, full) or contention and lost connections, which pass if the client
+        # retries. The message is not logged: it may quote a statement.
+        code = db.database_code(exc) or "no code"
+        fault = db.storage_fault(exc)
+        if fault is not None:
+            db.storage_health.failed(fault)
+            logger.error(
+                "storage unavailable (%s) on %s %s: %s, %s",
+                fault.state,
+                request.method,
+                request.url.path,
+                type(exc).__name__,
+                code,
+            )
+            return JSONResponse(
+                error_body(
+                    "storage_unavailable",
+                    STORAGE_DETAILS.get(fault.state, STORAGE_DETAILS["io_error"]),
+                    None,
+                ),
+                status_code=503,
+            )
+        if not isinstance(exc, OperationalError | SQLAlchemyTimeoutError):
+            raise exc  # a bug (an integrity error a service should have caught): a 500
         logger.warning(
-            "database unavailable on %s %s: %s (sqlstate %s)",
+            "database unavailable on %s %s: %s, %s",
             request.method,
             request.url.path,
             type(exc).__name__,
-            sqlstate,
+            code,
         )
         return JSONResponse(
             error_body(
@@ -177,6 +200,15 @@ def register_error_handlers(app: FastAPI) -> None:
             error_body("internal_error", "an internal error occurred; it has been logged", None),
             status_code=500,
         )
+
+
+# No Retry-After: these do not pass by themselves. Reads may still work.
+STORAGE_DETAILS = {
+    "read_only": "the database is read-only; an operator must make it writable again",
+    "full": "the database's storage is full; an operator must free space",
+    "io_error": "the database's storage is failing; an operator must look at it",
+    "corrupt": "the database is damaged; an operator must restore it",
+}
 
 
 HTTP_ERROR_CODES = {

@@ -4,16 +4,17 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
-from fastapi import APIRouter, FastAPI
-from sqlalchemy import text
+from fastapi import APIRouter, FastAPI, Response
+from pydantic import BaseModel
 
 from app import security
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
 from app.backup import held_by_server
 from app.config import get_settings
-from app.db import SessionDep, get_engine, open_session
+from app.db import get_engine, open_session, probe_storage
 from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
@@ -53,11 +54,21 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 health_router = APIRouter(tags=["health"])
 
 
-@health_router.get("/healthz")
-def healthz(session: SessionDep) -> dict[str, str]:
-    """Liveness and database reachability."""
-    session.execute(text("SELECT 1"))
-    return {"status": "ok", "database": "ok"}
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "read_only", "full", "io_error", "corrupt", "unreachable"]
+
+
+@health_router.get(
+    "/healthz",
+    responses={503: {"model": Health, "description": "The database cannot take writes"}},
+)
+def healthz(response: Response) -> Health:
+    """Liveness, and whether the database takes writes (a probe that writes nothing)."""
+    database = probe_storage()
+    if database != "ok":
+        response.status_code = 503
+    return Health(status="ok" if database == "ok" else "degraded", database=database)
 
 
 def create_app() -> FastAPI:

@@ -2,7 +2,8 @@
 
 The cookie is `v1.<actor>.<expires>.<nonce>.<mac>`. The MAC key mixes the server secret with the
 hash of the admin token that logged in, so revoking that token ends its sessions at once. The
-CSRF token of a session is derived from the same key and the session's nonce.
+CSRF token of a session is derived from the same key and the session's nonce. Logging out
+records the nonce as revoked, so that a copy of the cookie stops working too.
 """
 
 import hashlib
@@ -10,14 +11,17 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from app.auth import service as auth_service
-from app.auth.models import ApiToken, Role
+from app.auth.models import ApiToken, RevokedSession, Role
 from app.auth.service import Principal
 from app.config import get_settings
+from app.db import utcnow
 
 COOKIE = "undersigned_admin"
 LOGIN_CSRF_COOKIE = "undersigned_login_csrf"
@@ -46,6 +50,7 @@ class AdminSession:
     principal: Principal
     nonce: str
     key: bytes
+    expires: int
 
     @property
     def csrf_token(self) -> str:
@@ -107,4 +112,16 @@ def verify(session: Session, *, cookie: str | None) -> AdminSession | None:
     key = _key(token_hash)
     if not hmac.compare_digest(_mac(key, ".".join(parts[:4])), mac):
         return None
-    return AdminSession(principal=principal, nonce=nonce, key=key)
+    if session.exec(select(RevokedSession.id).where(RevokedSession.nonce == nonce)).first():
+        return None
+    return AdminSession(principal=principal, nonce=nonce, key=key, expires=int(expires))
+
+
+def revoke(session: Session, *, admin: AdminSession) -> None:
+    """End a session for good (logout), and forget revocations of sessions that have expired."""
+    now = utcnow()
+    session.execute(delete(RevokedSession).where(col(RevokedSession.expires_at) < now))
+    session.add(
+        RevokedSession(nonce=admin.nonce, expires_at=datetime.fromtimestamp(admin.expires, UTC))
+    )
+    session.flush()

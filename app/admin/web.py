@@ -4,6 +4,8 @@ Server-rendered (Jinja2), no JavaScript. Login exchanges an admin token once for
 cookie (app/admin/sessions.py); every form carries the session's CSRF token, checked here.
 """
 
+import logging
+import math
 import secrets
 from collections import defaultdict
 from pathlib import Path
@@ -19,14 +21,17 @@ from app.admin import audit, sessions
 from app.admin import duplicates as duplicate_service
 from app.admin import merges as merge_service
 from app.admin.router import record_different
+from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError, Forbidden
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName
+from app.security.limits import FailureThrottle, client_key
 from app.signatures.models import Signature
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
+logger = logging.getLogger("undersigned.admin")
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 QUEUE_SIZE = 20
 HISTORY_SIZE = 20
@@ -75,7 +80,8 @@ def _cookie_flags(request: Request) -> dict[str, Any]:
     return {
         "httponly": True,
         "samesite": "strict",
-        "secure": request.url.scheme == "https",
+        # Behind a TLS-terminating proxy the request may look like plain http to the app.
+        "secure": get_settings().secure_cookies or request.url.scheme == "https",
         "path": "/admin",
     }
 
@@ -84,10 +90,18 @@ def _session(request: Request, session: Session) -> sessions.AdminSession | None
     return sessions.verify(session, cookie=request.cookies.get(sessions.COOKIE))
 
 
-def _login_page(request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
+def _login_page(
+    request: Request,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    retry_after: float = 0.0,
+) -> Response:
     csrf = secrets.token_urlsafe(24)
     response = _render(request, "login.html", {"csrf": csrf, "error": error}, status_code)
     response.set_cookie(sessions.LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_flags(request))
+    if retry_after > 0:
+        response.headers["Retry-After"] = str(_seconds(retry_after))
     return response
 
 
@@ -243,31 +257,76 @@ def login(
     token: Annotated[str, Form(max_length=200)],
     csrf: CsrfField,
 ) -> Response:
-    """Exchange an admin token for a session cookie."""
+    """Exchange an admin token for a session cookie; failures lock the address out for longer
+    and longer (docs/decisions/0077-admin-login-abuse.md)."""
+    throttle: FailureThrottle = request.app.state.login_throttle
+    client = client_key(request.scope)
+    locked = throttle.check(client)
+    if locked.wait > 0:
+        # Not checked at all, so a guess made now teaches nothing; counted for the next audit.
+        return _login_page(
+            request,
+            error=f"Too many failed logins. Try again in {_seconds(locked.wait)} seconds.",
+            status_code=429,
+            retry_after=locked.wait,
+        )
     expected = request.cookies.get(sessions.LOGIN_CSRF_COOKIE)
     if expected is None or not secrets.compare_digest(expected, csrf):
         return _login_page(request, error="The form expired; please try again.", status_code=403)
     cookie = sessions.issue(session, clear_token=token.strip())
     if cookie is None:
-        return _login_page(request, error="That is not a valid admin token.", status_code=401)
+        failed = throttle.failed(client)
+        # Who tried and how often, never what they typed.
+        audit.record(
+            session,
+            actor="unauthenticated",
+            action="admin.login_failed",
+            target_type="session",
+            target_id=None,
+            details={
+                "client": client,
+                "failures": failed.failures,
+                "refused_before": failed.refused,
+                "lockout_seconds": _seconds(failed.wait),
+            },
+        )
+        if failed.wait:
+            logger.warning(
+                "admin login: %s locked out for %d s after %d failures",
+                client,
+                _seconds(failed.wait),
+                failed.failures,
+            )
+        return _login_page(
+            request,
+            error="That is not a valid admin token.",
+            status_code=401,
+            retry_after=failed.wait,
+        )
     admin = sessions.verify(session, cookie=cookie)
     assert admin is not None
+    passed = throttle.succeeded(client)
     audit.record(
         session,
         actor=admin.principal.actor,
         action="admin.login",
         target_type="session",
         target_id=None,
+        details={"client": client, "failures_before": passed.failures},
     )
     response = _redirect("/admin?done=login")
     response.set_cookie(
         sessions.COOKIE,
         cookie,
-        max_age=3600 * 8,
+        max_age=3600 * get_settings().admin_session_hours,
         **_cookie_flags(request),
     )
     response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/admin")
     return response
+
+
+def _seconds(wait: float) -> int:
+    return max(1, math.ceil(wait)) if wait > 0 else 0
 
 
 def _require(request: Request, session: Session, csrf: str) -> sessions.AdminSession:
@@ -298,10 +357,22 @@ def _act(request: Request, session: Session, csrf: str, action: Any, done: str) 
 
 @router.post("/logout")
 def logout(request: Request, session: SessionDep, csrf: CsrfField) -> Response:
-    """End the admin session."""
+    """End the admin session, on the server too."""
     admin = _session(request, session)
-    if admin is not None and not admin.check_csrf(csrf):
-        return _review_page(request, session, admin, error="CSRF check failed.", status_code=403)
+    if admin is not None:
+        if not admin.check_csrf(csrf):
+            return _review_page(
+                request, session, admin, error="CSRF check failed.", status_code=403
+            )
+        # A copy of the cookie (another browser, a stolen one) stops working too.
+        sessions.revoke(session, admin=admin)
+        audit.record(
+            session,
+            actor=admin.principal.actor,
+            action="admin.logout",
+            target_type="session",
+            target_id=None,
+        )
     response = _redirect("/admin")
     response.delete_cookie(sessions.COOKIE, path="/admin")
     return response

@@ -44,3 +44,14 @@ class LetterGrant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     token_id: int = Field(foreign_key="api_token.id", index=True)
     letter_id: int = Field(foreign_key="letter.id", index=True)
+
+
+class RevokedSession(SQLModel, table=True):
+    """An admin page session ended by logging out: its cookie is still signed and unexpired,
+    so the signature alone would let a copy of it in. Kept until the session would expire."""
+
+    __tablename__ = "revoked_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nonce: str = Field(max_length=40, unique=True, index=True)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -82,10 +82,12 @@ class CountCache:
         with open_session() as session:
             row = session.exec(
                 select(Letter.id, Letter.status, Letter.revision, Letter.counts_changed_at).where(
-                    Letter.slug == slug
+                    # Drafts share slugs with published letters (decision 0076); never shown.
+                    Letter.slug == slug,
+                    Letter.status != LetterStatus.draft,
                 )
             ).first()
-            if row is None or row[1] == LetterStatus.draft or row[0] is None:
+            if row is None or row[0] is None:
                 entry = Entry(None, checked_at)
             else:
                 letter_id, _, revision, changed_at = row

@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -15,11 +15,34 @@ class LetterStatus(StrEnum):
     closed = "closed"
 
 
+_DRAFT = text("status = 'draft'")
+_PUBLISHED = text("status != 'draft'")
+
+
 class Letter(SQLModel, table=True):
     __tablename__ = "letter"
+    # A slug names one published letter, and one draft per creator: a draft does not hold its
+    # slug against other coordinators, who must not learn that it exists (docs/decisions/0076).
+    __table_args__ = (
+        Index(
+            "uq_letter_published_slug",
+            "slug",
+            unique=True,
+            sqlite_where=_PUBLISHED,
+            postgresql_where=_PUBLISHED,
+        ),
+        Index(
+            "uq_letter_draft_slug",
+            "slug",
+            text("coalesce(created_by_token_id, 0)"),
+            unique=True,
+            sqlite_where=_DRAFT,
+            postgresql_where=_DRAFT,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=80, unique=True, index=True)
+    slug: str = Field(max_length=80, index=True)
     title: str = Field(max_length=500)
     lang: str = Field(max_length=35)
     body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -52,8 +52,9 @@ def get_letter(letter: VisibleLetter, session: SessionDep) -> LetterPublic:
 def update_letter(
     data: LetterUpdate, letter: ManagedLetter, session: SessionDep, principal: CoordinatorUser
 ) -> LetterPublic:
-    """Change status, declared counts or translations; the text is locked once signed."""
-    service.update(session, letter=letter, data=data)
+    """Change status, declared counts, translations or a draft's slug; the text is locked
+    once signed."""
+    service.update(session, letter=letter, data=data, principal=principal)
     audit.record(
         session,
         actor=principal.actor,

@@ -50,7 +50,10 @@ class TranslationIn(BaseModel):
 
 
 class LetterCreate(BaseModel):
-    slug: str = Field(pattern=SLUG_PATTERN, description="[a-z0-9-]{3,80}, unique")
+    slug: str = Field(
+        pattern=SLUG_PATTERN,
+        description="[a-z0-9-]{3,80}; unique among published letters and the creator's drafts",
+    )
     title: str = Field(min_length=1, max_length=500)
     lang: str = Field(max_length=35, description="BCP 47 language of the original text")
     body: str = Field(default="", max_length=200_000)
@@ -93,6 +96,9 @@ class LetterCreate(BaseModel):
 class LetterUpdate(BaseModel):
     """Every field optional; text fields are refused once the letter has signatures."""
 
+    slug: str | None = Field(
+        default=None, pattern=SLUG_PATTERN, description="a new slug, for a draft only"
+    )
     title: str | None = Field(default=None, min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=200_000)
     recipients: str | None = Field(default=None, max_length=5000)

@@ -1,6 +1,6 @@
 """Letters: create, read, update; who may see and manage them."""
 
-from sqlalchemy import exists, func
+from sqlalchemy import ColumnElement, exists, func, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -26,7 +26,13 @@ _TRANSITIONS = {
 
 
 def get_by_slug(session: Session, *, slug: str) -> Letter | None:
-    return session.exec(select(Letter).where(Letter.slug == slug)).first()
+    """The published letter with that slug, else its oldest draft (for operators' tools; a
+    request goes through get_visible, which knows whose drafts the caller may see)."""
+    return session.exec(
+        select(Letter)
+        .where(Letter.slug == slug)
+        .order_by(col(Letter.status) == LetterStatus.draft, col(Letter.id))
+    ).first()
 
 
 def can_manage(session: Session, *, letter: Letter, principal: Principal | None) -> bool:
@@ -40,18 +46,59 @@ def can_manage(session: Session, *, letter: Letter, principal: Principal | None)
     return letter.id in auth_service.granted_letter_ids(session, principal=principal)
 
 
+def _visible_to(session: Session, *, principal: Principal | None) -> ColumnElement[bool]:
+    """Which letters the caller may see, as SQL: non-drafts, and the drafts they manage.
+
+    The letter rows of drafts the caller may not see are never read, so that such a draft
+    changes neither an answer nor how long it takes."""
+    if principal is None:
+        return col(Letter.status) != LetterStatus.draft
+    if principal.is_admin:
+        return true()
+    granted = auth_service.granted_letter_ids(session, principal=principal)
+    return (
+        (col(Letter.status) != LetterStatus.draft)
+        | (col(Letter.created_by_token_id) == principal.token_id)
+        | col(Letter.id).in_(granted or {-1})
+    )
+
+
+def _visible_with_slug(
+    session: Session, *, slug: str, principal: Principal | None, exclude_id: int | None = None
+) -> list[Letter]:
+    """The letters with that slug the caller may see, the one a slug means to them first.
+
+    Slugs are unique among published letters and among one creator's drafts; a draft does not
+    hold its slug against anyone else (docs/decisions/0076-drafts-hold-their-slug-privately.md).
+    So a slug may name the caller's own draft, a published letter, and drafts of others that
+    the caller manages (granted, or an admin): in that order.
+    """
+    letters = session.exec(
+        select(Letter).where(
+            Letter.slug == slug,
+            col(Letter.id) != (exclude_id or 0),
+            _visible_to(session, principal=principal),
+        )
+    )
+
+    def rank(letter: Letter) -> int:
+        if letter.status != LetterStatus.draft:
+            return 1
+        own = principal is not None and letter.created_by_token_id == principal.token_id
+        return 0 if own else 2
+
+    return sorted(letters, key=lambda letter: (rank(letter), letter.id or 0))
+
+
 def get_visible(session: Session, *, slug: str, principal: Principal | None) -> Letter:
     """A letter the caller may see: non-draft for everyone, drafts for their managers only."""
-    letter = get_by_slug(session, slug=slug)
-    if letter is None or (
-        letter.status == LetterStatus.draft
-        and not can_manage(session, letter=letter, principal=principal)
-    ):
+    visible = _visible_with_slug(session, slug=slug, principal=principal)
+    if not visible:
         # A draft is reported as missing so that its existence is not confirmed.
         raise NotFound(
             f"no letter '{slug}'" if _printable(slug) else "no such letter", field="slug"
         )
-    return letter
+    return visible[0]
 
 
 def get_managed(session: Session, *, slug: str, principal: Principal) -> Letter:
@@ -66,11 +113,40 @@ def _printable(slug: str) -> bool:
     return all(c.isalnum() or c == "-" for c in slug) and len(slug) <= 80
 
 
-def create(session: Session, *, data: LetterCreate, principal: Principal) -> Letter:
-    if get_by_slug(session, slug=data.slug) is not None:
-        raise Conflict(
-            f"a letter with slug '{data.slug}' already exists", field="slug", error="duplicate_slug"
+def _duplicate_slug(slug: str) -> Conflict:
+    return Conflict(
+        f"a letter with slug '{slug}' already exists", field="slug", error="duplicate_slug"
+    )
+
+
+def _check_slug_free(
+    session: Session, *, slug: str, principal: Principal, exclude_id: int | None = None
+) -> None:
+    """Refuse a slug only for a letter the caller can see: another coordinator's draft must not
+    be confirmed by a refusal."""
+    if _visible_with_slug(session, slug=slug, principal=principal, exclude_id=exclude_id):
+        raise _duplicate_slug(slug)
+
+
+def _check_publishable(session: Session, *, letter: Letter) -> None:
+    published = session.exec(
+        select(Letter.id).where(
+            Letter.slug == letter.slug,
+            col(Letter.status) != LetterStatus.draft,
+            col(Letter.id) != letter.id,
         )
+    ).first()
+    if published is not None:
+        raise Conflict(
+            f"a published letter already has the slug '{letter.slug}'; give this draft "
+            "another slug before publishing it",
+            field="slug",
+            error="duplicate_slug",
+        )
+
+
+def create(session: Session, *, data: LetterCreate, principal: Principal) -> Letter:
+    _check_slug_free(session, slug=data.slug, principal=principal)
     letter = Letter(
         slug=data.slug,
         title=data.title,
@@ -83,14 +159,17 @@ def create(session: Session, *, data: LetterCreate, principal: Principal) -> Let
         created_by_token_id=principal.token_id,
     )
     session.add(letter)
+    _flush_slug(session, slug=data.slug)
+    _set_translations(session, letter=letter, translations=data.translations, locked=False)
+    return letter
+
+
+def _flush_slug(session: Session, *, slug: str) -> None:
+    """Flush a letter whose slug may race with another request's (the unique indexes decide)."""
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(
-            f"a letter with slug '{data.slug}' already exists", field="slug", error="duplicate_slug"
-        ) from None
-    _set_translations(session, letter=letter, translations=data.translations, locked=False)
-    return letter
+        raise _duplicate_slug(slug) from None
 
 
 def has_signatures(session: Session, *, letter: Letter) -> bool:
@@ -99,9 +178,24 @@ def has_signatures(session: Session, *, letter: Letter) -> bool:
     return bool(session.scalar(select(exists().where(col(Signature.letter_id) == letter.id))))
 
 
-def update(session: Session, *, letter: Letter, data: LetterUpdate) -> Letter:
+def update(
+    session: Session, *, letter: Letter, data: LetterUpdate, principal: Principal | None = None
+) -> Letter:
+    """Apply a PATCH; `principal` (the caller) is needed to change a draft's slug."""
     changes = data.model_dump(exclude_unset=True)
     locked = has_signatures(session, letter=letter)
+    if "slug" in changes and changes["slug"] != letter.slug:
+        if changes["slug"] is None:
+            raise BadRequest("slug must not be null", field="slug")
+        if letter.status != LetterStatus.draft:
+            raise Conflict(
+                "only a draft's slug can change: links to a published letter must keep working",
+                field="slug",
+                error="slug_locked",
+            )
+        assert principal is not None, "whose drafts a slug may clash with depends on the caller"
+        _check_slug_free(session, slug=changes["slug"], principal=principal, exclude_id=letter.id)
+        letter.slug = changes["slug"]
     for field in ("title", "body", "recipients", "lang"):
         if field in changes and changes[field] != getattr(letter, field):
             if locked:
@@ -123,6 +217,8 @@ def update(session: Session, *, letter: Letter, data: LetterUpdate) -> Letter:
                     field="status",
                     error="invalid_status_transition",
                 )
+            if current == LetterStatus.draft:
+                _check_publishable(session, letter=letter)
             letter.status = new_status
             if new_status == LetterStatus.closed:
                 from app.db import utcnow
@@ -139,7 +235,7 @@ def update(session: Session, *, letter: Letter, data: LetterUpdate) -> Letter:
     if "declared_anonymous" in changes:
         letter.declared_anonymous = anonymous
     session.add(letter)
-    session.flush()
+    _flush_slug(session, slug=letter.slug)
     if data.translations is not None:
         _set_translations(session, letter=letter, translations=data.translations, locked=locked)
     return letter
@@ -190,16 +286,7 @@ def translations_of(session: Session, *, letter: Letter) -> list[LetterTranslati
 def list_visible(
     session: Session, *, principal: Principal | None, limit: int, offset: int
 ) -> tuple[list[Letter], int]:
-    query = select(Letter)
-    if principal is None:
-        query = query.where(Letter.status != LetterStatus.draft)
-    elif not principal.is_admin:
-        granted = auth_service.granted_letter_ids(session, principal=principal)
-        query = query.where(
-            (col(Letter.status) != LetterStatus.draft)
-            | (col(Letter.created_by_token_id) == principal.token_id)
-            | col(Letter.id).in_(granted or {-1})
-        )
+    query = select(Letter).where(_visible_to(session, principal=principal))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.exec(
         query.order_by(col(Letter.created_at).desc(), col(Letter.id).desc())

@@ -1,21 +1,34 @@
 """Transport-level protection shared by every route: limits, headers, log hygiene."""
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from app.config import Settings
 from app.security.headers import SecurityHeadersMiddleware
-from app.security.limits import AdmissionMiddleware, BodyLimitMiddleware, RateLimitMiddleware
-from app.security.logs import ErrorShieldMiddleware, install_log_filters
+from app.security.limits import (
+    AdmissionMiddleware,
+    FailureThrottle,
+    RateLimitMiddleware,
+    RequestBodyMiddleware,
+)
+from app.security.logs import ErrorShieldMiddleware, install_log_filters, log_config
 
 
 def install(app: FastAPI, *, settings: Settings) -> None:
     """Wrap the app. Middleware added last runs first: headers go on every answer (429, 413 and
-    500 included), rejected requests never wait for admission."""
+    500 included), rejected requests never wait for admission, and a request is admitted only
+    once its body has arrived."""
     install_log_filters()
     app.add_middleware(
         AdmissionMiddleware, max_in_flight=settings.db_pool_size + settings.db_max_overflow
     )
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestBodyMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout=settings.body_read_timeout,
+        max_slow_per_client=settings.max_slow_uploads_per_ip,
+    )
     if settings.rate_limit_enabled:
         app.add_middleware(
             RateLimitMiddleware,
@@ -26,6 +39,25 @@ def install(app: FastAPI, *, settings: Settings) -> None:
         )
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
+    app.state.login_throttle = FailureThrottle(
+        free=settings.login_free_failures,
+        max_lockout=settings.login_max_lockout,
+        global_free=settings.login_global_free_failures,
+        global_max_lockout=settings.login_global_max_lockout,
+    )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for `undersigned serve` (docs/deployment.md explains each)."""
+    return {
+        "log_level": settings.log_level,
+        "log_config": log_config(settings.log_level),
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        "limit_concurrency": settings.limit_concurrency,
+        "timeout_keep_alive": settings.timeout_keep_alive,
+        "server_header": False,
+    }
 
 
 def _docs_paths(app: FastAPI) -> frozenset[str]:

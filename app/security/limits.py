@@ -1,14 +1,17 @@
-"""Request body limit and per-IP token-bucket rate limits (pure ASGI, so they cover every route)."""
+"""Request bodies, per-IP rate limits, login throttling and admission (pure ASGI, every route)."""
 
 import asyncio
+import ipaddress
 import json
 import math
+import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import anyio.to_thread
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import SAFE_METHODS
@@ -39,63 +42,149 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(HTTPException):
-    """Raised from receive(): FastAPI re-raises HTTPExceptions met while reading a body."""
+def client_key(scope: Scope) -> str:
+    """The client address that limits count against: an IPv6 client's whole /64 (one subscriber
+    gets a /64, so single addresses would give an attacker billions of budgets)."""
+    client = scope.get("client")
+    host = client[0] if client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return str(host)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
+
+_CLOSE = [(b"connection", b"close")]
 
 
-class BodyLimitMiddleware:
-    """413 for a body over the limit: by Content-Length up front, else by counting the stream."""
+class RequestBodyMiddleware:
+    """Reads the whole request body before anything else sees the request, then replays it.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    A body arrives at the client's pace; reading it inside the app would hold an admission slot
+    (a database connection) for as long as the client cares to trickle. Here a slow body costs
+    a task and a socket, bounded in time (`read_timeout`, then 408), in size (`max_body_bytes`,
+    then 413) and in number: one client address may have at most `max_slow_per_client` bodies
+    that take longer than `SLOW_AFTER` seconds to arrive (then 429). A burst of quick requests
+    from one address (a script, an office behind one NAT address) is never counted.
+    """
+
+    SLOW_AFTER = 1.0
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        read_timeout: float,
+        max_slow_per_client: int,
+    ) -> None:
         self.app = app
         self.limit = max_body_bytes
+        self.read_timeout = read_timeout
+        self.max_slow = max_slow_per_client
+        self.slow: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await send_error(
-                    send,
-                    status=400,
-                    error="bad_request",
-                    detail="the Content-Length header must be a number",
-                )
-                return
-            if int(declared) > self.limit:
-                await _too_large(send, self.limit)
-                return
-        received = 0
-        started = False
-
-        async def counted_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                # Chunked bodies and lying Content-Length headers are caught here.
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracking_send)
-        except BodyTooLarge:
-            # Only reached when a route read the body outside FastAPI's own parsing.
-            if started:
-                raise
+        if declared is not None and not declared.isdigit():
+            await send_error(
+                send,
+                status=400,
+                error="bad_request",
+                detail="the Content-Length header must be a number",
+                headers=_CLOSE,
+            )
+            return
+        if declared is not None and int(declared) > self.limit:
             await _too_large(send, self.limit)
+            return
+        chunked = _header(scope, b"transfer-encoding") is not None
+        if not chunked and (declared is None or int(declared) == 0):
+            await self.app(scope, receive, send)
+            return
+        body = await self._read(client_key(scope), receive, send)
+        if body is None:
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                # Later calls wait for the disconnect, as the server's receive does.
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, key: str, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None once an error was answered or the client went away."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_timeout
+        phase_end = min(loop.time() + self.SLOW_AFTER, deadline)
+        slow = False
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(phase_end):
+                        message = await receive()
+                except TimeoutError:
+                    if phase_end >= deadline:
+                        await _timed_out(send, self.read_timeout)
+                        return None
+                    if self.slow.get(key, 0) >= self.max_slow:
+                        await _too_many_slow(send, self.max_slow)
+                        return None
+                    self.slow[key] = self.slow.get(key, 0) + 1
+                    slow = True
+                    phase_end = deadline
+                    continue
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.limit:
+                    # Chunked bodies and lying Content-Length headers are caught here.
+                    await _too_large(send, self.limit)
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+        finally:
+            if slow:
+                self.slow[key] -= 1
+                if not self.slow[key]:
+                    del self.slow[key]
+
+
+async def _timed_out(send: Send, timeout: float) -> None:
+    await send_error(
+        send,
+        status=408,
+        error="request_timeout",
+        detail=f"the request body did not arrive within {timeout:g} seconds",
+        headers=_CLOSE,
+    )
+
+
+async def _too_many_slow(send: Send, limit: int) -> None:
+    await send_error(
+        send,
+        status=429,
+        error="rate_limited",
+        detail=f"this address already has {limit} slow request bodies in progress; "
+        "send the next one when one of them is complete",
+        headers=[(b"retry-after", b"1"), *_CLOSE],
+    )
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -104,7 +193,7 @@ async def _too_large(send: Send, limit: int) -> None:
         status=413,
         error="payload_too_large",
         detail=f"the request body is larger than the limit of {limit} bytes",
-        headers=[(b"connection", b"close")],
+        headers=_CLOSE,
     )
 
 
@@ -179,10 +268,8 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        key = client[0] if client else "unknown"
         bucket = self.read if scope["method"] in SAFE_METHODS else self.write
-        wait = bucket.take(key)
+        wait = bucket.take(client_key(scope))
         if wait > 0:
             kind = "read" if bucket is self.read else "write"
             await send_error(
@@ -197,6 +284,109 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+@dataclass
+class _Failures:
+    count: int = 0
+    last: float = 0.0
+    locked_until: float = 0.0
+    refused: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a throttle says about one attempt."""
+
+    wait: float  # seconds before an attempt will be checked again; 0 when it may be now
+    failures: int  # failures of this client that are still remembered
+    refused: int  # attempts refused unchecked since this client's last checked one
+
+
+class FailureThrottle:
+    """Growing lockouts after failed attempts (admin login), per client and over all clients.
+
+    Each client has `free` failures; from then on every failure locks the client out for twice
+    as long as the previous one (1 s, 2 s, 4 s ... up to `max_lockout`), and attempts during a
+    lockout are refused without being checked, so they teach nothing. The same rule over all
+    clients together (`global_free`, capped at `global_max_lockout`) bounds a guesser spread over
+    many addresses. Failures are forgotten after `FORGET_AFTER` seconds without one.
+    """
+
+    FORGET_AFTER = 3600.0
+    MAX_KEYS = 10_000
+
+    def __init__(
+        self,
+        *,
+        free: int,
+        max_lockout: float,
+        global_free: int,
+        global_max_lockout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.free = free
+        self.max_lockout = max_lockout
+        self.global_free = global_free
+        self.global_max_lockout = global_max_lockout
+        self.clock = clock
+        self.clients: OrderedDict[str, _Failures] = OrderedDict()
+        self.everyone = _Failures()
+        # Login routes run in the thread pool.
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> Verdict:
+        """Whether an attempt from `key` may be checked now; a refusal is counted."""
+        with self._lock:
+            now = self.clock()
+            client = self._client(key, now)
+            self._forget(self.everyone, now)
+            wait = max(client.locked_until, self.everyone.locked_until) - now
+            if wait > 0:
+                client.refused += 1
+            return Verdict(wait=max(0.0, wait), failures=client.count, refused=client.refused)
+
+    def failed(self, key: str) -> Verdict:
+        """Record a failed attempt; the verdict's wait is the lockout it started (0 if none)."""
+        with self._lock:
+            now = self.clock()
+            client = self._client(key, now)
+            refused = client.refused
+            wait = self._fail(client, now, free=self.free, cap=self.max_lockout)
+            self._fail(self.everyone, now, free=self.global_free, cap=self.global_max_lockout)
+            return Verdict(wait=wait, failures=client.count, refused=refused)
+
+    def succeeded(self, key: str) -> Verdict:
+        """A right answer clears the client's failures (not everyone's)."""
+        with self._lock:
+            client = self.clients.pop(key, _Failures())
+            return Verdict(wait=0.0, failures=client.count, refused=client.refused)
+
+    def _client(self, key: str, now: float) -> _Failures:
+        client = self.clients.get(key)
+        if client is None:
+            client = self.clients[key] = _Failures()
+            while len(self.clients) > self.MAX_KEYS:
+                # The global lockout still covers whoever is forgotten here.
+                self.clients.popitem(last=False)
+        self._forget(client, now)
+        return client
+
+    def _forget(self, failures: _Failures, now: float) -> None:
+        if now - failures.last > self.FORGET_AFTER and now >= failures.locked_until:
+            failures.count = 0
+            failures.refused = 0
+
+    @staticmethod
+    def _fail(failures: _Failures, now: float, *, free: int, cap: float) -> float:
+        failures.count += 1
+        failures.last = now
+        failures.refused = 0
+        if failures.count < free:
+            return 0.0
+        lockout = min(cap, 2.0 ** (failures.count - free))
+        failures.locked_until = now + lockout
+        return lockout
+
+
 class AdmissionMiddleware:
     """At most `max_in_flight` requests inside the app at once; the rest wait here, in order.
 
@@ -206,6 +396,10 @@ class AdmissionMiddleware:
     thread pool (a request holding a connection waits for a thread while threads wait for
     connections). Admitting no more requests than connections, with at least as many threads,
     makes a burst queue fairly in the event loop, where waiting costs nothing.
+
+    The slot is taken once the body has arrived (RequestBodyMiddleware runs first) and given
+    back when the response starts: by then the route has returned its connection, and a client
+    that reads the response slowly must not hold a slot either.
     """
 
     def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
@@ -228,5 +422,22 @@ class AdmissionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        async with self._gate():
-            await self.app(scope, receive, send)
+        gate = self._gate()
+        await gate.acquire()
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                gate.release()
+
+        async def releasing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                release()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, releasing_send)
+        finally:
+            release()

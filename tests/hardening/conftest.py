@@ -67,10 +67,22 @@ def free_port() -> int:
 class Server:
     """`uvicorn app.main:app` in a child process, its stdout+stderr captured to a file."""
 
-    def __init__(self, *, database_url: str, workers: int = 1, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        serve: bool = False,
+        wrapper: list[str] | None = None,
+    ):
         self.database_url = database_url
         self.workers = workers
         self.env = env or {}
+        # `undersigned serve` (migrate, seed, production uvicorn settings) instead of bare uvicorn.
+        self.serve = serve
+        # A command that runs the server (e.g. with fewer privileges).
+        self.wrapper = wrapper or []
         handle, name = tempfile.mkstemp(prefix="undersigned-server-", suffix=".log")
         os.close(handle)
         self.log_path = Path(name)
@@ -93,11 +105,15 @@ class Server:
         for _attempt in range(5):
             self.port = free_port()
             log = self.log_path.open("ab")
+            command = (
+                [str(Path(sys.executable).parent / "undersigned"), "serve"]
+                if self.serve
+                else [sys.executable, "-m", "uvicorn", "app.main:app", "--log-level", log_level]
+            )
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "uvicorn", "app.main:app",
-                    "--host", "127.0.0.1", "--port", str(self.port),
-                    "--workers", str(self.workers), "--log-level", log_level,
+                    *self.wrapper, *command, "--host", "127.0.0.1", "--port", str(self.port),
+                    "--workers", str(self.workers),
                 ],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
@@ -108,13 +124,14 @@ class Server:
         raise RuntimeError(f"the server did not start; log:\n{self.log()}")
 
     def _wait_ready(self) -> bool:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
             try:
-                if httpx.get(f"{self.url}/api/v1/healthz", timeout=2).status_code == 200:
+                # 503 is a server that runs on a database that cannot take writes.
+                if httpx.get(f"{self.url}/api/v1/healthz", timeout=2).status_code in (200, 503):
                     return True
             except httpx.HTTPError:
                 pass
