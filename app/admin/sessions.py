@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from app.auth import service as auth_service
@@ -121,7 +123,10 @@ def revoke(session: Session, *, admin: AdminSession) -> None:
     """End a session for good (logout), and forget revocations of sessions that have expired."""
     now = utcnow()
     session.execute(delete(RevokedSession).where(col(RevokedSession.expires_at) < now))
-    session.add(
-        RevokedSession(nonce=admin.nonce, expires_at=datetime.fromtimestamp(admin.expires, UTC))
+    # Two logouts of one session at the same instant both succeed: the second finds the row.
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(RevokedSession)
+        .values(nonce=admin.nonce, expires_at=datetime.fromtimestamp(admin.expires, UTC))
+        .on_conflict_do_nothing(index_elements=["nonce"])
     )
-    session.flush()

@@ -176,3 +176,20 @@ def test_logout_ends_the_session_on_the_server(client: TestClient, seeded: str) 
     )
     assert forged.status_code == 403
     assert [e.actor for e in audit("admin.logout")] == ["env-admin"]
+
+
+def test_two_logouts_of_one_session_at_once_both_succeed(engine, seeded: str) -> None:
+    """Both requests verified the session before either revoked it: the second revocation finds
+    the first one's row instead of failing on the unique nonce."""
+    from app.admin import sessions
+
+    with open_session(write=True) as session:
+        cookie = sessions.issue(session, clear_token=ADMIN_TOKEN)
+        admin = sessions.verify(session, cookie=cookie)
+    assert admin is not None
+    for _ in range(2):
+        with open_session(write=True) as session:
+            sessions.revoke(session, admin=admin)
+            session.commit()
+    with open_session() as session:
+        assert sessions.verify(session, cookie=cookie) is None
