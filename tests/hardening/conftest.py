@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -53,8 +54,11 @@ def own_ports() -> range:
 
 
 def free_port() -> int:
-    """A port of this worker's share that nobody listens on now."""
-    for port in own_ports():
+    """A port of this worker's share that nobody listens on now, tried from a random place so
+    that test runs of other checkouts on the same machine rarely pick the same one."""
+    ports = own_ports()
+    start = random.randrange(len(ports))
+    for port in [*ports[start:], *ports[:start]]:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
