@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.organisations.names import NameError_, split_signatory_line, validate_name
+from app.resolution.names import NameError_, split_signatory_line, validate_name
 from app.resolution.scripts import detect_script
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.organisations.names import split_signatory_line
+from app.resolution.names import split_signatory_line
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "signatories.csv"
 
