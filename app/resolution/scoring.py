@@ -33,16 +33,30 @@ The rules, each leaving a reason:
   different domains → −5; different declared countries → at most 55.
 """
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from app.resolution.normalise import TYPE_WORDS, NameKey, describe, name_key
+from app.resolution.normalise import (
+    LEGAL_FORMS,
+    TYPE_WORDS,
+    NameKey,
+    abbreviates,
+    describe,
+    name_key,
+    names_a_body,
+)
 
 LINK = 90.0
 REVIEW = 70.0
 MARGIN = 8.0
+# Caps of the rules that ask for a person: the names fit, but two bodies could bear them.
+UNIDENTIFIED = 75.0  # a name made only of places, numbers or type words
+REORDERED = 80.0  # the same words in another order
+ADDED_BODY = 84.0  # one side adds a word that can name another body
+CONTRADICTED = 80.0  # the query's own acronym fits none of the candidate's names
 _DIGIT_WORDS = {"2": "t", "4": "f"}
 
 Rarity = Callable[[str], int]
@@ -57,6 +71,9 @@ class PairScore:
     exact: bool = False
     acronym: bool = False
     consumed: frozenset[str] = frozenset()
+    # The names fit, but two bodies could bear them (a cap of REORDERED, ADDED_BODY or
+    # UNIDENTIFIED): a shared website does not settle that.
+    two_bodies: bool = False
 
 
 @dataclass
@@ -94,6 +111,8 @@ class _Alignment:
     spelled: list[str] = field(default_factory=list)
     consumed: set[str] = field(default_factory=set)
     prefix: bool = False
+    # (query position, candidate position) of matched content words, places and chapters.
+    pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _find_run(token: str, items: list[tuple[str, str, str]], used: list[bool]) -> range | None:
@@ -125,6 +144,8 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 q_used[i] = r_used[j] = True
                 result.matched.append((kind, value))
                 order.append(j)
+                if kind != "t":
+                    result.pairs.append((i, j))
                 break
     for i, (kind, value, _) in enumerate(q_items):
         if q_used[i] or kind != "c":
@@ -137,6 +158,7 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 result.matched.append(("c", value))
                 result.fuzzy += 1
                 order.append(j)
+                result.pairs.append((i, j))
                 break
             nxt = j + 1
             if (
@@ -149,6 +171,7 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 result.matched.append(("c", value))
                 result.glued += 1
                 order.append(j)
+                result.pairs.append((i, j))
                 break
     for j, (kind, value, _) in enumerate(r_items):
         if r_used[j] or kind != "c":
@@ -165,6 +188,7 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 result.matched.append(("c", value))
                 result.glued += 1
                 order.append(j)
+                result.pairs.append((i, j))
                 break
     # An acronym on one side spelling a run of words on the other.
     for items, used, other, other_used, side, abbreviations in (
@@ -224,7 +248,23 @@ def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:
 
 
 def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairScore:
-    """One query name against one candidate name."""
+    """One query name against one candidate name.
+
+    A name that names no organisation on its own ("London", "(2)", "UK", "Association": see
+    NameKey.identifying) is never enough to link, whatever else it equals."""
+    pair = _score_pair(q, r, rarity)
+    if pair.score <= UNIDENTIFIED:
+        return pair
+    vague = [k.raw for k in (q, r) if not k.identifying]
+    if not vague:
+        return pair
+    reason = f"'{vague[0]}' names only a place, a number or a type of body: not enough to link"
+    return PairScore(
+        UNIDENTIFIED, [*pair.reasons, reason], q, r, acronym=pair.acronym, two_bodies=True
+    )
+
+
+def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     if q.norm == r.norm and q.norm:
         acronym = q.is_acronym or r.is_acronym
         what = "same acronym" if acronym else "same name"
@@ -262,6 +302,15 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
 
 def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     a = _align(q, r)
+    pair = _aligned_pair(q, r, a, rarity)
+    if pair.score > REORDERED and _reordered(a.pairs):
+        # "Dialogue China" and "China Dialogue" are two bodies.
+        reason = f"the same words as '{r.raw}' in another order: two bodies can bear them"
+        return PairScore(REORDERED, [*pair.reasons, reason], q, r, two_bodies=True)
+    return pair
+
+
+def _aligned_pair(q: NameKey, r: NameKey, a: _Alignment, rarity: Rarity | None) -> PairScore:
     q_content = [v for k, v, _ in a.q_left if k == "c"]
     r_content = [v for k, v, _ in a.r_left if k == "c"]
     q_types = [v for k, v, _ in a.q_left if k == "t"]
@@ -282,15 +331,7 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         ratio = fuzz.token_sort_ratio(q.norm, r.norm)
         return PairScore(min(45.0, ratio * 0.45), [f"no word in common with '{r.raw}'"], q, r)
     if not q_content and not r_content:
-        if q_types and r_types:
-            reason = f"organisation type differs: {', '.join(q_types)} vs {', '.join(r_types)}"
-            return PairScore(72.0, [f"like '{r.raw}' but {reason}", *notes], q, r)
-        if q_types or r_types:
-            extra = ", ".join(q_types or r_types)
-            reason = f"like '{r.raw}' except the organisation-type word '{extra}'"
-            return PairScore(94.0 - penalty, [reason, *notes], q, r, consumed=consumed)
-        reason = f"same words as '{r.raw}'"
-        return PairScore(100.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+        return _same_words(q, r, q_types, r_types, notes, penalty, consumed)
     if not q_content:
         if q_types:
             reason = (
@@ -298,14 +339,16 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
             )
             return PairScore(72.0, [reason, *notes], q, r)
         rare = rarity is not None and any(rarity(v) <= 2 for v in matched_content)
-        if r_types:
+        if any(names_a_body(t) for t in r_types):
             # "International Bar Association" vs "… Association's Human Rights Institute": the
             # omitted part names a body of its own.
             reason = (
                 f"part of '{r.raw}', which adds a body of its own ({' '.join(r_content)} "
                 f"{' '.join(r_types)})"
             )
-            return PairScore(84.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+            return PairScore(
+                ADDED_BODY - penalty, [reason, *notes], q, r, consumed=consumed, two_bodies=True
+            )
         if a.prefix and rare:
             reason = f"shortened form of '{r.raw}' (keeps a rare word; omits {' '.join(r_content)})"
             return PairScore(90.0 - penalty, [reason, *notes], q, r, consumed=consumed)
@@ -321,6 +364,42 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         f"({' '.join(q_content + q_types) or '-'} vs {' '.join(r_content + r_types) or '-'})"
     )
     return PairScore(min(68.0, 35.0 + 40.0 * share), [reason], q, r)
+
+
+def _same_words(
+    q: NameKey,
+    r: NameKey,
+    q_types: list[str],
+    r_types: list[str],
+    notes: list[str],
+    penalty: float,
+    consumed: frozenset[str],
+) -> PairScore:
+    """Every content word matched: the organisation-type words left decide."""
+    if q_types and r_types:
+        reason = f"organisation type differs: {', '.join(q_types)} vs {', '.join(r_types)}"
+        return PairScore(72.0, [f"like '{r.raw}' but {reason}", *notes], q, r)
+    bodies = [t for t in q_types or r_types if names_a_body(t)]
+    if bodies:
+        # "Human Rights First Society" and "Human Rights First": a society, foundation or
+        # institute of that name can be a body of its own.
+        reason = f"like '{r.raw}' but one adds '{', '.join(bodies)}', which can name another body"
+        return PairScore(
+            ADDED_BODY - penalty, [reason, *notes], q, r, consumed=consumed, two_bodies=True
+        )
+    if q_types or r_types:
+        extra = ", ".join(q_types or r_types)
+        kind = "legal form" if set(q_types or r_types) <= LEGAL_FORMS else "organisation-type word"
+        reason = f"like '{r.raw}' except the {kind} '{extra}'"
+        return PairScore(94.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+    reason = f"same words as '{r.raw}'"
+    return PairScore(100.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+
+
+def _reordered(pairs: list[tuple[int, int]]) -> bool:
+    """Whether matched words come in another order on the candidate's side."""
+    positions = [j for _, j in sorted(pairs)]
+    return any(b < a for a, b in itertools.pairwise(positions))
 
 
 def registrable_domain(website: str | None) -> str | None:
@@ -390,10 +469,15 @@ def score_organisation(
         if long_best < REVIEW:
             score = min(score, 85.0)
             reasons.append("only the acronym matches; the full names do not")
+    contradiction = _contradicting_acronym(query, names)
+    if contradiction:
+        score = min(score, CONTRADICTED)
+        reasons.append(contradiction)
     query_domain = registrable_domain(query_website)
     domain = registrable_domain(website)
     if query_domain and domain:
-        if query_domain == domain and score >= 60.0 and not extra:
+        settled = not (extra or contradiction or best.two_bodies)
+        if query_domain == domain and score >= 60.0 and settled:
             score = max(score, 95.0)
             reasons.append(f"same website domain {domain}")
         elif query_domain != domain:
@@ -403,6 +487,53 @@ def score_organisation(
         score = min(score, 55.0)
         reasons.append(f"different country ({query_country.upper()} vs {country.upper()})")
     return OrgScore(max(0.0, min(100.0, score)), reasons, best.candidate.raw, best.query.raw)
+
+
+def _spells(acronym: str, key: NameKey) -> bool:
+    """Whether an acronym is exactly the initials of a name (with or without its stopwords
+    and places)."""
+    letters = [(kind, w) for kind, v, w in key.items if v not in LEGAL_FORMS]
+    readings = {
+        "".join(w for _, w in letters),
+        "".join(w for kind, w in letters if kind != "s"),
+        "".join(w for kind, w in letters if kind not in "sp"),
+        "".join(w for kind, w in letters if kind != "p"),
+    }
+    return acronym in readings
+
+
+def _may_stand_for(acronym: str, key: NameKey) -> bool:
+    return (
+        acronym == key.despaced
+        or acronym in key.caps_tokens
+        or acronym in key.acronym_words
+        or abbreviates(acronym, key)
+    )
+
+
+def _contradicting_acronym(query: Sequence[NameKey], names: Sequence[NameKey]) -> str:
+    """Why the query's own acronym speaks against the candidate, or "".
+
+    "Human Rights in Cambodia (HRIC)": HRIC spells the query's long name, and no name of
+    "Cambodian Center for Human Rights" can be read as HRIC. An acronym that does not spell
+    the query's own name (RSF beside Reporters Without Borders: it comes from the French
+    name) says nothing, nor does a candidate known only by names without words (CJK)."""
+    long_names = [q for q in query if not q.is_acronym and q.items]
+    worded = [r for r in names if r.items]
+    if not long_names or not worded:
+        return ""
+    for q in query:
+        acronym = q.despaced
+        if not q.is_acronym or not acronym.isalpha() or not q.identifying:
+            continue
+        spelled = next((k for k in long_names if _spells(acronym, k)), None)
+        if spelled is None or any(_may_stand_for(acronym, r) for r in worded):
+            continue
+        return (
+            f"the query's acronym {q.raw} spells '{spelled.raw}' and fits no name of the "
+            f"candidate ('{worded[0].raw}')"
+        )
+    return ""
 
 
 # What a name's content words can align with, for the upper bound of a pair's score:
