@@ -32,6 +32,7 @@ MAX_NAME_LENGTH = 300
 _BIDI_AND_CONTROL = re.compile(
     r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]")
 # An HTML tag or comment as a browser would start one: `<` then a letter, `/`, `!` or `?`.
 _MARKUP = re.compile(r"<[/!?]?[^\W\d_]|<[/!?]")
@@ -55,9 +56,11 @@ class NameError_(ValueError):
 
 def validate_name(raw: str) -> str:
     """NFC, trimmed, 1–300 characters, at least one letter, no HTML markup, no
-    control/bidi-override character; raises NameError_ otherwise."""
+    control/bidi-override character or lone surrogate; raises NameError_ otherwise."""
     if _BIDI_AND_CONTROL.search(raw):
         raise NameError_("must not contain control or bidi-override characters")
+    if _SURROGATE.search(raw):
+        raise NameError_("must be valid Unicode text (a lone surrogate is not)")
     name = unicodedata.normalize("NFC", re.sub(r"\s+", " ", raw)).strip()
     if not _INVISIBLE.sub("", name).strip():
         raise NameError_("must not be empty or made only of invisible characters")

@@ -278,7 +278,10 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     if translit is not None:
         return translit
     if q.despaced == r.despaced and q.despaced:
-        return PairScore(98.0, [f"same letters as '{r.raw}' (spacing differs)"], q, r, True)
+        # The same letters spell the same places, read or not: China Aid is ChinaAid.
+        spelled = q.discriminators | r.discriminators
+        reason = f"same letters as '{r.raw}' (spacing differs)"
+        return PairScore(98.0, [reason], q, r, True, consumed=spelled)
     if q.is_acronym and q.despaced in r.caps_tokens and q.despaced not in TYPE_WORDS:
         return PairScore(92.0, [f"acronym {q.raw} written in '{r.raw}'"], q, r, acronym=True)
     if r.is_acronym and r.despaced in q.caps_tokens and r.despaced not in TYPE_WORDS:
@@ -466,9 +469,11 @@ def score_organisation(
             (p.score for p in pairs if not p.query.is_acronym and not p.candidate.is_acronym),
             default=0.0,
         )
-        if long_best < REVIEW:
+        if long_best < LINK:
+            # Human Rights First (HRF) and Human Rights Foundation (HRF): one acronym, two
+            # bodies whose full names say so.
             score = min(score, 85.0)
-            reasons.append("only the acronym matches; the full names do not")
+            reasons.append(f"the acronym matches; the full names do not ({long_best:.0f})")
     contradiction = _contradicting_acronym(query, names)
     if contradiction:
         score = min(score, CONTRADICTED)
