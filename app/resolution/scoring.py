@@ -13,24 +13,35 @@ behind; ≥ REVIEW (70) is plausible and goes to a person; below is a different 
 
 The rules, each leaving a reason:
 - equal normalised names (diacritics, Han variants, punctuation folded) → 100; equal once
-  spaces are removed (`Frontline` / `Front Line`) → 98;
+  spaces are removed (`Frontline` / `Front Line`, `ChinaAid` / `China Aid`) → 98;
 - word alignment: exact, fuzzy (rapidfuzz ratio ≥ 88 on words of ≥ 5 letters), two words glued
   into one, and an acronym word spelling the initials of a run of words (`SFT` = Students for a
   Free Tibet, `L4L` = Lawyers for Lawyers); what stays unmatched decides:
-  only an organisation-type word on one side → 94; one type word swapped for another
-  (Association / Union) → 72; the query is a shortened form of the candidate → 90 when it
-  keeps a rare word and the omitted tail has no organisation-type word of its own, else 82–84; the query adds its own words → 75; both sides keep words of their
-  own → at most 68;
+  only a legal form (Inc, e.V., asbl) or a generic type word (organisation, campaign, project,
+  initiative, movement) on one side → 94; only a type word that can name a body of its own
+  (Society, Foundation, Institute, Centre, International…) on one side → 84 (review); one
+  type word swapped for another (Association / Union) → 72; the query is a shortened form of
+  the candidate → 90 when it keeps a rare word and the omitted tail names no body of its own,
+  else 82–84; the query adds its own words → 75; both sides keep words of their own → at most
+  68;
+- links need evidence (each caps the score below LINK, so a person decides):
+  the same words in another order (`Dialogue China` / `China Dialogue`) → at most 80;
+  a name that identifies nothing on its own (a place, a number, a type word: `London`, `(2)`,
+  `UK`; NameKey.identifying), equal or not → at most 75, whatever is stored;
+  the query's acronym spelling its own long name but fitting no name of the candidate
+  (`Human Rights in Cambodia (HRIC)` / `Cambodian Center for Human Rights`) → at most 80;
+  an acronym shared while the full names do not link (`Human Rights First (HRF)` / `Human
+  Rights Foundation (HRF)`) → at most 85;
 - discriminators (countries, regions, cities, chapter words) over all names of each side: the
   query names a place the candidate does not → at most 60 (50 when the candidate names
   another); the candidate names a place the query does not → at most 85 (review);
 - CJK: equal folded characters → 100; one inside the other → 78; any different character → 50;
 - transliteration (anyascii) between scripts: equal → 92, close → 80;
 - acronyms: an acronym written in capitals inside a candidate name (LSVD) → 92; an acronym equal
-  to the initials of a long name → 78 (review only); a match on the acronym alone while the
-  query's long name matches nothing → at most 85;
-- the same registrable website domain → at least 95 unless a discriminator conflicts; two
-  different domains → −5; different declared countries → at most 55.
+  to the initials of a long name → 78 (review only);
+- the same registrable website domain → at least 95 unless a discriminator, a contradicting
+  acronym or one of the "two bodies" caps above speaks against it; two different domains → −5;
+  different declared countries → at most 55.
 """
 
 import itertools
@@ -600,10 +611,12 @@ class ScoreBound:
     """Cheap upper bounds of score_organisation(query, names, ...) for one query.
 
     The best word-pair score is bounded without aligning words (_pair_bound). When every pair
-    is bounded that way, no pair spells an acronym, so nothing is `consumed` and the caps of
-    score_organisation for places, websites and countries apply as they will to the real
-    score; only the same website domain raises a score. The resolver skips candidates bounded
-    below the review line and below the best score it already has (Index.score)."""
+    is bounded that way, no pair spells an acronym or has the same letters (those pairs bound
+    at 100), so nothing is `consumed` and the caps of score_organisation for places, websites
+    and countries apply as they will to the real score; only the same website domain raises a
+    score. The other rules (word order, added body words, names that identify nothing,
+    contradicting acronyms) only lower it. The resolver skips candidates bounded below the
+    review line and below the best score it already has (Index.score)."""
 
     def __init__(
         self,
