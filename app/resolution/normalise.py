@@ -559,16 +559,18 @@ class NameKey:
     @property
     def identifying(self) -> bool:
         """Whether the name can stand for one organisation: a word of its own (two letters or
-        more, not a number), a type of body in a place, or two CJK characters that are not a
-        place. "London", "(2)", "No. 1", "UK", "Association", "NGO Kenya", "Youth" or "香港"
+        more, not a number), a type of body in a place, places related by a word, or two CJK
+        characters that are not a place. "London", "(2)", "No. 1", "UK", "Association", "NGO Kenya", "Youth" or "香港"
         never do."""
         if len(self.cjk) >= 2 and self.cjk not in cjk_places():
             return True
         if any(kind == "c" and naming_word(value) for kind, value, _ in self.items):
             return True
-        # A type of body in a place names one: Asia Society, Japan Foundation, British Council.
+        # A type of body in a place names one (Asia Society, Japan Foundation, British
+        # Council), and so does a relation between places (Netherlands for Hong Kong).
         kinds = {kind for kind, value, _ in self.items if value not in LEGAL_FORMS}
-        return {"t", "p"} <= kinds
+        places = {value for kind, value, _ in self.items if kind == "p"}
+        return {"t", "p"} <= kinds or (len(places) >= 2 and "s" in kinds)
 
     @property
     def despaced(self) -> str:

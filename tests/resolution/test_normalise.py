@@ -110,6 +110,7 @@ def test_acronym_and_keys() -> None:
         "Association",
         "NGO",
         "NGO Kenya",
+        "UK (London)",
         "The",
         "Youth",
         "Women's Section",
@@ -135,6 +136,7 @@ def test_names_that_identify_nothing(name: str) -> None:
         "Мемориал",
         "Asia Society",  # a type of body in a place names one
         "Vietnamese Association in Japan",
+        "Netherlands for Hong Kong",  # places related by a word
         "FORUM-ASIA",
         "香港黎明",
         "한변",
