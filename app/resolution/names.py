@@ -231,7 +231,7 @@ def _bracketed(text: str) -> list[tuple[int, str]]:
     remainder = _strip(
         re.sub(r"\s+", " ", _GROUP.sub(lambda m: " " if m.span() in spans else m.group(0), text))
     )
-    if remainder and not name_key(remainder).identifying:
+    if removed and remainder and not name_key(remainder).identifying:
         return [(0, _strip(text))]
     if remainder:
         offset = next(

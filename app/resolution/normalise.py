@@ -604,10 +604,9 @@ def is_acronym(raw: str) -> bool:
     if " " in stripped or not stripped:
         return False
     letters = [c for c in stripped if c.isalpha()]
-    if not letters or any(is_cjk_char(c) for c in letters):
-        return False
     upper = sum(c.isupper() for c in letters)
-    return upper >= 2 and upper > len(letters) - upper
+    # CJK characters have no case: they are never counted as capitals, only checked last.
+    return upper >= 2 and upper > len(letters) - upper and not any(is_cjk_char(c) for c in letters)
 
 
 _CAPS_SPLIT = re.compile(r"[\s\-–—/(),.:;!?\[\]【】]+")

@@ -485,15 +485,21 @@ def score_organisation(
             # bodies whose full names say so.
             score = min(score, 85.0)
             reasons.append(f"the acronym matches; the full names do not ({long_best:.0f})")
-    contradiction = _contradicting_acronym(query, names)
+    query_domain = registrable_domain(query_website)
+    domain = registrable_domain(website)
+    same_site = bool(query_domain) and query_domain == domain and score >= 60.0
+    contradiction = ""
+    if (score > CONTRADICTED or same_site) and _worded_best(pairs) < LINK:
+        # Only where it can change the outcome (the check reads every name of both sides),
+        # and not when the names written in words link by themselves: "Free Tibet Campaign
+        # (FTC)" differs from "Free Tibet" only by a word that names no other body.
+        contradiction = _contradicting_acronym(query, names)
     if contradiction:
         score = min(score, CONTRADICTED)
         reasons.append(contradiction)
-    query_domain = registrable_domain(query_website)
-    domain = registrable_domain(website)
     if query_domain and domain:
         settled = not (extra or contradiction or best.two_bodies)
-        if query_domain == domain and score >= 60.0 and settled:
+        if same_site and settled:
             score = max(score, 95.0)
             reasons.append(f"same website domain {domain}")
         elif query_domain != domain:
@@ -503,6 +509,18 @@ def score_organisation(
         score = min(score, 55.0)
         reasons.append(f"different country ({query_country.upper()} vs {country.upper()})")
     return OrgScore(max(0.0, min(100.0, score)), reasons, best.candidate.raw, best.query.raw)
+
+
+def _worded_best(pairs: Sequence[PairScore]) -> float:
+    """The best score between full names written in words (no acronym, no CJK)."""
+    return max(
+        (
+            p.score
+            for p in pairs
+            if not (p.query.is_acronym or p.candidate.is_acronym or p.query.cjk or p.candidate.cjk)
+        ),
+        default=0.0,
+    )
 
 
 def _spells(acronym: str, key: NameKey) -> bool:
@@ -534,6 +552,8 @@ def _contradicting_acronym(query: Sequence[NameKey], names: Sequence[NameKey]) -
     "Cambodian Center for Human Rights" can be read as HRIC. An acronym that does not spell
     the query's own name (RSF beside Reporters Without Borders: it comes from the French
     name) says nothing, nor does a candidate known only by names without words (CJK)."""
+    if not any(q.is_acronym for q in query):
+        return ""
     long_names = [q for q in query if not q.is_acronym and q.items]
     worded = [r for r in names if r.items]
     if not long_names or not worded:
