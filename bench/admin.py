@@ -33,7 +33,7 @@ from app.config import get_settings  # noqa: E402
 from app.db import utcnow  # noqa: E402
 from app.letters.models import Letter  # noqa: E402
 from app.organisations.models import Organisation, OrganisationName  # noqa: E402
-from app.organisations.names import detect_script  # noqa: E402
+from app.resolution.names import detect_script  # noqa: E402
 from app.resolution.normalise import normalise  # noqa: E402
 from app.signatures.models import Signature  # noqa: E402
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.imports.parsing import FORMULA_TRIGGERS, IMPORT_COLUMNS, OTHER_NAMES_SEPARATOR
 from app.letters.models import Letter
 from app.organisations.models import Organisation, OrganisationName
-from app.organisations.names import NameError_, split_signatory_line
+from app.resolution.names import NameError_, split_signatory_line
 from app.resolution.normalise import normalise
 from app.signatures import counting
 from app.signatures import service as signature_service

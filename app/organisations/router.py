@@ -13,7 +13,6 @@ from app.errors import BadRequest
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service
 from app.organisations.models import Organisation
-from app.organisations.names import MAX_NAME_LENGTH, NameError_, validate_name
 from app.organisations.schemas import (
     MatchCandidate,
     NameCreate,
@@ -22,6 +21,7 @@ from app.organisations.schemas import (
     PublicSignature,
 )
 from app.resolution import service as resolution_service
+from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
 from app.signatures import service as signature_service
 from app.signatures.models import Signature
 

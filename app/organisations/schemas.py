@@ -4,8 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictBool, field_validator
 
-from app.organisations.names import MAX_NAME_LENGTH, NameError_, validate_name
 from app.organisations.validation import check_country, check_lang, check_website
+from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
 
 
 class NameCreate(BaseModel):

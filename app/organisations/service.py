@@ -14,8 +14,8 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.letters.models import Letter, LetterStatus
 from app.organisations.models import Organisation, OrganisationName, RegistryState
-from app.organisations.names import ParsedName, detect_script, is_acronym, split_signatory_line
 from app.resolution import service as resolution_service
+from app.resolution.names import ParsedName, detect_script, is_acronym, split_signatory_line
 from app.resolution.normalise import normalise
 from app.signatures.models import Signature
 

@@ -11,11 +11,15 @@ babel's territory and city names). The pipeline for one name:
 3. Han variants folded to one form (traditional, simplified and Japanese shinjitai: 灣/湾,
    國/国, 會/会) from OpenCC's dictionaries.
 4. Tokens are classified: stopwords, organisation-type words (association, union, centre, …,
-   spelling variants mapped to one form but never expanded from fragments such as "in"),
-   discriminators (countries, regions and cities from babel's CLDR data, compass words,
-   chapter words such as youth/women/students) and content words.
+   spelling variants mapped to one form but never expanded from fragments such as "in"; legal
+   forms such as Inc, e.V., A.C. among them), discriminators (countries, regions and cities
+   from babel's CLDR data, compass words, chapter words such as youth/women/students) and
+   content words.
 5. Extra keys: the name with spaces removed, the initials of its content words, the anyascii
    transliteration (for non-Latin alphabets), and the folded CJK string.
+
+A name identifies an organisation only through a word of its own (`NameKey.identifying`): a
+name made only of places, numbers, organisation-type words or stopwords never does.
 """
 
 import re
@@ -202,11 +206,62 @@ TYPE_WORDS = frozenset(
         "llc",
         "ngo",
         "ong",
+        "npo",
         "ev",
         "asbl",
+        "aisbl",
+        "vzw",
+        "gmbh",
+        "ggmbh",
+        "plc",
+        "cic",
         "ac",
     ]
 )
+# Type words that name no body of their own: legal forms, and words for what any body is or
+# does. "China Aid Inc" is China Aid and "Free Tibet Campaign" is Free Tibet, while "Human
+# Rights First Society" or "X Foundation" can be another body than "Human Rights First" or "X".
+LEGAL_FORMS = frozenset(
+    [
+        "inc",
+        "ltd",
+        "llc",
+        "plc",
+        "ngo",
+        "ong",
+        "npo",
+        "ev",
+        "asbl",
+        "aisbl",
+        "vzw",
+        "gmbh",
+        "ggmbh",
+        "cic",
+        "ac",
+    ]
+)
+_NO_BODY_OF_ITS_OWN = LEGAL_FORMS | frozenset(
+    ["organization", "campaign", "project", "initiative", "movement"]
+)
+
+
+def names_a_body(type_word: str) -> bool:
+    """Whether a (canonical) organisation-type word can name a body of its own."""
+    return type_word in TYPE_WORDS and type_word not in _NO_BODY_OF_ITS_OWN
+
+
+# Legal forms written as letters with dots ("e.V.", "A.C.", "N.G.O."), folded into separate
+# one-letter words; recognised at the end of a name only, where legal forms stand.
+_LEGAL_LETTERS = {
+    ("e", "v"): "ev",
+    ("a", "c"): "ac",
+    ("n", "g", "o"): "ngo",
+    ("o", "n", "g"): "ong",
+    ("a", "s", "b", "l"): "asbl",
+}
+# Words that only number something: "(No. 1)", "Nr. 2", "(II)".
+_NUMBERING = frozenset(["no", "nr", "num", "number", "numero", "nummer", "n"])
+_NUMBER = re.compile(r"\d+(?:st|nd|rd|th|e|er|eme|o|a)?|[ivx]{1,5}")
 # Words that name a part of a larger body: a chapter is a different signatory.
 _CHAPTER_WORDS = {
     "youth": "youth",
@@ -381,26 +436,50 @@ def _place_names() -> tuple[dict[tuple[str, ...], str], int]:
                     places.setdefault(tokens, code)
                     if len(tokens) > 1:
                         places.setdefault(("".join(tokens),), code)
-    import zoneinfo
-
-    english = Locale.parse("en")
-    for zone in sorted(zoneinfo.available_timezones()):
-        # Two-level zones only: three-level ones are small US towns (Indiana/Knox, …/Center)
-        # whose names collide with ordinary words.
-        region = zone.split("/", 1)[0]
-        if zone.count("/") != 1 or region not in _TZ_REGIONS:
-            continue
-        city = zone.rsplit("/", 1)[1].replace("_", " ")
+    for zone, city in _tz_cities():
         labels = [city]
-        exemplar = english.time_zones.get(zone, {}).get("city")
-        if exemplar:
-            labels.append(exemplar)
+        # Exemplar city names in English, and in Russian (Cyrillic cannot collide with the
+        # Latin words of a name; Latin translations can: Italian "Roma" is Rome and a people).
+        for locale in (Locale.parse("en"), Locale.parse("ru")):
+            exemplar = locale.time_zones.get(zone, {}).get("city")
+            if exemplar:
+                labels.append(exemplar)
         for label in labels:
             tokens = tuple(fold(label).split())
             if tokens and not (len(tokens) == 1 and tokens[0] in _ORDINARY_WORDS):
                 places.setdefault(tokens, "city:" + fold(city))
     longest = max(len(k) for k in places)
     return places, longest
+
+
+def _tz_cities() -> list[tuple[str, str]]:
+    """(zone, city) of the canonical two-level time zones: Europe/London → London."""
+    import zoneinfo
+
+    cities = []
+    for zone in sorted(zoneinfo.available_timezones()):
+        # Two-level zones only: three-level ones are small US towns (Indiana/Knox, …/Center)
+        # whose names collide with ordinary words.
+        region = zone.split("/", 1)[0]
+        if zone.count("/") == 1 and region in _TZ_REGIONS:
+            cities.append((zone, zone.rsplit("/", 1)[1].replace("_", " ")))
+    return cities
+
+
+@cache
+def cjk_places() -> frozenset[str]:
+    """Folded CJK names of countries, territories and cities (CLDR: zh, zh_Hant, ja, ko)."""
+    found: set[str] = set()
+    for lang in ("zh", "zh_Hant", "ja", "ko"):
+        locale = Locale.parse(lang)
+        labels = list(locale.territories.values())
+        for zone, _ in _tz_cities():
+            labels.append(locale.time_zones.get(zone, {}).get("city") or "")
+        for label in labels:
+            folded = fold(label).replace(" ", "")
+            if folded and all(is_cjk_char(c) for c in folded):
+                found.add(folded)
+    return frozenset(found)
 
 
 @cache
@@ -414,6 +493,11 @@ def place_table() -> tuple[dict[tuple[str, ...], str], dict[str, int], dict[str,
     return places, starts, single
 
 
+# What a place name takes to become its people's word: Kenya-n, Pakistan-i, Africa-in, Chine-se,
+# Japan-ese, Egypt-ian, Cambodia-ns; never a word glued on (China-aid).
+_DEMONYM_ENDINGS = frozenset(["n", "i", "an", "in", "ns", "se", "is", "ese", "ian", "ans"])
+
+
 @lru_cache(maxsize=65536)
 def _demonym_place(token: str) -> str | None:
     """`cambodian`, `australian`, `japanese`, `philippine` → the country they derive from."""
@@ -421,8 +505,13 @@ def _demonym_place(token: str) -> str | None:
         return None
     _, _, single = place_table()
     for cut in (1, 2, 3):
-        stem = token[:-cut]
-        if len(stem) >= 4 and stem in single and not single[stem].startswith("city:"):
+        stem, ending = token[:-cut], token[-cut:]
+        if (
+            ending in _DEMONYM_ENDINGS
+            and len(stem) >= 4
+            and stem in single
+            and not single[stem].startswith("city:")
+        ):
             return single[stem]
     for extra in ("s", "a"):
         if token + extra in single and not single[token + extra].startswith("city:"):
@@ -456,15 +545,32 @@ class NameKey:
 
     @property
     def initials(self) -> str:
-        """First letters of the words other than stopwords ("" for fewer than two words)."""
-        letters = "".join(w for k, _, w in self.items if k != "s")
+        """First letters of the words other than stopwords and legal forms ("" for fewer than
+        two words)."""
+        letters = "".join(w for k, v, w in self.items if k != "s" and v not in LEGAL_FORMS)
         return letters if len(letters) >= 2 else ""
 
     @property
     def initials_with_stopwords(self) -> str:
-        """First letters of every word: HRIC is Human Rights *in* China."""
-        letters = "".join(w for _, _, w in self.items)
+        """First letters of every word but legal forms: HRIC is Human Rights *in* China."""
+        letters = "".join(w for _, v, w in self.items if v not in LEGAL_FORMS)
         return letters if len(letters) >= 2 else ""
+
+    @property
+    def identifying(self) -> bool:
+        """Whether the name can stand for one organisation: a word of its own (two letters or
+        more, not a number), a type of body in a place, places related by a word, or two CJK
+        characters that are not a place. "London", "(2)", "No. 1", "UK", "Association", "NGO Kenya", "Youth" or "香港"
+        never do."""
+        if len(self.cjk) >= 2 and self.cjk not in cjk_places():
+            return True
+        if any(kind == "c" and naming_word(value) for kind, value, _ in self.items):
+            return True
+        # A type of body in a place names one (Asia Society, Japan Foundation, British
+        # Council), and so does a relation between places (Netherlands for Hong Kong).
+        kinds = {kind for kind, value, _ in self.items if value not in LEGAL_FORMS}
+        places = {value for kind, value, _ in self.items if kind == "p"}
+        return {"t", "p"} <= kinds or (len(places) >= 2 and "s" in kinds)
 
     @property
     def despaced(self) -> str:
@@ -486,15 +592,21 @@ def _frozen(values: Iterable[str]) -> frozenset[str]:
     return result if result else _EMPTY
 
 
-def _looks_acronym(raw: str) -> bool:
+def naming_word(word: str) -> bool:
+    """A folded content word that can name something: not a number, a numbering word or a
+    single letter."""
+    return len(word) >= 2 and word not in _NUMBERING and not _NUMBER.fullmatch(word)
+
+
+def is_acronym(raw: str) -> bool:
+    """A single token mostly in capitals: RSF, FORUM-ASIA, iDEFEND, L4L, ICRtoP."""
     stripped = raw.strip()
     if " " in stripped or not stripped:
         return False
     letters = [c for c in stripped if c.isalpha()]
-    if not letters or any(is_cjk_char(c) for c in letters):
-        return False
     upper = sum(c.isupper() for c in letters)
-    return upper >= 2 and upper > len(letters) - upper
+    # CJK characters have no case: they are never counted as capitals, only checked last.
+    return upper >= 2 and upper > len(letters) - upper and not any(is_cjk_char(c) for c in letters)
 
 
 _CAPS_SPLIT = re.compile(r"[\s\-–—/(),.:;!?\[\]【】]+")
@@ -554,6 +666,10 @@ def build_name_key(raw: str) -> NameKey:
             items.append(_item("p", found, "".join(t[0] for t in phrase_tokens)))
             i += size
             continue
+        legal = _LEGAL_LETTERS.get(tuple(tokens[i:]))
+        if legal is not None:
+            items.append(_item("t", legal, legal[0]))
+            break
         if token in _CODE_ALIASES and token in caps:
             items.append(_item("p", _CODE_ALIASES[token], token[0]))
         else:
@@ -568,7 +684,7 @@ def build_name_key(raw: str) -> NameKey:
         norm=norm,
         items=tuple(items),
         discriminators=_frozen(v for k, v, _ in items if k in "ph"),
-        is_acronym=_looks_acronym(raw),
+        is_acronym=is_acronym(raw),
         caps_tokens=_frozen(c for c in caps if len(c) >= 3),
         acronym_words=_frozen(
             t
@@ -579,6 +695,37 @@ def build_name_key(raw: str) -> NameKey:
         cjk=cjk,
         translit=" ".join(anyascii(norm).lower().split()) if non_latin_alphabet else "",
     )
+
+
+def abbreviates(acronym: str, key: NameKey, *, min_words: int = 1) -> bool:
+    """Whether a folded acronym can be read from a name's words in order, each word giving
+    the start of the next part of the acronym and any word skipped: HRIC from Human Rights
+    in China, MUHURI from Muslims for Human Rights, Provea from Programa Venezolano de
+    Educación-Acción; `min_words` words at least must give a part. Lenient on purpose: it
+    tells whether an acronym could belong to a name, never that it does."""
+    # Elided articles are words of their own here: l'Abolition gives the A of ACAT.
+    words = fold(_APOSTROPHES.sub(" ", key.raw)).split()
+    if not acronym or len(acronym) > 15 or not words:
+        return False
+
+    @cache
+    def fits(start: int, word: int, used: int) -> bool:
+        if start == len(acronym):
+            return used >= min_words
+        for index in range(word, len(words)):
+            candidate = words[index]
+            length = 0
+            while (
+                length < len(candidate)
+                and start + length < len(acronym)
+                and candidate[length] == acronym[start + length]
+            ):
+                length += 1
+                if fits(start + length, index + 1, used + 1):
+                    return True
+        return False
+
+    return fits(0, 0, 0)
 
 
 @cache

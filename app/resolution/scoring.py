@@ -13,36 +13,61 @@ behind; ≥ REVIEW (70) is plausible and goes to a person; below is a different 
 
 The rules, each leaving a reason:
 - equal normalised names (diacritics, Han variants, punctuation folded) → 100; equal once
-  spaces are removed (`Frontline` / `Front Line`) → 98;
+  spaces are removed (`Frontline` / `Front Line`, `ChinaAid` / `China Aid`) → 98;
 - word alignment: exact, fuzzy (rapidfuzz ratio ≥ 88 on words of ≥ 5 letters), two words glued
   into one, and an acronym word spelling the initials of a run of words (`SFT` = Students for a
   Free Tibet, `L4L` = Lawyers for Lawyers); what stays unmatched decides:
-  only an organisation-type word on one side → 94; one type word swapped for another
-  (Association / Union) → 72; the query is a shortened form of the candidate → 90 when it
-  keeps a rare word and the omitted tail has no organisation-type word of its own, else 82–84; the query adds its own words → 75; both sides keep words of their
-  own → at most 68;
+  only a legal form (Inc, e.V., asbl) or a generic type word (organisation, campaign, project,
+  initiative, movement) on one side → 94; only a type word that can name a body of its own
+  (Society, Foundation, Institute, Centre, International…) on one side → 84 (review); one
+  type word swapped for another (Association / Union) → 72; the query is a shortened form of
+  the candidate → 90 when it keeps a rare word and the omitted tail names no body of its own,
+  else 82–84; the query adds its own words → 75; both sides keep words of their own → at most
+  68;
+- links need evidence (each caps the score below LINK, so a person decides):
+  the same words in another order (`Dialogue China` / `China Dialogue`) → at most 80;
+  a name that identifies nothing on its own (a place, a number, a type word: `London`, `(2)`,
+  `UK`; NameKey.identifying), equal or not → at most 75, whatever is stored;
+  the query's acronym spelling its own long name but fitting no name of the candidate
+  (`Human Rights in Cambodia (HRIC)` / `Cambodian Center for Human Rights`) → at most 80;
+  an acronym shared while the full names do not link (`Human Rights First (HRF)` / `Human
+  Rights Foundation (HRF)`) → at most 85;
 - discriminators (countries, regions, cities, chapter words) over all names of each side: the
   query names a place the candidate does not → at most 60 (50 when the candidate names
   another); the candidate names a place the query does not → at most 85 (review);
 - CJK: equal folded characters → 100; one inside the other → 78; any different character → 50;
 - transliteration (anyascii) between scripts: equal → 92, close → 80;
 - acronyms: an acronym written in capitals inside a candidate name (LSVD) → 92; an acronym equal
-  to the initials of a long name → 78 (review only); a match on the acronym alone while the
-  query's long name matches nothing → at most 85;
-- the same registrable website domain → at least 95 unless a discriminator conflicts; two
-  different domains → −5; different declared countries → at most 55.
+  to the initials of a long name → 78 (review only);
+- the same registrable website domain → at least 95 unless a discriminator, a contradicting
+  acronym or one of the "two bodies" caps above speaks against it; two different domains → −5;
+  different declared countries → at most 55.
 """
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from app.resolution.normalise import TYPE_WORDS, NameKey, describe, name_key
+from app.resolution.normalise import (
+    LEGAL_FORMS,
+    TYPE_WORDS,
+    NameKey,
+    abbreviates,
+    describe,
+    name_key,
+    names_a_body,
+)
 
 LINK = 90.0
 REVIEW = 70.0
 MARGIN = 8.0
+# Caps of the rules that ask for a person: the names fit, but two bodies could bear them.
+UNIDENTIFIED = 75.0  # a name made only of places, numbers or type words
+REORDERED = 80.0  # the same words in another order
+ADDED_BODY = 84.0  # one side adds a word that can name another body
+CONTRADICTED = 80.0  # the query's own acronym fits none of the candidate's names
 _DIGIT_WORDS = {"2": "t", "4": "f"}
 
 Rarity = Callable[[str], int]
@@ -57,6 +82,9 @@ class PairScore:
     exact: bool = False
     acronym: bool = False
     consumed: frozenset[str] = frozenset()
+    # The names fit, but two bodies could bear them (a cap of REORDERED, ADDED_BODY or
+    # UNIDENTIFIED): a shared website does not settle that.
+    two_bodies: bool = False
 
 
 @dataclass
@@ -94,6 +122,8 @@ class _Alignment:
     spelled: list[str] = field(default_factory=list)
     consumed: set[str] = field(default_factory=set)
     prefix: bool = False
+    # (query position, candidate position) of matched content words, places and chapters.
+    pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _find_run(token: str, items: list[tuple[str, str, str]], used: list[bool]) -> range | None:
@@ -125,6 +155,8 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 q_used[i] = r_used[j] = True
                 result.matched.append((kind, value))
                 order.append(j)
+                if kind != "t":
+                    result.pairs.append((i, j))
                 break
     for i, (kind, value, _) in enumerate(q_items):
         if q_used[i] or kind != "c":
@@ -137,6 +169,7 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 result.matched.append(("c", value))
                 result.fuzzy += 1
                 order.append(j)
+                result.pairs.append((i, j))
                 break
             nxt = j + 1
             if (
@@ -149,6 +182,7 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 result.matched.append(("c", value))
                 result.glued += 1
                 order.append(j)
+                result.pairs.append((i, j))
                 break
     for j, (kind, value, _) in enumerate(r_items):
         if r_used[j] or kind != "c":
@@ -165,6 +199,7 @@ def _align(q: NameKey, r: NameKey) -> _Alignment:
                 result.matched.append(("c", value))
                 result.glued += 1
                 order.append(j)
+                result.pairs.append((i, j))
                 break
     # An acronym on one side spelling a run of words on the other.
     for items, used, other, other_used, side, abbreviations in (
@@ -224,7 +259,23 @@ def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:
 
 
 def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairScore:
-    """One query name against one candidate name."""
+    """One query name against one candidate name.
+
+    A name that names no organisation on its own ("London", "(2)", "UK", "Association": see
+    NameKey.identifying) is never enough to link, whatever else it equals."""
+    pair = _score_pair(q, r, rarity)
+    if pair.score <= UNIDENTIFIED:
+        return pair
+    vague = [k.raw for k in (q, r) if not k.identifying]
+    if not vague:
+        return pair
+    reason = f"'{vague[0]}' names only a place, a number or a type of body: not enough to link"
+    return PairScore(
+        UNIDENTIFIED, [*pair.reasons, reason], q, r, acronym=pair.acronym, two_bodies=True
+    )
+
+
+def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     if q.norm == r.norm and q.norm:
         acronym = q.is_acronym or r.is_acronym
         what = "same acronym" if acronym else "same name"
@@ -238,7 +289,10 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
     if translit is not None:
         return translit
     if q.despaced == r.despaced and q.despaced:
-        return PairScore(98.0, [f"same letters as '{r.raw}' (spacing differs)"], q, r, True)
+        # The same letters spell the same places, read or not: China Aid is ChinaAid.
+        spelled = q.discriminators | r.discriminators
+        reason = f"same letters as '{r.raw}' (spacing differs)"
+        return PairScore(98.0, [reason], q, r, True, consumed=spelled)
     if q.is_acronym and q.despaced in r.caps_tokens and q.despaced not in TYPE_WORDS:
         return PairScore(92.0, [f"acronym {q.raw} written in '{r.raw}'"], q, r, acronym=True)
     if r.is_acronym and r.despaced in q.caps_tokens and r.despaced not in TYPE_WORDS:
@@ -262,6 +316,15 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
 
 def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     a = _align(q, r)
+    pair = _aligned_pair(q, r, a, rarity)
+    if pair.score > REORDERED and _reordered(a.pairs):
+        # "Dialogue China" and "China Dialogue" are two bodies.
+        reason = f"the same words as '{r.raw}' in another order: two bodies can bear them"
+        return PairScore(REORDERED, [*pair.reasons, reason], q, r, two_bodies=True)
+    return pair
+
+
+def _aligned_pair(q: NameKey, r: NameKey, a: _Alignment, rarity: Rarity | None) -> PairScore:
     q_content = [v for k, v, _ in a.q_left if k == "c"]
     r_content = [v for k, v, _ in a.r_left if k == "c"]
     q_types = [v for k, v, _ in a.q_left if k == "t"]
@@ -282,15 +345,7 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         ratio = fuzz.token_sort_ratio(q.norm, r.norm)
         return PairScore(min(45.0, ratio * 0.45), [f"no word in common with '{r.raw}'"], q, r)
     if not q_content and not r_content:
-        if q_types and r_types:
-            reason = f"organisation type differs: {', '.join(q_types)} vs {', '.join(r_types)}"
-            return PairScore(72.0, [f"like '{r.raw}' but {reason}", *notes], q, r)
-        if q_types or r_types:
-            extra = ", ".join(q_types or r_types)
-            reason = f"like '{r.raw}' except the organisation-type word '{extra}'"
-            return PairScore(94.0 - penalty, [reason, *notes], q, r, consumed=consumed)
-        reason = f"same words as '{r.raw}'"
-        return PairScore(100.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+        return _same_words(q, r, q_types, r_types, notes, penalty, consumed)
     if not q_content:
         if q_types:
             reason = (
@@ -298,14 +353,16 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
             )
             return PairScore(72.0, [reason, *notes], q, r)
         rare = rarity is not None and any(rarity(v) <= 2 for v in matched_content)
-        if r_types:
+        if any(names_a_body(t) for t in r_types):
             # "International Bar Association" vs "… Association's Human Rights Institute": the
             # omitted part names a body of its own.
             reason = (
                 f"part of '{r.raw}', which adds a body of its own ({' '.join(r_content)} "
                 f"{' '.join(r_types)})"
             )
-            return PairScore(84.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+            return PairScore(
+                ADDED_BODY - penalty, [reason, *notes], q, r, consumed=consumed, two_bodies=True
+            )
         if a.prefix and rare:
             reason = f"shortened form of '{r.raw}' (keeps a rare word; omits {' '.join(r_content)})"
             return PairScore(90.0 - penalty, [reason, *notes], q, r, consumed=consumed)
@@ -321,6 +378,42 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         f"({' '.join(q_content + q_types) or '-'} vs {' '.join(r_content + r_types) or '-'})"
     )
     return PairScore(min(68.0, 35.0 + 40.0 * share), [reason], q, r)
+
+
+def _same_words(
+    q: NameKey,
+    r: NameKey,
+    q_types: list[str],
+    r_types: list[str],
+    notes: list[str],
+    penalty: float,
+    consumed: frozenset[str],
+) -> PairScore:
+    """Every content word matched: the organisation-type words left decide."""
+    if q_types and r_types:
+        reason = f"organisation type differs: {', '.join(q_types)} vs {', '.join(r_types)}"
+        return PairScore(72.0, [f"like '{r.raw}' but {reason}", *notes], q, r)
+    bodies = [t for t in q_types or r_types if names_a_body(t)]
+    if bodies:
+        # "Human Rights First Society" and "Human Rights First": a society, foundation or
+        # institute of that name can be a body of its own.
+        reason = f"like '{r.raw}' but one adds '{', '.join(bodies)}', which can name another body"
+        return PairScore(
+            ADDED_BODY - penalty, [reason, *notes], q, r, consumed=consumed, two_bodies=True
+        )
+    if q_types or r_types:
+        extra = ", ".join(q_types or r_types)
+        kind = "legal form" if set(q_types or r_types) <= LEGAL_FORMS else "organisation-type word"
+        reason = f"like '{r.raw}' except the {kind} '{extra}'"
+        return PairScore(94.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+    reason = f"same words as '{r.raw}'"
+    return PairScore(100.0 - penalty, [reason, *notes], q, r, consumed=consumed)
+
+
+def _reordered(pairs: list[tuple[int, int]]) -> bool:
+    """Whether matched words come in another order on the candidate's side."""
+    positions = [j for _, j in sorted(pairs)]
+    return any(b < a for a, b in itertools.pairwise(positions))
 
 
 def registrable_domain(website: str | None) -> str | None:
@@ -387,13 +480,26 @@ def score_organisation(
             (p.score for p in pairs if not p.query.is_acronym and not p.candidate.is_acronym),
             default=0.0,
         )
-        if long_best < REVIEW:
+        if long_best < LINK:
+            # Human Rights First (HRF) and Human Rights Foundation (HRF): one acronym, two
+            # bodies whose full names say so.
             score = min(score, 85.0)
-            reasons.append("only the acronym matches; the full names do not")
+            reasons.append(f"the acronym matches; the full names do not ({long_best:.0f})")
     query_domain = registrable_domain(query_website)
     domain = registrable_domain(website)
+    same_site = bool(query_domain) and query_domain == domain and score >= 60.0
+    contradiction = ""
+    if (score > CONTRADICTED or same_site) and _worded_best(pairs) < LINK:
+        # Only where it can change the outcome (the check reads every name of both sides),
+        # and not when the names written in words link by themselves: "Free Tibet Campaign
+        # (FTC)" differs from "Free Tibet" only by a word that names no other body.
+        contradiction = _contradicting_acronym(query, names)
+    if contradiction:
+        score = min(score, CONTRADICTED)
+        reasons.append(contradiction)
     if query_domain and domain:
-        if query_domain == domain and score >= 60.0 and not extra:
+        settled = not (extra or contradiction or best.two_bodies)
+        if same_site and settled:
             score = max(score, 95.0)
             reasons.append(f"same website domain {domain}")
         elif query_domain != domain:
@@ -403,6 +509,67 @@ def score_organisation(
         score = min(score, 55.0)
         reasons.append(f"different country ({query_country.upper()} vs {country.upper()})")
     return OrgScore(max(0.0, min(100.0, score)), reasons, best.candidate.raw, best.query.raw)
+
+
+def _worded_best(pairs: Sequence[PairScore]) -> float:
+    """The best score between full names written in words (no acronym, no CJK)."""
+    return max(
+        (
+            p.score
+            for p in pairs
+            if not (p.query.is_acronym or p.candidate.is_acronym or p.query.cjk or p.candidate.cjk)
+        ),
+        default=0.0,
+    )
+
+
+def _spells(acronym: str, key: NameKey) -> bool:
+    """Whether an acronym is exactly the initials of a name (with or without its stopwords
+    and places)."""
+    letters = [(kind, w) for kind, v, w in key.items if v not in LEGAL_FORMS]
+    readings = {
+        "".join(w for _, w in letters),
+        "".join(w for kind, w in letters if kind != "s"),
+        "".join(w for kind, w in letters if kind not in "sp"),
+        "".join(w for kind, w in letters if kind != "p"),
+    }
+    return acronym in readings
+
+
+def _may_stand_for(acronym: str, key: NameKey) -> bool:
+    return (
+        acronym == key.despaced
+        or acronym in key.caps_tokens
+        or acronym in key.acronym_words
+        or abbreviates(acronym, key)
+    )
+
+
+def _contradicting_acronym(query: Sequence[NameKey], names: Sequence[NameKey]) -> str:
+    """Why the query's own acronym speaks against the candidate, or "".
+
+    "Human Rights in Cambodia (HRIC)": HRIC spells the query's long name, and no name of
+    "Cambodian Center for Human Rights" can be read as HRIC. An acronym that does not spell
+    the query's own name (RSF beside Reporters Without Borders: it comes from the French
+    name) says nothing, nor does a candidate known only by names without words (CJK)."""
+    if not any(q.is_acronym for q in query):
+        return ""
+    long_names = [q for q in query if not q.is_acronym and q.items]
+    worded = [r for r in names if r.items]
+    if not long_names or not worded:
+        return ""
+    for q in query:
+        acronym = q.despaced
+        if not q.is_acronym or not acronym.isalpha() or not q.identifying:
+            continue
+        spelled = next((k for k in long_names if _spells(acronym, k)), None)
+        if spelled is None or any(_may_stand_for(acronym, r) for r in worded):
+            continue
+        return (
+            f"the query's acronym {q.raw} spells '{spelled.raw}' and fits no name of the "
+            f"candidate ('{worded[0].raw}')"
+        )
+    return ""
 
 
 # What a name's content words can align with, for the upper bound of a pair's score:
@@ -464,10 +631,12 @@ class ScoreBound:
     """Cheap upper bounds of score_organisation(query, names, ...) for one query.
 
     The best word-pair score is bounded without aligning words (_pair_bound). When every pair
-    is bounded that way, no pair spells an acronym, so nothing is `consumed` and the caps of
-    score_organisation for places, websites and countries apply as they will to the real
-    score; only the same website domain raises a score. The resolver skips candidates bounded
-    below the review line and below the best score it already has (Index.score)."""
+    is bounded that way, no pair spells an acronym or has the same letters (those pairs bound
+    at 100), so nothing is `consumed` and the caps of score_organisation for places, websites
+    and countries apply as they will to the real score; only the same website domain raises a
+    score. The other rules (word order, added body words, names that identify nothing,
+    contradicting acronyms) only lower it. The resolver skips candidates bounded below the
+    review line and below the best score it already has (Index.score)."""
 
     def __init__(
         self,

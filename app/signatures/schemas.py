@@ -4,8 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from app.organisations.names import MAX_NAME_LENGTH, NameError_, validate_name
 from app.organisations.schemas import OrganisationIn
+from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
 
 
 class SignatureCreate(BaseModel):

@@ -17,7 +17,7 @@ from app.errors import AppError
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
-from app.organisations.names import split_signatory_line
+from app.resolution.names import split_signatory_line
 from app.signatures import counting
 from app.signatures import service as signature_service
 from app.signatures.models import Signature

@@ -12,7 +12,7 @@ from tests.imports.test_imports_api import HEADER, post_import, signatures_of
 HOSTILE = [
     '=HYPERLINK("http://evil.example","click")',
     "+1+cmd|' /C calc'!A0",
-    "-2+3",
+    "-2+3 Lantern Circle",  # a name needs a word of its own (decision 0060); still a formula
     "@SUM(A1:A9)",
 ]
 

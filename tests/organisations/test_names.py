@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.organisations.names import NameError_, split_signatory_line, validate_name
+from app.resolution.names import NameError_, split_signatory_line, validate_name
 from app.resolution.scripts import detect_script
 
 
@@ -92,6 +92,11 @@ def test_detect_script(text: str, script: str) -> None:
         ("a" * 301, "at most 300"),
         ("Evil\u202eOrg", "bidi"),
         ("Bad\x07Bell", "control"),
+        ("<script>alert(1)</script> Org", "markup"),
+        ('"><svg onload=alert(1)> Org', "markup"),
+        ("Org </b>", "markup"),
+        ("12345", "letter"),
+        ("(2) -- #", "letter"),
     ],
 )
 def test_validate_name_refuses(raw: str, problem: str) -> None:
@@ -101,3 +106,8 @@ def test_validate_name_refuses(raw: str, problem: str) -> None:
 
 def test_validate_name_normalises() -> None:
     assert validate_name("  Cafe\u0301   Society \n") == "Café Society"
+
+
+@pytest.mark.parametrize("raw", ["Women <3 Rights", "A < B Collective", "Café & Co"])
+def test_angle_brackets_that_open_no_tag_are_kept(raw: str) -> None:
+    assert validate_name(raw) == raw

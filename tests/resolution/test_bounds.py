@@ -22,9 +22,17 @@ from app.resolution.scoring import REVIEW, ScoreBound, score_organisation
 ROOT = Path(__file__).resolve().parents[2]
 
 # Words chosen to reach every scoring rule: glued and split words, near spellings, acronyms
-# and the words they spell, digits standing for words, organisation types, places, chapters,
-# stopwords, other scripts.
+# and the words they spell, digits standing for words, organisation types (bodies and legal
+# forms), places, chapters, numbers, stopwords, other scripts.
 WORDS = [
+    "society",
+    "inc",
+    "e.V.",
+    "NGO",
+    "UK",
+    "London",
+    "2",
+    "HRF",
     "front",
     "line",
     "frontline",

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.resolution.normalise import fold_han, name_key, normalise
+from app.resolution.normalise import abbreviates, fold_han, name_key, names_a_body, normalise
 
 
 @pytest.mark.parametrize(
@@ -93,6 +93,104 @@ def test_acronym_and_keys() -> None:
     assert "lsvd" in name_key("Lesbian and Gay Federation in Germany LSVD").caps_tokens
     assert name_key("Сахаровский Центр").translit == "sakharovskii tsentr"
     assert name_key("台灣南社").translit == ""  # Han is never compared by its romanisation
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "London",
+        "Kyiv",
+        "Лондон",
+        "(2)",
+        "No. 1",
+        "Nr 12",
+        "II",
+        "UK",
+        "NZ",
+        "Association",
+        "NGO",
+        "NGO Kenya",
+        "UK (London)",
+        "The",
+        "Youth",
+        "Women's Section",
+        "香港",
+        "台灣",
+        "伦敦",
+        "X",
+    ],
+)
+def test_names_that_identify_nothing(name: str) -> None:
+    """A place, a number, a type or chapter word, a stopword: never a name of its own."""
+    assert not name_key(name).identifying
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Amnesty International",
+        "RSF",
+        "L4L",
+        "Article 19",
+        "Memorial",
+        "Мемориал",
+        "Asia Society",  # a type of body in a place names one
+        "Vietnamese Association in Japan",
+        "Netherlands for Hong Kong",  # places related by a word
+        "FORUM-ASIA",
+        "香港黎明",
+        "한변",
+        "Tenants Union (London)",
+    ],
+)
+def test_names_that_identify(name: str) -> None:
+    assert name_key(name).identifying
+
+
+def test_legal_forms_written_with_dots_are_one_word_at_the_end() -> None:
+    assert name_key("Tibet Initiative Deutschland e.V.").types == ("initiative", "ev")
+    assert name_key("Centro Prodh A.C.").types == ("center", "ac")
+    # Elsewhere the letters are words: "A" is a stopword, "C" a word.
+    assert "ac" not in name_key("Plan A C Street").types
+    # Legal forms are no initials: HRW is still Human Rights Watch Inc.
+    assert name_key("Human Rights Watch Inc").initials == "hrw"
+
+
+def test_only_legal_forms_and_generic_words_name_no_body() -> None:
+    for word in ("society", "foundation", "institute", "center", "trust", "international"):
+        assert names_a_body(word), word
+    for word in ("inc", "ltd", "ev", "asbl", "ngo", "campaign", "organization"):
+        assert not names_a_body(word), word
+    assert not names_a_body("tibet")  # not a type word at all
+
+
+def test_demonyms_take_a_demonym_ending() -> None:
+    assert name_key("Cambodian Center").discriminators == {"KH"}
+    assert name_key("Japanese Lawyers").discriminators == {"JP"}
+    assert name_key("Pakistani Women").discriminators == {"PK", "chapter:women"}
+    # A word glued to a place name is not its people: ChinaAid is a name of its own.
+    assert name_key("ChinaAid").discriminators == frozenset()
+    assert name_key("ChinaAid").content == ("chinaaid",)
+
+
+@pytest.mark.parametrize(
+    ("acronym", "name", "fits"),
+    [
+        ("hric", "Human Rights in China", True),
+        ("muhuri", "Muslims for Human Rights", True),
+        ("provea", "Programa Venezolano de Educación-Acción en Derechos Humanos", True),
+        ("acat", "Action des Chrétiens pour l'Abolition de la Torture", True),
+        ("hric", "Cambodian Center for Human Rights", False),
+        ("london", "Tenants Union", False),
+    ],
+)
+def test_abbreviates(acronym: str, name: str, fits: bool) -> None:
+    assert abbreviates(acronym, name_key(name)) is fits
+
+
+def test_abbreviation_needs_as_many_words_as_asked() -> None:
+    assert abbreviates("tib", name_key("Free Tibet"))
+    assert not abbreviates("tib", name_key("Free Tibet"), min_words=2)
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,6 +13,7 @@ from app.resolution.scoring import (
     decide,
     registrable_domain,
     score_names,
+    score_organisation,
 )
 
 
@@ -28,6 +29,10 @@ from app.resolution.scoring import (
         (["Việt Tân"], ["Viet Tan"]),
         (["台灣南社", "Taiwan Southern Society"], ["台灣南社"]),
         (["ISHR Munich"], ["International Society for Human Rights, Munich"]),
+        (["China Aid", "ChinaAid"], ["China Aid, Inc."]),  # a legal form names no other body
+        (["China Aid"], ["ChinaAid"]),  # the same letters spell the same place
+        (["Tibet Initiative Deutschland e.V."], ["Tibet Initiative Deutschland"]),
+        (["Reporters Without Borders", "RSF"], ["Reporters Without Borders"]),
     ],
 )
 def test_same(a: list[str], b: list[str]) -> None:
@@ -47,11 +52,74 @@ def test_same(a: list[str], b: list[str]) -> None:
         (["Canada Tibet Society"], ["Canada Tibet Committee"]),
         (["World Uyghur Youth Union"], ["World Uyghur Congress"]),
         (["Human Rights in China"], ["Chinese Human Rights Defenders"]),
+        (["Dialogue China"], ["China Dialogue"]),
+        (["Human Rights First Society"], ["Human Rights First"]),
+        (["Human Rights in Cambodia", "HRIC"], ["Cambodian Center for Human Rights"]),
+        (["Human Rights First", "HRF"], ["Human Rights Foundation", "HRF"]),
+        (["London"], ["London"]),
+        (["Tenants Union", "London"], ["Women Lawyers Association", "London"]),
     ],
 )
 def test_not_linked(a: list[str], b: list[str]) -> None:
     score, reasons = score_names(a, b)
     assert score < LINK, reasons
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "why"),
+    [
+        (["Dialogue China"], ["China Dialogue"], "another order"),
+        (["Human Rights First Society"], ["Human Rights First"], "'society'"),
+        (["Oxfam"], ["Oxfam International"], "'international'"),
+        (["(2)"], ["(2)"], "names only a place, a number or a type"),
+        (["UK"], ["UK"], "names only a place"),
+        (["Association"], ["Association"], "names only a place, a number or a type"),
+    ],
+)
+def test_two_bodies_could_bear_the_names(a: list[str], b: list[str], why: str) -> None:
+    """The names fit, but two real organisations could bear them: review, never a link."""
+    score, reasons = score_names(a, b)
+    assert REVIEW <= score < LINK, reasons
+    assert any(why in r for r in reasons), reasons
+
+
+def test_an_acronym_that_contradicts_the_candidate_asks_for_review() -> None:
+    # The CJK names are equal, but the query's own acronym spells a long name that is not
+    # the candidate's (one direction, as the resolver scores a submitted organisation).
+    result = score_organisation(
+        [name_key(n) for n in ("Human Rights in Cambodia", "HRIC", "柬埔寨人权中心")],
+        [name_key(n) for n in ("Cambodian Center for Human Rights", "柬埔寨人权中心")],
+    )
+    score, reasons = result.score, result.reasons
+    assert REVIEW <= score < LINK, reasons
+    assert any("acronym HRIC spells 'Human Rights in Cambodia'" in r for r in reasons), reasons
+    # Full names that link are evidence enough: FTC only adds a word that names no body.
+    score, reasons = score_names(["Free Tibet Campaign", "FTC"], ["Free Tibet"])
+    assert score >= LINK, reasons
+
+
+def test_an_acronym_that_spells_another_language_says_nothing() -> None:
+    # FIDH spells the French name: beside the English one it contradicts nothing.
+    score, reasons = score_names(
+        ["International Federation for Human Rights", "FIDH"],
+        ["International Federation for Human Rights"],
+    )
+    assert score >= LINK, reasons
+    assert not any("acronym" in r for r in reasons)
+
+
+def test_a_shared_website_does_not_settle_two_bodies() -> None:
+    same_site = {"website_a": "https://www.ibanet.org/a", "website_b": "https://ibanet.org"}
+    for a, b in [
+        (["Human Rights First"], ["Human Rights First Society"]),
+        (
+            ["International Bar Association"],
+            ["International Bar Association Human Rights Institute"],
+        ),
+        (["Human Rights in Cambodia", "HRIC"], ["Cambodian Center for Human Rights"]),
+    ]:
+        score, reasons = score_names(a, b, **same_site)
+        assert score < LINK, (a, b, reasons)
 
 
 def test_reasons_name_the_discriminator() -> None:
