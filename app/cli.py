@@ -8,7 +8,7 @@ from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
 
-from app.admin import audit
+from app import audit
 from app.auth import service as auth_service
 from app.config import get_settings
 from app.db import open_session
@@ -333,7 +333,7 @@ def eval_resolution(
     """Resolve each query against the seed letter in a throwaway database; print the scores."""
     import json
 
-    from app.resolution.evaluation import evaluate
+    from app.evaluation import evaluate
 
     if not queries.is_file():
         err_console.print(f"no such file: {queries}")

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # means none, so a client cannot dodge the rate limit by forging the header.
     forwarded_allow_ips: str = ""
     log_level: str = "info"
+    # New organisations are compared with hidden ones by a thread of each worker after the
+    # response (app/resolution/checks.py); false leaves the rows queued for `checks.drain()`
+    # (tests, which wipe tables between cases).
+    identity_checks_in_background: bool = True
 
     @field_validator("admin_token")
     @classmethod

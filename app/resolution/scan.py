@@ -1,0 +1,205 @@
+"""Candidate duplicate organisations for the admin queue: a blocked scan, never all pairs.
+
+The scan reads the registry (every live organisation, hidden ones included: only admins see
+the queue) through the resolver's own blocking keys (index.query_keys) and scores pairs with
+the resolver's scorer, so the queue and signing judge pairs by the same rules. Per name of
+each organisation it looks up its whole-name and initials keys, and its two rarest word,
+transliteration or CJK keys; organisations with the same website domain meet too. A key
+shared by more than a few dozen organisations ("human", "rights", "AI") says nothing about
+identity and is skipped, which keeps the scan sub-quadratic; a cheap upper bound of the
+score (scoring.ScoreBound) drops most pairs before they are scored.
+"""
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from app.resolution import judgements as judgement_service
+from app.resolution import registry
+from app.resolution.index import OrgEntry, query_keys
+from app.resolution.models import DuplicateCandidate
+from app.resolution.registry import View
+from app.resolution.scoring import REVIEW, ScoreBound, registrable_domain, score_organisation
+
+MIN_SCORE = REVIEW
+MAX_BLOCK = 40
+MAX_EXACT_BLOCK = 200
+RARE_KEYS_PER_NAME = 2
+# The best pairs kept per scan (memory per worker); the queue shows the best unjudged ones and
+# every organisation write bumps the registry version, after which the next view rescans.
+MAX_KEPT_PAIRS = 20_000
+
+
+@dataclass(slots=True)
+class Pair:
+    a: int
+    b: int
+    score: float
+    reasons: list[str]
+    source: str = "scan"
+
+
+@dataclass
+class _ScanCache:
+    version: int = -1
+    pairs: list[Pair] = field(default_factory=list)
+
+
+_cache = _ScanCache()
+_cache_lock = threading.Lock()
+
+
+def _members(seen: View, item: str | int) -> set[int]:
+    found: set[int] = set()
+    for layer in seen.layers:
+        found.update(i for i in layer.index.members(item) if i not in layer.exclude)
+    return found
+
+
+def _blocked(seen: View, entry: OrgEntry, domains: dict[str, list[int]]) -> set[int]:
+    """The organisations one organisation is compared with."""
+    others: set[int] = set()
+    for key in entry.names:
+        rare: list[tuple[int, str]] = []
+        for item in query_keys(key):
+            if isinstance(item, int):  # a whole name or initials (hashed)
+                members = _members(seen, item)
+                if len(members) <= MAX_EXACT_BLOCK:
+                    others |= members
+            elif not item.startswith("p:"):  # a place alone says nothing about identity
+                size = sum(layer.index.size(item) for layer in seen.layers)
+                if 1 <= size <= MAX_BLOCK:
+                    rare.append((size, item))
+        rare.sort()
+        for _, item in rare[:RARE_KEYS_PER_NAME]:
+            others |= _members(seen, item)
+    domain = registrable_domain(entry.website)
+    if domain is not None and len(domains[domain]) <= MAX_EXACT_BLOCK:
+        others.update(domains[domain])
+    others.discard(entry.organisation_id)
+    return others
+
+
+def score_pair(seen: View, a: OrgEntry, b: OrgEntry) -> tuple[float, list[str]]:
+    """Symmetric score of two registered organisations (the larger of both directions)."""
+    forward, backward = (
+        score_organisation(
+            query.names,
+            other.names,
+            rarity=seen.rarity,
+            query_website=query.website,
+            website=other.website,
+            query_country=query.country,
+            country=other.country,
+        )
+        for query, other in ((a, b), (b, a))
+    )
+    best = forward if forward.score >= backward.score else backward
+    return best.score, best.reasons
+
+
+def scan(seen: View, *, min_score: float = MIN_SCORE) -> list[Pair]:
+    """Every blocked pair scored once; the best MAX_KEPT_PAIRS at or above `min_score`."""
+    entries = seen.entries()
+    domains: dict[str, list[int]] = defaultdict(list)
+    for entry in entries.values():
+        domain = registrable_domain(entry.website)
+        if domain is not None:
+            domains[domain].append(entry.organisation_id)
+    bounds: dict[int, ScoreBound] = {}
+
+    def bound(query: OrgEntry, other: OrgEntry) -> float:
+        found = bounds.get(query.organisation_id)
+        if found is None:
+            found = bounds[query.organisation_id] = ScoreBound(
+                query.names, website=query.website, country=query.country
+            )
+        return found(other.names, website=other.website, country=other.country)
+
+    pairs: list[Pair] = []
+    done: set[int] = set()  # pairs as low << 32 | high
+    for organisation_id in sorted(entries):
+        entry = entries[organisation_id]
+        for other_id in _blocked(seen, entry, domains):
+            low, high = judgement_service.ordered(organisation_id, other_id)
+            key = low << 32 | high
+            other = entries.get(other_id)
+            if key in done or other is None:
+                continue
+            done.add(key)
+            if max(bound(entry, other), bound(other, entry)) < min_score:
+                continue
+            score, reasons = score_pair(seen, entry, other)
+            if score >= min_score:
+                pairs.append(Pair(low, high, round(score, 1), reasons))
+    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+    return pairs[:MAX_KEPT_PAIRS]
+
+
+def _scanned(session: Session) -> list[Pair]:
+    """The scan for the current registry version (cached per process; versions only grow)."""
+    seen = registry.view(session, viewer=None)
+    version = registry.version(session)
+    with _cache_lock:
+        if _cache.version == version:
+            return _cache.pairs
+    pairs = scan(seen)
+    with _cache_lock:
+        _cache.version, _cache.pairs = version, pairs
+    return pairs
+
+
+def reset_cache() -> None:
+    with _cache_lock:
+        _cache.version, _cache.pairs = -1, []
+
+
+def candidate_pairs(
+    session: Session, *, limit: int, skip: set[tuple[int, int]] | None = None
+) -> list[Pair]:
+    """Unjudged candidate pairs of live organisations, best first: the scan's, and those
+    queued at signing or by the checks against hidden organisations."""
+    scanned = _scanned(session)
+    seen = registry.view(session, viewer=None)
+    entries = seen.entries()
+    parents = judgement_service.merged_parents(session)
+    judged = judgement_service.judged_root_pairs(session)
+    skip = skip or set()
+
+    def wanted(key: tuple[int, int]) -> bool:
+        return not (key in judged or key in skip or key[0] in parents or key[1] in parents)
+
+    chosen: dict[tuple[int, int], Pair] = {}
+    for stored in session.exec(select(DuplicateCandidate)):
+        a = judgement_service.root_of(stored.organisation_a, parents)
+        b = judgement_service.root_of(stored.organisation_b, parents)
+        key = judgement_service.ordered(a, b)
+        if a == b or not wanted(key):
+            continue
+        reasons = ["queued at signing: the resolver was unsure", *stored.reasons]
+        score = float(stored.score)
+        if a in entries and b in entries:
+            rescored, more = score_pair(seen, entries[key[0]], entries[key[1]])
+            score = max(score, rescored)
+            reasons += [r for r in more if r not in reasons]
+        chosen[key] = Pair(key[0], key[1], round(score, 1), reasons, source="queued")
+    # The scan is sorted best first: its first `limit` wanted pairs, with the stored ones, hold
+    # the best `limit` of all, without walking the whole list.
+    taken = 0
+    for pair in scanned:
+        if taken >= limit:
+            break
+        key = (pair.a, pair.b)
+        if not wanted(key):
+            continue
+        taken += 1
+        if key in chosen:
+            known = chosen[key]
+            known.reasons += [r for r in pair.reasons if r not in known.reasons]
+            known.score = max(known.score, pair.score)
+            known.source = "scan+queued"
+        else:
+            chosen[key] = Pair(pair.a, pair.b, pair.score, list(pair.reasons))
+    return sorted(chosen.values(), key=lambda p: (-p.score, p.a, p.b))[:limit]
