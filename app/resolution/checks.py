@@ -18,7 +18,7 @@ from sqlmodel import Session, col, delete, select
 
 from app.config import get_settings
 from app.db import open_session
-from app.resolution import candidates, registry
+from app.resolution import candidates, registry, scan
 from app.resolution.models import IdentityCheck
 from app.resolution.scoring import REVIEW
 
@@ -68,22 +68,20 @@ def run_pending(session: Session, *, limit: int = _BATCH) -> int:
             entry = registry.entry(session, organisation_id)
             if entry is None:  # merged or gone since
                 continue
-            scored = hidden.score(
-                entry.names,
-                website=entry.website,
-                country=entry.country,
-                minimum=REVIEW,
-                exclude={organisation_id},
-            )
-            candidates.queue(
-                session,
-                organisation_id=organisation_id,
-                pairs=[
-                    (other, result.score, ["checked against hidden organisations", *result.reasons])
-                    for other, result in scored.items()
-                    if result.score >= REVIEW
-                ],
-            )
+            pairs = []
+            for other in hidden.blocked(entry.names, exclude={organisation_id}):
+                # Both directions, as the admin scan compares: "X Kenya" is a plausible
+                # chapter of a hidden "X" even though "X" would not link to "X Kenya".
+                score, reasons = scan.score_pair(hidden, entry, other)
+                if score >= REVIEW:
+                    pairs.append(
+                        (
+                            other.organisation_id,
+                            score,
+                            ["checked against hidden organisations", *reasons],
+                        )
+                    )
+            candidates.queue(session, organisation_id=organisation_id, pairs=pairs)
     session.exec(delete(IdentityCheck).where(col(IdentityCheck.id).in_([r.id for r in rows])))
     return len(rows)
 

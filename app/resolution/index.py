@@ -18,6 +18,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Container, Iterable, KeysView, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from app.resolution.normalise import NameKey, build_name_key, name_key
@@ -42,6 +43,12 @@ def settle() -> None:
     freezing what exists after a build is safe (gc.freeze, Python ≥ 3.7)."""
     gc.collect()
     gc.freeze()
+
+
+def _as_container(ids: Iterable[int]) -> AbstractSet[int]:
+    """A set of ids to leave out, without copying one given as a set: a bulk import's
+    overlay shadows thousands of organisations, and is consulted on every row."""
+    return ids if isinstance(ids, AbstractSet) else set(ids)
 
 
 def _as_set(posting: "Posting") -> set[int]:
@@ -150,8 +157,9 @@ def _present(posting: Posting, ids: set[int] | KeysView[int]) -> Iterable[int]:
     return posting.intersection(ids)
 
 
-def _discard(weights: dict[int, float], excluded: set[int]) -> None:
-    for organisation_id in excluded.intersection(weights):
+def _discard(weights: dict[int, float], excluded: AbstractSet[int]) -> None:
+    smaller, larger = (excluded, weights) if len(excluded) < len(weights) else (weights, excluded)
+    for organisation_id in [i for i in smaller if i in larger]:
         del weights[organisation_id]
 
 
@@ -162,7 +170,7 @@ class Tail:
 
     ascending: list[int]  # the whole posting list, ascending
     weighed: Container[int]  # ids weighed by rarer lists (not in the tail; never grows)
-    excluded: set[int]
+    excluded: AbstractSet[int]
 
     def lowest(self, count: int) -> list[int]:
         found: list[int] = []
@@ -330,7 +338,7 @@ class Index:
 
     def exact(self, query: Sequence[NameKey], *, exclude: Iterable[int] = ()) -> set[int]:
         """Organisations with a name equal to a (non-acronym) query name after normalisation."""
-        excluded = set(exclude)
+        excluded = _as_container(exclude)
         found: set[int] = set()
         with self._lock:
             for key in query:
@@ -357,7 +365,7 @@ class Index:
         self, query: Sequence[NameKey], *, limit: int = 25, exclude: Iterable[int] = ()
     ) -> list[int]:
         """The organisations worth scoring: best IDF-weighted key overlap, rarest keys first."""
-        excluded = set(exclude)
+        excluded = _as_container(exclude)
         wanted: dict[str | int, float] = {}
         for key in query:
             for item, bonus in query_keys(key).items():

@@ -420,6 +420,18 @@ class View:
             keys, organisation_id, website=website, country=country, rarity=self.rarity
         )
 
+    def blocked(
+        self, keys: Sequence[NameKey], *, exclude: frozenset[int] | set[int] = frozenset()
+    ) -> list[OrgEntry]:
+        """The organisations worth comparing with these names (each layer's blocking)."""
+        found: dict[int, OrgEntry] = {}
+        for layer in self.layers:
+            for organisation_id in layer.index.block(keys, exclude=layer.exclude | exclude):
+                entry = layer.index.entry(organisation_id)
+                if entry is not None:
+                    found.setdefault(organisation_id, entry)
+        return list(found.values())
+
     def entries(self) -> dict[int, OrgEntry]:
         """Every organisation of the view (the duplicate scan's admin view)."""
         found: dict[int, OrgEntry] = {}
