@@ -69,6 +69,11 @@ def _exact(text: str) -> int:
     return hash("~" + text)
 
 
+def whole_name_key(key: NameKey) -> int:
+    """The blocking key of a name as a whole (the others: its words, initials, scripts)."""
+    return _exact(key.despaced)
+
+
 def _initials(key: NameKey) -> set[str]:
     """A long name's initials of ≥ 3 letters, without and with its stopwords (HRIC is Human
     Rights *in* China)."""
