@@ -36,7 +36,7 @@ from app.organisations.models import Organisation, OrganisationName, RegistrySta
 from app.organisations.names import ParsedName
 from app.resolution.index import Index, OrgEntry, settle
 from app.resolution.normalise import NameKey, normalise
-from app.resolution.scoring import OrgScore
+from app.resolution.scoring import OrgScore, Rarity
 from app.resolution.visibility import Standing, Viewer, standing_columns, standing_of
 from app.signatures.models import Signature
 
@@ -372,8 +372,12 @@ class View:
         self.layers = [layer for layer in layers if len(layer.index)]
         # Word rarity counts the organisations of the layers (or of `counted`).
         indexes = [i for i in counted if len(i)] or [layer.index for layer in self.layers]
+        self.rarity: Rarity
         if len(indexes) == 1:
             self.rarity = indexes[0].rarity
+        elif len(indexes) == 2:  # the common case (overlay or hidden, and public): no loop
+            first, second = indexes[0].rarity, indexes[1].rarity
+            self.rarity = lambda word: first(word) + second(word)
         else:
             self.rarity = lambda word: sum(index.rarity(word) for index in indexes)
 
