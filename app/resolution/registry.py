@@ -516,15 +516,6 @@ def warm(session: Session) -> int:
         return len(public) + len(_shared.hidden)
 
 
-def live_ids(session: Session) -> set[int]:
-    """Every live organisation this process's registry holds (committed), for tests."""
-    public, _ = _sync(session)
-    with _shared.lock:
-        return {e.organisation_id for e in public.entries()} | {
-            e.organisation_id for e in _shared.hidden.entries()
-        }
-
-
 def _held_version(session: Session) -> int | None:
     """The registry version this transaction last bumped to, if its overlay has seen every
     change up to it: an organisation the transaction creates next may carry that version
