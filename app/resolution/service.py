@@ -15,7 +15,8 @@ Public API (what other packages call):
   website=..., viewer=..., batch=...) -> Resolution`: resolve, and create the organisation
   when it is new (under the registry lock, deciding again if others created meanwhile;
   queueing review pairs and the check against hidden organisations). Several visible
-  organisations that the names fit equally well raise `Ambiguous` (409) instead.
+  organisations bearing the submitted name that fit it equally well raise `Ambiguous` (409)
+  instead.
 - `candidates_for_organisation(session, organisation_id=...)`: the admin scan's candidates.
 - `warm(session)` at start-up; `reset_cache()` after wiping the database.
 - In registry: `touch` (names, merges and standing changes), `claim`, `Batch`, `standing`;
@@ -60,11 +61,13 @@ class Resolution:
     matched_name: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    # Organisations (the caller may see) bearing one of the submitted names exactly.
+    namesakes: list[int] = field(default_factory=list)
 
 
 class Ambiguous(Conflict):
-    """Several organisations the caller may see fit the names equally well: a new one would
-    be one more of the same name, and picking one a guess."""
+    """Several organisations the caller may see bear the submitted name and fit it equally
+    well: a new one would be one more of that name, and picking one a guess."""
 
     error = "ambiguous_organisation"
 
@@ -133,7 +136,8 @@ def resolve(
     if not keys:
         return Resolution(status="new", reasons=["no usable name"])
     seen = registry.view(session, viewer=viewer)
-    shortcut = _exact_link(seen, keys, website=website, country=country)
+    hits = seen.exact(keys)
+    shortcut = _exact_link(seen, hits, keys, website=website, country=country)
     if shortcut is not None:
         return shortcut
     scored = seen.score(keys, website=website, country=country, minimum=REVIEW)
@@ -153,7 +157,7 @@ def resolve(
         return Resolution(
             "existing", best_id, best.score, best.matched_name, listed, list(best.reasons)
         )
-    return Resolution("needs_review", None, best.score, None, listed, reasons)
+    return Resolution("needs_review", None, best.score, None, listed, reasons, sorted(hits))
 
 
 def _candidate(organisation_id: int, result: OrgScore, decision: str) -> Candidate:
@@ -168,12 +172,17 @@ def _candidate(organisation_id: int, result: OrgScore, decision: str) -> Candida
 
 
 def _exact_link(
-    seen: View, keys: list[NameKey], *, website: str | None, country: str | None
+    seen: View,
+    hits: dict[int, Index],
+    keys: list[NameKey],
+    *,
+    website: str | None,
+    country: str | None,
 ) -> Resolution | None:
     """API.md rule 2: a name equal, after normalisation, to a name of exactly one live
-    organisation links to it without fuzzy scoring of the rest — unless that organisation's
-    own score says otherwise (a different country or website pulls it under the link line)."""
-    hits: dict[int, Index] = seen.exact(keys)
+    organisation (`hits`) links to it without fuzzy scoring of the rest — unless that
+    organisation's own score says otherwise (a different country or website pulls it under
+    the link line)."""
     if len(hits) != 1:
         return None
     ((organisation_id, index),) = hits.items()
@@ -192,13 +201,19 @@ def _exact_link(
 
 
 def _refuse_ambiguity(resolution: Resolution, *, name: str) -> None:
-    linkable = [c for c in resolution.candidates if c.score >= LINK]
+    """Several namesakes that each reach the link line: never a guess, never one more."""
+    linkable = [
+        c
+        for c in resolution.candidates
+        if c.score >= LINK and c.organisation_id in resolution.namesakes
+    ]
     if resolution.status != "needs_review" or len(linkable) < 2:
         return
     listed = ", ".join(f"{c.organisation_id} ({c.name})" for c in linkable)
     raise Ambiguous(
-        f"{len(linkable)} organisations fit '{name}' equally well: {listed}; sign with the "
-        "organisation_id of the right one (an admin can merge them if they are one)",
+        f"{len(linkable)} organisations are named '{name}' and fit it equally well: {listed}; "
+        "sign with the organisation_id of the right one (an admin can merge them if they are "
+        "one)",
         field="organisation.name",
         extra={
             "candidates": [
