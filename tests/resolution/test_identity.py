@@ -259,3 +259,38 @@ def test_a_rolled_back_creation_leaves_no_check(engine: Any) -> None:
         session.rollback()
     with open_session() as session:
         assert session.exec(select(IdentityCheck)).all() == []
+
+
+def test_organisations_merely_alike_do_not_stop_a_new_one(
+    client: TestClient, owner: Headers, outsider: Headers
+) -> None:
+    """Two organisations that only share a website domain with the submitted one (a hosting
+    domain) both reach the link line, but neither bears its name: a new organisation and
+    review pairs, as before, not a refusal."""
+    with open_session(write=True) as session:
+        alike = [
+            registry.create(
+                session,
+                names=identity.parse_names(name=name),
+                website=f"https://{host}.example.org",
+            )
+            for name, host in (
+                ("New Movement of Quito 263", "a"),
+                ("New Movement of Quito 5426", "b"),
+            )
+        ]
+        session.commit()
+    new = sign(
+        client,
+        outsider,
+        "letter-b",
+        {
+            "organisation": {
+                "name": "New Movement of Quito 7949",
+                "website": "https://c.example.org",
+            }
+        },
+    )
+    assert new["resolution"]["status"] == "needs_review"
+    assert sorted(c["organisation_id"] for c in new["resolution"]["candidates"]) == alike
+    assert new["organisation_id"] not in alike
