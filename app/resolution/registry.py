@@ -396,15 +396,15 @@ class View:
         website: str | None,
         country: str | None,
         minimum: float | None,
-        exclude: frozenset[int] | set[int] = frozenset(),
     ) -> dict[int, OrgScore]:
+        """Blocked candidates of every layer, scored (words counted over the view)."""
         scored: dict[int, OrgScore] = {}
         for layer in self.layers:
             for organisation_id, result in layer.index.score(
                 keys,
                 website=website,
                 country=country,
-                exclude=layer.exclude | exclude if exclude else layer.exclude,
+                exclude=layer.exclude,
                 minimum=minimum,
                 rarity=self.rarity,
             ):

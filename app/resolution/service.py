@@ -17,16 +17,17 @@ Public API (what other packages call):
   queueing review pairs and the check against hidden organisations). Several visible
   organisations bearing the submitted name that fit it equally well raise `Ambiguous` (409)
   instead.
-- `candidates_for_organisation(session, organisation_id=...)`: the admin scan's candidates.
 - `warm(session)` at start-up; `reset_cache()` after wiping the database.
-- In registry: `touch` (names, merges and standing changes), `claim`, `Batch`, `standing`;
-  in visibility: `Viewer`, the signature predicates.
+- Elsewhere in the package: `registry.touch`/`touch_ids` (names, merges, standing changes),
+  `registry.standings`/`changes_standing`, `registry.Batch` (bulk creation),
+  `visibility.Viewer` and the signature predicates (`shows`, `shows_publicly`),
+  `proposals.add_name`/`pending`/`decide`, `scan.candidate_pairs`, `judgements.*`,
+  `checks.drain`.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict
@@ -287,36 +288,3 @@ def finish(session: Session, *, batch: Batch, viewer: Viewer) -> None:
     batch.flush(session)
     if not viewer.is_admin:
         checks.queue(session, organisation_ids=batch.created)
-
-
-def candidates_for_organisation(
-    session: Session, *, organisation_id: int, minimum: float = REVIEW
-) -> list[tuple[int, float, list[str]]]:
-    """Scored candidate duplicates of an existing organisation across the whole registry
-    (admin tools), best first; organisations an admin judged `different` from it are left
-    out."""
-    entry = registry.entry(session, organisation_id)
-    if entry is None:
-        return []
-    judged = session.exec(
-        select(Judgement).where(
-            or_(
-                col(Judgement.organisation_a) == organisation_id,
-                col(Judgement.organisation_b) == organisation_id,
-            ),
-            col(Judgement.verdict) == "different",
-        )
-    ).all()
-    exclude = (
-        {organisation_id} | {j.organisation_a for j in judged} | {j.organisation_b for j in judged}
-    )
-    everything = registry.view(session, viewer=None)
-    scored = everything.score(
-        entry.names,
-        website=entry.website,
-        country=entry.country,
-        minimum=minimum,
-        exclude=exclude,
-    )
-    ranked = sorted(scored.items(), key=lambda pair: (-pair[1].score, pair[0]))
-    return [(oid, r.score, list(r.reasons)) for oid, r in ranked if r.score >= minimum]

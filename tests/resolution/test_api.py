@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from app.db import open_session
-from app.resolution import registry
+from app.resolution import registry, scan
 from app.resolution import service as resolution_service
 from app.resolution.models import DuplicateCandidate, Judgement
 
@@ -186,7 +186,7 @@ def test_too_long_name_is_refused(client: TestClient, seed_headers: dict[str, st
     assert response.json()["field"] == "name"
 
 
-def test_candidates_for_organisation_skip_judged_pairs(
+def test_the_scan_finds_candidates_and_skips_judged_pairs(
     client: TestClient, coordinator_headers: dict[str, str], make_letter
 ) -> None:
     make_letter(coordinator_headers)
@@ -198,15 +198,20 @@ def test_candidates_for_organisation_skip_judged_pairs(
             headers=coordinator_headers,
         )
         ids.append(response.json()["organisation_id"])
-    center, network, _ = ids
+    pair = tuple(sorted(ids[:2]))
     with open_session(write=True) as session:
-        found = resolution_service.candidates_for_organisation(session, organisation_id=center)
-        assert [oid for oid, _, _ in found] == [network]
-        assert found[0][2]  # reasons
-        a, b = sorted((center, network))
-        session.add(Judgement(organisation_a=a, organisation_b=b, verdict="different", actor="t"))
+        seen = registry.view(session, viewer=None)
+        scanned = scan.scan(seen)
+        assert [(p.a, p.b) for p in scanned] == [pair]
+        assert scanned[0].reasons and scanned[0].score >= 70
+        assert [(p.a, p.b) for p in scan.candidate_pairs(session, limit=10)] == [pair]
+        session.add(
+            Judgement(
+                organisation_a=pair[0], organisation_b=pair[1], verdict="different", actor="t"
+            )
+        )
         session.commit()
-        assert resolution_service.candidates_for_organisation(session, organisation_id=center) == []
+        assert scan.candidate_pairs(session, limit=10) == []
 
 
 def test_warm_up_builds_the_index_before_any_request(seeded: str) -> None:
