@@ -21,8 +21,7 @@ from sqlmodel import Session, col, select
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from app import db
-from app.admin import audit
+from app import audit, db
 from app.auth import service as auth_service
 from app.auth.models import LetterGrant, Role
 from app.config import get_settings
@@ -583,7 +582,7 @@ def eval_resolution(
     """Resolve each query against the seed letter in a throwaway database; print the scores."""
     import json
 
-    from app.resolution.evaluation import evaluate
+    from app.evaluation import evaluate
 
     _readable_file(queries, what="TSV")
     report = evaluate(queries)

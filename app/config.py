@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     login_global_free_failures: int = 50
     login_global_max_lockout: float = 60.0
     log_level: str = "info"
+    # New organisations are compared with hidden ones by a thread of each worker after the
+    # response (app/resolution/checks.py); false leaves the rows queued for `checks.drain()`
+    # (tests, which wipe tables between cases).
+    identity_checks_in_background: bool = True
 
     @field_validator("admin_token")
     @classmethod

@@ -1,9 +1,16 @@
 """Import every table model so that SQLModel.metadata (Alembic, tests) sees the whole schema."""
 
-from app.admin.models import AuditEvent, DuplicateCandidate, Judgement, MergeRecord
+from app.admin.models import MergeRecord
+from app.audit import AuditEvent
 from app.auth.models import ApiToken, LetterGrant
 from app.letters.models import Letter, LetterTranslation
 from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.resolution.models import (
+    DuplicateCandidate,
+    IdentityCheck,
+    Judgement,
+    NameProposal,
+)
 from app.signatures.models import IdempotencyRecord, Signature
 
 __all__ = [
@@ -11,11 +18,13 @@ __all__ = [
     "AuditEvent",
     "DuplicateCandidate",
     "IdempotencyRecord",
+    "IdentityCheck",
     "Judgement",
     "Letter",
     "LetterGrant",
     "LetterTranslation",
     "MergeRecord",
+    "NameProposal",
     "Organisation",
     "OrganisationName",
     "RegistryState",

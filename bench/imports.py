@@ -242,8 +242,8 @@ def build_registry(url: str, *, organisations: int, rng: random.Random) -> tuple
             principal=admin,
         )
         # Another coalition's letter that a hundredth of the registry signed, a tenth of those
-        # anonymously: their organisations are hidden from the importing coordinator, and the
-        # import checks every candidate against that (signatures.service.mask_hidden).
+        # anonymously: their organisations are hidden from the importing coordinator, whose
+        # resolution leaves them out (resolution/registry.py:view).
         other = letter_service.create(
             session,
             data=LetterCreate(

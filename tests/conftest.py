@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ["UNDERSIGNED_ADMIN_TOKEN"] = "test-admin-token-0123456789"
+os.environ.setdefault("UNDERSIGNED_IDENTITY_CHECKS_IN_BACKGROUND", "false")
 os.environ.setdefault("UNDERSIGNED_DATABASE_URL", "sqlite:///./undersigned-test-unused.db")
 
 import psycopg
@@ -115,12 +116,12 @@ def wipe(engine: Engine) -> None:
                     conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("UPDATE registry_state SET version = 0"))
     # Per-process caches keyed on the registry version or letter revision, which a wipe resets.
-    from app.admin import duplicates
     from app.embed.cache import count_cache
+    from app.resolution import scan
     from app.resolution import service as resolution_service
 
     resolution_service.reset_cache()
-    duplicates.reset_cache()
+    scan.reset_cache()
     count_cache.clear()
 
 

@@ -17,14 +17,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.admin import audit
-from app.admin import judgements as judgement_service
-from app.admin.models import Judgement, MergeRecord, Verdict
+from app import audit
+from app.admin.models import MergeRecord
 from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.resolution import judgements as judgement_service
+from app.resolution import registry
+from app.resolution.models import Judgement, Verdict
 from app.signatures import service as signature_service
 from app.signatures.models import Signature
 
@@ -250,7 +252,7 @@ def merge(
         )
 
     letters = _touch_letters(session, letter_ids=touched_letters)
-    organisation_service.bump_registry(session, organisations=[survivor, *merged])
+    registry.touch(session, organisations=[survivor, *merged])
     record = MergeRecord(
         survivor_id=survivor_id,
         merged_ids=list(merged_ids),
@@ -449,7 +451,7 @@ def undo(
     organisations = list(
         session.exec(select(Organisation).where(col(Organisation.id).in_(involved)))
     )
-    organisation_service.bump_registry(session, organisations=organisations)
+    registry.touch(session, organisations=organisations)
     _touch_letters(session, letter_ids=touched_letters)
     record.undone_at, record.undone_by = utcnow(), actor
     session.add(record)

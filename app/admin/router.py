@@ -1,15 +1,12 @@
-"""Admin API: duplicate queue, merges and undo, judgements, audit log."""
+"""Admin API: duplicate queue, merges and undo, judgements, name proposals, audit log."""
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 from sqlmodel import Session, col, select
 
-from app.admin import audit
-from app.admin import duplicates as duplicate_service
-from app.admin import judgements as judgement_service
+from app import audit
 from app.admin import merges as merge_service
-from app.admin.models import AuditEvent, Verdict
 from app.admin.schemas import (
     AuditEventOut,
     AuditOut,
@@ -22,16 +19,24 @@ from app.admin.schemas import (
     MergeCreate,
     MergeOut,
     MergesOut,
+    NameProposalAdmin,
+    NameProposalsOut,
     UndoRequest,
 )
+from app.audit import AuditEvent
 from app.auth.dependencies import AdminUser
 from app.db import SessionDep
 from app.errors import BadRequest, Conflict
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
+from app.resolution import judgements as judgement_service
+from app.resolution import proposals
+from app.resolution import scan as duplicate_service
+from app.resolution.models import NameProposal, Verdict
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 MergeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Cursor = Annotated[str | None, Query(max_length=12, description="next_cursor of the last page")]
 
 
@@ -161,6 +166,48 @@ def create_judgement(
     a, b = data.organisation_ids
     judgement, _ = record_different(session, a=a, b=b, actor=principal.actor)
     return JudgementOut.model_validate(judgement_service.to_public(judgement))
+
+
+def proposals_out(session: Session, rows: list[NameProposal]) -> list[NameProposalAdmin]:
+    names = organisation_service.names_of(
+        session, organisation_ids={r.organisation_id for r in rows}
+    )
+    return [
+        NameProposalAdmin.model_validate(
+            row.model_dump() | {"organisation_names": [n.name for n in names[row.organisation_id]]}
+        )
+        for row in rows
+    ]
+
+
+@router.get("/name-proposals", response_model=NameProposalsOut)
+def list_name_proposals(
+    session: SessionDep, _: AdminUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> NameProposalsOut:
+    """Names coordinators proposed for organisations other letters show, oldest first."""
+    data = proposals_out(session, proposals.pending(session, limit=limit))
+    return NameProposalsOut(data=data, count=len(data))
+
+
+def _decided(session: Session, proposal_id: int, *, accept: bool, actor: str) -> NameProposalAdmin:
+    proposal = proposals.decide(session, proposal_id=proposal_id, accept=accept, actor=actor)
+    return proposals_out(session, [proposal])[0]
+
+
+@router.post("/name-proposals/{proposal_id}/accept", response_model=NameProposalAdmin)
+def accept_name_proposal(
+    proposal_id: ProposalId, session: SessionDep, principal: AdminUser
+) -> NameProposalAdmin:
+    """Add the proposed name to the organisation (shown and matched from now on)."""
+    return _decided(session, proposal_id, accept=True, actor=principal.actor)
+
+
+@router.post("/name-proposals/{proposal_id}/reject", response_model=NameProposalAdmin)
+def reject_name_proposal(
+    proposal_id: ProposalId, session: SessionDep, principal: AdminUser
+) -> NameProposalAdmin:
+    """Refuse the proposed name; it is never shown nor matched."""
+    return _decided(session, proposal_id, accept=False, actor=principal.actor)
 
 
 @router.get("/audit", response_model=AuditOut)

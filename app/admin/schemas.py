@@ -111,3 +111,24 @@ class AuditEventOut(BaseModel):
 class AuditOut(BaseModel):
     data: list[AuditEventOut]
     next_cursor: str | None
+
+
+class NameProposalAdmin(BaseModel):
+    """A name a coordinator proposed for an organisation other letters show."""
+
+    id: int
+    organisation_id: int
+    organisation_names: list[str]
+    name: str
+    lang: str | None
+    is_acronym: bool | None
+    status: str
+    proposed_by: str
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class NameProposalsOut(BaseModel):
+    data: list[NameProposalAdmin]
+    count: int

@@ -1,4 +1,4 @@
-"""The admin page `/admin`: review queue side by side, merge history with undo.
+"""The admin page `/admin`: review queue side by side, proposed names, merge history with undo.
 
 Server-rendered (Jinja2), no JavaScript. Login exchanges an admin token once for a signed session
 cookie (app/admin/sessions.py); every form carries the session's CSRF token, checked here.
@@ -17,16 +17,18 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from app.admin import audit, sessions
-from app.admin import duplicates as duplicate_service
+from app import audit
 from app.admin import merges as merge_service
-from app.admin.router import record_different
+from app.admin import sessions
+from app.admin.router import proposals_out, record_different
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError, Forbidden
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName
+from app.resolution import proposals
+from app.resolution import scan as duplicate_service
 from app.security.limits import FailureThrottle, client_key
 from app.signatures.models import Signature
 
@@ -39,6 +41,8 @@ _NOTICES = {
     "merged": "Merged. The merge can be undone below.",
     "undone": "Merge undone; the organisations are back as they were.",
     "different": "Recorded as different: this pair will not be suggested again.",
+    "accepted": "Name accepted: it is shown and matched from now on.",
+    "rejected": "Name rejected: it will be shown nowhere.",
     "login": "Logged in.",
 }
 IdField = Annotated[int, Form(ge=1, le=2**31 - 1)]
@@ -202,6 +206,7 @@ def review_context(
     ).all()
     return {
         "queue": queue,
+        "proposals": proposals_out(session, proposals.pending(session, limit=limit)),
         "skip": sorted(skip),
         "history": history,
         "history_names": {i: (n[0].name if n else f"#{i}") for i, n in history_names.items()},
@@ -413,6 +418,26 @@ def judge_different(
         csrf,
         lambda actor: record_different(session, a=organisation_a, b=organisation_b, actor=actor),
         "different",
+    )
+
+
+@router.post("/name-proposal")
+def decide_name_proposal(
+    request: Request,
+    session: SessionDep,
+    proposal_id: IdField,
+    csrf: CsrfField,
+    accept: Annotated[bool, Form()],
+) -> Response:
+    """Accept or reject a name a coordinator proposed."""
+    return _act(
+        request,
+        session,
+        csrf,
+        lambda actor: proposals.decide(
+            session, proposal_id=proposal_id, accept=accept, actor=actor
+        ),
+        "accepted" if accept else "rejected",
     )
 
 

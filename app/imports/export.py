@@ -68,11 +68,7 @@ def _registry_rows(
 def signatories(session: Session, *, letter: Letter, full: bool) -> list[dict[str, Any]]:
     """Live signatures in letter order; without `full`, named ones and public fields only."""
     assert letter.id is not None
-    rows = [
-        s
-        for s in signature_service.live_signatures(session, letter_id=letter.id)
-        if full or (not s.anonymous and s.organisation_id is not None)
-    ]
+    rows = signature_service.live_signatures(session, letter_id=letter.id, shown=not full)
     organisations, names = _registry_rows(session, letter_id=letter.id)
     result = []
     for signature in rows:

@@ -16,15 +16,17 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
-from app.admin import audit
+from app import audit
 from app.auth.service import Principal
 from app.db import utcnow
 from app.errors import AppError, BadRequest
 from app.imports.parsing import ImportRow, ParsedImport
 from app.letters.models import Letter
-from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationIn
+from app.resolution import registry
+from app.resolution import service as identity
+from app.resolution.visibility import Viewer
 from app.signatures import service as signature_service
 from app.signatures.models import Signature, SignatureSource
 from app.signatures.schemas import SignatureCreate
@@ -42,7 +44,6 @@ STATUSES = (EXISTING, NEW, NEEDS_REVIEW, ALREADY_SIGNED, DUPLICATE, ANONYMOUS, E
 _TO_SIGN = frozenset({EXISTING, NEW, NEEDS_REVIEW, ANONYMOUS})
 
 Progress = Callable[[int], None]
-_SNAPSHOT_ATTEMPTS = 3
 
 
 @dataclass
@@ -73,12 +74,11 @@ def _plan_named_row(
     session: Session,
     *,
     row: ImportRow,
-    principal: Principal,
+    viewer: Viewer,
     live_by_organisation: dict[int, Signature],
     first_line: dict[int, int],
     created_by_line: dict[int, int],
-    hidden: organisation_service.HiddenSnapshot | None,
-    pending: organisation_service.PendingCreates,
+    batch: registry.Batch,
 ) -> RowPlan:
     try:
         data = SignatureCreate(
@@ -97,8 +97,10 @@ def _plan_named_row(
     assert data.organisation is not None
     try:
         organisation_id, resolution = signature_service.resolve_or_create(
-            session, data=data, principal=principal, hidden=hidden, pending=pending
+            session, data=data, viewer=viewer, batch=batch
         )
+    except identity.Ambiguous as exc:
+        return RowPlan(row=row, status=ERROR, reason=exc.detail, candidates=exc.extra["candidates"])
     except AppError as exc:  # the resolver refuses a name it cannot work with
         return RowPlan(row=row, status=ERROR, reason=exc.detail)
     assert organisation_id is not None and resolution is not None
@@ -135,6 +137,24 @@ def _plan_named_row(
             )
     first_line.setdefault(organisation_id, row.line)
     return plan
+
+
+def _restanding(session: Session, *, plans: list[RowPlan], created: set[int]) -> set[int]:
+    """Lines of rows whose signature changes who may see an existing organisation (its first
+    public signature, or the first anonymous one of an organisation nothing showed)."""
+    signing = [
+        p
+        for p in plans
+        if p.status in _TO_SIGN
+        and p.organisation_id is not None
+        and p.organisation_id not in created
+    ]
+    held = registry.standings(session, [p.organisation_id for p in signing])  # type: ignore[misc]
+    return {
+        p.row.line
+        for p in signing
+        if registry.changes_standing(held[p.organisation_id], shows_publicly=not p.row.anonymous)  # type: ignore[index]
+    }
 
 
 def _follow_merges(
@@ -236,9 +256,8 @@ def _plan_rows(
     session: Session,
     *,
     parsed: ParsedImport,
-    principal: Principal,
+    viewer: Viewer,
     live_by_organisation: dict[int, Signature],
-    hidden: organisation_service.HiddenSnapshot | None,
     progress: Progress | None,
 ) -> tuple[list[RowPlan], dict[int, int]]:
     """Every row resolved in file order (organisations created as it goes); the plans and the
@@ -246,7 +265,7 @@ def _plan_rows(
     plans: list[RowPlan] = []
     first_line: dict[int, int] = {}
     created_by_line: dict[int, int] = {}
-    pending = organisation_service.PendingCreates()
+    batch = registry.Batch()
     for index, row in enumerate(parsed.rows, start=1):
         if row.error is not None:
             plans.append(RowPlan(row=row, status=ERROR, reason=row.error))
@@ -257,17 +276,16 @@ def _plan_rows(
                 _plan_named_row(
                     session,
                     row=row,
-                    principal=principal,
+                    viewer=viewer,
                     live_by_organisation=live_by_organisation,
                     first_line=first_line,
                     created_by_line=created_by_line,
-                    hidden=hidden,
-                    pending=pending,
+                    batch=batch,
                 )
             )
         if progress is not None:
             progress(index)
-    pending.flush(session)
+    identity.finish(session, batch=batch, viewer=viewer)
     return plans, created_by_line
 
 
@@ -296,35 +314,31 @@ def run_import(
     by_position = {s.position: s for s in live}
     last_position = signature_service.next_position(session, letter_id=letter.id) - 1
 
-    # What this coordinator may not see is read once, not once per row; every organisation it
-    # was asked about is checked again after the plan, and if one became hidden (or visible)
-    # meanwhile, the plan is made again with what the database says now. Should that keep
-    # happening, the last attempt asks the database row by row, as signing does.
-    hidden: organisation_service.HiddenSnapshot | None = organisation_service.HiddenSnapshot(
-        session, principal=principal
+    # What the caller may see is read once per import (its letters' anonymous signers); the
+    # registry follows every other change row by row.
+    viewer = Viewer(principal)
+    savepoint = session.begin_nested()
+    plans, created_by_line = _plan_rows(
+        session,
+        parsed=parsed,
+        viewer=viewer,
+        live_by_organisation=live_by_organisation,
+        progress=progress,
     )
-    for attempt in range(1, _SNAPSHOT_ATTEMPTS + 2):
-        savepoint = session.begin_nested()
-        plans, created_by_line = _plan_rows(
-            session,
-            parsed=parsed,
-            principal=principal,
-            live_by_organisation=live_by_organisation,
-            hidden=hidden,
-            progress=progress,
-        )
-        if hidden is None or not hidden.stale(session):
-            break
-        savepoint.rollback()
-        if attempt == _SNAPSHOT_ATTEMPTS:
-            hidden = None
-
+    restanding = (
+        set() if dry_run else _restanding(session, plans=plans, created=set(created_by_line))
+    )
+    if restanding:
+        registry.claim(session)  # before the organisations' locks (decision 0052)
     _follow_merges(
         session,
         plans=plans,
         created=set(created_by_line),
         live_by_organisation=live_by_organisation,
     )
+    if restanding:
+        roots = {p.row.line: p.organisation_id for p in plans if p.organisation_id is not None}
+        registry.touch_ids(session, organisation_ids={roots[line] for line in restanding})
     if _aligned(plans, by_position=by_position, last_position=last_position):
         for plan in plans:
             position = plan.row.position

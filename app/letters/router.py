@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.admin import audit
+from app import audit
 from app.auth.dependencies import CoordinatorUser, OptionalUser
 from app.db import SessionDep
 from app.letters import service

@@ -1,29 +1,28 @@
-"""Organisation endpoints: match, read (308 for merged ids), add a name."""
+"""Organisation endpoints: match, read (308 for merged ids), add a name (or propose it)."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import RedirectResponse
-from sqlmodel import Session, col, select
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlmodel import Session
 
-from app.admin import audit
 from app.auth.dependencies import CoordinatorUser
 from app.db import SessionDep
 from app.errors import BadRequest
-from app.letters.models import Letter, LetterStatus
 from app.organisations import service
 from app.organisations.models import Organisation
 from app.organisations.schemas import (
     MatchCandidate,
     NameCreate,
+    NameProposalOut,
     NamePublic,
     OrganisationPublic,
     PublicSignature,
 )
-from app.resolution import service as resolution_service
+from app.resolution import proposals
+from app.resolution import service as identity
 from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
-from app.signatures import service as signature_service
-from app.signatures.models import Signature
+from app.resolution.visibility import Viewer, public_signatures
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 OrganisationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -32,18 +31,8 @@ OrganisationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 def _public(session: Session, organisation: Organisation) -> OrganisationPublic:
     assert organisation.id is not None
     names = service.names_of(session, organisation_ids=[organisation.id])[organisation.id]
-    # Named signatures on public letters only: an anonymous signature is never revealed here.
-    rows = session.exec(
-        select(Signature, Letter)
-        .join(Letter, col(Letter.id) == Signature.letter_id)
-        .where(
-            Signature.organisation_id == organisation.id,
-            col(Signature.anonymous).is_(False),
-            col(Signature.withdrawn_at).is_(None),
-            Letter.status != LetterStatus.draft,
-        )
-        .order_by(col(Signature.signed_at))
-    ).all()
+    # Signatures that show it publicly only: an anonymous signature is never revealed here.
+    rows = public_signatures(session, organisation_id=organisation.id)
     return OrganisationPublic(
         id=organisation.id,
         kind=organisation.kind,
@@ -73,9 +62,8 @@ def match_organisations(
         clean = validate_name(name)
     except NameError_ as exc:
         raise BadRequest(f"name {exc}", field="name") from None
-    names = [n.name for n in service.parse_names(name=clean)]
-    resolution = resolution_service.resolve(session, names=names, limit=limit)
-    signature_service.mask_hidden(session, resolution=resolution, principal=principal)
+    names = [n.name for n in identity.parse_names(name=clean)]
+    resolution = identity.resolve(session, names=names, viewer=Viewer(principal), limit=limit)
     return [
         MatchCandidate(
             organisation_id=c.organisation_id,
@@ -107,37 +95,50 @@ def get_organisation(
 ) -> OrganisationPublic | RedirectResponse:
     """An organisation with all its names and its public signatures."""
     organisation = service.get(session, organisation_id=organisation_id)
+    viewer = Viewer(principal)
     if organisation.merged_into is not None:
         survivor = service.get_live(session, organisation_id=organisation_id)
         assert survivor.id is not None
-        service.get_visible(session, organisation_id=survivor.id, principal=principal)
+        service.get_visible(session, organisation_id=survivor.id, viewer=viewer)
         return RedirectResponse(
             str(request.url_for("get_organisation", organisation_id=survivor.id)), status_code=308
         )
-    service.get_visible(session, organisation_id=organisation_id, principal=principal)
+    service.get_visible(session, organisation_id=organisation_id, viewer=viewer)
     return _public(session, organisation)
 
 
-@router.post("/{organisation_id}/names", status_code=201, response_model=OrganisationPublic)
+@router.post(
+    "/{organisation_id}/names",
+    status_code=201,
+    response_model=OrganisationPublic,
+    responses={
+        202: {
+            "model": NameProposalOut,
+            "description": "Letters you do not manage show this organisation: the name waits "
+            "for an admin",
+        }
+    },
+)
 def add_organisation_name(
     organisation_id: OrganisationId,
     data: NameCreate,
     session: SessionDep,
     principal: CoordinatorUser,
-) -> OrganisationPublic:
-    """Add a name (another language, script or acronym); it becomes matchable at once."""
-    organisation = service.get_visible(
-        session, organisation_id=organisation_id, principal=principal
-    )
-    row = service.add_name(
-        session, organisation=organisation, name=data.name, lang=data.lang, acronym=data.is_acronym
-    )
-    audit.record(
+) -> OrganisationPublic | JSONResponse:
+    """Add a name (another language, script or acronym): at once when every letter that shows
+    the organisation is yours, else as a proposal an admin accepts."""
+    viewer = Viewer(principal)
+    organisation = service.get_visible(session, organisation_id=organisation_id, viewer=viewer)
+    added = proposals.add_name(
         session,
+        organisation=organisation,
+        name=data.name,
+        lang=data.lang,
+        acronym=data.is_acronym,
+        viewer=viewer,
         actor=principal.actor,
-        action="organisation.add_name",
-        target_type="organisation",
-        target_id=organisation_id,
-        details={"name_id": row.id},
     )
+    if added.proposal is not None:
+        body = NameProposalOut.model_validate(added.proposal, from_attributes=True)
+        return JSONResponse(body.model_dump(mode="json"), status_code=202)
     return _public(session, organisation)

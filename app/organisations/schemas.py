@@ -111,3 +111,15 @@ class MatchCandidate(BaseModel):
     score: float
     decision: str
     reasons: list[str]
+
+
+class NameProposalOut(BaseModel):
+    """A name waiting for an admin: shown nowhere and unknown to the resolver until then."""
+
+    id: int
+    organisation_id: int
+    name: str
+    lang: str | None
+    is_acronym: bool | None
+    status: str
+    created_at: datetime

@@ -6,12 +6,10 @@ organisations with app/resolution/scoring.py. Never a full scan.
 
 Keys of one name: `~` normalised name without spaces, `w:` each word (content and
 organisation-type words; a query also looks up two adjacent words glued, `frontline`), `p:`
-places and chapter words, `i:` initials of a long name (≥ 3 letters), `t:` anyascii transliteration (non-Latin
-alphabets), `b:` CJK character bigrams (`u:` a lone CJK character). Weights are IDF:
-log(1 + N / df), with exact-name keys weighted far above the rest.
-
-For the admin duplicate scan: `index.candidates_for_names(names, exclude={org_id})` returns
-`[(organisation_id, score, reasons)]` best first, blocked and scored exactly as resolution does.
+places and chapter words, `i:` initials of a long name (≥ 3 letters, without and with
+stopwords), `t:` anyascii transliteration (non-Latin alphabets), `b:` CJK character bigrams
+(`u:` a lone CJK character). Weights are IDF: log(1 + N / df), with exact-name keys weighted
+far above the rest. The admin duplicate scan (scan.py) walks the same keys.
 """
 
 import gc
@@ -20,10 +18,11 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Container, Iterable, KeysView, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from app.resolution.normalise import NameKey, build_name_key, name_key
-from app.resolution.scoring import OrgScore, ScoreBound, score_organisation
+from app.resolution.scoring import OrgScore, Rarity, ScoreBound, score_organisation
 
 # A posting list longer than this is only read when nothing rarer found anything: "human",
 # "rights" or "association" alone say little and would cost a scan of thousands of ids.
@@ -46,6 +45,12 @@ def settle() -> None:
     gc.freeze()
 
 
+def _as_container(ids: Iterable[int]) -> AbstractSet[int]:
+    """A set of ids to leave out, without copying one given as a set: a bulk import's
+    overlay shadows thousands of organisations, and is consulted on every row."""
+    return ids if isinstance(ids, AbstractSet) else set(ids)
+
+
 def _as_set(posting: "Posting") -> set[int]:
     return {posting} if isinstance(posting, int) else set(posting)
 
@@ -64,6 +69,17 @@ def _exact(text: str) -> int:
     return hash("~" + text)
 
 
+def whole_name_key(key: NameKey) -> int:
+    """The blocking key of a name as a whole (the others: its words, initials, scripts)."""
+    return _exact(key.despaced)
+
+
+def _initials(key: NameKey) -> set[str]:
+    """A long name's initials of ≥ 3 letters, without and with its stopwords (HRIC is Human
+    Rights *in* China)."""
+    return {i for i in (key.initials, key.initials_with_stopwords) if len(i) >= 3}
+
+
 def name_index_keys(key: NameKey) -> set[str | int]:
     """The blocking keys under which one name is filed."""
     keys: set[str | int] = set()
@@ -72,8 +88,7 @@ def name_index_keys(key: NameKey) -> set[str | int]:
     for kind, value, _ in key.items:
         if kind != "s":
             keys.add(("w:" if kind in "ct" else "p:") + value)
-    initials = key.initials
-    if len(initials) >= 3:
+    for initials in _initials(key):
         keys.add(_exact("i:" + initials))
     if key.translit:
         keys.add("t:" + key.translit)
@@ -87,8 +102,10 @@ def name_index_keys(key: NameKey) -> set[str | int]:
 def query_keys(key: NameKey) -> dict[str | int, float]:
     """Keys a submitted name looks up, with a bonus for the exact-name key."""
     keys = dict.fromkeys(name_index_keys(key), 0.0)
+    for initials in _initials(key):
+        keys.pop(_exact("i:" + initials), None)
+        keys.setdefault(_exact(initials), 0.0)  # a long name finds the registered acronym
     initials = key.initials
-    keys.pop(_exact("i:" + initials), None)
     keys[_exact(key.despaced)] = _EXACT_WEIGHT
     if key.is_acronym and len(key.despaced) >= 2:
         # An acronym query finds long names with these initials and names that contain it.
@@ -145,8 +162,9 @@ def _present(posting: Posting, ids: set[int] | KeysView[int]) -> Iterable[int]:
     return posting.intersection(ids)
 
 
-def _discard(weights: dict[int, float], excluded: set[int]) -> None:
-    for organisation_id in excluded.intersection(weights):
+def _discard(weights: dict[int, float], excluded: AbstractSet[int]) -> None:
+    smaller, larger = (excluded, weights) if len(excluded) < len(weights) else (weights, excluded)
+    for organisation_id in [i for i in smaller if i in larger]:
         del weights[organisation_id]
 
 
@@ -157,7 +175,7 @@ class Tail:
 
     ascending: list[int]  # the whole posting list, ascending
     weighed: Container[int]  # ids weighed by rarer lists (not in the tail; never grows)
-    excluded: set[int]
+    excluded: AbstractSet[int]
 
     def lowest(self, count: int) -> list[int]:
         found: list[int] = []
@@ -234,7 +252,11 @@ class Index:
         if len(long_names) > 1:
             # The printed line split at a slash or dash is also matched whole.
             keys.append(build_name_key(" ".join(long_names)))
-        entry = OrgEntry(organisation_id, tuple(k for k in keys if k.norm), website, country)
+        self.adopt(OrgEntry(organisation_id, tuple(k for k in keys if k.norm), website, country))
+
+    def adopt(self, entry: OrgEntry) -> None:
+        """File an entry built by another index (or upsert) as it is."""
+        organisation_id = entry.organisation_id
         with self._lock:
             self._drop(organisation_id)
             if not entry.names:
@@ -298,6 +320,15 @@ class Index:
             self._ascending.move_to_end(item)
         return ascending
 
+    def members(self, item: str | int) -> Iterable[int]:
+        """The organisations filed under one blocking key (name_index_keys, query_keys)."""
+        posting = self._postings.get(item)
+        return () if posting is None else tuple(_ids(posting))
+
+    def size(self, item: str | int) -> int:
+        posting = self._postings.get(item)
+        return 0 if posting is None else _size(posting)
+
     def rarity(self, word: str) -> int:
         """How many organisations use this word (0 when none)."""
         posting = self._postings.get("w:" + word)
@@ -306,9 +337,13 @@ class Index:
     def entry(self, organisation_id: int) -> OrgEntry | None:
         return self._entries.get(organisation_id)
 
+    def entries(self) -> list[OrgEntry]:
+        with self._lock:
+            return list(self._entries.values())
+
     def exact(self, query: Sequence[NameKey], *, exclude: Iterable[int] = ()) -> set[int]:
         """Organisations with a name equal to a (non-acronym) query name after normalisation."""
-        excluded = set(exclude)
+        excluded = _as_container(exclude)
         found: set[int] = set()
         with self._lock:
             for key in query:
@@ -335,7 +370,7 @@ class Index:
         self, query: Sequence[NameKey], *, limit: int = 25, exclude: Iterable[int] = ()
     ) -> list[int]:
         """The organisations worth scoring: best IDF-weighted key overlap, rarest keys first."""
-        excluded = set(exclude)
+        excluded = _as_container(exclude)
         wanted: dict[str | int, float] = {}
         for key in query:
             for item, bonus in query_keys(key).items():
@@ -415,12 +450,14 @@ class Index:
         exclude: Iterable[int] = (),
         block_limit: int = 25,
         minimum: float | None = None,
+        rarity: Rarity | None = None,
     ) -> list[tuple[int, OrgScore]]:
         """Blocked candidates scored against the query, best first (ties by id).
 
         With `minimum`, a candidate whose cheap upper bound (scoring.score_bound) is below it
         and no higher than the best score found is left out: it can change neither the best
-        score nor the list at or above `minimum`."""
+        score nor the list at or above `minimum`. `rarity` counts a word's organisations over
+        more than this index (a caller's view of several); by default, over this one."""
         bounds = (
             ScoreBound(query, website=website, country=country) if minimum is not None else None
         )
@@ -441,7 +478,9 @@ class Index:
         for negative_bound, organisation_id in bounded:
             if minimum is not None and -negative_bound < minimum and -negative_bound <= best:
                 break  # the bounds only fall from here on
-            scored = self.score_one(query, organisation_id, website=website, country=country)
+            scored = self.score_one(
+                query, organisation_id, website=website, country=country, rarity=rarity
+            )
             if scored is not None:
                 results.append((organisation_id, scored))
                 best = max(best, scored.score)
@@ -455,6 +494,7 @@ class Index:
         *,
         website: str | None = None,
         country: str | None = None,
+        rarity: Rarity | None = None,
     ) -> OrgScore | None:
         """One indexed organisation scored against the query (None if not indexed)."""
         entry = self._entries.get(organisation_id)
@@ -463,7 +503,7 @@ class Index:
         return score_organisation(
             query,
             entry.names,
-            rarity=self.rarity,
+            rarity=rarity or self.rarity,
             query_website=website,
             website=entry.website,
             query_country=country,

@@ -1,53 +1,47 @@
-"""Resolve submitted names to an existing organisation, or decide it is new.
+"""Organisation identity: which organisation submitted names are, or a new one.
 
-One code path for signing, `GET /organisations/match` and imports. Scoring is pure
-(app/resolution/scoring.py); this module keeps the in-process index (app/resolution/index.py)
-in step with the database:
+The one entry point for signing, `GET /organisations/match` and imports. The caller's
+`Viewer` decides which organisations resolution may consider at all: organisations hidden
+from the caller are left out before the exact-name shortcut and before scoring
+(registry.view), so that every answer, and the work behind it, is what it would be if they
+did not exist. A new organisation is compared with them after the response (checks.py).
 
-- Every organisation write calls `organisations.service.bump_registry`, which increments
-  `registry_state.version` under its row lock and stamps `organisation.revision`. Each resolve
-  reads that version once; when it moved past what this process indexed, only organisations
-  with a newer revision are reloaded (merged ones leave the index); a version lower than seen
-  (database reset) rebuilds from scratch. Every worker process does the same, so all converge
-  on the committed registry without messaging.
-- The shared index only ever holds committed data. A transaction that itself wrote
-  organisations (a signing that created one, a seed or bulk import) sees its own uncommitted
-  organisations through a per-session overlay (`session.info`), discarded on commit or rollback;
-  the versions from its first bump onward are its own (it holds the counter's lock).
-
-For other code:
-- `resolve(session, names=..., website=..., country=..., limit=...) -> Resolution`.
-- `candidates_for_organisation(session, organisation_id=...) -> [(id, score, reasons)]`: the
-  admin duplicate scan's blocked, scored candidates for an existing organisation (judged
-  `different` pairs excluded). `shared_index(session)` gives the synchronised `Index` for
-  `Index.candidates_for_names(names, exclude=...)`.
-- `scoring.score_names(names_a, names_b, website_a=..., website_b=...) -> (score, reasons)`:
-  pure pair scoring; `scoring.LINK` / `REVIEW` are the thresholds.
-- Merges must `bump_registry` both the merged organisations (they leave the index once
-  `merged_into` is set) and the survivor (it is reloaded with the names it received).
-- `reset_cache()` after wiping the database.
+Public API (what other packages call):
+- `parse_names(name=..., other_names=...) -> [ParsedName]`: every name of a submitted
+  organisation (the printed line split, then the extra names).
+- `resolve(session, names=..., website=..., country=..., viewer=..., limit=...) ->
+  Resolution`: existing (auto-link), needs_review or new, with candidates and reasons.
+- `identify(session, name=..., other_names=..., lang=..., kind=..., country=...,
+  website=..., viewer=..., batch=...) -> Resolution`: resolve, and create the organisation
+  when it is new (under the registry lock, deciding again if others created meanwhile;
+  queueing review pairs and the check against hidden organisations). Several visible
+  organisations bearing the submitted name that fit it equally well raise `Ambiguous` (409)
+  instead.
+- `warm(session)` at start-up; `reset_cache()` after wiping the database.
+- Elsewhere in the package: `registry.touch`/`touch_ids` (names, merges, standing changes),
+  `registry.standings`/`changes_standing`, `registry.Batch` (bulk creation),
+  `visibility.Viewer` and the signature predicates (`shows`, `shows_publicly`),
+  `proposals.add_name`/`pending`/`decide`, `scan.candidate_pairs`, `judgements.*`,
+  `checks.drain`.
 """
 
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import event, or_
-from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
-from app.admin.models import Judgement
-from app.organisations.models import Organisation, OrganisationName, RegistryState
-from app.resolution.index import Index, settle
-from app.resolution.normalise import NameKey, name_key
+from app.errors import Conflict
+from app.resolution import candidates as candidate_queue
+from app.resolution import checks, registry
+from app.resolution.index import Index
+from app.resolution.models import Judgement
+from app.resolution.names import ParsedName, split_signatory_line
+from app.resolution.normalise import NameKey, name_key, normalise
+from app.resolution.registry import Batch, View
 from app.resolution.scoring import LINK, REVIEW, OrgScore, decide
+from app.resolution.visibility import Viewer
 
-FIRST_OWN_VERSION = "registry_first_own_version"
-LAST_OWN_VERSION = "registry_last_own_version"
-_OVERLAY = "resolution_overlay"
-_SAVEPOINTS = "registry_own_versions_at_savepoints"
 _MAX_NAME = 1000
-_SETTLE_AT = 10_000
 
 
 @dataclass
@@ -68,197 +62,41 @@ class Resolution:
     matched_name: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    # Organisations (the caller may see) bearing one of the submitted names exactly.
+    namesakes: list[int] = field(default_factory=list)
 
 
-class _Shared:
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.index: Index | None = None
-        self.version = 0
+class Ambiguous(Conflict):
+    """Several organisations the caller may see bear the submitted name and fit it equally
+    well: a new one would be one more of that name, and picking one a guess."""
 
-
-_shared = _Shared()
-
-
-@dataclass
-class _Overlay:
-    index: Index = field(default_factory=Index)
-    version: int = 0
-    shadow: set[int] = field(default_factory=set)
+    error = "ambiguous_organisation"
 
 
 def reset_cache() -> None:
-    """Forget the in-process index (tests that wipe the database call this)."""
-    with _shared.lock:
-        _shared.index = None
-        _shared.version = 0
+    """Forget the in-process registry (tests that wipe the database call this)."""
+    registry.reset_cache()
 
 
-@event.listens_for(OrmSession, "after_transaction_end")
-def _end_of_transaction(session: OrmSession, transaction: SessionTransaction) -> None:
-    # Only the outermost transaction: SQLAlchemy also ends savepoints (and its own internal
-    # subtransactions), after which this transaction still holds its versions and overlay.
-    if transaction.parent is None and not transaction.nested:
-        for key in (FIRST_OWN_VERSION, LAST_OWN_VERSION, _OVERLAY, _SAVEPOINTS):
-            session.info.pop(key, None)
+def warm(session: Session) -> int:
+    """At start-up: build the registry now rather than on the first request (its size), and
+    resume the checks a stopped process left queued."""
+    size = registry.warm(session)
+    checks.start()
+    return size
 
 
-@event.listens_for(OrmSession, "after_transaction_create")
-def _savepoint_begins(session: OrmSession, transaction: SessionTransaction) -> None:
-    if transaction.nested:
-        marks = session.info.setdefault(_SAVEPOINTS, {})
-        marks[id(transaction)] = (
-            session.info.get(FIRST_OWN_VERSION),
-            session.info.get(LAST_OWN_VERSION),
-        )
-
-
-@event.listens_for(OrmSession, "after_soft_rollback")
-def _savepoint_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
-    """A rolled-back savepoint takes its counter bumps and organisations with it: go back to
-    the versions held when it began, and drop the overlay (the next resolve rebuilds it from
-    what the database still has)."""
-    marks = session.info.get(_SAVEPOINTS)
-    if not previous_transaction.nested or not marks or id(previous_transaction) not in marks:
-        return
-    first, last = marks.pop(id(previous_transaction))
-    for key, value in ((FIRST_OWN_VERSION, first), (LAST_OWN_VERSION, last)):
-        if value is None:
-            session.info.pop(key, None)
-        else:
-            session.info[key] = value
-    session.info.pop(_OVERLAY, None)
-
-
-def held_version(session: Session) -> int | None:
-    """The registry version this transaction last bumped to, if its resolver overlay has
-    seen every change up to it: an organisation the transaction creates next may carry that
-    version too (the counter's row lock is held until commit, so no other writer can come
-    between), which saves a counter update per organisation in a bulk import."""
-    last = session.info.get(LAST_OWN_VERSION)
-    overlay = session.info.get(_OVERLAY)
-    if last is None or overlay is None or overlay.version != last:
-        return None
-    return int(last)
-
-
-def note_own_version(session: Session, *, version: int) -> None:
-    """Record that this transaction bumped the registry counter to `version`.
-
-    From its first bump on, the transaction holds the counter row's lock until it ends: the
-    resolver treats versions from the first one upward as this transaction's uncommitted
-    changes (kept out of the shared index, which must survive a rollback), and knows that no
-    other transaction can commit an organisation change meanwhile.
-    """
-    session.info.setdefault(FIRST_OWN_VERSION, version)
-    session.info[LAST_OWN_VERSION] = version
-
-
-def note_created(
-    session: Session,
-    *,
-    organisation_id: int,
-    names: list[str],
-    website: str | None,
-    country: str | None,
-    version: int,
-) -> None:
-    """Add an organisation this transaction just created to its overlay, without a query.
-
-    Only when the overlay is exactly one version behind, or at this version (held_version);
-    otherwise the next resolve reloads from the database as usual.
-    """
-    overlay = session.info.get(_OVERLAY)
-    if overlay is None and session.info.get(FIRST_OWN_VERSION) == version:
-        # The transaction's first change: its overlay starts from memory, not from a query
-        # (an organisation still pending in a bulk write would not be found by one). The
-        # shared index must then hold everything committed before it, as _sync would ensure:
-        # later resolves of this transaction skip the version query.
-        _advance_shared(session, committed=version - 1)
-        overlay = session.info[_OVERLAY] = _Overlay(version=version - 1)
-    if overlay is None or overlay.version not in (version - 1, version):
-        return
-    overlay.index.upsert(organisation_id, names, website=website, country=country)
-    overlay.shadow.add(organisation_id)
-    overlay.version = version
-
-
-def _names_by_org(session: Session, organisation_ids: list[int]) -> dict[int, list[str]]:
-    result: dict[int, list[str]] = {i: [] for i in organisation_ids}
-    for start in range(0, len(organisation_ids), 5000):
-        chunk = organisation_ids[start : start + 5000]
-        rows = session.exec(
-            select(OrganisationName.organisation_id, OrganisationName.name)
-            .where(col(OrganisationName.organisation_id).in_(chunk))
-            .order_by(col(OrganisationName.is_primary).desc(), col(OrganisationName.id))
-        ).all()
-        for organisation_id, name in rows:
-            result[organisation_id].append(name)
-    return result
-
-
-def _load(session: Session, index: Index, *, after: int, upto: int | None) -> set[int]:
-    """Apply organisations with after < revision (≤ upto) to the index; their ids."""
-    query = select(Organisation).where(col(Organisation.revision) > after)
-    if upto is not None:
-        query = query.where(col(Organisation.revision) <= upto)
-    organisations = session.exec(query.order_by(col(Organisation.id))).all()
-    live = [o.id for o in organisations if o.merged_into is None and o.id is not None]
-    names = _names_by_org(session, live)
-    for organisation in organisations:
-        assert organisation.id is not None
-        if organisation.merged_into is None:
-            index.upsert(
-                organisation.id,
-                names.get(organisation.id, []),
-                website=organisation.website,
-                country=organisation.country,
-            )
-        else:
-            index.remove(organisation.id)
-    return {o.id for o in organisations if o.id is not None}
-
-
-def _advance_shared(session: Session, *, committed: int) -> Index:
-    """The shared index, brought to the committed registry version `committed`."""
-    with _shared.lock:
-        if _shared.index is None or committed < _shared.version:
-            index = Index()
-            _load(session, index, after=0, upto=committed)
-            _shared.index, _shared.version = index, committed
-            if len(index) > _SETTLE_AT:
-                settle()
-        elif committed > _shared.version:
-            _load(session, _shared.index, after=_shared.version, upto=committed)
-            _shared.version = committed
-        return _shared.index
-
-
-def _sync(session: Session) -> tuple[Index, _Overlay | None]:
-    """The shared index at the latest committed version, plus this transaction's own changes."""
-    overlay = session.info.get(_OVERLAY)
-    if overlay is not None and overlay.version == session.info.get(LAST_OWN_VERSION):
-        # This transaction holds the counter's lock and its overlay is current: nothing can
-        # have changed since the last call, so skip the version query.
-        with _shared.lock:
-            shared = _shared.index
-        if shared is not None:
-            return shared, overlay
-    version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
-    version = int(version or 0)
-    first_own = session.info.get(FIRST_OWN_VERSION)
-    committed = version if first_own is None else int(first_own) - 1
-    shared = _advance_shared(session, committed=committed)
-    if first_own is None:
-        return shared, None
-    overlay = session.info.get(_OVERLAY)
-    if overlay is None:
-        overlay = _Overlay(version=committed)
-        session.info[_OVERLAY] = overlay
-    if version > overlay.version:
-        overlay.shadow |= _load(session, overlay.index, after=overlay.version, upto=None)
-        overlay.version = version
-    return shared, overlay
+def parse_names(*, name: str, other_names: Sequence[str] = ()) -> list[ParsedName]:
+    """Every name of a submitted organisation: the printed line split, then the extra names."""
+    parsed = split_signatory_line(name)
+    seen = {normalise(p.name) for p in parsed}
+    for other in other_names:
+        for extra in split_signatory_line(other):
+            key = normalise(extra.name)
+            if key and key not in seen:
+                seen.add(key)
+                parsed.append(ParsedName(extra.name, extra.script, extra.is_acronym, False))
+    return parsed
 
 
 def _judgements(session: Session, ids: list[int]) -> dict[tuple[int, int], str]:
@@ -287,138 +125,166 @@ def resolve(
     session: Session,
     *,
     names: list[str],
+    viewer: Viewer | None,
     website: str | None = None,
     country: str | None = None,
     limit: int = 5,
 ) -> Resolution:
     """existing (auto-link: score ≥ LINK, a clear margin, no `different` judgement in the way),
-    needs_review (a plausible candidate, score ≥ REVIEW) or new; reasons on every candidate."""
+    needs_review (a plausible candidate, score ≥ REVIEW) or new; reasons on every candidate.
+    Only organisations `viewer` may see take part (None: all, for admin tools)."""
     keys = query_keys(names)
     if not keys:
         return Resolution(status="new", reasons=["no usable name"])
-    shared, overlay = _sync(session)
-    shortcut = _exact_link(shared, overlay, keys, website=website, country=country)
+    seen = registry.view(session, viewer=viewer)
+    hits = seen.exact(keys)
+    shortcut = _exact_link(seen, hits, keys, website=website, country=country)
     if shortcut is not None:
         return shortcut
-    scored: dict[int, OrgScore] = {}
-    if overlay is not None:
-        for organisation_id, result in overlay.index.score(
-            keys, website=website, country=country, minimum=REVIEW
-        ):
-            scored[organisation_id] = result
-    for organisation_id, result in shared.score(
-        keys,
-        website=website,
-        country=country,
-        exclude=overlay.shadow if overlay is not None else (),
-        minimum=REVIEW,
-    ):
-        scored.setdefault(organisation_id, result)
+    scored = seen.score(keys, website=website, country=country, minimum=REVIEW)
     ranked = sorted(scored.items(), key=lambda pair: (-pair[1].score, pair[0]))
     plausible = [(oid, s) for oid, s in ranked if s.score >= REVIEW]
-    judgements = _judgements(session, [oid for oid, _ in plausible[:20]])
     if not plausible:
         return Resolution(status="new", score=ranked[0][1].score if ranked else 0.0)
+    judgements = _judgements(session, [oid for oid, _ in plausible[:20]])
     best_id, best = plausible[0]
     reasons = decide([(oid, r.score) for oid, r in plausible], judgements)
     status = "needs_review" if reasons else "existing"
-    candidates = []
+    listed = []
     for oid, result in plausible[: max(1, limit)]:
         decision = "same" if status == "existing" and oid == best_id else "review"
-        candidates.append(
-            Candidate(
-                organisation_id=oid,
-                name=result.matched_name,
-                matched_name=result.matched_name,
-                score=result.score,
-                decision=decision,
-                reasons=list(result.reasons),
-            )
-        )
+        listed.append(_candidate(oid, result, decision))
     if status == "existing":
         return Resolution(
-            "existing", best_id, best.score, best.matched_name, candidates, list(best.reasons)
+            "existing", best_id, best.score, best.matched_name, listed, list(best.reasons)
         )
-    return Resolution("needs_review", None, best.score, None, candidates, reasons)
+    return Resolution("needs_review", None, best.score, None, listed, reasons, sorted(hits))
+
+
+def _candidate(organisation_id: int, result: OrgScore, decision: str) -> Candidate:
+    return Candidate(
+        organisation_id=organisation_id,
+        name=result.matched_name,
+        matched_name=result.matched_name,
+        score=result.score,
+        decision=decision,
+        reasons=list(result.reasons),
+    )
 
 
 def _exact_link(
-    shared: Index,
-    overlay: _Overlay | None,
+    seen: View,
+    hits: dict[int, Index],
     keys: list[NameKey],
     *,
     website: str | None,
     country: str | None,
 ) -> Resolution | None:
     """API.md rule 2: a name equal, after normalisation, to a name of exactly one live
-    organisation links to it without fuzzy scoring of the rest — unless that organisation's
-    own score says otherwise (a different country or website pulls it under the link line)."""
-    hits: dict[int, Index] = {}
-    if overlay is not None:
-        hits |= dict.fromkeys(overlay.index.exact(keys), overlay.index)
-    shadow = overlay.shadow if overlay is not None else set()
-    for organisation_id in shared.exact(keys, exclude=shadow):
-        hits.setdefault(organisation_id, shared)
+    organisation (`hits`) links to it without fuzzy scoring of the rest — unless that
+    organisation's own score says otherwise (a different country or website pulls it under
+    the link line)."""
     if len(hits) != 1:
         return None
     ((organisation_id, index),) = hits.items()
-    result = index.score_one(keys, organisation_id, website=website, country=country)
+    result = seen.score_one(keys, organisation_id, index, website=website, country=country)
     if result is None or result.score < LINK:
         return None
-    reasons = list(result.reasons)
-    candidate = Candidate(
-        organisation_id=organisation_id,
-        name=result.matched_name,
-        matched_name=result.matched_name,
-        score=result.score,
-        decision="same",
-        reasons=reasons,
-    )
+    candidate = _candidate(organisation_id, result, "same")
     return Resolution(
-        "existing", organisation_id, result.score, result.matched_name, [candidate], reasons
+        "existing",
+        organisation_id,
+        result.score,
+        result.matched_name,
+        [candidate],
+        list(result.reasons),
     )
 
 
-def candidates_for_organisation(
-    session: Session, *, organisation_id: int, minimum: float = REVIEW
-) -> list[tuple[int, float, list[str]]]:
-    """Blocked and scored candidate duplicates of an existing organisation (admin scan).
-
-    Organisations an admin judged `different` from it are left out.
-    """
-    shared, _ = _sync(session)
-    organisation = session.get(Organisation, organisation_id)
-    if organisation is None:
-        return []
-    names = _names_by_org(session, [organisation_id])[organisation_id]
-    judged = session.exec(
-        select(Judgement).where(
-            or_(
-                col(Judgement.organisation_a) == organisation_id,
-                col(Judgement.organisation_b) == organisation_id,
-            ),
-            col(Judgement.verdict) == "different",
-        )
-    ).all()
-    exclude = (
-        {organisation_id} | {j.organisation_a for j in judged} | {j.organisation_b for j in judged}
-    )
-    return shared.candidates_for_names(
-        names,
-        website=organisation.website,
-        country=organisation.country,
-        exclude=exclude,
-        minimum=minimum,
+def _refuse_ambiguity(resolution: Resolution, *, name: str) -> None:
+    """Several namesakes that each reach the link line: never a guess, never one more."""
+    linkable = [
+        c
+        for c in resolution.candidates
+        if c.score >= LINK and c.organisation_id in resolution.namesakes
+    ]
+    if resolution.status != "needs_review" or len(linkable) < 2:
+        return
+    listed = ", ".join(f"{c.organisation_id} ({c.name})" for c in linkable)
+    raise Ambiguous(
+        f"{len(linkable)} organisations are named '{name}' and fit it equally well: {listed}; "
+        "sign with the organisation_id of the right one (an admin can merge them if they are "
+        "one)",
+        field="organisation.name",
+        extra={
+            "candidates": [
+                {
+                    "organisation_id": c.organisation_id,
+                    "name": c.name,
+                    "score": round(c.score, 2),
+                    "reasons": c.reasons,
+                }
+                for c in linkable
+            ]
+        },
     )
 
 
-def warm(session: Session) -> int:
-    """Build the shared index now (at start-up) rather than on the first request; its size."""
-    shared, _ = _sync(session)
-    return len(shared)
+def identify(
+    session: Session,
+    *,
+    name: str,
+    viewer: Viewer,
+    other_names: Sequence[str] = (),
+    lang: str | None = None,
+    kind: str = "organisation",
+    country: str | None = None,
+    website: str | None = None,
+    batch: Batch | None = None,
+) -> Resolution:
+    """The organisation these names are: resolved, or created (its id in the resolution).
+
+    With `batch` (a bulk import), the new organisation is written when the batch is flushed,
+    and the owner queues `batch.created` for the hidden check when it is done."""
+    names = parse_names(name=name, other_names=other_names)
+    plain = [n.name for n in names]
+
+    def decided() -> Resolution:
+        resolution = resolve(session, names=plain, website=website, country=country, viewer=viewer)
+        if resolution.status != "existing":
+            _refuse_ambiguity(resolution, name=name)
+        return resolution
+
+    resolution = decided()
+    # One organisation per name: creating takes the registry counter's lock, which every
+    # organisation write holds until it commits. If another transaction created (or changed)
+    # organisations since this one resolved, it may just have created this very one: decide
+    # again, now that nothing can change until this transaction ends (decision 0066).
+    if resolution.status != "existing" and registry.claim(session):
+        resolution = decided()
+    if resolution.status == "existing":
+        return resolution
+    organisation_id = registry.create(
+        session, names=names, lang=lang, kind=kind, country=country, website=website, batch=batch
+    )
+    resolution.organisation_id = organisation_id
+    review = [
+        (c.organisation_id, c.score, c.reasons)
+        for c in resolution.candidates
+        if c.decision == "review"
+    ]
+    if review:
+        if batch is not None:
+            batch.flush(session)  # the review queue refers to the new organisation
+        candidate_queue.queue(session, organisation_id=organisation_id, pairs=review)
+    if batch is None and not viewer.is_admin:
+        checks.queue(session, organisation_ids=[organisation_id])
+    return resolution
 
 
-def shared_index(session: Session) -> Index:
-    """The synchronised in-process index (for `Index.candidates_for_names` in admin tools)."""
-    shared, _ = _sync(session)
-    return shared
+def finish(session: Session, *, batch: Batch, viewer: Viewer) -> None:
+    """Write what a bulk import's batch still holds, and queue its new organisations for the
+    check against the organisations hidden from its caller."""
+    batch.flush(session)
+    if not viewer.is_admin:
+        checks.queue(session, organisation_ids=batch.created)

@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.admin import audit
-from app.admin import candidates as candidate_queue
+from app import audit
 from app.auth.service import Principal
 from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
@@ -16,8 +15,10 @@ from app.i18n import names as reader_names
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
-from app.resolution import service as resolution_service
-from app.resolution.service import Candidate, Resolution
+from app.resolution import registry
+from app.resolution import service as identity
+from app.resolution.service import Resolution
+from app.resolution.visibility import Standing, Viewer, shows
 from app.signatures.models import IdempotencyRecord, Signature
 from app.signatures.schemas import SignatureCreate, SignatureOut
 
@@ -78,15 +79,12 @@ def live_signature(session: Session, *, letter_id: int, organisation_id: int) ->
     ).first()
 
 
-def live_signatures(session: Session, *, letter_id: int) -> list[Signature]:
-    """Every live signature of a letter, in letter order (bulk form of live_signature)."""
-    return list(
-        session.exec(
-            select(Signature)
-            .where(Signature.letter_id == letter_id, col(Signature.withdrawn_at).is_(None))
-            .order_by(col(Signature.position))
-        )
-    )
+def live_signatures(session: Session, *, letter_id: int, shown: bool = False) -> list[Signature]:
+    """Every live signature of a letter, in letter order (bulk form of live_signature); with
+    `shown`, only those that show their organisation (named ones)."""
+    query = select(Signature).where(Signature.letter_id == letter_id)
+    query = query.where(shows() if shown else col(Signature.withdrawn_at).is_(None))
+    return list(session.exec(query.order_by(col(Signature.position))))
 
 
 def created_details(
@@ -177,91 +175,40 @@ def resolution_out(resolution: Resolution | None) -> dict[str, Any]:
     }
 
 
-def mask_hidden(
-    session: Session,
-    *,
-    resolution: Resolution,
-    principal: Principal | None,
-    snapshot: organisation_service.HiddenSnapshot | None = None,
-) -> list[Candidate]:
-    """Drop from a resolution the organisations this caller must not learn about.
-
-    Returns the dropped candidates so that they can still be queued for an admin: linking to
-    a hidden organisation would confirm to the caller that it signed something anonymously.
-    With a `snapshot` (bulk imports), it answers without a query; its user rechecks it.
-    """
-    ids = [c.organisation_id for c in resolution.candidates]
-    if resolution.organisation_id is not None:
-        ids.append(resolution.organisation_id)
-    if snapshot is not None:
-        hidden = snapshot.among(ids)
-    else:
-        hidden = organisation_service.hidden_from(
-            session, organisation_ids=ids, principal=principal
-        )
-    if not hidden:
-        return []
-    dropped = [c for c in resolution.candidates if c.organisation_id in hidden]
-    resolution.candidates = [c for c in resolution.candidates if c.organisation_id not in hidden]
-    if resolution.organisation_id in hidden:
-        resolution.status, resolution.organisation_id, resolution.matched_name = "new", None, None
-        resolution.score = 0.0
-    if resolution.status == "needs_review" and not resolution.candidates:
-        resolution.status, resolution.score = "new", 0.0
-    for candidate in dropped:
-        candidate.decision = "review"
-    return dropped
-
-
 def resolve_or_create(
     session: Session,
     *,
     data: SignatureCreate,
-    principal: Principal | None,
-    hidden: organisation_service.HiddenSnapshot | None = None,
-    pending: organisation_service.PendingCreates | None = None,
+    viewer: Viewer,
+    batch: registry.Batch | None = None,
 ) -> tuple[int | None, Resolution | None]:
     """The id of the organisation a sign request names: given (merges followed), resolved
-    from its names (the resolver only answers live organisations), created, or none.
+    from its names among the organisations the caller may see, created, or none.
 
-    `hidden`: what the caller may not see, read once for many calls (see mask_hidden);
-    `pending`: where a bulk import collects the organisations it creates."""
+    `batch`: where a bulk import collects the organisations it creates."""
     if data.organisation_id is not None:
-        organisation_service.get_visible(
-            session, organisation_id=data.organisation_id, principal=principal
-        )
         organisation = organisation_service.get_live(session, organisation_id=data.organisation_id)
+        assert organisation.id is not None
+        if not viewer.sees(session, organisation.id):
+            raise NotFound(
+                f"no organisation with id {data.organisation_id}", field="organisation_id"
+            )
         return organisation.id, None
     if data.organisation is None:
         return None, None
     submitted = data.organisation
-    names = organisation_service.parse_names(name=submitted.name, other_names=submitted.other_names)
-    resolution = resolution_service.resolve(
+    resolution = identity.identify(
         session,
-        names=[n.name for n in names],
-        website=submitted.website,
-        country=submitted.country,
-    )
-    dropped = mask_hidden(session, resolution=resolution, principal=principal, snapshot=hidden)
-    if resolution.status == "existing" and resolution.organisation_id is not None:
-        return resolution.organisation_id, resolution
-    organisation = organisation_service.create(
-        session,
-        names=names,
+        name=submitted.name,
+        other_names=submitted.other_names,
         lang=submitted.lang,
         kind=submitted.kind,
         country=submitted.country,
         website=submitted.website,
-        pending=pending,
+        viewer=viewer,
+        batch=batch,
     )
-    assert organisation.id is not None
-    resolution.organisation_id = organisation.id
-    queued = [*resolution.candidates, *dropped]
-    if pending is not None and any(c.decision == "review" for c in queued):
-        pending.flush(session)  # the review queue refers to the new organisation
-    # queue() keeps only the candidates marked for review, hidden ones included.
-    candidate_queue.queue(session, organisation_id=organisation.id, candidates=queued)
-    return organisation.id, resolution
+    return resolution.organisation_id, resolution
 
 
 def sign(
@@ -288,15 +235,26 @@ def sign(
             return replay
     ensure_open(letter=letter)
     assert letter.id is not None
-    organisation_id, resolution = resolve_or_create(session, data=data, principal=principal)
+    viewer = Viewer(principal)
+    organisation_id, resolution = resolve_or_create(session, data=data, viewer=viewer)
     existing = None
+    restanding = False
     if organisation_id is not None:
+        # A signature that may change who can see the organisation (its first public one, or
+        # the first anonymous one of an organisation nothing showed) reloads it everywhere.
+        # The counter is taken before the organisation: the lock order of decision 0052.
+        held = registry.standings(session, [organisation_id])[organisation_id]
+        restanding = registry.changes_standing(held, shows_publicly=not data.anonymous)
+        if restanding:
+            registry.claim(session)
         organisation = lock_live_organisation(
             session, organisation=organisation_service.get(session, organisation_id=organisation_id)
         )
         organisation_id = organisation.id
         assert organisation_id is not None
         existing = live_signature(session, letter_id=letter.id, organisation_id=organisation_id)
+        if restanding and existing is None:
+            registry.touch(session, organisations=[organisation])
     if existing is not None:
         status, signature = 200, existing
     else:
@@ -342,6 +300,16 @@ def withdraw(
         session.add(signature)
         touch_counts(session, letter=letter)
         session.flush()
+        if (
+            signature.organisation_id is not None
+            and not signature.anonymous
+            and registry.standings(session, [signature.organisation_id]).get(
+                signature.organisation_id
+            )
+            == Standing.public
+        ):
+            # Its last public signature may be gone: the organisation may be hidden now.
+            registry.touch_ids(session, organisation_ids=[signature.organisation_id])
         audit.record(
             session,
             actor=principal.actor,
@@ -380,13 +348,7 @@ def signatories(
     """Named live signatories in letter order; anonymous ones never appear here."""
     query = (
         select(Signature)
-        .where(
-            Signature.letter_id == letter.id,
-            col(Signature.withdrawn_at).is_(None),
-            col(Signature.anonymous).is_(False),
-            col(Signature.organisation_id).is_not(None),
-            Signature.position > _cursor(cursor),
-        )
+        .where(Signature.letter_id == letter.id, shows(), Signature.position > _cursor(cursor))
         .order_by(col(Signature.position))
         .limit(limit + 1)
     )

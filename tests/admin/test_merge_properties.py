@@ -15,8 +15,8 @@ from app.auth.service import Principal
 from app.db import metadata, open_session
 from app.errors import AppError
 from app.letters.models import Letter
-from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
+from app.resolution import registry
 from app.resolution.names import split_signatory_line
 from app.signatures import counting
 from app.signatures import service as signature_service
@@ -76,11 +76,11 @@ def setup(session: Session) -> tuple[list[int], list[int]]:
         letters.append(letter.id)
     organisations = []
     for index in range(ORGS):
-        organisation = organisation_service.create(
-            session, names=split_signatory_line(f"Organisation {index} (ORG{index})")
+        organisations.append(
+            registry.create(
+                session, names=split_signatory_line(f"Organisation {index} (ORG{index})")
+            )
         )
-        assert organisation.id is not None
-        organisations.append(organisation.id)
     session.commit()
     return letters, organisations
 

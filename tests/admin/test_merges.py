@@ -5,9 +5,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.admin.models import AuditEvent, Judgement, MergeRecord
+from app.admin.models import MergeRecord
+from app.audit import AuditEvent
 from app.db import open_session
 from app.organisations.models import OrganisationName
+from app.resolution.models import Judgement
 
 SEED = "global-call-un-mechanism-china"
 

@@ -10,10 +10,11 @@ from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from app.admin.models import AuditEvent, DuplicateCandidate
+from app.audit import AuditEvent
 from app.config import get_settings
 from app.db import open_session
 from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.resolution.models import DuplicateCandidate
 from app.signatures.models import Signature
 
 DATA = Path(__file__).parent / "data"
@@ -446,43 +447,6 @@ def test_an_import_never_links_to_an_organisation_hidden_from_its_coordinator(
         assert report["rows"][0]["status"] == "new"
 
 
-def test_an_organisation_hidden_while_an_import_plans_is_still_never_linked(
-    client: TestClient,
-    coordinator_headers: dict[str, str],
-    make_token,
-    make_letter,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # type: ignore[no-untyped-def]
-    """The import reads what its coordinator may not see once, before planning; an
-    organisation hidden after that read (another coalition's anonymous signature committing
-    meanwhile) is caught by the check after the plan, which then plans again."""
-    from app.organisations import service as organisation_service
-
-    secret, outsider = _secret_and_outsider(client, coordinator_headers, make_token, make_letter)
-    real_hidden = organisation_service._hidden
-    reads = []
-
-    def before_the_signature(session, *, organisation_ids, principal):  # type: ignore[no-untyped-def]
-        reads.append(organisation_ids)
-        if organisation_ids is None and len(reads) == 1:
-            return set()  # the snapshot read before the anonymous signature committed
-        return real_hidden(session, organisation_ids=organisation_ids, principal=principal)
-
-    monkeypatch.setattr(organisation_service, "_hidden", before_the_signature)
-    # The first plan also creates an organisation; the second creates it again (on SQLite
-    # under the same reserved id).
-    body = HEADER + "1,Harbour Lantern Group,,,,,,false\n2,Qx9 Exile Network,,,,,,false\n"
-    response = post_import(client, outsider, "other-letter", body)
-    assert response.status_code == 200, response.text
-    report = response.json()
-    assert _rows_naming(report, secret) == []
-    assert [row["status"] for row in report["rows"]] == ["new", "new"]
-    assert report["summary"]["organisations_created"] == 2
-    assert reads[0] is None and secret in set().union(*(r for r in reads[1:] if r))
-    signed = [organisation_id for _, organisation_id, _, _ in signatures_of("other-letter")]
-    assert secret not in signed and len(set(signed)) == 2
-
-
 def test_rows_for_review_create_queued_organisations_that_later_rows_find(
     client: TestClient, coordinator_headers: dict[str, str], make_letter
 ) -> None:  # type: ignore[no-untyped-def]
@@ -525,41 +489,6 @@ def test_rows_for_review_create_queued_organisations_that_later_rows_find(
     }
     assert pairs == [tuple(sorted((known, created[0])))]
     assert [s[1] for s in signatures_of("second-letter")] == created
-
-
-def test_an_import_whose_snapshot_keeps_going_stale_asks_row_by_row(
-    client: TestClient,
-    coordinator_headers: dict[str, str],
-    make_token,
-    make_letter,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # type: ignore[no-untyped-def]
-    """Should every re-read snapshot miss the hidden organisation again (signatures keep
-    committing), the import stops replanning after three rounds and asks the database for
-    each row, as signing does."""
-    from app.organisations import service as organisation_service
-
-    secret, outsider = _secret_and_outsider(client, coordinator_headers, make_token, make_letter)
-    real_hidden = organisation_service._hidden
-    whole_registry_reads = []
-
-    def always_stale(session, *, organisation_ids, principal):  # type: ignore[no-untyped-def]
-        if organisation_ids is None:
-            whole_registry_reads.append(1)
-            return set()
-        return real_hidden(session, organisation_ids=organisation_ids, principal=principal)
-
-    monkeypatch.setattr(organisation_service, "_hidden", always_stale)
-    monkeypatch.setattr(
-        organisation_service.HiddenSnapshot,
-        "stale",
-        lambda self, session: True,  # a new anonymous signature after every plan
-    )
-    body = HEADER + "1,Qx9 Exile Network,,,,,,false\n"
-    report = post_import(client, outsider, "other-letter", body).json()
-    assert _rows_naming(report, secret) == []
-    assert report["rows"][0]["status"] == "new"
-    assert whole_registry_reads == [1]
 
 
 def test_a_csv_with_only_name_and_country_imports(

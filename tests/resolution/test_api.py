@@ -6,9 +6,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.admin.models import DuplicateCandidate, Judgement
 from app.db import open_session
+from app.resolution import registry, scan
 from app.resolution import service as resolution_service
+from app.resolution.models import DuplicateCandidate, Judgement
+
+
+def create(session, name: str) -> int:  # type: ignore[no-untyped-def]
+    """A new organisation straight through the registry (no signature, no resolution)."""
+    return registry.create(session, names=resolution_service.parse_names(name=name))
+
+
+def resolve(session, name: str):  # type: ignore[no-untyped-def]
+    return resolution_service.resolve(session, names=[name], viewer=None)
 
 
 def match(client: TestClient, headers: dict[str, str], name: str):  # type: ignore[no-untyped-def]
@@ -129,20 +139,16 @@ def test_index_follows_external_writes_and_resets(
 def test_judgements_between_twins(engine, verdict: str | None) -> None:
     """Two organisations registered under one name: never linked across `different`; an
     admin's `same` lets the margin rule ignore the twin."""
-    from app.organisations import service as organisation_service
 
     with open_session(write=True) as session:
         ids = []
         for _ in range(2):
-            names = organisation_service.parse_names(name="Tibet Action Network")
-            created = organisation_service.create(session, names=names)
-            assert created.id is not None
-            ids.append(created.id)
+            ids.append(create(session, "Tibet Action Network"))
         a, b = sorted(ids)
         if verdict:
             session.add(Judgement(organisation_a=a, organisation_b=b, verdict=verdict, actor="t"))
         session.commit()
-        resolution = resolution_service.resolve(session, names=["Tibet Action Network"])
+        resolution = resolve(session, "Tibet Action Network")
     if verdict == "same":
         assert resolution.status == "existing" and resolution.organisation_id == a
     else:
@@ -180,7 +186,7 @@ def test_too_long_name_is_refused(client: TestClient, seed_headers: dict[str, st
     assert response.json()["field"] == "name"
 
 
-def test_candidates_for_organisation_skip_judged_pairs(
+def test_the_scan_finds_candidates_and_skips_judged_pairs(
     client: TestClient, coordinator_headers: dict[str, str], make_letter
 ) -> None:
     make_letter(coordinator_headers)
@@ -192,62 +198,57 @@ def test_candidates_for_organisation_skip_judged_pairs(
             headers=coordinator_headers,
         )
         ids.append(response.json()["organisation_id"])
-    center, network, _ = ids
+    pair = tuple(sorted(ids[:2]))
     with open_session(write=True) as session:
-        found = resolution_service.candidates_for_organisation(session, organisation_id=center)
-        assert [oid for oid, _, _ in found] == [network]
-        assert found[0][2]  # reasons
-        a, b = sorted((center, network))
-        session.add(Judgement(organisation_a=a, organisation_b=b, verdict="different", actor="t"))
+        seen = registry.view(session, viewer=None)
+        scanned = scan.scan(seen)
+        assert [(p.a, p.b) for p in scanned] == [pair]
+        assert scanned[0].reasons and scanned[0].score >= 70
+        assert [(p.a, p.b) for p in scan.candidate_pairs(session, limit=10)] == [pair]
+        session.add(
+            Judgement(
+                organisation_a=pair[0], organisation_b=pair[1], verdict="different", actor="t"
+            )
+        )
         session.commit()
-        assert resolution_service.candidates_for_organisation(session, organisation_id=center) == []
+        assert scan.candidate_pairs(session, limit=10) == []
 
 
 def test_warm_up_builds_the_index_before_any_request(seeded: str) -> None:
-    from app.db import open_session
     from app.main import warm_resolver
-    from app.resolution import service as resolution_service
 
     resolution_service.reset_cache()
-    assert resolution_service._shared.index is None
+    assert registry._shared.public is None
     warm_resolver()
-    built = resolution_service._shared.index
+    built = registry._shared.public
     assert built is not None and len(built) == 281
     with open_session() as session:
-        assert resolution_service.shared_index(session) is built
+        assert registry.warm(session) == 281
+        assert registry._shared.public is built
 
 
 def test_rolled_back_organisation_never_reaches_the_shared_index(engine) -> None:
     """On both databases: a transaction's own new organisations stay in its overlay."""
-    from app.db import open_session
-    from app.organisations import service as organisation_service
-    from app.resolution import service as resolution_service
 
     with open_session(write=True) as session:
-        before = resolution_service.resolve(session, names=["Existing Coalition"])
+        before = resolve(session, "Existing Coalition")
         assert before.status == "new"
-        created = organisation_service.create(
-            session, names=organisation_service.parse_names(name="Phantom Exile Forum")
-        )
-        created_id = created.id
-        inside = resolution_service.resolve(session, names=["Phantom Exile Forum"])
+        created_id = create(session, "Phantom Exile Forum")
+        inside = resolve(session, "Phantom Exile Forum")
         assert (inside.status, inside.organisation_id) == ("existing", created_id)
         # Other requests of this worker share the index: an uncommitted organisation must not
         # be there (they could link to it, and a rollback would force a full rebuild).
-        shared = resolution_service._shared.index
-        assert shared is not None and created_id not in shared
+        assert created_id not in registry._shared.public  # type: ignore[operator]
         session.rollback()
     with open_session() as session:
-        after = resolution_service.resolve(session, names=["Phantom Exile Forum"])
+        after = resolve(session, "Phantom Exile Forum")
         assert after.status == "new"
-        assert created_id not in resolution_service.shared_index(session)
+        assert registry.entry(session, created_id) is None
 
 
 def test_organisations_created_in_one_transaction_share_its_version(engine) -> None:
     """On both databases: one counter bump per transaction, and every worker still sees all
     of its organisations after the commit."""
-    from app.db import open_session
-    from app.organisations import service as organisation_service
     from app.organisations.models import Organisation, RegistryState
 
     names = ["Lantern Watch Yerevan", "Harbour Rights Lab Fiji", "Quiet Orchard Collective"]
@@ -257,13 +258,10 @@ def test_organisations_created_in_one_transaction_share_its_version(engine) -> N
     with open_session(write=True) as session:
         ids = []
         for name in names:
-            assert resolution_service.resolve(session, names=[name]).status == "new"
-            created = organisation_service.create(
-                session, names=organisation_service.parse_names(name=name)
-            )
-            ids.append(created.id)
+            assert resolve(session, name).status == "new"
+            ids.append(create(session, name))
         # Each later row of the same transaction finds the earlier ones (its overlay).
-        found = resolution_service.resolve(session, names=[names[0]])
+        found = resolve(session, names[0])
         assert (found.status, found.organisation_id) == ("existing", ids[0])
         session.commit()
     with open_session() as session:
@@ -271,43 +269,36 @@ def test_organisations_created_in_one_transaction_share_its_version(engine) -> N
         revisions = {session.get(Organisation, i).revision for i in ids}  # type: ignore[union-attr]
         assert revisions == {start + 1}
         for name, organisation_id in zip(names, ids, strict=True):
-            resolved = resolution_service.resolve(session, names=[name])
+            resolved = resolve(session, name)
             assert (resolved.status, resolved.organisation_id) == ("existing", organisation_id)
 
 
 def test_a_rolled_back_savepoint_takes_its_organisations_and_version_along(engine) -> None:
     """On both databases: after ROLLBACK TO SAVEPOINT the transaction neither reuses the lost
     version nor resolves to the lost organisation; what it creates next is seen by all."""
-    from app.db import open_session
-    from app.organisations import service as organisation_service
     from app.organisations.models import Organisation, OrganisationName, RegistryState
 
     with open_session() as session:
         start = session.get(RegistryState, 1).version  # type: ignore[union-attr]
         resolution_service.warm(session)
     with open_session(write=True) as session:
-        kept = organisation_service.create(
-            session, names=organisation_service.parse_names(name="Kept Lantern Forum")
-        ).id
-        resolution_service.resolve(session, names=["anything"])
+        kept = create(session, "Kept Lantern Forum")
+        resolve(session, "anything")
         savepoint = session.begin_nested()
-        lost = organisation_service.create(
-            session, names=organisation_service.parse_names(name="Lost Harbour Circle")
-        ).id  # SQLite may give this id again after the rollback
-        inside = resolution_service.resolve(session, names=["Lost Harbour Circle"])
+        lost = create(
+            session, "Lost Harbour Circle"
+        )  # SQLite may give this id again after the rollback
+        inside = resolve(session, "Lost Harbour Circle")
         assert inside.organisation_id == lost
         savepoint.rollback()
-        gone = resolution_service.resolve(session, names=["Lost Harbour Circle"])
+        gone = resolve(session, "Lost Harbour Circle")
         assert gone.status == "new"
         # Still uncommitted: the organisation made before the savepoint stays this
         # transaction's own, out of the index other requests share.
-        still = resolution_service.resolve(session, names=["Kept Lantern Forum"])
+        still = resolve(session, "Kept Lantern Forum")
         assert still.organisation_id == kept
-        shared = resolution_service._shared.index
-        assert shared is not None and kept not in shared
-        later = organisation_service.create(
-            session, names=organisation_service.parse_names(name="Later Orchard Assembly")
-        ).id
+        assert kept not in registry._shared.public  # type: ignore[operator]
+        later = create(session, "Later Orchard Assembly")
         session.commit()
     with open_session() as session:
         version = session.get(RegistryState, 1).version  # type: ignore[union-attr]
@@ -321,7 +312,7 @@ def test_a_rolled_back_savepoint_takes_its_organisations_and_version_along(engin
             ("Kept Lantern Forum", kept),
             ("Later Orchard Assembly", later),
         ):
-            resolved = resolution_service.resolve(session, names=[name])
+            resolved = resolve(session, name)
             assert (resolved.status, resolved.organisation_id) == ("existing", organisation_id)
 
 
@@ -331,19 +322,13 @@ def test_a_transaction_that_creates_first_still_sees_what_others_committed_befor
     """On both databases: the overlay of a transaction whose first act is creating an
     organisation starts from memory; the worker's shared index must still catch up with what
     other transactions committed before (its later resolves skip the version query)."""
-    from app.db import open_session
-    from app.organisations import service as organisation_service
 
     with open_session() as session:
         resolution_service.warm(session)  # this worker's index, before the other commit
     with open_session(write=True) as other:
-        theirs = organisation_service.create(
-            other, names=organisation_service.parse_names(name="Brand New Orchard Forum")
-        ).id
+        theirs = create(other, "Brand New Orchard Forum")
         other.commit()
     with open_session(write=True) as session:
-        organisation_service.create(
-            session, names=organisation_service.parse_names(name="Another Fresh Harbour Lab")
-        )
-        found = resolution_service.resolve(session, names=["Brand New Orchard Forum"])
+        create(session, "Another Fresh Harbour Lab")
+        found = resolve(session, "Brand New Orchard Forum")
         assert (found.status, found.organisation_id) == ("existing", theirs)

@@ -229,12 +229,17 @@ def test_anonymous_only_organisation_is_hidden_from_other_coordinators(
         "matched_name": None,
         "candidates": [],
     }
-    # …but the pair waits for an admin, who may merge them.
+    # …but the pair waits for an admin, who may merge them: found after the response, by the
+    # check of new organisations against hidden ones.
     from sqlmodel import select
 
-    from app.admin.models import DuplicateCandidate
     from app.db import open_session
+    from app.resolution import checks
+    from app.resolution.models import DuplicateCandidate
 
+    with open_session() as session:
+        assert session.exec(select(DuplicateCandidate)).all() == []
+    checks.drain()
     with open_session() as session:
         pairs = [
             (c.organisation_a, c.organisation_b) for c in session.exec(select(DuplicateCandidate))

@@ -1,12 +1,29 @@
-"""Audit trail of every write by a coordinator or admin."""
+"""The audit trail of every write by a coordinator or admin (ground level: every domain writes
+to it, and it imports no domain)."""
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import Session
+from sqlalchemy import JSON, Column, insert
+from sqlmodel import Field, Session, SQLModel
 
-from app.admin.models import AuditEvent
-from app.db import utcnow
+from app.db import UTCDateTime, utcnow
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "token:<id>" or "env-admin"; never the token itself.
+    actor: str = Field(max_length=40, index=True)
+    action: str = Field(max_length=60)
+    target_type: str = Field(max_length=40)
+    target_id: str | None = Field(default=None, max_length=80)
+    # Ids and counts only: an anonymous signer's identity never goes here in clear text.
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
 
 
 def record(

@@ -2,8 +2,9 @@
 
 File format (tab-separated, `#` comments): query, expected seed entry number(s) separated by
 `|` or `NEW`, category. Each query goes through the signing code path
-(`organisations.service.parse_names` then `resolution.service.resolve`) in a transaction that
-is rolled back, so nothing is written.
+(`resolution.service.parse_names` then `resolution.service.resolve`) in a transaction that
+is rolled back, so nothing is written. A tool on top of the application (it builds a
+database and loads the seed), beside the CLI that runs it.
 
 Counting: a prediction is a link only when the status is `existing`. Precision, recall and F1
 are over queries whose category is not `translation`; false links (linked to a wrong entry, or
@@ -15,12 +16,14 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlmodel import Session, select
 
 from app import db
-from app.organisations import service as organisation_service
+from app.imports.seed import load_seed, seeds_dir
 from app.organisations.models import OrganisationName
-from app.resolution import service as resolution_service
+from app.resolution import service as identity
 
 
 @dataclass
@@ -67,18 +70,16 @@ def read_queries(path: Path) -> list[tuple[str, list[int] | None, str]]:
 
 
 def _throwaway_database() -> str:
-    from alembic import command
-
-    from app.cli import _alembic_config
-    from app.imports.seed import load_seed
-
     directory = tempfile.mkdtemp(prefix="undersigned-eval-")
     url = f"sqlite:///{directory}/eval.db"
-    config = _alembic_config()
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(__file__).resolve().parents[1] / "migrations")
+    )
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "head")
     db.set_engine(db.make_engine(url))
-    resolution_service.reset_cache()
+    identity.reset_cache()
     with db.open_session(write=True) as session:
         load_seed(session)
         session.commit()
@@ -87,8 +88,6 @@ def _throwaway_database() -> str:
 
 def _seed_entries(session: Session) -> dict[int, set[int]]:
     """Organisation id → seed entry numbers it holds (several if the seed itself was merged)."""
-    from app.imports.seed import seeds_dir
-
     by_name: dict[str, int] = {}
     for owner, name in session.exec(
         select(OrganisationName.organisation_id, OrganisationName.name)
@@ -100,7 +99,7 @@ def _seed_entries(session: Session) -> dict[int, set[int]]:
         for row in csv.DictReader(handle):
             if not row["name"].strip():
                 continue
-            first = organisation_service.parse_names(name=row["name"])[0].name
+            first = identity.parse_names(name=row["name"])[0].name
             found = by_name.get(first)
             if found is not None:
                 result.setdefault(found, set()).add(int(row["position"]))
@@ -114,8 +113,8 @@ def evaluate(path: Path) -> Report:
     with db.open_session() as session:
         entries_of = _seed_entries(session)
         for query, expected, category in queries:
-            names = [n.name for n in organisation_service.parse_names(name=query)]
-            resolution = resolution_service.resolve(session, names=names)
+            names = [n.name for n in identity.parse_names(name=query)]
+            resolution = identity.resolve(session, names=names, viewer=None)
             session.rollback()
             linked = None
             if resolution.status == "existing" and resolution.organisation_id is not None:

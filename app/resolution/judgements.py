@@ -9,9 +9,9 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, select
 
-from app.admin.models import Judgement, Verdict
 from app.db import utcnow
 from app.organisations.models import Organisation
+from app.resolution.models import Judgement, Verdict
 
 
 def ordered(a: int, b: int) -> tuple[int, int]:

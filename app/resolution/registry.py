@@ -1,0 +1,736 @@
+"""The organisation registry each worker process holds in memory, in step with the database.
+
+- Every write to an organisation (created, renamed, merged, its standing changed by a
+  signature) increments `registry_state.version` under its row lock and stamps
+  `organisation.revision` (`touch`, `create`). Each resolve reads that version once; when it
+  moved past what this process holds, only organisations with a newer revision are reloaded
+  (merged ones leave), with their names and standing (visibility.Standing); a version lower
+  than seen (database reset) rebuilds from scratch. Every worker does the same, so all converge
+  on the committed registry without messaging.
+- Organisations that everyone may see (public or unsigned) and hidden ones are held in two
+  separate indexes: a caller who may not see a hidden organisation resolves against an index
+  it was never in, so that it changes no score, no word rarity, no candidate list and no work.
+  The hidden organisations a caller may see anyway (its letters' anonymous signers) come in
+  as a small index of their own (`View`).
+- The shared indexes only ever hold committed data. A transaction that itself wrote
+  organisations sees them through a per-session overlay (`session.info`), dropped on commit or
+  rollback; the versions from its first bump onward are its own (it holds the counter's lock).
+  Organisations it creates one after another share one version (decision 0043).
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, event, insert, text, update
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session, col, select
+
+from app.db import utcnow
+from app.letters.models import Letter
+from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.resolution.index import Index, OrgEntry, settle
+from app.resolution.names import ParsedName
+from app.resolution.normalise import NameKey, normalise
+from app.resolution.scoring import OrgScore, Rarity
+from app.resolution.visibility import Standing, Viewer, standing_columns, standing_of
+from app.signatures.models import Signature
+
+FIRST_OWN_VERSION = "registry_first_own_version"
+LAST_OWN_VERSION = "registry_last_own_version"
+_OVERLAY = "registry_overlay"
+_SAVEPOINTS = "registry_own_versions_at_savepoints"
+_SYNCED = "registry_synced_version"
+_TRANSACTION_KEYS = (FIRST_OWN_VERSION, LAST_OWN_VERSION, _OVERLAY, _SAVEPOINTS, _SYNCED)
+_SETTLE_AT = 10_000
+_EXTRA_CACHE = 32
+
+_REGISTRY = RegistryState.__table__  # type: ignore[attr-defined]
+_ORGANISATION = Organisation.__table__  # type: ignore[attr-defined]
+_NAME = OrganisationName.__table__  # type: ignore[attr-defined]
+# Built once: an import runs these thousands of times, and building a statement costs about
+# as much as SQLite executing it.
+_BUMP = (
+    update(_REGISTRY)
+    .where(_REGISTRY.c.id == 1)
+    .values(version=_REGISTRY.c.version + 1)
+    .returning(_REGISTRY.c.version)
+)
+_INSERT_ORGANISATION = (
+    insert(_ORGANISATION)
+    .values(
+        kind=bindparam("kind"),
+        country=bindparam("country"),
+        website=bindparam("website"),
+        merged_into=None,
+        created_at=bindparam("now"),
+        revision=bindparam("revision"),
+    )
+    .returning(_ORGANISATION.c.id)
+)
+_INSERT_NAMES = insert(_NAME)
+
+
+class _Shared:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.public: Index | None = None
+        self.hidden = Index()
+        self.revision: dict[int, int] = {}  # of hidden organisations (what `extra` caches on)
+        self.unsigned: set[int] = set()  # in `public`, but nothing shows them publicly
+        self.version = 0
+        # Small indexes of hidden organisations some callers may see, by their (id, revision).
+        self.extra: OrderedDict[tuple[tuple[int, int], ...], Index] = OrderedDict()
+
+
+_shared = _Shared()
+
+
+@dataclass
+class _Overlay:
+    """This transaction's own organisations (created or changed), uncommitted."""
+
+    index: Index = field(default_factory=Index)
+    version: int = 0
+    shadow: set[int] = field(default_factory=set)  # their older entries in the shared indexes
+    # Of the organisations it changed (reloaded): those it created are absent until commit.
+    standing: dict[int, Standing] = field(default_factory=dict)
+
+    def hidden(self) -> set[int]:
+        return {i for i, held in self.standing.items() if held == Standing.hidden}
+
+
+def reset_cache() -> None:
+    """Forget the in-process registry (tests that wipe the database call this)."""
+    with _shared.lock:
+        _shared.public = None
+        _shared.hidden = Index()
+        _shared.revision.clear()
+        _shared.unsigned.clear()
+        _shared.extra.clear()
+        _shared.version = 0
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _end_of_transaction(session: OrmSession, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction: SQLAlchemy also ends savepoints (and its own internal
+    # subtransactions), after which this transaction still holds its versions and overlay.
+    if transaction.parent is None and not transaction.nested:
+        for key in _TRANSACTION_KEYS:
+            session.info.pop(key, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_create")
+def _savepoint_begins(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_SAVEPOINTS, {})
+        marks[id(transaction)] = (
+            session.info.get(FIRST_OWN_VERSION),
+            session.info.get(LAST_OWN_VERSION),
+        )
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _savepoint_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back savepoint takes its counter bumps and organisations with it: go back to
+    the versions held when it began, and drop the overlay (the next resolve rebuilds it from
+    what the database still has)."""
+    marks = session.info.get(_SAVEPOINTS)
+    if not previous_transaction.nested or not marks or id(previous_transaction) not in marks:
+        return
+    first, last = marks.pop(id(previous_transaction))
+    for key, value in ((FIRST_OWN_VERSION, first), (LAST_OWN_VERSION, last)):
+        if value is None:
+            session.info.pop(key, None)
+        else:
+            session.info[key] = value
+    session.info.pop(_OVERLAY, None)
+
+
+def _note_own_version(session: Session, *, version: int) -> None:
+    """From its first bump on, the transaction holds the counter row's lock until it ends:
+    versions from the first one upward are its uncommitted changes (kept out of the shared
+    indexes, which must survive a rollback), and no other transaction can commit an
+    organisation change meanwhile."""
+    session.info.setdefault(FIRST_OWN_VERSION, version)
+    session.info[LAST_OWN_VERSION] = version
+
+
+def _next_version(session: Session) -> int:
+    """Bump the registry counter (one statement; its row lock is held until commit, so
+    versions become visible in order)."""
+    version = int(session.execute(_BUMP).scalar_one())
+    _note_own_version(session, version=version)
+    return version
+
+
+def claim(session: Session) -> bool:
+    """Take the registry counter's lock for this transaction, before it creates an
+    organisation; whether organisations changed since its last resolve (the decision must
+    then be taken again: another worker may have created the same organisation meanwhile)."""
+    if session.info.get(LAST_OWN_VERSION) is not None:
+        return False
+    synced = session.info.get(_SYNCED)
+    version = _next_version(session)
+    # Brings the shared indexes to what committed before the lock and starts the overlay at
+    # this version, so that what the transaction creates next shares it (_held_version).
+    _sync(session)
+    return synced != version - 1
+
+
+def touch(session: Session, *, organisations: Iterable[Organisation]) -> int:
+    """Mark organisations as changed (names, merges, standing) so that every worker reloads
+    them; this transaction's own later resolves see them through its overlay."""
+    version = _next_version(session)
+    for organisation in organisations:
+        organisation.revision = version
+        session.add(organisation)
+    session.flush()
+    return version
+
+
+def touch_ids(session: Session, *, organisation_ids: Iterable[int]) -> None:
+    """`touch` for organisations known by id (one statement)."""
+    ids = sorted(set(organisation_ids))
+    if not ids:
+        return
+    version = _next_version(session)
+    for start in range(0, len(ids), 5000):
+        session.execute(
+            update(_ORGANISATION)
+            .where(_ORGANISATION.c.id.in_(ids[start : start + 5000]))
+            .values(revision=version)
+        )
+
+
+def standings(session: Session, organisation_ids: Iterable[int]) -> dict[int, Standing | None]:
+    """The standing this process's registry holds for each organisation (None: not live).
+    Organisations this transaction created count as public until its commit reloads them."""
+    public, overlay = _sync(session)
+    result: dict[int, Standing | None] = {}
+    with _shared.lock:
+        for organisation_id in organisation_ids:
+            if overlay is not None and organisation_id in overlay.shadow:
+                if organisation_id not in overlay.index:
+                    result[organisation_id] = None
+                else:
+                    result[organisation_id] = overlay.standing.get(organisation_id, Standing.public)
+            elif organisation_id in _shared.hidden:
+                result[organisation_id] = Standing.hidden
+            elif organisation_id in _shared.unsigned:
+                result[organisation_id] = Standing.unsigned
+            else:
+                result[organisation_id] = Standing.public if organisation_id in public else None
+    return result
+
+
+def changes_standing(held: Standing | None, *, shows_publicly: bool) -> bool:
+    """Whether one more signature (showing the organisation publicly, or a sensitive one)
+    changes the standing `held`: the first public signature of a hidden organisation, or the
+    first sensitive signature of one that nothing showed."""
+    return held == (Standing.hidden if shows_publicly else Standing.unsigned)
+
+
+@dataclass
+class _Loaded:
+    organisation_id: int
+    names: list[str]
+    website: str | None
+    country: str | None
+    standing: Standing
+    revision: int
+
+
+def _load(session: Session, *, after: int, upto: int | None) -> tuple[list[_Loaded], set[int]]:
+    """Organisations with after < revision (≤ upto): the live ones with their names and
+    standing, and the ids of all of them (merged ones included)."""
+    query = select(Organisation).where(col(Organisation.revision) > after)
+    if upto is not None:
+        query = query.where(col(Organisation.revision) <= upto)
+    organisations = session.exec(query.order_by(col(Organisation.id))).all()
+    live = {o.id: o for o in organisations if o.merged_into is None and o.id is not None}
+    names: dict[int, list[str]] = {i: [] for i in live}
+    standings: dict[int, Standing] = dict.fromkeys(live, Standing.unsigned)
+    if live:
+        # By the same revision range rather than by id: a bulk import commits thousands.
+        in_range = (col(Organisation.revision) > after) & col(Organisation.merged_into).is_(None)
+        if upto is not None:
+            in_range &= col(Organisation.revision) <= upto
+        rows = session.exec(
+            select(OrganisationName.organisation_id, OrganisationName.name)
+            .join(Organisation, col(Organisation.id) == OrganisationName.organisation_id)
+            .where(in_range)
+            .order_by(col(OrganisationName.is_primary).desc(), col(OrganisationName.id))
+        )
+        for organisation_id, name in rows:
+            names[organisation_id].append(name)
+        signed = session.exec(
+            select(Signature.organisation_id, *standing_columns())
+            .join(Letter, col(Letter.id) == Signature.letter_id)
+            .join(Organisation, col(Organisation.id) == Signature.organisation_id)
+            .where(in_range)
+            .group_by(col(Signature.organisation_id))
+        )
+        for signer, public, sensitive in signed:
+            if signer is not None:
+                standings[signer] = standing_of(public=bool(public), sensitive=bool(sensitive))
+    loaded = [
+        _Loaded(i, names[i], o.website, o.country, standings[i], o.revision)
+        for i, o in live.items()
+    ]
+    return loaded, {o.id for o in organisations if o.id is not None}
+
+
+def _apply_shared(loaded: list[_Loaded], ids: set[int], public: Index) -> None:
+    for organisation_id in ids:
+        public.remove(organisation_id)
+        _shared.hidden.remove(organisation_id)
+        _shared.revision.pop(organisation_id, None)
+        _shared.unsigned.discard(organisation_id)
+    for item in loaded:
+        target = _shared.hidden if item.standing == Standing.hidden else public
+        target.upsert(item.organisation_id, item.names, website=item.website, country=item.country)
+        if item.standing == Standing.hidden:
+            _shared.revision[item.organisation_id] = item.revision
+        elif item.standing == Standing.unsigned:
+            _shared.unsigned.add(item.organisation_id)
+
+
+def _advance_shared(session: Session, *, committed: int) -> Index:
+    """The shared indexes, brought to the committed registry version `committed`."""
+    with _shared.lock:
+        if _shared.public is None or committed < _shared.version:
+            _shared.public, _shared.hidden = Index(), Index()
+            _shared.revision.clear()
+            _shared.unsigned.clear()
+            _shared.extra.clear()
+            loaded, ids = _load(session, after=0, upto=committed)
+            _apply_shared(loaded, ids, _shared.public)
+            _shared.version = committed
+            if len(_shared.public) + len(_shared.hidden) > _SETTLE_AT:
+                settle()
+        elif committed > _shared.version:
+            loaded, ids = _load(session, after=_shared.version, upto=committed)
+            _apply_shared(loaded, ids, _shared.public)
+            _shared.version = committed
+        return _shared.public
+
+
+def _sync(session: Session) -> tuple[Index, _Overlay | None]:
+    """The shared public index at the latest committed version, plus this transaction's own
+    changes."""
+    overlay = session.info.get(_OVERLAY)
+    if overlay is not None and overlay.version == session.info.get(LAST_OWN_VERSION):
+        # This transaction holds the counter's lock and its overlay is current: nothing can
+        # have changed since the last call, so skip the version query.
+        with _shared.lock:
+            shared = _shared.public
+        if shared is not None:
+            return shared, overlay
+    version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
+    version = int(version or 0)
+    first_own = session.info.get(FIRST_OWN_VERSION)
+    committed = version if first_own is None else int(first_own) - 1
+    shared = _advance_shared(session, committed=committed)
+    session.info[_SYNCED] = version if first_own is None else int(session.info[LAST_OWN_VERSION])
+    if first_own is None:
+        return shared, None
+    overlay = session.info.get(_OVERLAY)
+    if overlay is None:
+        overlay = _Overlay(version=committed)
+        session.info[_OVERLAY] = overlay
+    if version > overlay.version:
+        loaded, ids = _load(session, after=overlay.version, upto=None)
+        for organisation_id in ids:
+            overlay.index.remove(organisation_id)
+            overlay.standing.pop(organisation_id, None)
+        for item in loaded:
+            overlay.index.upsert(
+                item.organisation_id, item.names, website=item.website, country=item.country
+            )
+            overlay.standing[item.organisation_id] = item.standing
+        overlay.shadow |= ids
+        overlay.version = version
+    return shared, overlay
+
+
+@dataclass(frozen=True)
+class Layer:
+    index: Index
+    exclude: frozenset[int] | set[int] = frozenset()
+
+
+class View:
+    """The registry as one caller may see it: layers of indexes, each leaving out what a
+    layer above replaces (or what the caller may not see)."""
+
+    def __init__(self, layers: Sequence[Layer], *, counted: Sequence[Index] = ()) -> None:
+        self.layers = [layer for layer in layers if len(layer.index)]
+        # Word rarity counts the organisations of the layers (or of `counted`).
+        indexes = [i for i in counted if len(i)] or [layer.index for layer in self.layers]
+        self.rarity: Rarity
+        if len(indexes) == 1:
+            self.rarity = indexes[0].rarity
+        elif len(indexes) == 2:  # the common case (overlay or hidden, and public): no loop
+            first, second = indexes[0].rarity, indexes[1].rarity
+            self.rarity = lambda word: first(word) + second(word)
+        else:
+            self.rarity = lambda word: sum(index.rarity(word) for index in indexes)
+
+    def exact(self, keys: Sequence[NameKey]) -> dict[int, Index]:
+        """Organisations with a name equal to a query name, and the index holding each."""
+        hits: dict[int, Index] = {}
+        for layer in self.layers:
+            for organisation_id in layer.index.exact(keys, exclude=layer.exclude):
+                hits.setdefault(organisation_id, layer.index)
+        return hits
+
+    def score(
+        self,
+        keys: Sequence[NameKey],
+        *,
+        website: str | None,
+        country: str | None,
+        minimum: float | None,
+    ) -> dict[int, OrgScore]:
+        """Blocked candidates of every layer, scored (words counted over the view)."""
+        scored: dict[int, OrgScore] = {}
+        for layer in self.layers:
+            for organisation_id, result in layer.index.score(
+                keys,
+                website=website,
+                country=country,
+                exclude=layer.exclude,
+                minimum=minimum,
+                rarity=self.rarity,
+            ):
+                scored.setdefault(organisation_id, result)
+        return scored
+
+    def score_one(
+        self,
+        keys: Sequence[NameKey],
+        organisation_id: int,
+        index: Index,
+        *,
+        website: str | None,
+        country: str | None,
+    ) -> OrgScore | None:
+        return index.score_one(
+            keys, organisation_id, website=website, country=country, rarity=self.rarity
+        )
+
+    def blocked(
+        self, keys: Sequence[NameKey], *, exclude: frozenset[int] | set[int] = frozenset()
+    ) -> list[OrgEntry]:
+        """The organisations worth comparing with these names (each layer's blocking)."""
+        found: dict[int, OrgEntry] = {}
+        for layer in self.layers:
+            for organisation_id in layer.index.block(keys, exclude=layer.exclude | exclude):
+                entry = layer.index.entry(organisation_id)
+                if entry is not None:
+                    found.setdefault(organisation_id, entry)
+        return list(found.values())
+
+    def entries(self) -> dict[int, OrgEntry]:
+        """Every organisation of the view (the duplicate scan's admin view)."""
+        found: dict[int, OrgEntry] = {}
+        for layer in self.layers:
+            for entry in layer.index.entries():
+                if entry.organisation_id not in layer.exclude:
+                    found.setdefault(entry.organisation_id, entry)
+        return found
+
+
+def _extra_index(organisation_ids: frozenset[int]) -> Index:
+    """A small index of the hidden organisations a caller may see (under _shared.lock)."""
+    key = tuple(sorted((i, _shared.revision[i]) for i in organisation_ids))
+    cached = _shared.extra.get(key)
+    if cached is not None:
+        _shared.extra.move_to_end(key)
+        return cached
+    index = Index()
+    for organisation_id in organisation_ids:
+        entry = _shared.hidden.entry(organisation_id)
+        if entry is not None:
+            index.adopt(entry)
+    _shared.extra[key] = index
+    if len(_shared.extra) > _EXTRA_CACHE:
+        _shared.extra.popitem(last=False)
+    return index
+
+
+def view(session: Session, *, viewer: Viewer | None) -> View:
+    """The registry as this caller may see it (None: everything, for admin tools)."""
+    public, overlay = _sync(session)
+    shadow: frozenset[int] | set[int] = overlay.shadow if overlay is not None else frozenset()
+    everything = viewer is None or viewer.is_admin
+    extra: frozenset[int] = frozenset()
+    if viewer is not None and not viewer.is_admin:
+        extra = viewer.extra(session)
+    layers = []
+    if overlay is not None:
+        exclude = set() if everything else overlay.hidden() - extra
+        layers.append(Layer(overlay.index, exclude))
+    layers.append(Layer(public, shadow))
+    with _shared.lock:
+        if everything:
+            layers.append(Layer(_shared.hidden, shadow))
+        else:
+            seen = frozenset(i for i in extra if i in _shared.revision)
+            if seen:
+                layers.append(Layer(_extra_index(seen), shadow))
+    return View(layers)
+
+
+def hidden_view(session: Session) -> View:
+    """The organisations hidden from the public alone, words counted over the whole registry
+    (comparing a new organisation with them: checks.py)."""
+    public, _ = _sync(session)
+    with _shared.lock:
+        hidden = _shared.hidden
+    return View([Layer(hidden)], counted=[public, hidden])
+
+
+def entry(session: Session, organisation_id: int) -> OrgEntry | None:
+    """A committed live organisation as the registry holds it."""
+    public, _ = _sync(session)
+    with _shared.lock:
+        return public.entry(organisation_id) or _shared.hidden.entry(organisation_id)
+
+
+def version(session: Session) -> int:
+    """The registry version this process's view of it (and this transaction's) is at."""
+    _sync(session)
+    return int(session.info.get(_SYNCED) or _shared.version)
+
+
+def warm(session: Session) -> int:
+    """Build the shared indexes now (at start-up) rather than on the first request; size."""
+    public, _ = _sync(session)
+    with _shared.lock:
+        return len(public) + len(_shared.hidden)
+
+
+def _held_version(session: Session) -> int | None:
+    """The registry version this transaction last bumped to, if its overlay has seen every
+    change up to it: an organisation the transaction creates next may carry that version
+    too (the counter's row lock is held until commit, so no other writer can come between),
+    which saves a counter update per organisation in a bulk import."""
+    last = session.info.get(LAST_OWN_VERSION)
+    overlay = session.info.get(_OVERLAY)
+    if last is None or overlay is None or overlay.version != last:
+        return None
+    return int(last)
+
+
+def _note_created(
+    session: Session,
+    *,
+    organisation_id: int,
+    names: list[str],
+    website: str | None,
+    country: str | None,
+    version: int,
+) -> None:
+    """Add an organisation this transaction just created to its overlay, without a query.
+
+    Only when the overlay is exactly one version behind, or at this version (_held_version);
+    otherwise the next resolve reloads from the database as usual.
+    """
+    overlay = session.info.get(_OVERLAY)
+    if overlay is None and session.info.get(FIRST_OWN_VERSION) == version:
+        # The transaction's first change: its overlay starts from memory, not from a query
+        # (an organisation still pending in a bulk write would not be found by one). The
+        # shared index must then hold everything committed before it, as _sync would ensure:
+        # later resolves of this transaction skip the version query.
+        _advance_shared(session, committed=version - 1)
+        overlay = session.info[_OVERLAY] = _Overlay(version=version - 1)
+    if overlay is None or overlay.version not in (version - 1, version):
+        return
+    overlay.index.upsert(organisation_id, names, website=website, country=country)
+    overlay.shadow.add(organisation_id)
+    overlay.version = version
+
+
+class Batch:
+    """Organisations a bulk import creates, written together by flush() rather than in one
+    round trip each (on PostgreSQL most of an import's non-resolver time).
+
+    Their ids are reserved up front, so each is known (and resolvable through the
+    transaction's overlay) at once. The owner must flush() before anything else of the
+    transaction reads the organisation tables or refers to these rows, and before it ends;
+    an exception or rollback simply drops what was pending. `created` lists every
+    organisation created through it.
+    """
+
+    def __init__(self) -> None:
+        self._organisations: list[dict[str, Any]] = []
+        self._names: list[dict[str, Any]] = []
+        self._ids: list[int] = []
+        self._next = 0
+        # Ids reserved at a time, doubling up to 256: a small import wastes few sequence
+        # numbers, a large one needs few round trips.
+        self._reserve = 8
+        self.created: list[int] = []
+
+    def reserve_id(self, session: Session) -> int:
+        if not self._ids:
+            self._reserve = min(self._reserve * 2, 256)
+            if session.get_bind().dialect.name == "postgresql":
+                self._ids = list(
+                    session.execute(
+                        text(
+                            "SELECT nextval(pg_get_serial_sequence('organisation', 'id'))"
+                            " FROM generate_series(1, :count)"
+                        ),
+                        {"count": self._reserve},
+                    ).scalars()
+                )
+            else:
+                # SQLite gives max(id) + 1; this transaction holds its write lock.
+                highest = session.execute(text("SELECT max(id) FROM organisation")).scalar()
+                start = max(int(highest or 0), self._next) + 1
+                self._ids = list(range(start, start + self._reserve))
+                self._next = self._ids[-1]
+        return self._ids.pop(0)
+
+    def add(self, organisation: dict[str, Any], names: list[dict[str, Any]]) -> None:
+        self._organisations.append(organisation)
+        self._names.extend(names)
+
+    def flush(self, session: Session) -> None:
+        if not self._organisations:
+            return
+        session.execute(insert(_ORGANISATION), self._organisations)
+        session.execute(_INSERT_NAMES, self._names)
+        self._organisations.clear()
+        self._names.clear()
+
+
+def create(
+    session: Session,
+    *,
+    names: Sequence[ParsedName],
+    lang: str | None = None,
+    kind: str = "organisation",
+    country: str | None = None,
+    website: str | None = None,
+    batch: Batch | None = None,
+) -> int:
+    """Insert a new organisation with its names, under a registry version, and let this
+    transaction's overlay know it; its id. With `batch`, written when that is flushed."""
+    # Written with Core statements rather than a unit-of-work flush: an import creates
+    # thousands of organisations in one request, and per-statement round trips were most of
+    # its time (docs/decisions/0041-import-performance.md).
+    now = utcnow()
+    rows = [
+        {
+            "name": new.name,
+            "normalised": normalise(new.name),
+            # The submitted language describes the primary name; others carry their script.
+            "lang": lang if new.is_primary else None,
+            "script": new.script,
+            "is_acronym": new.is_acronym,
+            "is_primary": new.is_primary,
+        }
+        for new in names
+    ]
+    fields = {"kind": kind, "country": country, "website": website, "now": now}
+    held = _held_version(session)
+
+    def named(organisation_id: int) -> list[dict[str, Any]]:
+        return [row | {"organisation_id": organisation_id, "created_at": now} for row in rows]
+
+    if batch is not None:
+        version = held if held is not None else _next_version(session)
+        organisation_id = batch.reserve_id(session)
+        batch.add(
+            {
+                "id": organisation_id,
+                "kind": kind,
+                "country": country,
+                "website": website,
+                "merged_into": None,
+                "created_at": now,
+                "revision": version,
+            },
+            named(organisation_id),
+        )
+        batch.created.append(organisation_id)
+    elif session.get_bind().dialect.name == "postgresql":
+        organisation_id, version = _insert_in_one_statement(
+            session, fields=fields, names=rows, revision=held
+        )
+    else:
+        # SQLite runs in-process, so separate statements cost little. The registry is bumped
+        # first so the row is inserted with its revision.
+        version = held if held is not None else _next_version(session)
+        organisation_id = session.execute(
+            _INSERT_ORGANISATION, fields | {"revision": version}
+        ).scalar_one()
+        session.execute(_INSERT_NAMES, named(organisation_id))
+    _note_own_version(session, version=version)
+    # The overlay learns the organisation from memory: re-reading it from the database before
+    # the next resolve cost two queries per imported row.
+    _note_created(
+        session,
+        organisation_id=organisation_id,
+        names=[new.name for new in names],
+        website=website,
+        country=country,
+        version=version,
+    )
+    return int(organisation_id)
+
+
+@lru_cache(maxsize=64)
+def _one_statement(names: int, *, bump: bool) -> TextClause:
+    """The statement of _insert_in_one_statement for a number of names (parsed once: text()
+    scans its SQL for parameters every time it is built)."""
+    values = ", ".join(
+        f"(:name{i}, :normalised{i}, :lang{i}, :script{i}, :is_acronym{i}, :is_primary{i})"
+        for i in range(names)
+    )
+    if bump:
+        version = " UPDATE registry_state SET version = version + 1 WHERE id = 1 RETURNING version"
+    else:
+        version = " SELECT CAST(:revision AS INTEGER) AS version"
+    return text(
+        f"WITH bump AS ({version}),"
+        " new_organisation AS ("
+        " INSERT INTO organisation (kind, country, website, merged_into, created_at, revision)"
+        " SELECT :kind, :country, :website, NULL, :now, bump.version FROM bump"
+        " RETURNING id, revision),"
+        " new_names AS ("
+        " INSERT INTO organisation_name"
+        " (organisation_id, name, normalised, lang, script, is_acronym, is_primary, created_at)"
+        " SELECT new_organisation.id, given.name, given.normalised, given.lang, given.script,"
+        " given.is_acronym, given.is_primary, :now FROM new_organisation,"
+        f" (VALUES {values}) AS given (name, normalised, lang, script, is_acronym, is_primary))"
+        " SELECT id, revision FROM new_organisation"
+    )
+
+
+def _insert_in_one_statement(
+    session: Session,
+    *,
+    fields: dict[str, Any],
+    names: list[dict[str, Any]],
+    revision: int | None,
+) -> tuple[int, int]:
+    """PostgreSQL: bump the registry (unless `revision` is the transaction's held version),
+    insert the organisation and its names in one round trip (data-modifying CTEs all run to
+    completion); returns (id, registry version)."""
+    params: dict[str, Any] = dict(fields)
+    for i, row in enumerate(names):
+        params |= {f"{key}{i}": value for key, value in row.items()}
+    if revision is not None:
+        params["revision"] = revision
+    statement = _one_statement(len(names), bump=revision is None)
+    created = session.execute(statement, params).one()
+    return int(created[0]), int(created[1])

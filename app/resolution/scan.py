@@ -1,0 +1,265 @@
+"""Candidate duplicate organisations for the admin queue: a blocked scan, never all pairs.
+
+The scan reads the registry (every live organisation, hidden ones included: only admins see
+the queue) through the resolver's own blocking keys (index.query_keys) and scores pairs with
+the resolver's scorer, so the queue and signing judge pairs by the same rules. Per name of
+each organisation it looks up its whole-name and initials keys, and its two rarest word,
+transliteration or CJK keys; organisations with the same website domain meet too. A key
+shared by more than a few dozen organisations ("human", "rights", "AI") says nothing about
+identity and is skipped, which keeps the scan sub-quadratic. Pairs that share only a rare
+word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
+person would glance): the scorer could not lift the others to the review line. A
+cheap upper bound of the score (scoring.ScoreBound) skips each direction that cannot reach it.
+"""
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+from sqlmodel import Session, select
+
+from app.resolution import judgements as judgement_service
+from app.resolution import registry
+from app.resolution.index import OrgEntry, query_keys, whole_name_key
+from app.resolution.models import DuplicateCandidate
+from app.resolution.registry import View
+from app.resolution.scoring import (
+    REVIEW,
+    OrgScore,
+    ScoreBound,
+    registrable_domain,
+    score_organisation,
+)
+
+MIN_SCORE = REVIEW
+MAX_BLOCK = 40
+PREFILTER_SCORE = 60.0
+MAX_EXACT_BLOCK = 200
+RARE_KEYS_PER_NAME = 2
+# The best pairs kept per scan (memory per worker); the queue shows the best unjudged ones and
+# every organisation write bumps the registry version, after which the next view rescans.
+MAX_KEPT_PAIRS = 20_000
+
+
+@dataclass(slots=True)
+class Pair:
+    a: int
+    b: int
+    score: float
+    reasons: list[str]
+    source: str = "scan"
+
+
+@dataclass
+class _ScanCache:
+    version: int = -1
+    pairs: list[Pair] = field(default_factory=list)
+
+
+_cache = _ScanCache()
+_cache_lock = threading.Lock()
+
+
+def _members(seen: View, item: str | int) -> set[int]:
+    found: set[int] = set()
+    for layer in seen.layers:
+        found.update(i for i in layer.index.members(item) if i not in layer.exclude)
+    return found
+
+
+def _blocked(
+    seen: View, entry: OrgEntry, domains: dict[str, list[int]]
+) -> tuple[set[int], set[int]]:
+    """The organisations one organisation is compared with: met through a whole name, its
+    initials, an acronym or the website's domain (strong), or through a rare word only
+    (weak)."""
+    strong: set[int] = set()
+    weak: set[int] = set()
+    for key in entry.names:
+        rare: list[tuple[int, str]] = []
+        whole = whole_name_key(key)
+        for item in query_keys(key):
+            if isinstance(item, int):  # a whole name, or initials and acronyms (hashed)
+                members = _members(seen, item)
+                if len(members) <= (MAX_EXACT_BLOCK if item == whole else MAX_BLOCK):
+                    strong |= members
+            elif not item.startswith("p:"):  # a place alone says nothing about identity
+                size = sum(layer.index.size(item) for layer in seen.layers)
+                if 1 <= size <= MAX_BLOCK:
+                    rare.append((size, item))
+        rare.sort()
+        for _, item in rare[:RARE_KEYS_PER_NAME]:
+            # An acronym's own word (LSVD) meets the long names that carry it.
+            (strong if key.is_acronym else weak).update(_members(seen, item))
+    domain = registrable_domain(entry.website)
+    if domain is not None and len(domains[domain]) <= MAX_EXACT_BLOCK:
+        strong.update(domains[domain])
+    strong.discard(entry.organisation_id)
+    return strong, weak - strong - {entry.organisation_id}
+
+
+def _alike(a: OrgEntry, b: OrgEntry) -> bool:
+    """Whether two organisations sharing only a rare word deserve the scorer."""
+    for q in a.names:
+        for r in b.names:
+            if q.cjk and r.cjk:
+                similar = fuzz.ratio(q.despaced, r.despaced)
+            else:
+                similar = fuzz.token_sort_ratio(q.norm, r.norm)
+            if similar >= PREFILTER_SCORE:
+                return True
+    return False
+
+
+def score_pair(
+    seen: View,
+    a: OrgEntry,
+    b: OrgEntry,
+    *,
+    minimum: float = 0.0,
+    bounds: "_Bounds | None" = None,
+) -> tuple[float, list[str]]:
+    """Symmetric score of two registered organisations (the larger of both directions).
+    With `bounds`, a direction whose upper bound can reach neither `minimum` nor the other
+    direction's score is not scored: the result is the same."""
+    directions = [(a, b), (b, a)]
+    limits = [100.0, 100.0]
+    if bounds is not None:
+        limits = [bounds(query, other) for query, other in directions]
+        if limits[1] > limits[0]:
+            directions.reverse()
+            limits.reverse()
+    best: OrgScore | None = None
+    for (query, other), limit in zip(directions, limits, strict=True):
+        if limit < minimum or (best is not None and limit <= best.score):
+            continue
+        scored = score_organisation(
+            query.names,
+            other.names,
+            rarity=seen.rarity,
+            query_website=query.website,
+            website=other.website,
+            query_country=query.country,
+            country=other.country,
+        )
+        if best is None or scored.score > best.score:
+            best = scored
+    return (best.score, best.reasons) if best is not None else (0.0, [])
+
+
+class _Bounds:
+    """Upper bounds of score_organisation, one ScoreBound per querying organisation."""
+
+    def __init__(self) -> None:
+        self._bounds: dict[int, ScoreBound] = {}
+
+    def __call__(self, query: OrgEntry, other: OrgEntry) -> float:
+        bound = self._bounds.get(query.organisation_id)
+        if bound is None:
+            bound = self._bounds[query.organisation_id] = ScoreBound(
+                query.names, website=query.website, country=query.country
+            )
+        return bound(other.names, website=other.website, country=other.country)
+
+
+def scan(seen: View, *, min_score: float = MIN_SCORE) -> list[Pair]:
+    """Every blocked pair scored once; the best MAX_KEPT_PAIRS at or above `min_score`."""
+    entries = seen.entries()
+    domains: dict[str, list[int]] = defaultdict(list)
+    for entry in entries.values():
+        domain = registrable_domain(entry.website)
+        if domain is not None:
+            domains[domain].append(entry.organisation_id)
+    bounds = _Bounds()
+    pairs: list[Pair] = []
+    done: set[int] = set()  # pairs as low << 32 | high, scored
+    unlike: set[int] = set()  # met through a rare word only, and not alike
+    for organisation_id in sorted(entries):
+        entry = entries[organisation_id]
+        strong, weak = _blocked(seen, entry, domains)
+        for other_id in [*strong, *weak]:
+            low, high = judgement_service.ordered(organisation_id, other_id)
+            key = low << 32 | high
+            other = entries.get(other_id)
+            if key in done or other is None:
+                continue
+            if other_id in weak:
+                if key in unlike:
+                    continue
+                if not _alike(entry, other):
+                    unlike.add(key)  # the other side may still meet it through a stronger key
+                    continue
+            done.add(key)
+            score, reasons = score_pair(seen, entry, other, minimum=min_score, bounds=bounds)
+            if score >= min_score:
+                pairs.append(Pair(low, high, round(score, 1), reasons))
+    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+    return pairs[:MAX_KEPT_PAIRS]
+
+
+def _scanned(session: Session) -> list[Pair]:
+    """The scan for the current registry version (cached per process; versions only grow)."""
+    seen = registry.view(session, viewer=None)
+    version = registry.version(session)
+    with _cache_lock:
+        if _cache.version == version:
+            return _cache.pairs
+    pairs = scan(seen)
+    with _cache_lock:
+        _cache.version, _cache.pairs = version, pairs
+    return pairs
+
+
+def reset_cache() -> None:
+    with _cache_lock:
+        _cache.version, _cache.pairs = -1, []
+
+
+def candidate_pairs(
+    session: Session, *, limit: int, skip: set[tuple[int, int]] | None = None
+) -> list[Pair]:
+    """Unjudged candidate pairs of live organisations, best first: the scan's, and those
+    queued at signing or by the checks against hidden organisations."""
+    scanned = _scanned(session)
+    seen = registry.view(session, viewer=None)
+    entries = seen.entries()
+    parents = judgement_service.merged_parents(session)
+    judged = judgement_service.judged_root_pairs(session)
+    skip = skip or set()
+
+    def wanted(key: tuple[int, int]) -> bool:
+        return not (key in judged or key in skip or key[0] in parents or key[1] in parents)
+
+    chosen: dict[tuple[int, int], Pair] = {}
+    for stored in session.exec(select(DuplicateCandidate)):
+        a = judgement_service.root_of(stored.organisation_a, parents)
+        b = judgement_service.root_of(stored.organisation_b, parents)
+        key = judgement_service.ordered(a, b)
+        if a == b or not wanted(key):
+            continue
+        reasons = ["queued at signing: the resolver was unsure", *stored.reasons]
+        score = float(stored.score)
+        if a in entries and b in entries:
+            rescored, more = score_pair(seen, entries[key[0]], entries[key[1]])
+            score = max(score, rescored)
+            reasons += [r for r in more if r not in reasons]
+        chosen[key] = Pair(key[0], key[1], round(score, 1), reasons, source="queued")
+    # The scan is sorted best first: its first `limit` wanted pairs, with the stored ones, hold
+    # the best `limit` of all, without walking the whole list.
+    taken = 0
+    for pair in scanned:
+        if taken >= limit:
+            break
+        key = (pair.a, pair.b)
+        if not wanted(key):
+            continue
+        taken += 1
+        if key in chosen:
+            known = chosen[key]
+            known.reasons += [r for r in pair.reasons if r not in known.reasons]
+            known.score = max(known.score, pair.score)
+            known.source = "scan+queued"
+        else:
+            chosen[key] = Pair(pair.a, pair.b, pair.score, list(pair.reasons))
+    return sorted(chosen.values(), key=lambda p: (-p.score, p.a, p.b))[:limit]
