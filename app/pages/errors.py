@@ -11,7 +11,7 @@ from starlette.responses import Response
 from app.errors import AppError
 from app.i18n.negotiation import negotiate, ui_locale
 from app.i18n.sentences import ui_gettext
-from app.pages.router import html, render
+from app.pages.rendering import html, render
 
 HTML_STATUSES = frozenset({404, 410})
 API_PREFIX = "/api/"

@@ -7,45 +7,21 @@ import fastapi_offline
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.db import SessionDep
-from app.i18n.catalogs import SUPPORTED, translations
-from app.i18n.negotiation import UiLocale, negotiate
+from app.i18n.negotiation import negotiate
 from app.i18n.sentences import count_sentence, language_name, number, ui_gettext
 from app.letters import service as letter_service
 from app.letters import texts
 from app.letters.models import LetterStatus
+from app.pages.rendering import html, render, render_plain
 from app.signatures import counting
 
 router = APIRouter(tags=["pages"])
 _HERE = Path(__file__).resolve().parent
-_templates = Environment(
-    loader=FileSystemLoader(_HERE / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 # The home page lists this many letters, newest first; the API pages through all of them.
 HOME_LIMIT = 200
 DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
-
-
-def render(template: str, ui: UiLocale, **context: Any) -> str:
-    catalog = translations(ui.name)
-    languages = [
-        {"tag": tag, "name": language_name(tag, in_locale=tag)} for tag in SUPPORTED.values()
-    ]
-    return _templates.get_template(template).render(
-        ui=ui, _=catalog.gettext, languages=languages, **context
-    )
-
-
-def html(content: str, *, status_code: int = 200, vary: bool = True) -> HTMLResponse:
-    headers = {"Cache-Control": "no-cache"}
-    if vary:
-        headers["Vary"] = "Accept-Language"
-    return HTMLResponse(content, status_code=status_code, headers=headers)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -108,16 +84,20 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         return HTMLResponse(
-            _templates.get_template("docs.html").render(
-                title=app.title, openapi_url=request.scope.get("root_path", "") + openapi_url
+            render_plain(
+                "docs.html",
+                title=app.title,
+                openapi_url=request.scope.get("root_path", "") + openapi_url,
             )
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
         return HTMLResponse(
-            _templates.get_template("redoc.html").render(
-                title=app.title, openapi_url=request.scope.get("root_path", "") + openapi_url
+            render_plain(
+                "redoc.html",
+                title=app.title,
+                openapi_url=request.scope.get("root_path", "") + openapi_url,
             )
         )
 

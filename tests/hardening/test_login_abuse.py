@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import col, select
 
-from app.admin.models import AuditEvent
+from app.audit import AuditEvent
 from app.db import open_session
 from tests.conftest import ADMIN_TOKEN
 
