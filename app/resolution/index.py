@@ -4,16 +4,11 @@ Every name of every live organisation is indexed under a few keys; a query only 
 posting lists of its own keys, rarest first, and scores the best-weighted few dozen
 organisations with app/resolution/scoring.py. Never a full scan.
 
-Keys of one name: `~` normalised name without spaces, `w:` each word (content and
-organisation-type words; a query also looks up two adjacent words glued, `frontline`), `p:`
-places and chapter words, `i:` initials of a long name (≥ 3 letters, without and with
-stopwords), `t:` anyascii transliteration (non-Latin alphabets), `b:` CJK character bigrams
-(`u:` a lone CJK character). Weights are IDF: log(1 + N / df), with exact-name keys weighted
-far above the rest. The admin duplicate scan (scan.py) walks the same keys.
+Which keys a name is filed and looked up under is keys.py's; weights are IDF, log(1 + N / df),
+with exact-name keys weighted far above the rest.
 """
 
 import gc
-import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -21,13 +16,13 @@ from collections.abc import Container, Iterable, KeysView, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from app.resolution.keys import name_index_keys, query_keys, whole_name_key
 from app.resolution.normalise import NameKey, build_name_key, name_key
 from app.resolution.scoring import OrgScore, Rarity, ScoreBound, score_organisation
 
 # A posting list longer than this is only read when nothing rarer found anything: "human",
 # "rights" or "association" alone say little and would cost a scan of thousands of ids.
 _COMMON = 4000
-_EXACT_WEIGHT = 60.0
 # At most this many posting entries are read per query before common keys only refine.
 _BUDGET = 3000
 _REFINE = 200
@@ -61,67 +56,6 @@ class OrgEntry:
     names: tuple[NameKey, ...]
     website: str | None
     country: str | None
-
-
-def _exact(text: str) -> int:
-    """Whole-name keys are filed by hash: one per name, a string would cost ~80 bytes each;
-    a collision only adds a candidate that scoring then rejects."""
-    return hash("~" + text)
-
-
-def whole_name_key(key: NameKey) -> int:
-    """The blocking key of a name as a whole (the others: its words, initials, scripts)."""
-    return _exact(key.despaced)
-
-
-def _initials(key: NameKey) -> set[str]:
-    """A long name's initials of ≥ 3 letters, without and with its stopwords (HRIC is Human
-    Rights *in* China)."""
-    return {i for i in (key.initials, key.initials_with_stopwords) if len(i) >= 3}
-
-
-def name_index_keys(key: NameKey) -> set[str | int]:
-    """The blocking keys under which one name is filed."""
-    keys: set[str | int] = set()
-    if key.norm:
-        keys.add(_exact(key.despaced))
-    for kind, value, _ in key.items:
-        if kind != "s":
-            keys.add(("w:" if kind in "ct" else "p:") + value)
-    for initials in _initials(key):
-        keys.add(_exact("i:" + initials))
-    if key.translit:
-        keys.add("t:" + key.translit)
-    if key.cjk:
-        if len(key.cjk) == 1:
-            keys.add("u:" + key.cjk)
-        keys.update("b:" + key.cjk[i : i + 2] for i in range(len(key.cjk) - 1))
-    return keys
-
-
-def query_keys(key: NameKey) -> dict[str | int, float]:
-    """Keys a submitted name looks up, with a bonus for the exact-name key."""
-    keys = dict.fromkeys(name_index_keys(key), 0.0)
-    for initials in _initials(key):
-        keys.pop(_exact("i:" + initials), None)
-        keys.setdefault(_exact(initials), 0.0)  # a long name finds the registered acronym
-    initials = key.initials
-    keys[_exact(key.despaced)] = _EXACT_WEIGHT
-    if key.is_acronym and len(key.despaced) >= 2:
-        # An acronym query finds long names with these initials and names that contain it.
-        keys[_exact("i:" + key.despaced)] = 0.0
-        keys["w:" + key.despaced] = 0.0
-    if len(initials) >= 2:
-        keys.setdefault(_exact(initials), 0.0)  # a long name finds the registered acronym
-    placeless = "".join(letters for kind, _, letters in key.items if kind in "cth")
-    if len(placeless) >= 3:
-        # "Students for a Free Tibet Japan" finds "SFT Japan".
-        keys.setdefault("w:" + placeless, 0.0)
-        keys.setdefault(_exact(placeless), 0.0)
-    words = [value for kind, value, _ in key.items if kind in "ct"]
-    for a, b in itertools.pairwise(words):
-        keys.setdefault("w:" + a + b, 0.0)  # "front line" finds "frontline"
-    return keys
 
 
 # A posting is one organisation id, a short list, or (from _SET_AT ids on) a set: most keys
@@ -349,7 +283,7 @@ class Index:
             for key in query:
                 if not key.norm or key.is_acronym:
                     continue
-                posting = self._postings.get(_exact(key.despaced))
+                posting = self._postings.get(whole_name_key(key))
                 if posting is None:
                     continue
                 for organisation_id in _ids(posting):

@@ -1,7 +1,7 @@
 """Candidate duplicate organisations for the admin queue: a blocked scan, never all pairs.
 
 The scan reads the registry (every live organisation, hidden ones included: only admins see
-the queue) through the resolver's own blocking keys (index.query_keys) and scores pairs with
+the queue) through the resolver's own blocking keys (keys.query_keys) and scores pairs with
 the resolver's scorer, so the queue and signing judge pairs by the same rules. Per name of
 each organisation it looks up its whole-name and initials keys, and its two rarest word,
 transliteration or CJK keys; organisations with the same website domain meet too. A key
@@ -21,7 +21,8 @@ from sqlmodel import Session, select
 
 from app.resolution import judgements as judgement_service
 from app.resolution import registry
-from app.resolution.index import OrgEntry, query_keys, whole_name_key
+from app.resolution.index import OrgEntry
+from app.resolution.keys import query_keys, whole_name_key
 from app.resolution.models import DuplicateCandidate
 from app.resolution.registry import View
 from app.resolution.scoring import (

@@ -1,0 +1,77 @@
+"""Blocking keys: under which keys a registered name is filed, and which keys a submitted name
+looks up (pure functions of a NameKey; the index in index.py stores and weighs them).
+
+Keys of one name: `~` normalised name without spaces, `w:` each word (content and
+organisation-type words; a query also looks up two adjacent words glued, `frontline`), `p:`
+places and chapter words, `i:` initials of a long name (≥ 3 letters, without and with
+stopwords), `t:` anyascii transliteration (non-Latin alphabets), `b:` CJK character bigrams
+(`u:` a lone CJK character). The admin duplicate scan (scan.py) walks the same keys.
+"""
+
+import itertools
+
+from app.resolution.normalise import NameKey
+
+# The bonus of a query's whole-name key over the IDF weights of its other keys.
+_EXACT_WEIGHT = 60.0
+
+
+def _exact(text: str) -> int:
+    """Whole-name keys are filed by hash: one per name, a string would cost ~80 bytes each;
+    a collision only adds a candidate that scoring then rejects."""
+    return hash("~" + text)
+
+
+def whole_name_key(key: NameKey) -> int:
+    """The blocking key of a name as a whole (the others: its words, initials, scripts)."""
+    return _exact(key.despaced)
+
+
+def _initials(key: NameKey) -> set[str]:
+    """A long name's initials of ≥ 3 letters, without and with its stopwords (HRIC is Human
+    Rights *in* China)."""
+    return {i for i in (key.initials, key.initials_with_stopwords) if len(i) >= 3}
+
+
+def name_index_keys(key: NameKey) -> set[str | int]:
+    """The blocking keys under which one name is filed."""
+    keys: set[str | int] = set()
+    if key.norm:
+        keys.add(_exact(key.despaced))
+    for kind, value, _ in key.items:
+        if kind != "s":
+            keys.add(("w:" if kind in "ct" else "p:") + value)
+    for initials in _initials(key):
+        keys.add(_exact("i:" + initials))
+    if key.translit:
+        keys.add("t:" + key.translit)
+    if key.cjk:
+        if len(key.cjk) == 1:
+            keys.add("u:" + key.cjk)
+        keys.update("b:" + key.cjk[i : i + 2] for i in range(len(key.cjk) - 1))
+    return keys
+
+
+def query_keys(key: NameKey) -> dict[str | int, float]:
+    """Keys a submitted name looks up, with a bonus for the exact-name key."""
+    keys = dict.fromkeys(name_index_keys(key), 0.0)
+    for initials in _initials(key):
+        keys.pop(_exact("i:" + initials), None)
+        keys.setdefault(_exact(initials), 0.0)  # a long name finds the registered acronym
+    initials = key.initials
+    keys[_exact(key.despaced)] = _EXACT_WEIGHT
+    if key.is_acronym and len(key.despaced) >= 2:
+        # An acronym query finds long names with these initials and names that contain it.
+        keys[_exact("i:" + key.despaced)] = 0.0
+        keys["w:" + key.despaced] = 0.0
+    if len(initials) >= 2:
+        keys.setdefault(_exact(initials), 0.0)  # a long name finds the registered acronym
+    placeless = "".join(letters for kind, _, letters in key.items if kind in "cth")
+    if len(placeless) >= 3:
+        # "Students for a Free Tibet Japan" finds "SFT Japan".
+        keys.setdefault("w:" + placeless, 0.0)
+        keys.setdefault(_exact(placeless), 0.0)
+    words = [value for kind, value, _ in key.items if kind in "ct"]
+    for a, b in itertools.pairwise(words):
+        keys.setdefault("w:" + a + b, 0.0)  # "front line" finds "frontline"
+    return keys
