@@ -20,7 +20,7 @@ class AuditEvent(SQLModel, table=True):
     target_type: str = Field(max_length=40)
     target_id: str | None = Field(default=None, max_length=80)
     # Ids and counts only: an anonymous signer's identity never goes here in clear text.
-    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )
