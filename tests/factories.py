@@ -69,9 +69,7 @@ def sign(
     return signed
 
 
-def match_response(
-    client: TestClient, headers: Headers, name: str
-) -> Any:
+def match_response(client: TestClient, headers: Headers, name: str) -> Any:
     return client.get(f"{API}/organisations/match", params={"name": name}, headers=headers)
 
 
@@ -82,9 +80,7 @@ def match(client: TestClient, headers: Headers, name: str) -> list[dict[str, Any
     return list(response.json())
 
 
-def merge(
-    client: TestClient, headers: Headers, survivor: int, merged: list[int]
-) -> Any:
+def merge(client: TestClient, headers: Headers, survivor: int, merged: list[int]) -> Any:
     return client.post(
         f"{API}/admin/merges", json={"survivor_id": survivor, "merged_ids": merged}, headers=headers
     )
