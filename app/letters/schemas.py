@@ -19,7 +19,7 @@ def _text(value: str, limit: int) -> str:
     return value.strip()
 
 
-class TranslationIn(BaseModel):
+class TranslationCreate(BaseModel):
     lang: str = Field(max_length=35)
     title: str = Field(min_length=1, max_length=500)
     body: str = Field(default="", max_length=200_000)
@@ -61,7 +61,7 @@ class LetterCreate(BaseModel):
     status: LetterStatus = LetterStatus.draft
     declared_total: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     declared_anonymous: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
-    translations: list[TranslationIn] = Field(default_factory=list, max_length=100)
+    translations: list[TranslationCreate] = Field(default_factory=list, max_length=100)
 
     @field_validator("title")
     @classmethod
@@ -106,7 +106,7 @@ class LetterUpdate(BaseModel):
     status: LetterStatus | None = None
     declared_total: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     declared_anonymous: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
-    translations: list[TranslationIn] | None = Field(default=None, max_length=100)
+    translations: list[TranslationCreate] | None = Field(default=None, max_length=100)
 
     # An explicit null reaches the service, which refuses it for text fields with a 400; the
     # create-time validators would crash on it (a 500 found by the schema fuzzer).
@@ -126,7 +126,7 @@ class LetterUpdate(BaseModel):
         return None if value is None else _text(value, 200_000)
 
 
-class Counts(BaseModel):
+class CountsPublic(BaseModel):
     total: int
     named: int
     anonymous: int
@@ -150,7 +150,7 @@ class LetterPublic(BaseModel):
     declared_total: int | None
     declared_anonymous: int | None
     count_discrepancy: int | None = Field(description="declared_total minus the actual total")
-    counts: Counts
+    counts: CountsPublic
     created_at: datetime
     closed_at: datetime | None
 

@@ -14,10 +14,10 @@ from app.organisations.models import Organisation
 from app.organisations.schemas import (
     MatchCandidate,
     NameCreate,
-    NameProposalOut,
+    NameProposalPublic,
     NamePublic,
     OrganisationPublic,
-    PublicSignature,
+    OrganisationSignaturePublic,
 )
 from app.resolution import proposals
 from app.resolution import service as identity
@@ -42,7 +42,9 @@ def _public(session: Session, organisation: Organisation) -> OrganisationPublic:
         created_at=organisation.created_at,
         names=[NamePublic.model_validate(n, from_attributes=True) for n in names],
         signatures=[
-            PublicSignature(letter=letter.slug, position=s.position, signed_at=s.signed_at)
+            OrganisationSignaturePublic(
+                letter=letter.slug, position=s.position, signed_at=s.signed_at
+            )
             for s, letter in rows
         ],
     )
@@ -113,7 +115,7 @@ def get_organisation(
     response_model=OrganisationPublic,
     responses={
         202: {
-            "model": NameProposalOut,
+            "model": NameProposalPublic,
             "description": "Letters you do not manage show this organisation: the name waits "
             "for an admin",
         }
@@ -139,6 +141,6 @@ def add_organisation_name(
         actor=principal.actor,
     )
     if added.proposal is not None:
-        body = NameProposalOut.model_validate(added.proposal, from_attributes=True)
+        body = NameProposalPublic.model_validate(added.proposal, from_attributes=True)
         return JSONResponse(body.model_dump(mode="json"), status_code=202)
     return _public(session, organisation)

@@ -30,7 +30,7 @@ class NameCreate(BaseModel):
         return check_lang(value)
 
 
-class OrganisationIn(BaseModel):
+class OrganisationCreate(BaseModel):
     """An organisation as a coordinator submits it when signing."""
 
     name: str = Field(
@@ -87,7 +87,7 @@ class NamePublic(BaseModel):
     is_primary: bool
 
 
-class PublicSignature(BaseModel):
+class OrganisationSignaturePublic(BaseModel):
     letter: str
     position: int
     signed_at: datetime
@@ -101,7 +101,7 @@ class OrganisationPublic(BaseModel):
     merged_into: int | None
     created_at: datetime
     names: list[NamePublic]
-    signatures: list[PublicSignature]
+    signatures: list[OrganisationSignaturePublic]
 
 
 class MatchCandidate(BaseModel):
@@ -113,7 +113,7 @@ class MatchCandidate(BaseModel):
     reasons: list[str]
 
 
-class NameProposalOut(BaseModel):
+class NameProposalPublic(BaseModel):
     """A name waiting for an admin: shown nowhere and unknown to the resolver until then."""
 
     id: int

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from app.organisations.schemas import OrganisationIn
+from app.organisations.schemas import OrganisationCreate
 from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
 
 
@@ -13,7 +13,7 @@ class SignatureCreate(BaseModel):
     anonymous: StrictBool = False
     display_name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
     organisation_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
-    organisation: OrganisationIn | None = Field(default=None, validate_default=True)
+    organisation: OrganisationCreate | None = Field(default=None, validate_default=True)
 
     @field_validator("display_name")
     @classmethod
@@ -27,7 +27,9 @@ class SignatureCreate(BaseModel):
 
     @field_validator("organisation")
     @classmethod
-    def _who(cls, value: OrganisationIn | None, info: ValidationInfo) -> OrganisationIn | None:
+    def _who(
+        cls, value: OrganisationCreate | None, info: ValidationInfo
+    ) -> OrganisationCreate | None:
         if value is not None and info.data.get("organisation_id") is not None:
             raise ValueError("give organisation or organisation_id, not both")
         if (
@@ -53,7 +55,7 @@ class ResolutionPublic(BaseModel):
     candidates: list[CandidatePublic]
 
 
-class SignatureOut(BaseModel):
+class SignaturePublic(BaseModel):
     id: int
     letter: str
     organisation_id: int | None
@@ -65,17 +67,17 @@ class SignatureOut(BaseModel):
     withdrawn_at: datetime | None
 
 
-class SignResponse(SignatureOut):
+class SignResponse(SignaturePublic):
     resolution: ResolutionPublic
 
 
-class SignaturesOut(BaseModel):
-    data: list[SignatureOut]
+class SignaturesPublic(BaseModel):
+    data: list[SignaturePublic]
     count: int
     next_cursor: str | None
 
 
-class Signatory(BaseModel):
+class SignatoryPublic(BaseModel):
     position: int
     name: str
     organisation_id: int
@@ -84,7 +86,7 @@ class Signatory(BaseModel):
 class SignatoriesPublic(BaseModel):
     letter: str
     lang: str | None
-    data: list[Signatory]
+    data: list[SignatoryPublic]
     named_count: int
     anonymous_count: int
     next_cursor: str | None
