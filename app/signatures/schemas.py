@@ -4,26 +4,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
+from app.fields import OrganisationName
 from app.organisations.schemas import OrganisationCreate
-from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
 
 
 class SignatureCreate(BaseModel):
     # Field order matters: `organisation` is validated last so it can see the others.
     anonymous: StrictBool = False
-    display_name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
+    display_name: OrganisationName | None = None
     organisation_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
     organisation: OrganisationCreate | None = Field(default=None, validate_default=True)
-
-    @field_validator("display_name")
-    @classmethod
-    def _display_name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return validate_name(value)
-        except NameError_ as exc:
-            raise ValueError(str(exc)) from None
 
     @field_validator("organisation")
     @classmethod
