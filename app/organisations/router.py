@@ -15,39 +15,20 @@ from app.organisations.schemas import (
     MatchCandidate,
     NameCreate,
     NameProposalPublic,
-    NamePublic,
     OrganisationPublic,
-    OrganisationSignaturePublic,
 )
 from app.resolution import proposals
 from app.resolution import service as identity
 from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
-from app.resolution.visibility import Viewer, public_signatures
+from app.resolution.visibility import Viewer
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 OrganisationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _public(session: Session, organisation: Organisation) -> OrganisationPublic:
-    assert organisation.id is not None
-    names = service.names_of(session, organisation_ids=[organisation.id])[organisation.id]
-    # Signatures that show it publicly only: an anonymous signature is never revealed here.
-    rows = public_signatures(session, organisation_id=organisation.id)
-    return OrganisationPublic(
-        id=organisation.id,
-        kind=organisation.kind,
-        country=organisation.country,
-        website=organisation.website,
-        merged_into=organisation.merged_into,
-        created_at=organisation.created_at,
-        names=[NamePublic.model_validate(n, from_attributes=True) for n in names],
-        signatures=[
-            OrganisationSignaturePublic(
-                letter=letter.slug, position=s.position, signed_at=s.signed_at
-            )
-            for s, letter in rows
-        ],
-    )
+    profile = service.profile(session, organisation=organisation)
+    return OrganisationPublic.model_validate(profile, from_attributes=True)
 
 
 @router.get("/match", response_model=list[MatchCandidate])
@@ -67,14 +48,7 @@ def match_organisations(
     names = [n.name for n in identity.parse_names(name=clean)]
     resolution = identity.resolve(session, names=names, viewer=Viewer(principal), limit=limit)
     return [
-        MatchCandidate(
-            organisation_id=c.organisation_id,
-            name=c.name,
-            matched_name=c.matched_name,
-            score=round(c.score, 2),
-            decision=c.decision,
-            reasons=c.reasons,
-        )
+        MatchCandidate.model_validate(c, from_attributes=True)
         for c in resolution.candidates[:limit]
     ]
 

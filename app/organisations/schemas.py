@@ -1,8 +1,9 @@
 """Request and response shapes of organisations."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, field_validator
 
 from app.fields import (
     CountryOrEmpty,
@@ -73,7 +74,7 @@ class MatchCandidate(BaseModel):
     organisation_id: int
     name: str
     matched_name: str
-    score: float
+    score: Annotated[float, AfterValidator(lambda score: round(score, 2))]
     decision: str
     reasons: list[str]
 
