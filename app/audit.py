@@ -5,8 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, insert
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
+from app import paging
 from app.db import UTCDateTime, utcnow
 
 
@@ -72,4 +73,11 @@ def record_many(
             }
             for target_id, details in events
         ],
+    )
+
+
+def events(session: Session, *, limit: int, cursor: str | None) -> paging.Page[AuditEvent]:
+    """Audit events, newest first."""
+    return paging.keyset(
+        session, select(AuditEvent), key=AuditEvent.id, limit=limit, cursor=cursor, descending=True
     )

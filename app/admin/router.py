@@ -23,12 +23,12 @@ from app.admin.schemas import (
     NameProposalsAdmin,
     UndoCreate,
 )
-from app.audit import AuditEvent
 from app.auth.dependencies import AdminUser
 from app.db import SessionDep
-from app.errors import BadRequest, Conflict
+from app.errors import Conflict
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
+from app.paging import Cursor
 from app.resolution import judgements as judgement_service
 from app.resolution import proposals
 from app.resolution import scan as duplicate_service
@@ -37,15 +37,6 @@ from app.resolution.models import NameProposal, Verdict
 router = APIRouter(prefix="/admin", tags=["admin"])
 MergeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Cursor = Annotated[str | None, Query(max_length=12, description="next_cursor of the last page")]
-
-
-def _cursor(value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise BadRequest("cursor must be a value returned as next_cursor", field="cursor")
-    return int(value)
 
 
 def groups_out(session: Session, pairs: list[duplicate_service.Pair]) -> list[DuplicateGroupAdmin]:
@@ -112,9 +103,8 @@ def list_merges(
     cursor: Cursor = None,
 ) -> MergesAdmin:
     """Merge history, newest first."""
-    records = merge_service.list_recent(session, limit=limit + 1, before_id=_cursor(cursor))
-    next_cursor = str(records[limit - 1].id) if len(records) > limit else None
-    return MergesAdmin(data=[_merge_out(r) for r in records[:limit]], next_cursor=next_cursor)
+    page = merge_service.history(session, limit=limit, cursor=cursor)
+    return MergesAdmin(data=[_merge_out(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeAdmin)
@@ -220,13 +210,8 @@ def list_audit(
     cursor: Cursor = None,
 ) -> AuditEventsAdmin:
     """Audit events of every coordinator and admin write, newest first."""
-    query = select(AuditEvent)
-    before = _cursor(cursor)
-    if before is not None:
-        query = query.where(col(AuditEvent.id) < before)
-    rows = list(session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit + 1)))
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
+    page = audit.events(session, limit=limit, cursor=cursor)
     return AuditEventsAdmin(
-        data=[AuditEventAdmin.model_validate(r, from_attributes=True) for r in rows[:limit]],
-        next_cursor=next_cursor,
+        data=[AuditEventAdmin.model_validate(r, from_attributes=True) for r in page.items],
+        next_cursor=page.next_cursor,
     )
