@@ -20,6 +20,7 @@ from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
 from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
+from app.opendata import web as opendata_web
 from app.openapi import refine_schema
 from app.organisations.router import router as organisations_router
 from app.pages import errors as html_errors
@@ -96,6 +97,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
+    opendata_web.install(app, api_prefix=API_PREFIX)
     app.include_router(embed_pages_router)
     app.include_router(home_router)
     install_docs(app)

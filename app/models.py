@@ -4,6 +4,7 @@ from app.admin.models import MergeRecord
 from app.audit import AuditEvent
 from app.auth.models import ApiToken, LetterGrant
 from app.letters.models import Letter, LetterTranslation
+from app.opendata.models import ExternalIdentifier, NameSource, OpendataSecret
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.models import (
     DuplicateCandidate,
@@ -20,10 +21,13 @@ __all__ = [
     "IdempotencyRecord",
     "IdentityCheck",
     "Judgement",
+    "ExternalIdentifier",
     "Letter",
     "LetterGrant",
     "LetterTranslation",
     "MergeRecord",
+    "NameSource",
+    "OpendataSecret",
     "NameProposal",
     "Organisation",
     "OrganisationName",
