@@ -98,6 +98,10 @@ def decode(public_id: str) -> int | None:
         block = base64.b32decode(public_id[len(PREFIX) :].upper() + "===")
     except ValueError:
         return None
+    # base32 of 8 bytes leaves 4 spare bits in the last character: only the canonical
+    # spelling is an id, so that each organisation has exactly one.
+    if base64.b32encode(block).decode().rstrip("=").lower() != public_id[len(PREFIX) :]:
+        return None
     key = _secret()
     left, right = struct.unpack(">II", block)
     for number in reversed(range(_ROUNDS)):
