@@ -461,7 +461,9 @@ def enrich(
             timeout=settings.wikidata_timeout,
         )
     except enrichment.Offline as exc:
-        raise CliError(f"offline: {exc}; nothing changed", hint="run it again with network access") from None
+        raise CliError(
+            f"offline: {exc}; nothing changed", hint="run it again with network access"
+        ) from None
     with _session(write=True) as session:
         report = enrichment.apply(session, pairs=pairs, fetched=fetched, actor="cli:enrich")
         session.commit()

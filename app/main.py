@@ -20,8 +20,8 @@ from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
 from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
-from app.opendata import web as opendata_web
 from app.openapi import refine_schema
+from app.opendata import web as opendata_web
 from app.organisations.router import router as organisations_router
 from app.pages import errors as html_errors
 from app.pages.router import install_docs

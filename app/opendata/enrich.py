@@ -58,7 +58,11 @@ def targets(session: Session, *, organisation_id: int | None = None) -> list[tup
 
 
 def fetch(
-    qids: Iterable[str], *, api_url: str, timeout: float, transport: httpx.BaseTransport | None = None
+    qids: Iterable[str],
+    *,
+    api_url: str,
+    timeout: float,
+    transport: httpx.BaseTransport | None = None,
 ) -> dict[str, list[tuple[str, str]]]:
     """QID → [(Wikidata language code, text)] of its labels then aliases."""
     wanted = sorted(set(qids))
@@ -126,7 +130,10 @@ def _taken(session: Session, *, key: str, organisation_id: int) -> bool:
 
 
 def apply(
-    session: Session, *, pairs: list[tuple[int, str]], fetched: dict[str, list[tuple[str, str]]],
+    session: Session,
+    *,
+    pairs: list[tuple[int, str]],
+    fetched: dict[str, list[tuple[str, str]]],
     actor: str,
 ) -> Report:
     """Add the fetched labels as names (one transaction: the caller commits)."""
@@ -161,8 +168,13 @@ def apply(
                 report.skip("another organisation bears it")
                 continue
             added = proposals.add_name(
-                session, organisation=organisation, name=name, lang=_lang(code), acronym=None,
-                viewer=admin, actor=actor,
+                session,
+                organisation=organisation,
+                name=name,
+                lang=_lang(code),
+                acronym=None,
+                viewer=admin,
+                actor=actor,
             )
             session.flush()
             assert added.name is not None and added.name.id is not None

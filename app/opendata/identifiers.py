@@ -62,7 +62,9 @@ def _upper(value: str) -> str:
 SCHEMES: dict[str, Scheme] = {
     s.name: s
     for s in (
-        Scheme("wikidata", "Wikidata", r"Q[1-9][0-9]{0,11}", "https://www.wikidata.org/wiki/{}", _upper),
+        Scheme(
+            "wikidata", "Wikidata", r"Q[1-9][0-9]{0,11}", "https://www.wikidata.org/wiki/{}", _upper
+        ),
         Scheme(
             "ror",
             "Research Organization Registry",
@@ -71,7 +73,14 @@ SCHEMES: dict[str, Scheme] = {
             lambda v: v.strip().lower().removeprefix("https://ror.org/"),
         ),
         Scheme("isni", "ISNI", r"[0-9]{15}[0-9X]", "https://isni.org/isni/{}", _upper, _mod11_2),
-        Scheme("lei", "Legal Entity Identifier", r"[0-9A-Z]{18}[0-9]{2}", "https://search.gleif.org/#/record/{}", _upper, _mod97),
+        Scheme(
+            "lei",
+            "Legal Entity Identifier",
+            r"[0-9A-Z]{18}[0-9]{2}",
+            "https://search.gleif.org/#/record/{}",
+            _upper,
+            _mod97,
+        ),
         Scheme(
             "gb-chc",
             "Charity Commission for England and Wales",
@@ -86,7 +95,14 @@ SCHEMES: dict[str, Scheme] = {
             "https://find-and-update.company-information.service.gov.uk/company/{}",
             _upper,
         ),
-        Scheme("fr-siren", "SIREN (France)", r"[0-9]{9}", "https://annuaire-entreprises.data.gouv.fr/entreprise/{}", _upper, _luhn),
+        Scheme(
+            "fr-siren",
+            "SIREN (France)",
+            r"[0-9]{9}",
+            "https://annuaire-entreprises.data.gouv.fr/entreprise/{}",
+            _upper,
+            _luhn,
+        ),
     )
 }
 
@@ -110,9 +126,7 @@ def validate(*, scheme: str, value: str, field: str = "identifier") -> str:
         )
     clean = known.normalise(value)
     if not re.fullmatch(known.pattern, clean) or not known.check(clean):
-        raise BadRequest(
-            f"'{value[:60]}' is not a valid {known.label} identifier", field=field
-        )
+        raise BadRequest(f"'{value[:60]}' is not a valid {known.label} identifier", field=field)
     return clean
 
 
@@ -153,8 +167,7 @@ def _may_edit(session: Session, *, organisation: Organisation, viewer: Viewer) -
     assert organisation.id is not None
     if not letters_showing(session, organisation_id=organisation.id) <= viewer.managed(session):
         raise Forbidden(
-            "letters you do not manage show this organisation: ask an admin to set its "
-            "identifiers",
+            "letters you do not manage show this organisation: ask an admin to set its identifiers",
             field="organisation_id",
         )
 
@@ -180,8 +193,7 @@ def add(
     visible = [h for h in others if h not in hidden]
     if visible:
         raise Conflict(
-            f"organisation {visible[0]} already has {scheme}:{value}; if they are one, "
-            "merge them",
+            f"organisation {visible[0]} already has {scheme}:{value}; if they are one, merge them",
             field="identifier",
             error="identifier_taken",
         )

@@ -6,31 +6,66 @@ page's frame (navigation, footer) is translated as everywhere else. Move them in
 files at merge.
 """
 
+from collections.abc import Callable
+
 from app.i18n.catalogs import translations
 from app.i18n.negotiation import UiLocale
 
 LABELS: dict[str, dict[str, str]] = {
     "Names": {
-        "fr": "Noms", "es": "Nombres", "de": "Namen", "pt": "Nomes", "ru": "Названия",
-        "ar": "الأسماء", "zh_Hant": "名稱", "zh_Hans": "名称", "ja": "名称",
+        "fr": "Noms",
+        "es": "Nombres",
+        "de": "Namen",
+        "pt": "Nomes",
+        "ru": "Названия",
+        "ar": "الأسماء",
+        "zh_Hant": "名稱",
+        "zh_Hans": "名称",
+        "ja": "名称",
     },
     "Country": {
-        "fr": "Pays", "es": "País", "de": "Land", "pt": "País", "ru": "Страна",
-        "ar": "البلد", "zh_Hant": "國家", "zh_Hans": "国家", "ja": "国",
+        "fr": "Pays",
+        "es": "País",
+        "de": "Land",
+        "pt": "País",
+        "ru": "Страна",
+        "ar": "البلد",
+        "zh_Hant": "國家",
+        "zh_Hans": "国家",
+        "ja": "国",
     },
     "Website": {
-        "fr": "Site web", "es": "Sitio web", "de": "Website", "pt": "Site", "ru": "Сайт",
-        "ar": "الموقع الإلكتروني", "zh_Hant": "網站", "zh_Hans": "网站", "ja": "ウェブサイト",
+        "fr": "Site web",
+        "es": "Sitio web",
+        "de": "Website",
+        "pt": "Site",
+        "ru": "Сайт",
+        "ar": "الموقع الإلكتروني",
+        "zh_Hant": "網站",
+        "zh_Hans": "网站",
+        "ja": "ウェブサイト",
     },
     "Identifiers": {
-        "fr": "Identifiants", "es": "Identificadores", "de": "Kennungen",
-        "pt": "Identificadores", "ru": "Идентификаторы", "ar": "المعرّفات",
-        "zh_Hant": "識別碼", "zh_Hans": "标识符", "ja": "識別子",
+        "fr": "Identifiants",
+        "es": "Identificadores",
+        "de": "Kennungen",
+        "pt": "Identificadores",
+        "ru": "Идентификаторы",
+        "ar": "المعرّفات",
+        "zh_Hant": "識別碼",
+        "zh_Hans": "标识符",
+        "ja": "識別子",
     },
     "Letters signed": {
-        "fr": "Lettres signées", "es": "Cartas firmadas", "de": "Unterzeichnete Briefe",
-        "pt": "Cartas assinadas", "ru": "Подписанные письма", "ar": "الرسائل الموقّعة",
-        "zh_Hant": "已簽署的信", "zh_Hans": "已签署的信", "ja": "署名した書簡",
+        "fr": "Lettres signées",
+        "es": "Cartas firmadas",
+        "de": "Unterzeichnete Briefe",
+        "pt": "Cartas assinadas",
+        "ru": "Подписанные письма",
+        "ar": "الرسائل الموقّعة",
+        "zh_Hant": "已簽署的信",
+        "zh_Hans": "已签署的信",
+        "ja": "署名した書簡",
     },
     "No public signature yet.": {
         "fr": "Aucune signature publique pour l’instant.",
@@ -44,17 +79,31 @@ LABELS: dict[str, dict[str, str]] = {
         "ja": "公開の署名はまだありません。",
     },
     "acronym": {
-        "fr": "sigle", "es": "sigla", "de": "Akronym", "pt": "sigla", "ru": "аббревиатура",
-        "ar": "اختصار", "zh_Hant": "縮寫", "zh_Hans": "缩写", "ja": "略称",
+        "fr": "sigle",
+        "es": "sigla",
+        "de": "Akronym",
+        "pt": "sigla",
+        "ru": "аббревиатура",
+        "ar": "اختصار",
+        "zh_Hant": "縮寫",
+        "zh_Hans": "缩写",
+        "ja": "略称",
     },
     "Organisation": {
-        "fr": "Organisation", "es": "Organización", "de": "Organisation", "pt": "Organização",
-        "ru": "Организация", "ar": "منظمة", "zh_Hant": "組織", "zh_Hans": "组织", "ja": "団体",
+        "fr": "Organisation",
+        "es": "Organización",
+        "de": "Organisation",
+        "pt": "Organização",
+        "ru": "Организация",
+        "ar": "منظمة",
+        "zh_Hant": "組織",
+        "zh_Hans": "组织",
+        "ja": "団体",
     },
 }
 
 
-def gettext_for(ui: UiLocale):  # type: ignore[no-untyped-def]
+def gettext_for(ui: UiLocale) -> Callable[[str], str]:
     catalog = translations(ui.name)
 
     def gettext(message: str) -> str:

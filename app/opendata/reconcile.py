@@ -126,23 +126,30 @@ def _parse_query(key: str, raw: Any) -> Query:
         raise BadRequest(f"unknown member '{unknown[0][:40]}'", field=f"{where}.{unknown[0][:40]}")
     text = raw.get("query")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_NAME_LENGTH):
-        raise BadRequest(f"query must be a string of at most {MAX_NAME_LENGTH} characters",
-                         field=f"{where}.query")
+        raise BadRequest(
+            f"query must be a string of at most {MAX_NAME_LENGTH} characters",
+            field=f"{where}.query",
+        )
     types_raw = raw.get("type", DEFAULT_TYPE)
     types = [types_raw] if isinstance(types_raw, str) else types_raw
     if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
         raise BadRequest("type must be a string or a list of strings", field=f"{where}.type")
     for name in types:
         if name not in TYPES:
-            raise UnknownType(f"unknown type '{name[:40]}'; known: {', '.join(TYPES)}",
-                              field=f"{where}.type")
+            raise UnknownType(
+                f"unknown type '{name[:40]}'; known: {', '.join(TYPES)}", field=f"{where}.type"
+            )
     if raw.get("type_strict") not in (None, "any", "should", "all"):
         raise BadRequest("type_strict must be any, should or all", field=f"{where}.type_strict")
     limit = raw.get("limit", DEFAULT_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int | float) or not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be a number from 1 to {MAX_LIMIT}", field=f"{where}.limit")
-    query = Query(key=key, text=text.strip() if text else None, types=types or [DEFAULT_TYPE],
-                  limit=int(limit))
+    query = Query(
+        key=key,
+        text=text.strip() if text else None,
+        types=types or [DEFAULT_TYPE],
+        limit=int(limit),
+    )
     properties = raw.get("properties", [])
     if not isinstance(properties, list):
         raise BadRequest("properties must be a list", field=f"{where}.properties")
@@ -152,8 +159,9 @@ def _parse_query(key: str, raw: Any) -> Query:
             raise BadRequest("a property is an object with pid and v", field=at)
         pid = prop["pid"]
         if pid not in PROPERTIES:
-            raise UnknownProperty(f"unknown property '{pid[:40]}'; known: {', '.join(PROPERTIES)}",
-                                  field=f"{at}.pid")
+            raise UnknownProperty(
+                f"unknown property '{pid[:40]}'; known: {', '.join(PROPERTIES)}", field=f"{at}.pid"
+            )
         if pid == "country":
             try:
                 query.country = check_country(_one_string(prop["v"], where=f"{at}.v").upper())
@@ -175,8 +183,9 @@ def _parse_query(key: str, raw: Any) -> Query:
     if not query.text and not query.ids and not (query.country or query.website):
         raise BadRequest("a query needs query text or properties", field=f"{where}.query")
     if not query.text and not query.ids:
-        raise BadRequest("country and website refine a name; give query text too",
-                         field=f"{where}.query")
+        raise BadRequest(
+            "country and website refine a name; give query text too", field=f"{where}.query"
+        )
     return query
 
 
@@ -192,9 +201,7 @@ def _public_ids(session: Session, ids: list[int]) -> list[int]:
 
 
 def _entity(org: Organisation, names: list[OrganisationName]) -> dict[str, Any]:
-    description = ", ".join(
-        n.name for n in names if n.name != display_name(names)
-    )[:300]
+    description = ", ".join(n.name for n in names if n.name != display_name(names))[:300]
     entity: dict[str, Any] = {
         "id": public_org_id(org),
         "name": display_name(names),
@@ -218,8 +225,7 @@ def _run_one(session: Session, query: Query) -> list[dict[str, Any]]:
             holders += identifiers.holders(session, scheme=scheme, value=value)
         visible = _public_ids(session, holders)
         for internal in visible:
-            found[internal] = (100.0, len(visible) == 1,
-                               [{"id": "identifier", "value": True}])
+            found[internal] = (100.0, len(visible) == 1, [{"id": "identifier", "value": True}])
     if query.text:
         names = [n.name for n in identity.parse_names(name=query.text)]
         resolution = identity.resolve(
@@ -235,8 +241,10 @@ def _run_one(session: Session, query: Query) -> list[dict[str, Any]]:
                 continue
             features: list[dict[str, Any]] = [
                 {"id": "name", "value": round(candidate.score, 4)},
-                {"id": "exact_name",
-                 "value": normalise(candidate.matched_name) in {normalise(n) for n in names}},
+                {
+                    "id": "exact_name",
+                    "value": normalise(candidate.matched_name) in {normalise(n) for n in names},
+                },
             ]
             found[candidate.organisation_id] = (
                 round(candidate.score * 100, 2),
@@ -249,7 +257,7 @@ def _run_one(session: Session, query: Query) -> list[dict[str, Any]]:
         o.id: o
         for o in session.exec(select(Organisation).where(col(Organisation.id).in_(list(found))))
     }
-    names = organisations.names_of(session, organisation_ids=list(found))
+    org_names = organisations.names_of(session, organisation_ids=list(found))
     results = []
     for internal, (score, match, features) in found.items():
         org = orgs.get(internal)
@@ -257,8 +265,10 @@ def _run_one(session: Session, query: Query) -> list[dict[str, Any]]:
             continue
         if query.country and org.country:
             features = [*features, {"id": "country", "value": org.country == query.country}]
-        result = _entity(org, names[internal]) | {
-            "score": score, "match": match, "features": features
+        result = _entity(org, org_names[internal]) | {
+            "score": score,
+            "match": match,
+            "features": features,
         }
         results.append(result)
     results.sort(key=lambda r: (-r["score"], r["name"], r["id"]))
@@ -290,7 +300,9 @@ def suggest(session: Session, *, prefix: str, limit: int = SUGGEST_LIMIT) -> lis
     ids = [oid for _, oid in ranked]
     if not ids:
         return []
-    orgs = {o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(ids)))}
+    orgs = {
+        o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(ids)))
+    }
     names = organisations.names_of(session, organisation_ids=ids)
     out = []
     for oid in ids:
@@ -302,7 +314,11 @@ def suggest(session: Session, *, prefix: str, limit: int = SUGGEST_LIMIT) -> lis
 
 def suggest_types(prefix: str) -> list[dict[str, Any]]:
     key = prefix.strip().lower()
-    return [{"id": t, "name": n} for t, n in TYPES.items() if t.startswith(key) or n.lower().startswith(key)]
+    return [
+        {"id": t, "name": n}
+        for t, n in TYPES.items()
+        if t.startswith(key) or n.lower().startswith(key)
+    ]
 
 
 def suggest_properties(prefix: str) -> list[dict[str, Any]]:

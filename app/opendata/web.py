@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Header, Path as PathParam, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -28,7 +29,10 @@ from app.resolution.visibility import Viewer
 _HERE = Path(__file__).resolve().parent
 _templates = Environment(
     loader=ChoiceLoader(
-        [FileSystemLoader(_HERE / "templates"), FileSystemLoader(_HERE.parent / "pages" / "templates")]
+        [
+            FileSystemLoader(_HERE / "templates"),
+            FileSystemLoader(_HERE.parent / "pages" / "templates"),
+        ]
     ),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
@@ -89,7 +93,9 @@ def reconcile_post(
 ) -> dict[str, Any]:
     """A batch of reconciliation queries, form-encoded (`queries=`), as OpenRefine sends it."""
     if queries is None:
-        raise reconcile.BadRequest("queries is required (a JSON object of queries)", field="queries")
+        raise reconcile.BadRequest(
+            "queries is required (a JSON object of queries)", field="queries"
+        )
     return _reconcile(session, request, queries)
 
 
@@ -139,16 +145,15 @@ def reconcile_preview(
     "/organisations/{public_id}/public",
     responses={308: {"description": "Merged away: Location is the survivor"}},
 )
-def organisation_public(
-    public_id: PublicId, session: ReadSession, request: Request
-) -> Any:
+def organisation_public(public_id: PublicId, session: ReadSession, request: Request) -> Any:
     """An organisation as the public may know it (no token): names with language and script,
     country, website, external identifiers, letters it signed by name."""
     found = public.lookup(session, public_id=public_id)
     if found.merged:
         survivor = public.public_org_id(found.organisation)
-        return RedirectResponse(f"{base_url(request)}/api/v1/organisations/{survivor}/public",
-                                status_code=308)
+        return RedirectResponse(
+            f"{base_url(request)}/api/v1/organisations/{survivor}/public", status_code=308
+        )
     return public.document(session, organisation=found.organisation, base_url=base_url(request))
 
 
@@ -220,9 +225,14 @@ def add_identifier(
     """Attach an external identifier (admins; coordinators when every letter that shows the
     organisation is theirs)."""
     viewer = Viewer(principal)
-    organisation = organisations.get_visible(session, organisation_id=organisation_id, viewer=viewer)
+    organisation = organisations.get_visible(
+        session, organisation_id=organisation_id, viewer=viewer
+    )
     identifiers.add(
-        session, organisation=organisation, text=data.identifier, viewer=viewer,
+        session,
+        organisation=organisation,
+        text=data.identifier,
+        viewer=viewer,
         actor=principal.actor,
     )
     return _identifiers_out(session, organisation_id)
@@ -236,7 +246,9 @@ def remove_identifier(
     principal: CoordinatorUser,
 ) -> Response:
     viewer = Viewer(principal)
-    organisation = organisations.get_visible(session, organisation_id=organisation_id, viewer=viewer)
+    organisation = organisations.get_visible(
+        session, organisation_id=organisation_id, viewer=viewer
+    )
     identifiers.remove(
         session, organisation=organisation, text=identifier, viewer=viewer, actor=principal.actor
     )

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,9 +25,9 @@ runner = CliRunner()
 
 
 class _Stub(BaseHTTPRequestHandler):
-    requests: list[dict[str, list[str]]] = []
+    requests: ClassVar[list[dict[str, list[str]]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         params = parse_qs(urlsplit(self.path).query)
         _Stub.requests.append(params)
         ids = params["ids"][0].split("|")
@@ -61,12 +62,20 @@ def stub() -> Iterator[str]:
 
 def _setup(client: TestClient, coordinator_headers, admin_headers, make_letter) -> int:
     make_letter(coordinator_headers)
-    hrw = sign(client, coordinator_headers, "test-letter",
-               {"organisation": {"name": "Human Rights Watch"}})["organisation_id"]
-    sign(client, coordinator_headers, "test-letter",
-         {"organisation": {"name": "Amnesty International"}})
-    added = client.post(f"/api/v1/organisations/{hrw}/identifiers",
-                        json={"identifier": "wikidata:Q630022"}, headers=admin_headers)
+    hrw = sign(
+        client, coordinator_headers, "test-letter", {"organisation": {"name": "Human Rights Watch"}}
+    )["organisation_id"]
+    sign(
+        client,
+        coordinator_headers,
+        "test-letter",
+        {"organisation": {"name": "Amnesty International"}},
+    )
+    added = client.post(
+        f"/api/v1/organisations/{hrw}/identifiers",
+        json={"identifier": "wikidata:Q630022"},
+        headers=admin_headers,
+    )
     assert added.status_code == 201
     return hrw
 
@@ -110,8 +119,9 @@ def test_enrich_adds_labels_with_their_source(
         sources = session.exec(select(NameSource)).all()
         assert len(sources) == 6 and {s.source for s in sources} == {"wikidata:Q630022"}
     # The resolver knows the new names at once.
-    match = client.get("/api/v1/organisations/match", params={"name": "人權觀察"},
-                       headers=coordinator_headers).json()
+    match = client.get(
+        "/api/v1/organisations/match", params={"name": "人權觀察"}, headers=coordinator_headers
+    ).json()
     assert match[0]["organisation_id"] == hrw and match[0]["decision"] == "same"
     # Run again: nothing new.
     again = runner.invoke(cli, ["enrich", "--api-url", stub, "--database", database_url])

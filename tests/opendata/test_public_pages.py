@@ -78,7 +78,9 @@ def test_hidden_is_404_exactly_like_nonexistent(
 ) -> None:
     make_letter(coordinator_headers)
     hidden = sign(
-        client, coordinator_headers, "test-letter",
+        client,
+        coordinator_headers,
+        "test-letter",
         {"organisation": {"name": "Quiet Helpers"}, "anonymous": True},
     )["organisation_id"]
     assert hidden is not None
@@ -89,7 +91,7 @@ def test_hidden_is_404_exactly_like_nonexistent(
         b = client.get(path.format(nobody))
         assert a.status_code == b.status_code == 404
         assert a.text.replace(hidden_public, "X") == b.text.replace(nobody, "X")
-        assert dict(a.headers) .keys() == dict(b.headers).keys()
+        assert dict(a.headers).keys() == dict(b.headers).keys()
     page = client.get(f"/organisations/{hidden_public}", headers={"Accept": "text/html"})
     assert page.status_code == 404 and "Quiet Helpers" not in page.text
 

@@ -38,8 +38,14 @@ def _populate(client: TestClient, headers: dict[str, str], make_letter: Any) -> 
 
 @pytest.mark.parametrize(
     "kind",
-    ["manifest", "reconciliation-query-batch", "reconciliation-result-batch",
-     "suggest-entities-response", "suggest-types-response", "suggest-properties-response"],
+    [
+        "manifest",
+        "reconciliation-query-batch",
+        "reconciliation-result-batch",
+        "suggest-entities-response",
+        "suggest-types-response",
+        "suggest-properties-response",
+    ],
 )
 def test_the_validator_accepts_the_valid_examples_and_refuses_the_invalid(kind: str) -> None:
     folder = SPEC / "examples" / kind
@@ -149,19 +155,30 @@ def test_bad_input(client: TestClient) -> None:
     _error(post("{not json"), 400, "queries")
     _error(post("[]"), 400, "queries")
     _error(post(json.dumps({"q0": "Amnesty"})), 400, "queries.q0")
-    _error(post(json.dumps({"q0": {"query": "A", "type": "person"}})), 400, "queries.q0.type",
-           "unknown_type")
+    _error(
+        post(json.dumps({"q0": {"query": "A", "type": "person"}})),
+        400,
+        "queries.q0.type",
+        "unknown_type",
+    )
     _error(
         post(json.dumps({"q0": {"query": "A", "properties": [{"pid": "P17", "v": "x"}]}})),
-        400, "queries.q0.properties[0].pid", "unknown_property",
+        400,
+        "queries.q0.properties[0].pid",
+        "unknown_property",
     )
     _error(
         post(json.dumps({"q0": {"query": "A", "properties": [{"pid": "wikidata", "v": "Z1"}]}})),
-        400, "queries.q0.properties[0].v",
+        400,
+        "queries.q0.properties[0].v",
     )
     _error(post(json.dumps({"q0": {"query": "A", "limit": 0}})), 400, "queries.q0.limit")
-    _error(post(json.dumps({f"q{i}": {"query": "A"} for i in range(51)})), 413, "queries",
-           "payload_too_large")
+    _error(
+        post(json.dumps({f"q{i}": {"query": "A"} for i in range(51)})),
+        413,
+        "queries",
+        "payload_too_large",
+    )
     _error(client.post("/api/v1/reconcile", data={}), 400, "queries")
     # The spec's invalid query batches are refused too.
     for path in sorted((SPEC / "examples" / "reconciliation-query-batch" / "invalid").glob("*")):
@@ -207,16 +224,24 @@ def test_hidden_organisation_changes_no_answer(
     """The same requests with and without an organisation known only through an anonymous
     signature: byte for byte the same answers."""
     ids = _populate(client, coordinator_headers, make_letter)
-    sign(client, coordinator_headers, "test-letter",
-         {"organisation": {"name": "Secret Society of Scribes", "country": "us"}})
+    sign(
+        client,
+        coordinator_headers,
+        "test-letter",
+        {"organisation": {"name": "Secret Society of Scribes", "country": "us"}},
+    )
     public_ids = [public_org_id(i) for i in ids.values()]
     before = _snapshot(client, public_ids)
     other = {"Authorization": f"Bearer {make_token('coordinator')}"}
     make_letter(other, slug="other-letter")
     hidden = sign(
-        client, other, "other-letter",
-        {"organisation": {"name": "Secret Solidarity Network (SSN)", "country": "us"},
-         "anonymous": True},
+        client,
+        other,
+        "other-letter",
+        {
+            "organisation": {"name": "Secret Solidarity Network (SSN)", "country": "us"},
+            "anonymous": True,
+        },
     )
     assert hidden["organisation_id"] is not None
     after = _snapshot(client, public_ids)
@@ -226,21 +251,24 @@ def test_hidden_organisation_changes_no_answer(
     preview = client.get("/api/v1/reconcile/preview", params={"id": hidden_public})
     nowhere = client.get("/api/v1/reconcile/preview", params={"id": "org-aaaaaaaaaaaaa"})
     assert preview.status_code == nowhere.status_code == 404
-    assert preview.json()["detail"].replace(hidden_public, "X") == nowhere.json()[
-        "detail"
-    ].replace("org-aaaaaaaaaaaaa", "X")
+    assert preview.json()["detail"].replace(hidden_public, "X") == nowhere.json()["detail"].replace(
+        "org-aaaaaaaaaaaaa", "X"
+    )
 
 
 def test_merged_away_id_answers_with_its_survivor(
     client: TestClient, coordinator_headers, admin_headers, make_letter
 ) -> None:
     make_letter(coordinator_headers)
-    a = sign(client, coordinator_headers, "test-letter",
-             {"organisation": {"name": "Dawn Collective"}})["organisation_id"]
-    b = sign(client, coordinator_headers, "test-letter",
-             {"organisation": {"name": "Sunrise Workshop"}})["organisation_id"]
-    merged = client.post("/api/v1/admin/merges", json={"survivor_id": a, "merged_ids": [b]},
-                         headers=admin_headers)
+    a = sign(
+        client, coordinator_headers, "test-letter", {"organisation": {"name": "Dawn Collective"}}
+    )["organisation_id"]
+    b = sign(
+        client, coordinator_headers, "test-letter", {"organisation": {"name": "Sunrise Workshop"}}
+    )["organisation_id"]
+    merged = client.post(
+        "/api/v1/admin/merges", json={"survivor_id": a, "merged_ids": [b]}, headers=admin_headers
+    )
     assert merged.status_code == 201, merged.text
     preview = client.get("/api/v1/reconcile/preview", params={"id": public_org_id(b)})
     assert preview.status_code == 200
