@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # `undersigned enrich`: the Wikidata API (a stub server in tests) and its timeout.
     wikidata_api_url: str = "https://www.wikidata.org/w/api.php"
     wikidata_timeout: float = 10.0
+    # Webhooks (app/webhooks): allow http:// and loopback/private receivers (tests only), and
+    # whether each worker process runs the delivery thread.
+    webhook_allow_private: bool = False
+    webhooks_in_background: bool = True
 
     @field_validator("admin_token")
     @classmethod

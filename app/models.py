@@ -13,6 +13,7 @@ from app.resolution.models import (
     NameProposal,
 )
 from app.signatures.models import IdempotencyRecord, Signature
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken",
@@ -33,4 +34,6 @@ __all__ = [
     "OrganisationName",
     "RegistryState",
     "Signature",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]
