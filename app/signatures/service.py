@@ -275,7 +275,10 @@ def sign(
         status = 201
         audit_created(session, letter=letter, signature=signature, principal=principal)
         webhook_events.signature_event(
-            session, letter=letter, event="signature.created", signature=signature,
+            session,
+            letter=letter,
+            event="signature.created",
+            signature=signature,
             counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
         )
     body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
@@ -326,7 +329,10 @@ def withdraw(
         )
         assert letter.id is not None
         webhook_events.signature_event(
-            session, letter=letter, event="signature.withdrawn", signature=signature,
+            session,
+            letter=letter,
+            event="signature.withdrawn",
+            signature=signature,
             counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
         )
     return signature

@@ -32,12 +32,18 @@ def _signature(signature: Signature, include_anonymous: bool) -> dict[str, Any]:
 
 
 def signature_event(
-    session: Session, *, letter: Letter, event: str, signature: Signature,
+    session: Session,
+    *,
+    letter: Letter,
+    event: str,
+    signature: Signature,
     counts: Callable[[], tuple[int, int]],
 ) -> None:
     """`signature.created` / `.withdrawn` / `.moved`, then `count.changed`."""
     service.emit(
-        session, letter=letter, event=event,
+        session,
+        letter=letter,
+        event=event,
         data=lambda private: {"signature": _signature(signature, private)},
     )
     counted(session, letter=letter, counts=counts)
@@ -55,6 +61,8 @@ def counted(session: Session, *, letter: Letter, counts: Callable[[], tuple[int,
 
 def letter_updated(session: Session, *, letter: Letter, fields: list[str]) -> None:
     service.emit(
-        session, letter=letter, event="letter.updated",
+        session,
+        letter=letter,
+        event="letter.updated",
         data=lambda _private: {"slug": letter.slug, "status": letter.status, "fields": fields},
     )

@@ -1,10 +1,10 @@
 """Webhook endpoints: subscribe a letter, send a test event, list deliveries, pause."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from datetime import datetime
 
 from app.auth.dependencies import CoordinatorUser
 from app.db import SessionDep
@@ -64,12 +64,20 @@ class DeliveriesOut(BaseModel):
 
 def _out(row: WebhookSubscription, letter: Letter) -> WebhookOut:
     assert row.id is not None
-    return WebhookOut(id=row.id, letter=letter.slug, url=row.url, events=row.events,
-                      include_anonymous=row.include_anonymous, paused=row.paused,
-                      created_at=row.created_at)
+    return WebhookOut(
+        id=row.id,
+        letter=letter.slug,
+        url=row.url,
+        events=row.events,
+        include_anonymous=row.include_anonymous,
+        paused=row.paused,
+        created_at=row.created_at,
+    )
 
 
-def _managed(session: SessionDep, principal: CoordinatorUser, webhook_id: int) -> tuple[WebhookSubscription, Letter]:
+def _managed(
+    session: SessionDep, principal: CoordinatorUser, webhook_id: int
+) -> tuple[WebhookSubscription, Letter]:
     """The subscription and its letter, when the caller manages the letter (404 otherwise:
     another letter's webhooks are not the caller's business)."""
     row = service.get(session, subscription_id=webhook_id)
@@ -88,7 +96,10 @@ def create_webhook(
     viewer = Viewer(principal)
     assert letter.id is not None
     row = service.subscribe(
-        session, letter=letter, url=data.url, events=data.events,
+        session,
+        letter=letter,
+        url=data.url,
+        events=data.events,
         include_anonymous=data.include_anonymous,
         may_see_anonymous=not viewer.is_admin and letter.id in viewer.managed(session),
         actor=principal.actor,
@@ -115,27 +126,45 @@ def send_test_event(
     """Queue a `ping` event for this subscription only."""
     row, letter = _managed(session, principal, webhook_id)
     delivery = service.test_event(session, subscription=row, letter=letter)
-    return DeliveryOut(id=delivery.uid, event=delivery.event, status=delivery.status,
-                       attempts=delivery.attempts, last_status_code=None, last_error=None,
-                       next_attempt_at=delivery.next_attempt_at, delivered_at=None,
-                       created_at=delivery.created_at)
+    return DeliveryOut(
+        id=delivery.uid,
+        event=delivery.event,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_status_code=None,
+        last_error=None,
+        next_attempt_at=delivery.next_attempt_at,
+        delivered_at=None,
+        created_at=delivery.created_at,
+    )
 
 
 @router.get("/webhooks/{webhook_id}/deliveries")
 def list_deliveries(
-    webhook_id: WebhookId, session: SessionDep, principal: CoordinatorUser,
+    webhook_id: WebhookId,
+    session: SessionDep,
+    principal: CoordinatorUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeliveriesOut:
     """The most recent deliveries, newest first, with their status."""
     row, _ = _managed(session, principal, webhook_id)
     assert row.id is not None
-    return DeliveriesOut(data=[
-        DeliveryOut(id=d.uid, event=d.event, status=d.status, attempts=d.attempts,
-                    last_status_code=d.last_status_code, last_error=d.last_error,
-                    next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
-                    delivered_at=d.delivered_at, created_at=d.created_at)
-        for d in service.recent(session, subscription_id=row.id, limit=limit)
-    ])
+    return DeliveriesOut(
+        data=[
+            DeliveryOut(
+                id=d.uid,
+                event=d.event,
+                status=d.status,
+                attempts=d.attempts,
+                last_status_code=d.last_status_code,
+                last_error=d.last_error,
+                next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
+                delivered_at=d.delivered_at,
+                created_at=d.created_at,
+            )
+            for d in service.recent(session, subscription_id=row.id, limit=limit)
+        ]
+    )
 
 
 @router.patch("/webhooks/{webhook_id}")

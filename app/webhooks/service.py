@@ -77,14 +77,21 @@ def _check_events(events: list[str]) -> list[str]:
         raise BadRequest("give at least one event", field="events")
     for event in events:
         if event not in EVENTS:
-            raise BadRequest(f"unknown event '{event[:40]}'; known: {', '.join(EVENTS)}",
-                             field="events")
+            raise BadRequest(
+                f"unknown event '{event[:40]}'; known: {', '.join(EVENTS)}", field="events"
+            )
     return sorted(set(events), key=EVENTS.index)
 
 
 def subscribe(
-    session: Session, *, letter: Letter, url: str, events: list[str], include_anonymous: bool,
-    may_see_anonymous: bool, actor: str,
+    session: Session,
+    *,
+    letter: Letter,
+    url: str,
+    events: list[str],
+    include_anonymous: bool,
+    may_see_anonymous: bool,
+    actor: str,
 ) -> WebhookSubscription:
     if include_anonymous and not may_see_anonymous:
         raise BadRequest(
@@ -102,8 +109,14 @@ def subscribe(
     )
     session.add(row)
     session.flush()
-    audit.record(session, actor=actor, action="webhook.create", target_type="webhook",
-                 target_id=row.id, details={"letter": letter.slug})
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.create",
+        target_type="webhook",
+        target_id=row.id,
+        details={"letter": letter.slug},
+    )
     return row
 
 
@@ -128,13 +141,21 @@ def recent(session: Session, *, subscription_id: int, limit: int) -> list[Webhoo
 # --- the outbox ------------------------------------------------------------------------------
 
 
-def _queue(session: Session, *, subscription: WebhookSubscription, event: str, data: Any,
-           letter_slug: str) -> WebhookDelivery:
+def _queue(
+    session: Session, *, subscription: WebhookSubscription, event: str, data: Any, letter_slug: str
+) -> WebhookDelivery:
     uid = str(uuid.uuid4())
     body = json.dumps(
-        {"id": uid, "event": event, "letter": letter_slug,
-         "created_at": utcnow().isoformat().replace("+00:00", "Z"), "data": data},
-        ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+        {
+            "id": uid,
+            "event": event,
+            "letter": letter_slug,
+            "created_at": utcnow().isoformat().replace("+00:00", "Z"),
+            "data": data,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
     )
     assert subscription.id is not None
     row = WebhookDelivery(uid=uid, subscription_id=subscription.id, event=event, body=body)
@@ -143,7 +164,10 @@ def _queue(session: Session, *, subscription: WebhookSubscription, event: str, d
 
 
 def emit(
-    session: Session, *, letter: Letter, event: str,
+    session: Session,
+    *,
+    letter: Letter,
+    event: str,
     data: Callable[[bool], Any],
 ) -> int:
     """Queue `event` for the letter's subscriptions that want it, in the caller's transaction.
@@ -151,23 +175,36 @@ def emit(
     in. Costs one indexed query when nobody subscribed."""
     assert event in EVENTS
     subscriptions = [
-        s for s in session.exec(
+        s
+        for s in session.exec(
             select(WebhookSubscription).where(WebhookSubscription.letter_id == letter.id)
         )
         if event in s.events
     ]
     for subscription in subscriptions:
-        _queue(session, subscription=subscription, event=event,
-               data=data(subscription.include_anonymous), letter_slug=letter.slug)
+        _queue(
+            session,
+            subscription=subscription,
+            event=event,
+            data=data(subscription.include_anonymous),
+            letter_slug=letter.slug,
+        )
     if subscriptions:
         session.flush()
         wake()
     return len(subscriptions)
 
 
-def test_event(session: Session, *, subscription: WebhookSubscription, letter: Letter) -> WebhookDelivery:
-    row = _queue(session, subscription=subscription, event=TEST_EVENT,
-                 data={"message": "test event"}, letter_slug=letter.slug)
+def test_event(
+    session: Session, *, subscription: WebhookSubscription, letter: Letter
+) -> WebhookDelivery:
+    row = _queue(
+        session,
+        subscription=subscription,
+        event=TEST_EVENT,
+        data={"message": "test event"},
+        letter_slug=letter.slug,
+    )
     session.flush()
     wake()
     return row
@@ -188,12 +225,13 @@ def _lease(session: Session) -> list[tuple[WebhookDelivery, WebhookSubscription]
             WebhookDelivery.status == DeliveryStatus.pending,
             col(WebhookSubscription.paused).is_(False),
             col(WebhookDelivery.next_attempt_at) <= now,
-            (col(WebhookDelivery.leased_until).is_(None)) | (col(WebhookDelivery.leased_until) < now),
+            (col(WebhookDelivery.leased_until).is_(None))
+            | (col(WebhookDelivery.leased_until) < now),
             ~exists().where(
                 and_(
-                    earlier.subscription_id == WebhookDelivery.subscription_id,
-                    earlier.status == DeliveryStatus.pending,
-                    earlier.id < WebhookDelivery.id,
+                    col(earlier.subscription_id) == col(WebhookDelivery.subscription_id),
+                    col(earlier.status) == DeliveryStatus.pending,
+                    col(earlier.id) < col(WebhookDelivery.id),
                 )
             ),
         )
@@ -201,7 +239,7 @@ def _lease(session: Session) -> list[tuple[WebhookDelivery, WebhookSubscription]
         .limit(BATCH)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=WebhookDelivery, skip_locked=True)  # type: ignore[arg-type]
+        query = query.with_for_update(of=WebhookDelivery, skip_locked=True)
     rows = list(session.exec(query))
     leased = []
     for row in rows:
@@ -212,7 +250,9 @@ def _lease(session: Session) -> list[tuple[WebhookDelivery, WebhookSubscription]
     return leased
 
 
-def _send(client: httpx.Client, delivery: WebhookDelivery, subscription: WebhookSubscription) -> tuple[int | None, str | None]:
+def _send(
+    client: httpx.Client, delivery: WebhookDelivery, subscription: WebhookSubscription
+) -> tuple[int | None, str | None]:
     try:
         urls.check(subscription.url)
     except AppError as exc:

@@ -135,3 +135,22 @@ def test_merged_away_redirects_permanently(
     data = client.get(f"/api/v1/organisations/{gone}/public", follow_redirects=False)
     assert data.status_code == 308
     assert data.headers["location"].endswith(f"/api/v1/organisations/{survivor}/public")
+
+
+def test_key_comes_from_the_database_or_the_setting(engine, monkeypatch) -> None:
+    from app.config import get_settings
+    from app.opendata import publicid
+
+    monkeypatch.setattr(publicid, "_key", None)
+    first = publicid.public_org_id(7)  # creates the row the migration would have stored
+    monkeypatch.setattr(publicid, "_key", None)
+    assert publicid.public_org_id(7) == first  # read back: every worker agrees
+    monkeypatch.setattr(publicid, "_key", None)
+    monkeypatch.setenv("UNDERSIGNED_PUBLIC_ID_SECRET", "another deployment's secret")
+    get_settings.cache_clear()
+    try:
+        other = publicid.public_org_id(7)
+    finally:
+        monkeypatch.delenv("UNDERSIGNED_PUBLIC_ID_SECRET")
+        get_settings.cache_clear()
+    assert other != first and publicid.internal_org_id(other) == 7

@@ -28,7 +28,7 @@ class _Receiver(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
     status: ClassVar[int] = 200
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if _Receiver.status == 200:
             _Receiver.received.append({"headers": dict(self.headers), "body": body})
@@ -68,7 +68,8 @@ def _drain() -> None:
 
 def _subscribe(client: TestClient, headers: dict[str, str], url: str, **extra: Any) -> dict:
     response = client.post(
-        "/api/v1/letters/test-letter/webhooks", json={"url": url, "events": ALL} | extra,
+        "/api/v1/letters/test-letter/webhooks",
+        json={"url": url, "events": ALL} | extra,
         headers=headers,
     )
     assert response.status_code == 201, response.text
@@ -89,14 +90,18 @@ def test_refuses_unsafe_urls(client: TestClient, coordinator_headers, make_lette
         "https://user:pw@127.0.0.1/hook",
         "ftp://example.org/",
     ):
-        response = client.post("/api/v1/letters/test-letter/webhooks",
-                               json={"url": url, "events": ["count.changed"]},
-                               headers=coordinator_headers)
+        response = client.post(
+            "/api/v1/letters/test-letter/webhooks",
+            json={"url": url, "events": ["count.changed"]},
+            headers=coordinator_headers,
+        )
         assert response.status_code == 400, (url, response.text)
         assert response.json()["field"] == "url"
-    unknown = client.post("/api/v1/letters/test-letter/webhooks",
-                          json={"url": "https://127.0.0.1/", "events": ["signature.teleported"]},
-                          headers=coordinator_headers)
+    unknown = client.post(
+        "/api/v1/letters/test-letter/webhooks",
+        json={"url": "https://127.0.0.1/", "events": ["signature.teleported"]},
+        headers=coordinator_headers,
+    )
     assert unknown.status_code == 400
 
 
@@ -110,10 +115,15 @@ def test_events_arrive_signed_once_in_order(
     listed = client.get("/api/v1/letters/test-letter/webhooks", headers=coordinator_headers)
     assert secret not in listed.text
     a = sign(client, coordinator_headers, "test-letter", {"organisation": {"name": "Alpha Aid"}})
-    sign(client, coordinator_headers, "test-letter",
-         {"organisation": {"name": "Quiet Helpers"}, "anonymous": True})
-    withdrawn = client.delete(f"/api/v1/letters/test-letter/signatures/{a['id']}",
-                              headers=coordinator_headers)
+    sign(
+        client,
+        coordinator_headers,
+        "test-letter",
+        {"organisation": {"name": "Quiet Helpers"}, "anonymous": True},
+    )
+    withdrawn = client.delete(
+        f"/api/v1/letters/test-letter/signatures/{a['id']}", headers=coordinator_headers
+    )
     assert withdrawn.status_code == 200, withdrawn.text
     # Written with the change: pending before any worker ran.
     with open_session() as session:
@@ -122,16 +132,20 @@ def test_events_arrive_signed_once_in_order(
     got = _Receiver.received
     events = [g["headers"]["Undersigned-Event"] for g in got]
     assert events == [
-        "signature.created", "count.changed",
-        "signature.created", "count.changed",
-        "signature.withdrawn", "count.changed",
+        "signature.created",
+        "count.changed",
+        "signature.created",
+        "count.changed",
+        "signature.withdrawn",
+        "count.changed",
     ]
     ids = [g["headers"]["Undersigned-Delivery"] for g in got]
     assert len(set(ids)) == 6
     for g in got:
         assert service.verify(secret, header=g["headers"]["Undersigned-Signature"], body=g["body"])
-        assert not service.verify("whsec_wrong", header=g["headers"]["Undersigned-Signature"],
-                                  body=g["body"])
+        assert not service.verify(
+            "whsec_wrong", header=g["headers"]["Undersigned-Signature"], body=g["body"]
+        )
     bodies = [json.loads(g["body"]) for g in got]
     assert bodies[0]["data"]["signature"]["organisation_id"] == public_org_id(a["organisation_id"])
     anonymous = bodies[2]["data"]["signature"]
@@ -143,8 +157,9 @@ def test_events_arrive_signed_once_in_order(
     # Nothing sent twice.
     _drain()
     assert len(_Receiver.received) == 6
-    deliveries = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries",
-                            headers=coordinator_headers).json()["data"]
+    deliveries = client.get(
+        f"/api/v1/webhooks/{hook['id']}/deliveries", headers=coordinator_headers
+    ).json()["data"]
     assert [d["status"] for d in deliveries] == ["delivered"] * 6
     assert [d["id"] for d in reversed(deliveries)] == ids
 
@@ -181,10 +196,12 @@ def test_receiver_down_then_up_and_a_killed_worker(
     _drain()
     events = [g["headers"]["Undersigned-Event"] for g in _Receiver.received]
     assert events == ["signature.created", "count.changed"]
-    deliveries = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries",
-                            headers=coordinator_headers).json()["data"]
+    deliveries = client.get(
+        f"/api/v1/webhooks/{hook['id']}/deliveries", headers=coordinator_headers
+    ).json()["data"]
     assert [(d["status"], d["attempts"]) for d in deliveries] == [
-        ("delivered", 1), ("delivered", 2)
+        ("delivered", 1),
+        ("delivered", 2),
     ]
 
 
@@ -197,8 +214,9 @@ def test_gives_up_after_a_day(client: TestClient, coordinator_headers, make_lett
         session.execute(update(WebhookDelivery).values(created_at=utcnow() - timedelta(hours=25)))
         session.commit()
     service.deliver_due()
-    deliveries = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries",
-                            headers=coordinator_headers).json()["data"]
+    deliveries = client.get(
+        f"/api/v1/webhooks/{hook['id']}/deliveries", headers=coordinator_headers
+    ).json()["data"]
     assert deliveries[0]["status"] == "failed"
 
 
@@ -207,34 +225,47 @@ def test_test_event_pause_and_scope(
 ) -> None:
     make_letter(coordinator_headers)
     hook = _subscribe(client, coordinator_headers, receiver)
-    paused = client.patch(f"/api/v1/webhooks/{hook['id']}", json={"paused": True},
-                          headers=coordinator_headers)
+    paused = client.patch(
+        f"/api/v1/webhooks/{hook['id']}", json={"paused": True}, headers=coordinator_headers
+    )
     assert paused.status_code == 200 and paused.json()["paused"] is True
     queued = client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=coordinator_headers)
     assert queued.status_code == 202 and queued.json()["event"] == "ping"
     assert service.deliver_due() == 0 and _Receiver.received == []
-    client.patch(f"/api/v1/webhooks/{hook['id']}", json={"paused": False},
-                 headers=coordinator_headers)
+    client.patch(
+        f"/api/v1/webhooks/{hook['id']}", json={"paused": False}, headers=coordinator_headers
+    )
     _drain()
     assert [g["headers"]["Undersigned-Event"] for g in _Receiver.received] == ["ping"]
     assert _Receiver.received[0]["headers"]["Undersigned-Delivery"] == queued.json()["id"]
     # Another coordinator: not their webhook (404, as if it did not exist).
     stranger = {"Authorization": f"Bearer {make_token('coordinator')}"}
-    assert client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=stranger).status_code == 404
+    assert (
+        client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=stranger).status_code == 404
+    )
     assert client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=stranger).status_code == 404
     # Anonymous signers' organisations: the letter's coordinators may opt in, admins may not.
     opted = _subscribe(client, coordinator_headers, receiver, include_anonymous=True)
     assert opted["include_anonymous"] is True
-    refused = client.post("/api/v1/letters/test-letter/webhooks",
-                          json={"url": receiver, "events": ALL, "include_anonymous": True},
-                          headers=admin_headers)
+    refused = client.post(
+        "/api/v1/letters/test-letter/webhooks",
+        json={"url": receiver, "events": ALL, "include_anonymous": True},
+        headers=admin_headers,
+    )
     assert refused.status_code == 400 and refused.json()["field"] == "include_anonymous"
     _Receiver.received = []
-    signed = sign(client, coordinator_headers, "test-letter",
-                  {"organisation": {"name": "Quiet Helpers"}, "anonymous": True})
+    signed = sign(
+        client,
+        coordinator_headers,
+        "test-letter",
+        {"organisation": {"name": "Quiet Helpers"}, "anonymous": True},
+    )
     _drain()
-    created = [json.loads(g["body"]) for g in _Receiver.received
-               if g["headers"]["Undersigned-Event"] == "signature.created"]
+    created = [
+        json.loads(g["body"])
+        for g in _Receiver.received
+        if g["headers"]["Undersigned-Event"] == "signature.created"
+    ]
     orgs = sorted(str(c["data"]["signature"]["organisation_id"]) for c in created)
     assert orgs == sorted(["None", public_org_id(signed["organisation_id"])])
 
@@ -262,3 +293,20 @@ def test_workers_lease_disjoint_rows(
         assert len(first) == 3 and second == []
         one.rollback()
         two.rollback()
+
+
+def test_letter_updated(client: TestClient, coordinator_headers, make_letter, receiver) -> None:
+    make_letter(coordinator_headers)
+    _subscribe(client, coordinator_headers, receiver)
+    patched = client.patch(
+        "/api/v1/letters/test-letter", json={"status": "closed"}, headers=coordinator_headers
+    )
+    assert patched.status_code == 200, patched.text
+    _drain()
+    (got,) = _Receiver.received
+    assert got["headers"]["Undersigned-Event"] == "letter.updated"
+    assert json.loads(got["body"])["data"] == {
+        "slug": "test-letter",
+        "status": "closed",
+        "fields": ["status"],
+    }
