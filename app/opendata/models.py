@@ -36,7 +36,8 @@ class NameSource(SQLModel, table=True):
 
     __tablename__ = "name_source"
 
-    organisation_name_id: int = Field(foreign_key="organisation_name.id", primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_name_id: int = Field(foreign_key="organisation_name.id", unique=True)
     source: str = Field(max_length=250)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
@@ -48,5 +49,6 @@ class OpendataSecret(SQLModel, table=True):
 
     __tablename__ = "opendata_secret"
 
-    name: str = Field(primary_key=True, max_length=40)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
     value: str = Field(max_length=200)

@@ -47,7 +47,9 @@ def _load_key() -> bytes:
     # transaction of its own so that every worker reads the same row.
     engine = db.get_engine()
     with Session(engine) as session:
-        row = session.get(OpendataSecret, _SECRET_NAME)
+        row = session.exec(
+            select(OpendataSecret).where(OpendataSecret.name == _SECRET_NAME)
+        ).first()
         if row is None:
             session.add(OpendataSecret(name=_SECRET_NAME, value=secrets.token_hex(32)))
             try:

@@ -75,7 +75,9 @@ def _reconcile(session: Session, request: Request, queries: str | None) -> dict[
     return reconcile.run(session, queries=reconcile.parse_batch(queries))
 
 
-@api_router.get("/reconcile")
+@api_router.get(
+    "/reconcile", responses={413: {"description": "More queries than the manifest's batchSize"}}
+)
 def reconcile_get(
     session: ReadSession,
     request: Request,
@@ -121,7 +123,11 @@ def reconcile_suggest_property(
     return {"result": reconcile.suggest_properties(prefix)}
 
 
-@api_router.get("/reconcile/preview", response_class=HTMLResponse)
+@api_router.get(
+    "/reconcile/preview",
+    response_class=HTMLResponse,
+    responses={404: {"description": "No organisation the public may see has this id"}},
+)
 def reconcile_preview(
     session: ReadSession,
     request: Request,

@@ -34,16 +34,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_external_identifier_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index('ix_external_identifier_scheme_value', ['scheme', 'value'], unique=False)
     op.create_table('name_source',
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organisation_name_id', sa.Integer(), nullable=False),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_name_id'], ['organisation_name.id'], name=op.f('fk_name_source_organisation_name_id_organisation_name')),
-    sa.PrimaryKeyConstraint('organisation_name_id', name=op.f('pk_name_source'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_name_source')),
+    sa.UniqueConstraint('organisation_name_id', name=op.f('uq_name_source_organisation_name_id'))
     )
     secret = op.create_table('opendata_secret',
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_opendata_secret'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_opendata_secret')),
+    sa.UniqueConstraint('name', name=op.f('uq_opendata_secret_name'))
     )
     op.create_table('webhook_subscription',
     sa.Column('id', sa.Integer(), nullable=False),
