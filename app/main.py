@@ -21,12 +21,15 @@ from app.errors import register_error_handlers
 from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
 from app.openapi import refine_schema
+from app.opendata import web as opendata_web
 from app.organisations.router import router as organisations_router
 from app.pages import errors as html_errors
 from app.pages.router import install_docs
 from app.pages.router import router as home_router
 from app.resolution import service as resolution_service
 from app.signatures.router import router as signatures_router
+from app.webhooks import service as webhooks
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("undersigned")
@@ -47,6 +50,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
     # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
     threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()
+    webhooks.start()  # deliveries a stopped process left pending go out now
     with held_by_server(get_engine().url.render_as_string(hide_password=False)):
         yield
 
@@ -93,9 +97,11 @@ def create_app() -> FastAPI:
         embed_router,
         admin_router,
         imports_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
+    opendata_web.install(app, api_prefix=API_PREFIX)
     app.include_router(embed_pages_router)
     app.include_router(home_router)
     install_docs(app)

@@ -4,6 +4,7 @@ from app.admin.models import MergeRecord
 from app.audit import AuditEvent
 from app.auth.models import ApiToken, LetterGrant
 from app.letters.models import Letter, LetterTranslation
+from app.opendata.models import ExternalIdentifier, NameSource, OpendataSecret
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.models import (
     DuplicateCandidate,
@@ -12,11 +13,13 @@ from app.resolution.models import (
     NameProposal,
 )
 from app.signatures.models import IdempotencyRecord, Signature
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "DuplicateCandidate",
+    "ExternalIdentifier",
     "IdempotencyRecord",
     "IdentityCheck",
     "Judgement",
@@ -25,8 +28,12 @@ __all__ = [
     "LetterTranslation",
     "MergeRecord",
     "NameProposal",
+    "NameSource",
+    "OpendataSecret",
     "Organisation",
     "OrganisationName",
     "RegistryState",
     "Signature",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 os.environ["UNDERSIGNED_ADMIN_TOKEN"] = "test-admin-token-0123456789"
 os.environ.setdefault("UNDERSIGNED_IDENTITY_CHECKS_IN_BACKGROUND", "false")
+os.environ.setdefault("UNDERSIGNED_WEBHOOKS_IN_BACKGROUND", "false")
 os.environ.setdefault("UNDERSIGNED_DATABASE_URL", "sqlite:///./undersigned-test-unused.db")
 
 import psycopg

@@ -17,6 +17,7 @@ from app.letters.schemas import (
     TranslationPublic,
 )
 from app.signatures import counting
+from app.webhooks import events as webhook_events
 
 _TRANSITIONS = {
     LetterStatus.draft: {LetterStatus.open},
@@ -238,6 +239,8 @@ def update(
     _flush_slug(session, slug=letter.slug)
     if data.translations is not None:
         _set_translations(session, letter=letter, translations=data.translations, locked=locked)
+    if changes:
+        webhook_events.letter_updated(session, letter=letter, fields=sorted(changes))
     return letter
 
 
