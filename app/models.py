@@ -7,8 +7,10 @@ from app.letters.models import Letter, LetterTranslation
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.models import (
     DuplicateCandidate,
+    DuplicateQueueState,
     IdentityCheck,
     Judgement,
+    NameNegative,
     NameProposal,
 )
 from app.signatures.models import IdempotencyRecord, Signature
@@ -17,12 +19,14 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "DuplicateCandidate",
+    "DuplicateQueueState",
     "IdempotencyRecord",
     "IdentityCheck",
     "Judgement",
     "Letter",
     "LetterGrant",
     "LetterTranslation",
+    "NameNegative",
     "MergeRecord",
     "NameProposal",
     "Organisation",

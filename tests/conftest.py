@@ -117,11 +117,9 @@ def wipe(engine: Engine) -> None:
         conn.execute(text("UPDATE registry_state SET version = 0"))
     # Per-process caches keyed on the registry version or letter revision, which a wipe resets.
     from app.embed.cache import count_cache
-    from app.resolution import scan
     from app.resolution import service as resolution_service
 
     resolution_service.reset_cache()
-    scan.reset_cache()
     count_cache.clear()
 
 

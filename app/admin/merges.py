@@ -25,7 +25,8 @@ from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution import judgements as judgement_service
-from app.resolution import registry
+from app.resolution import learned, registry
+from app.resolution import queue as duplicate_queue
 from app.resolution.models import Judgement, Verdict
 from app.signatures import service as signature_service
 from app.signatures.models import Signature
@@ -253,6 +254,9 @@ def merge(
 
     letters = _touch_letters(session, letter_ids=touched_letters)
     registry.touch(session, organisations=[survivor, *merged])
+    # The queue loses the merged organisations' pairs and scores the survivor's again: only
+    # the pairs of the organisations involved change.
+    duplicate_queue.refresh(session, organisation_ids=involved)
     record = MergeRecord(
         survivor_id=survivor_id,
         merged_ids=list(merged_ids),
@@ -447,11 +451,13 @@ def undo(
             judgement_service.put(
                 session, a=record.survivor_id, b=merged_id, verdict=Verdict.different, actor=actor
             )
+            learned.record_different(session, a=record.survivor_id, b=merged_id, actor=actor)
 
     organisations = list(
         session.exec(select(Organisation).where(col(Organisation.id).in_(involved)))
     )
     registry.touch(session, organisations=organisations)
+    duplicate_queue.refresh(session, organisation_ids=involved)
     _touch_letters(session, letter_ids=touched_letters)
     record.undone_at, record.undone_by = utcnow(), actor
     session.add(record)

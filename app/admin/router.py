@@ -31,7 +31,9 @@ from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
 from app.resolution import judgements as judgement_service
 from app.resolution import proposals
-from app.resolution import scan as duplicate_service
+from app.resolution import learned
+from app.resolution import queue as duplicate_service
+from app.resolution import scan
 from app.resolution.models import NameProposal, Verdict
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -48,7 +50,7 @@ def _cursor(value: str | None) -> int | None:
     return int(value)
 
 
-def groups_out(session: Session, pairs: list[duplicate_service.Pair]) -> list[DuplicateGroup]:
+def groups_out(session: Session, pairs: list[scan.Pair]) -> list[DuplicateGroup]:
     ids = {i for p in pairs for i in (p.a, p.b)}
     names = organisation_service.names_of(session, organisation_ids=ids)
     organisations = {
@@ -147,6 +149,13 @@ def record_different(session: Session, *, a: int, b: int, actor: str) -> tuple[A
     if existing is not None and existing.verdict == Verdict.different:
         return existing, False
     judgement = judgement_service.put(session, a=a, b=b, verdict=Verdict.different, actor=actor)
+    # Each side's spellings become negatives of the other, for the resolver and the queue.
+    learned.record_different(
+        session,
+        a=judgement_service.root_of(a, parents),
+        b=judgement_service.root_of(b, parents),
+        actor=actor,
+    )
     audit.record(
         session,
         actor=actor,
