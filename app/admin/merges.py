@@ -256,7 +256,7 @@ def merge(
     registry.touch(session, organisations=[survivor, *merged])
     # The queue loses the merged organisations' pairs and scores the survivor's again: only
     # the pairs of the organisations involved change.
-    duplicate_queue.refresh(session, organisation_ids=involved)
+    duplicate_queue.refresh(session, organisation_ids=involved, merged=True)
     record = MergeRecord(
         survivor_id=survivor_id,
         merged_ids=list(merged_ids),
@@ -451,12 +451,15 @@ def undo(
             judgement_service.put(
                 session, a=record.survivor_id, b=merged_id, verdict=Verdict.different, actor=actor
             )
-            learned.record_different(session, a=record.survivor_id, b=merged_id, actor=actor)
 
     organisations = list(
         session.exec(select(Organisation).where(col(Organisation.id).in_(involved)))
     )
     registry.touch(session, organisations=organisations)
+    if record_different:
+        # After the touch: the registry must hold the merged organisations live again.
+        for merged_id in record.merged_ids:
+            learned.record_different(session, a=record.survivor_id, b=merged_id, actor=actor)
     duplicate_queue.refresh(session, organisation_ids=involved)
     _touch_letters(session, letter_ids=touched_letters)
     record.undone_at, record.undone_by = utcnow(), actor

@@ -30,10 +30,8 @@ from app.errors import BadRequest, Conflict
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
 from app.resolution import judgements as judgement_service
-from app.resolution import proposals
-from app.resolution import learned
+from app.resolution import learned, proposals, scan
 from app.resolution import queue as duplicate_service
-from app.resolution import scan
 from app.resolution.models import NameProposal, Verdict
 
 router = APIRouter(prefix="/admin", tags=["admin"])

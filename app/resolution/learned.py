@@ -12,7 +12,8 @@ organisation that refuses every one of its spellings, and leaves it out of the c
 linked without review. No score overrides it. The negatives are read from the database on
 every resolve (one indexed query on the query's own spellings), so every worker obeys a
 verdict from its commit on. The query does not depend on which organisations the caller may
-see: the same spellings cost the same work for everyone.
+see: the same spellings cost the same work for everyone; and only names the public may see
+become negatives, so a refusal never tells of an organisation hidden from the caller.
 """
 
 from collections import defaultdict
@@ -22,14 +23,21 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from app.organisations.models import OrganisationName
+from app.resolution import registry
 from app.resolution.index import OrgEntry
 from app.resolution.models import NameNegative
 from app.resolution.normalise import NameKey, normalise
+from app.resolution.visibility import Standing
 
 
 def record_different(session: Session, *, a: int, b: int, actor: str) -> int:
     """Each name of `a` refused by `b` and the reverse (names both bear are left alone:
-    namesakes judged different still answer to their own name); how many were recorded."""
+    namesakes judged different still answer to their own name); how many were recorded.
+
+    Only the names of a side the public may see: a negative changes what every caller's
+    resolution answers, so the names of an organisation known only through anonymous
+    signatures must not become one (its pair verdict still keeps it apart, admin-side)."""
+    held = registry.standings(session, [a, b])
     spellings: dict[int, set[str]] = {a: set(), b: set()}
     for organisation_id, spelling in session.exec(
         select(OrganisationName.organisation_id, OrganisationName.normalised).where(
@@ -45,6 +53,8 @@ def record_different(session: Session, *, a: int, b: int, actor: str) -> int:
     }
     added = 0
     for target, other in ((a, b), (b, a)):
+        if held.get(other) in (None, Standing.hidden):
+            continue
         for spelling in sorted(spellings[other] - spellings[target]):
             if spelling and (target, spelling) not in existing:
                 session.add(NameNegative(organisation_id=target, normalised=spelling, actor=actor))

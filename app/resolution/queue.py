@@ -25,6 +25,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import delete, event, func, insert, update
 from sqlalchemy.orm import Session as OrmSession
@@ -107,9 +108,7 @@ def pairs_of(
                 continue
             if negatives and negatives.refuses(entry, other):
                 continue
-            score, reasons = scan.score_pair(
-                seen, entry, other, minimum=MIN_SCORE, bounds=bounds
-            )
+            score, reasons = scan.score_pair(seen, entry, other, minimum=MIN_SCORE, bounds=bounds)
             if score >= MIN_SCORE:
                 found[key] = Pair(key[0], key[1], round(score, 1), reasons)
     return found
@@ -124,15 +123,15 @@ def _store(session: Session, pairs: Iterable[Pair]) -> None:
     existing: dict[tuple[int, int], DuplicateCandidate] = {}
     lows = sorted({a for a, _ in keys})
     for start in range(0, len(lows), 5000):
-        for row in session.exec(
+        for found in session.exec(
             select(DuplicateCandidate).where(
                 col(DuplicateCandidate.organisation_a).in_(lows[start : start + 5000])
             )
         ):
-            key = (row.organisation_a, row.organisation_b)
+            key = (found.organisation_a, found.organisation_b)
             if key in keys:
-                existing[key] = row
-    new = []
+                existing[key] = found
+    new: list[dict[str, Any]] = []
     for pair in pairs:
         row = existing.get((pair.a, pair.b))
         if row is None:
@@ -174,13 +173,21 @@ def _forget(session: Session, organisation_ids: list[int]) -> None:
         )
 
 
-def refresh(session: Session, *, organisation_ids: Iterable[int]) -> int:
+def refresh(session: Session, *, organisation_ids: Iterable[int], merged: bool = False) -> int:
     """Recompute the scan pairs of these organisations in this transaction (merged-away ones
-    just lose theirs); how many pairs they now have."""
+    just lose theirs); how many pairs they now have. `merged`: they are now one
+    organisation, so every pair between two of them leaves the queue, however queued."""
     ids = sorted(set(organisation_ids))
     if not ids:
         return 0
     session.flush()
+    if merged:
+        session.execute(
+            delete(_CANDIDATE).where(
+                col(DuplicateCandidate.organisation_a).in_(ids),
+                col(DuplicateCandidate.organisation_b).in_(ids),
+            )
+        )
     seen = registry.view(session, viewer=None)
     _forget(session, ids)
     pairs = pairs_of(session, seen, ids)

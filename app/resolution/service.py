@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from app.errors import Conflict
 from app.resolution import candidates as candidate_queue
 from app.resolution import checks, learned, registry
+from app.resolution import queue as duplicate_queue
 from app.resolution.index import Index
 from app.resolution.models import Judgement
 from app.resolution.names import ParsedName, split_signatory_line
@@ -84,6 +85,7 @@ def warm(session: Session) -> int:
     resume the checks a stopped process left queued."""
     size = registry.warm(session)
     checks.start()
+    duplicate_queue.start()
     return size
 
 
