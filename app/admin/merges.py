@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
-from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.organisations.models import Organisation, OrganisationName
 from app.resolution import judgements as judgement_service
 from app.resolution import learned, registry
 from app.resolution import queue as duplicate_queue
@@ -52,15 +52,14 @@ def _image(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _lock(session: Session, *, organisation_ids: list[int]) -> None:
-    """Take the letters' locks, then the registry counter's, then the organisations', in the
-    order signing and imports take them.
+    """Take the letters' locks, then the organisations', in the order signing and imports
+    take them.
 
-    Signing and imports lock their letter first (signatures/service.py:lock_letter), then the
-    registry counter when they create an organisation, then share-lock the existing
-    organisations they sign for. The merge bumps the registry too; taking that lock before
-    the organisations' (not at the end) keeps a merge and an import that creates
-    organisations from deadlocking on PostgreSQL. On SQLite the request already holds the
-    database write lock.
+    Signing and imports lock their letter first (signatures/service.py:lock_letter), then
+    share-lock the existing organisations they sign for. The registry counter is no longer
+    held through a transaction: everyone takes it in its last statements, at commit, after
+    every other lock (decision 0090). On SQLite the request already holds the database write
+    lock.
     """
     letter_ids = sorted(
         set(
@@ -79,8 +78,6 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
             .order_by(col(Letter.id))
             .with_for_update()
         ).all()
-    registry = RegistryState.__table__  # type: ignore[attr-defined]
-    session.execute(select(registry.c.id).where(registry.c.id == 1).with_for_update())
     # populate_existing: a row loaded before the lock is re-read as the lock holder sees it,
     # so the checks that follow never act on a merge that committed while we waited.
     session.exec(

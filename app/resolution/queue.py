@@ -44,7 +44,7 @@ from app.resolution.scoring import registrable_domain
 logger = logging.getLogger("undersigned.identity")
 
 # Changed organisations the review page scores itself before it says the queue is behind.
-PAGE_CATCH_UP = 2000
+PAGE_CATCH_UP = 300
 # Organisations refreshed per catch-up transaction.
 BATCH = 2000
 _QUEUED_REASON = "queued at signing: the resolver was unsure"
@@ -400,5 +400,5 @@ def wake() -> None:
 @event.listens_for(OrmSession, "after_commit")
 def _committed(session: OrmSession) -> None:
     # A transaction that bumped the registry changed organisations: bring the queue along.
-    if session.info.get(registry.FIRST_OWN_VERSION) is not None:
+    if session.info.get(registry.COMMITTED_VERSION) is not None:
         wake()

@@ -270,11 +270,13 @@ def identify(
         return resolution
 
     resolution = decided()
-    # One organisation per name: creating takes the registry counter's lock, which every
-    # organisation write holds until it commits. If another transaction created (or changed)
-    # organisations since this one resolved, it may just have created this very one: decide
-    # again, now that nothing can change until this transaction ends (decision 0066).
-    if resolution.status != "existing" and registry.claim(session):
+    # One organisation per name: creating takes the advisory locks of the names' buckets,
+    # which a concurrent creator of the same name holds until it has committed. If the
+    # registry moved since this transaction resolved, that creator may just have made this
+    # very organisation: decide again (decisions 0066, 0090).
+    if resolution.status != "existing" and registry.claim(
+        session, names=plain, bulk=batch is not None
+    ):
         resolution = decided()
     if resolution.status == "existing":
         return resolution
