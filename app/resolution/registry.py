@@ -66,11 +66,10 @@ _ORGANISATION = Organisation.__table__  # type: ignore[attr-defined]
 _NAME = OrganisationName.__table__  # type: ignore[attr-defined]
 # Built once: an import runs these thousands of times, and building a statement costs about
 # as much as SQLite executing it.
-_BUMP = (
-    update(_REGISTRY)
-    .where(_REGISTRY.c.id == 1)
-    .values(version=_REGISTRY.c.version + 1)
-    .returning(_REGISTRY.c.version)
+_BUMP_IF_PENDING = text(
+    "UPDATE registry_state SET version = version + 1 WHERE id = 1"
+    " AND EXISTS (SELECT 1 FROM organisation WHERE revision = :pending)"
+    " RETURNING version"
 )
 _INSERT_ORGANISATION = (
     insert(_ORGANISATION)
@@ -160,7 +159,12 @@ def _stamp(session: OrmSession) -> None:
     if pending is None:
         return
     session.flush()
-    version = int(session.execute(_BUMP).scalar_one())
+    # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
+    # run): the registry did not change, and its version stays.
+    bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
+    if bumped is None:
+        return
+    version = int(bumped)
     session.execute(
         update(_ORGANISATION).where(_ORGANISATION.c.revision == pending).values(revision=version)
     )
