@@ -315,8 +315,18 @@ def candidate_pairs(
 ) -> list[Pair]:
     """Unjudged candidate pairs of live organisations, best first: the stored queue, with the
     organisations changed since its watermark scored now (at most PAGE_CATCH_UP of them)."""
-    ids, _ = _changed(session, after=watermark(session), limit=PAGE_CATCH_UP)
-    changed = set(ids)
+    # The first PAGE_CATCH_UP only (not whole revisions: the page advances no watermark); a
+    # larger backlog (a bulk import just committed) is the catch-up thread's, minutes at most.
+    changed = {
+        int(i)
+        for i in session.exec(
+            select(Organisation.id)
+            .where(col(Organisation.revision) > watermark(session))
+            .order_by(col(Organisation.revision), col(Organisation.id))
+            .limit(PAGE_CATCH_UP)
+        )
+        if i is not None
+    }
     fresh: dict[tuple[int, int], Pair] = {}
     if changed:
         fresh = pairs_of(session, registry.view(session, viewer=None), changed)
