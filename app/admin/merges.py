@@ -263,7 +263,7 @@ def merge(
     registry.touch(session, organisations=[survivor, *merged])
     # The queue loses the merged organisations' pairs and scores the survivor's again: only
     # the pairs of the organisations involved change.
-    duplicate_queue.refresh(session, organisation_ids=involved, merged=True)
+    duplicate_queue.refresh(session, organisation_ids=involved)
     record = MergeRecord(
         survivor_id=survivor_id,
         merged_ids=list(merged_ids),

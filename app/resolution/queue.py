@@ -173,10 +173,11 @@ def _forget(session: Session, organisation_ids: list[int]) -> None:
         )
 
 
-def refresh(session: Session, *, organisation_ids: Iterable[int], merged: bool = False) -> int:
+def refresh(session: Session, *, organisation_ids: Iterable[int]) -> int:
     """Recompute the scan pairs of these organisations in this transaction (merged-away ones
-    just lose theirs); how many pairs they now have. `merged`: they are now one
-    organisation, so every pair between two of them leaves the queue, however queued."""
+    just lose theirs); how many pairs they now have. A pair queued at signing stays stored
+    (the reading maps it to the survivor, and leaves out a pair now inside one cluster), so
+    that undoing a merge brings back exactly what it had."""
     ids = sorted(set(organisation_ids))
     if not ids:
         return 0
@@ -184,13 +185,6 @@ def refresh(session: Session, *, organisation_ids: Iterable[int], merged: bool =
     # One writer of stored pairs at a time (the catch-up threads take the same row): two
     # transactions storing one pair would break its unique constraint.
     _state(session, lock=True)
-    if merged:
-        session.execute(
-            delete(_CANDIDATE).where(
-                col(DuplicateCandidate.organisation_a).in_(ids),
-                col(DuplicateCandidate.organisation_b).in_(ids),
-            )
-        )
     seen = registry.view(session, viewer=None)
     _forget(session, ids)
     pairs = pairs_of(session, seen, ids)
