@@ -54,21 +54,21 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 health_router = APIRouter(tags=["health"])
 
 
-class Health(BaseModel):
+class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "read_only", "full", "io_error", "corrupt", "unreachable"]
 
 
 @health_router.get(
     "/healthz",
-    responses={503: {"model": Health, "description": "The database cannot take writes"}},
+    responses={503: {"model": HealthPublic, "description": "The database cannot take writes"}},
 )
-def healthz(response: Response) -> Health:
+def healthz(response: Response) -> HealthPublic:
     """Liveness, and whether the database takes writes (a probe that writes nothing)."""
     database = probe_storage()
     if database != "ok":
         response.status_code = 503
-    return Health(status="ok" if database == "ok" else "degraded", database=database)
+    return HealthPublic(status="ok" if database == "ok" else "degraded", database=database)
 
 
 def create_app() -> FastAPI:

@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import audit
+from app import audit, paging
 from app.admin.models import MergeRecord
 from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName
+from app.paging import Page
 from app.resolution import judgements as judgement_service
 from app.resolution import learned, registry
 from app.resolution import queue as duplicate_queue
@@ -32,9 +33,18 @@ from app.signatures import service as signature_service
 from app.signatures.models import Signature
 
 SNAPSHOT_VERSION = 1
+# Every column of the three tables a merge writes is classified here, once: the columns a merge
+# may change (snapshotted before and after, so that undo restores them exactly) and those it
+# never changes. tests/admin/test_merge_fields.py fails on a column in neither list, so a new
+# column cannot be silently lost by an undo.
 ORG_FIELDS = ("kind", "country", "website", "merged_into")
+# `revision` is the registry version of the last change (the index refreshes from it): it only
+# grows, so merge and undo both stamp a new one rather than restore an old one.
+ORG_KEPT = ("id", "created_at", "revision")
 NAME_FIELDS = ("organisation_id", "is_primary")
+NAME_KEPT = ("id", "name", "normalised", "lang", "script", "is_acronym", "created_at")
 SIGNATURE_FIELDS = ("letter_id", "organisation_id", "anonymous", "position", "withdrawn_at")
+SIGNATURE_KEPT = ("id", "display_name", "signed_at", "source")
 
 
 def _dump(value: Any) -> Any:
@@ -477,11 +487,16 @@ def undo(
     return record
 
 
-def list_recent(session: Session, *, limit: int, before_id: int | None = None) -> list[MergeRecord]:
-    query = select(MergeRecord)
-    if before_id is not None:
-        query = query.where(col(MergeRecord.id) < before_id)
-    return list(session.exec(query.order_by(col(MergeRecord.id).desc()).limit(limit)))
+def history(session: Session, *, limit: int, cursor: str | None) -> Page[MergeRecord]:
+    """Merges, newest first."""
+    return paging.keyset(
+        session,
+        select(MergeRecord),
+        key=MergeRecord.id,
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
 
 
 def to_public(record: MergeRecord) -> dict[str, Any]:

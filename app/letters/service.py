@@ -9,11 +9,11 @@ from app.auth.service import Principal
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.letters.models import Letter, LetterStatus, LetterTranslation
 from app.letters.schemas import (
-    Counts,
+    CountsPublic,
     LetterCreate,
     LetterPublic,
     LetterUpdate,
-    TranslationIn,
+    TranslationCreate,
     TranslationPublic,
 )
 from app.signatures import counting
@@ -242,7 +242,7 @@ def update(
 
 
 def _set_translations(
-    session: Session, *, letter: Letter, translations: list[TranslationIn], locked: bool
+    session: Session, *, letter: Letter, translations: list[TranslationCreate], locked: bool
 ) -> None:
     existing = {t.lang: t for t in translations_of(session, letter=letter)}
     seen: set[str] = set()
@@ -314,7 +314,7 @@ def to_public(session: Session, *, letter: Letter) -> LetterPublic:
         declared_total=letter.declared_total,
         declared_anonymous=letter.declared_anonymous,
         count_discrepancy=None if letter.declared_total is None else letter.declared_total - total,
-        counts=Counts(total=total, named=named, anonymous=anonymous),
+        counts=CountsPublic(total=total, named=named, anonymous=anonymous),
         created_at=letter.created_at,
         closed_at=letter.closed_at,
     )

@@ -20,7 +20,7 @@ from app.resolution import service as identity
 from app.resolution.service import Resolution
 from app.resolution.visibility import Standing, Viewer, shows
 from app.signatures.models import IdempotencyRecord, Signature
-from app.signatures.schemas import SignatureCreate, SignatureOut
+from app.signatures.schemas import SignatureCreate, SignaturePublic
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
@@ -143,7 +143,7 @@ def _replay(
 def signature_out(signature: Signature, *, letter: Letter) -> dict[str, Any]:
     """JSON-ready signature, serialised like every other response (pydantic, UTC "Z")."""
     assert signature.id is not None
-    return SignatureOut(
+    return SignaturePublic(
         id=signature.id,
         letter=letter.slug,
         organisation_id=signature.organisation_id,
