@@ -1,4 +1,5 @@
-"""The `undersigned` command: serve, migrate, seed, import, export, enrich, token, backup, restore.
+"""The `undersigned` command: serve, migrate, seed, import, export, enrich, scan, token, backup,
+restore.
 
 A mistake of the user (a missing file, an unknown letter or token, a database that is missing
 or not migrated, contradictory options) is one line on stderr, `error: …`, with what to do
@@ -612,6 +613,48 @@ def token_revoke(
         )
         session.commit()
     console.print(f"token {token_id} revoked")
+
+
+@app.command("scan")
+def scan_duplicates(
+    changed: Annotated[
+        bool,
+        typer.Option(
+            "--changed",
+            help="Only the organisations changed since the queue was last brought up to date",
+        ),
+    ] = False,
+    database: Database = None,
+) -> None:
+    """Rebuild the stored duplicate queue: score every blocked pair of organisations again
+    (a batch job with a progress bar; the review page reads what it stores)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from app.resolution import queue
+
+    _use_database(database)
+    if changed:
+        with _session(write=True):
+            pass  # checks the database is there and migrated
+        console.print(f"{queue.catch_up_all()} changed organisations rescored")
+        return
+    with _session(write=True) as session:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=not sys.stderr.isatty(),
+        ) as bar:
+            task = bar.add_task("organisations", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            pairs = queue.rescan(session, progress=progress)
+        session.commit()
+    console.print(f"{pairs} candidate pairs stored")
 
 
 @app.command("eval-resolution")

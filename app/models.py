@@ -8,8 +8,10 @@ from app.opendata.models import ExternalIdentifier, NameSource, OpendataSecret
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.models import (
     DuplicateCandidate,
+    DuplicateQueueState,
     IdentityCheck,
     Judgement,
+    NameNegative,
     NameProposal,
 )
 from app.signatures.models import IdempotencyRecord, Signature
@@ -19,6 +21,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "DuplicateCandidate",
+    "DuplicateQueueState",
     "ExternalIdentifier",
     "IdempotencyRecord",
     "IdentityCheck",
@@ -27,6 +30,7 @@ __all__ = [
     "LetterGrant",
     "LetterTranslation",
     "MergeRecord",
+    "NameNegative",
     "NameProposal",
     "NameSource",
     "OpendataSecret",

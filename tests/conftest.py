@@ -105,25 +105,28 @@ def _engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+# Single-row state the migrations create: kept by a wipe, reset to version 0.
+KEPT = ("registry_state", "duplicate_queue_state")
+
+
 def wipe(engine: Engine) -> None:
-    """Empty every table (keeping the schema and the registry counter row)."""
+    """Empty every table (keeping the schema and the registry and queue counter rows)."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            data = [t for t in tables if t != "registry_state"]
+            data = [t for t in tables if t not in KEPT]
             conn.execute(text(f"TRUNCATE {', '.join(data)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
-                if table != "registry_state":
+                if table not in KEPT:
                     conn.execute(text(f"DELETE FROM {table}"))
-        conn.execute(text("UPDATE registry_state SET version = 0"))
+        for table in KEPT:
+            conn.execute(text(f"UPDATE {table} SET version = 0"))
     # Per-process caches keyed on the registry version or letter revision, which a wipe resets.
     from app.embed.cache import count_cache
-    from app.resolution import scan
     from app.resolution import service as resolution_service
 
     resolution_service.reset_cache()
-    scan.reset_cache()
     count_cache.clear()
 
 

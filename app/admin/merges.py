@@ -23,10 +23,11 @@ from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
-from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.organisations.models import Organisation, OrganisationName
 from app.paging import Page
 from app.resolution import judgements as judgement_service
-from app.resolution import registry
+from app.resolution import learned, registry
+from app.resolution import queue as duplicate_queue
 from app.resolution.models import Judgement, Verdict
 from app.signatures import service as signature_service
 from app.signatures.models import Signature
@@ -56,15 +57,14 @@ def _image(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _lock(session: Session, *, organisation_ids: list[int]) -> None:
-    """Take the letters' locks, then the registry counter's, then the organisations', in the
-    order signing and imports take them.
+    """Take the letters' locks, then the organisations', in the order signing and imports
+    take them.
 
-    Signing and imports lock their letter first (signatures/service.py:lock_letter), then the
-    registry counter when they create an organisation, then share-lock the existing
-    organisations they sign for. The merge bumps the registry too; taking that lock before
-    the organisations' (not at the end) keeps a merge and an import that creates
-    organisations from deadlocking on PostgreSQL. On SQLite the request already holds the
-    database write lock.
+    Signing and imports lock their letter first (signatures/service.py:lock_letter), then
+    share-lock the existing organisations they sign for. The registry counter is no longer
+    held through a transaction: everyone takes it in its last statements, at commit, after
+    every other lock (decision 0090). On SQLite the request already holds the database write
+    lock.
     """
     letter_ids = sorted(
         set(
@@ -83,8 +83,6 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
             .order_by(col(Letter.id))
             .with_for_update()
         ).all()
-    registry = RegistryState.__table__  # type: ignore[attr-defined]
-    session.execute(select(registry.c.id).where(registry.c.id == 1).with_for_update())
     # populate_existing: a row loaded before the lock is re-read as the lock holder sees it,
     # so the checks that follow never act on a merge that committed while we waited.
     session.exec(
@@ -258,6 +256,9 @@ def merge(
 
     letters = _touch_letters(session, letter_ids=touched_letters)
     registry.touch(session, organisations=[survivor, *merged])
+    # The queue loses the merged organisations' pairs and scores the survivor's again: only
+    # the pairs of the organisations involved change.
+    duplicate_queue.refresh(session, organisation_ids=involved)
     record = MergeRecord(
         survivor_id=survivor_id,
         merged_ids=list(merged_ids),
@@ -457,6 +458,11 @@ def undo(
         session.exec(select(Organisation).where(col(Organisation.id).in_(involved)))
     )
     registry.touch(session, organisations=organisations)
+    if record_different:
+        # After the touch: the registry must hold the merged organisations live again.
+        for merged_id in record.merged_ids:
+            learned.record_different(session, a=record.survivor_id, b=merged_id, actor=actor)
+    duplicate_queue.refresh(session, organisation_ids=involved)
     _touch_letters(session, letter_ids=touched_letters)
     record.undone_at, record.undone_by = utcnow(), actor
     session.add(record)

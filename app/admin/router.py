@@ -30,8 +30,8 @@ from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
 from app.paging import Cursor
 from app.resolution import judgements as judgement_service
-from app.resolution import proposals
-from app.resolution import scan as duplicate_service
+from app.resolution import learned, proposals, scan
+from app.resolution import queue as duplicate_service
 from app.resolution.models import NameProposal, Verdict
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -39,7 +39,7 @@ MergeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def groups_out(session: Session, pairs: list[duplicate_service.Pair]) -> list[DuplicateGroupAdmin]:
+def groups_out(session: Session, pairs: list[scan.Pair]) -> list[DuplicateGroupAdmin]:
     ids = {i for p in pairs for i in (p.a, p.b)}
     names = organisation_service.names_of(session, organisation_ids=ids)
     organisations = {
@@ -139,6 +139,13 @@ def record_different(session: Session, *, a: int, b: int, actor: str) -> tuple[A
     if existing is not None and existing.verdict == Verdict.different:
         return existing, False
     judgement = judgement_service.put(session, a=a, b=b, verdict=Verdict.different, actor=actor)
+    # Each side's spellings become negatives of the other, for the resolver and the queue.
+    learned.record_different(
+        session,
+        a=judgement_service.root_of(a, parents),
+        b=judgement_service.root_of(b, parents),
+        actor=actor,
+    )
     audit.record(
         session,
         actor=actor,

@@ -28,7 +28,7 @@ from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName
 from app.resolution import proposals
-from app.resolution import scan as duplicate_service
+from app.resolution import queue as duplicate_service
 from app.security.limits import FailureThrottle, client_key
 from app.signatures.models import Signature
 

@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 
 from app.auth.models import Role
 from app.auth.service import Principal
+from app.fields import check_lang
 from app.opendata.models import ExternalIdentifier, NameSource
 from app.organisations.models import Organisation, OrganisationName
-from app.fields import check_lang
 from app.resolution import proposals
 from app.resolution.names import NameError_, validate_name
 from app.resolution.normalise import is_acronym, normalise

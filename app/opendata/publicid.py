@@ -112,7 +112,8 @@ def decode(public_id: str) -> int | None:
         right.to_bytes(4, "big"), _tag(key, left).to_bytes(4, "big")
     ):
         return None
-    return left
+    internal: int = left
+    return internal
 
 
 def public_org_id(org: Organisation | int) -> str:

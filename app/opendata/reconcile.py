@@ -16,12 +16,12 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.errors import AppError, BadRequest, PayloadTooLarge
+from app.fields import check_country, check_website
 from app.opendata import identifiers
 from app.opendata.public import PUBLIC, display_name
 from app.opendata.publicid import public_org_id
 from app.organisations import service as organisations
 from app.organisations.models import Organisation, OrganisationName
-from app.fields import check_country, check_website
 from app.resolution import service as identity
 from app.resolution.names import MAX_NAME_LENGTH
 from app.resolution.normalise import normalise

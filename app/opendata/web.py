@@ -18,10 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.dependencies import CoordinatorUser
 from app.config import get_settings
 from app.db import SessionDep, open_session
+from app.errors import BadRequest
 from app.i18n.catalogs import SUPPORTED
 from app.i18n.negotiation import negotiate
 from app.i18n.sentences import language_name
-from app.opendata import identifiers, public, reconcile
+from app.opendata import identifiers, public, publicid, reconcile
 from app.opendata.labels import gettext_for
 from app.organisations import service as organisations
 from app.resolution.visibility import Viewer
@@ -95,9 +96,7 @@ def reconcile_post(
 ) -> dict[str, Any]:
     """A batch of reconciliation queries, form-encoded (`queries=`), as OpenRefine sends it."""
     if queries is None:
-        raise reconcile.BadRequest(
-            "queries is required (a JSON object of queries)", field="queries"
-        )
+        raise BadRequest("queries is required (a JSON object of queries)", field="queries")
     return _reconcile(session, request, queries)
 
 
@@ -156,7 +155,7 @@ def organisation_public(public_id: PublicId, session: ReadSession, request: Requ
     country, website, external identifiers, letters it signed by name."""
     found = public.lookup(session, public_id=public_id)
     if found.merged:
-        survivor = public.public_org_id(found.organisation)
+        survivor = publicid.public_org_id(found.organisation)
         return RedirectResponse(
             f"{base_url(request)}/api/v1/organisations/{survivor}/public", status_code=308
         )
@@ -175,7 +174,7 @@ def organisation_page(
     ui, vary = negotiate(locale=locale, accept_language=accept_language)
     found = public.lookup(session, public_id=public_id)
     if found.merged:
-        target = f"/organisations/{public.public_org_id(found.organisation)}"
+        target = f"/organisations/{publicid.public_org_id(found.organisation)}"
         return RedirectResponse(target + (f"?locale={ui.tag}" if locale else ""), status_code=308)
     org = public.document(session, organisation=found.organisation, base_url=base_url(request))
     country_name = (

@@ -31,7 +31,9 @@ class Judgement(SQLModel, table=True):
 
 
 class DuplicateCandidate(SQLModel, table=True):
-    """A pair the resolver found plausible but not certain, queued for an admin."""
+    """A pair queued for an admin: the resolver found it plausible but not certain at
+    signing (`source` "queued"), or the duplicate scan found it (`scan`, maintained as
+    organisations change: app/resolution/queue.py), or both (`scan+queued`)."""
 
     __tablename__ = "duplicate_candidate"
     __table_args__ = (UniqueConstraint("organisation_a", "organisation_b"),)
@@ -39,7 +41,8 @@ class DuplicateCandidate(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     organisation_a: int = Field(foreign_key="organisation.id", index=True)
     organisation_b: int = Field(foreign_key="organisation.id", index=True)
-    score: float
+    score: float = Field(index=True)
+    source: str = Field(default="queued", max_length=16)
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
@@ -87,4 +90,31 @@ class NameProposal(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=40)
     decided_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+
+class DuplicateQueueState(SQLModel, table=True):
+    """How far the stored duplicate queue is maintained: every organisation with a registry
+    revision up to `version` has had its scan pairs recomputed (app/resolution/queue.py)."""
+
+    __tablename__ = "duplicate_queue_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=0)
+
+
+class NameNegative(SQLModel, table=True):
+    """An admin said a spelling is NOT this organisation (a `different` verdict on a pair
+    carries every name of each side to the other): the resolver never links that spelling to
+    it, nor queues it with it again, whatever the score (app/resolution/learned.py)."""
+
+    __tablename__ = "name_negative"
+    __table_args__ = (UniqueConstraint("organisation_id", "normalised"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    normalised: str = Field(max_length=600, index=True)
+    actor: str = Field(max_length=40)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -1,8 +1,11 @@
 """The organisation registry each worker process holds in memory, in step with the database.
 
 - Every write to an organisation (created, renamed, merged, its standing changed by a
-  signature) increments `registry_state.version` under its row lock and stamps
-  `organisation.revision` (`touch`, `create`). Each resolve reads that version once; when it
+  signature) marks it with this transaction's placeholder revision (`touch`, `create`); at
+  commit, one short final statement increments `registry_state.version` and stamps the
+  placeholder rows with it, so the counter's row lock is held from there to COMMIT only, not
+  for the whole transaction: organisation writes across letters no longer queue behind each
+  other (decision 0090). Each resolve reads that version once; when it
   moved past what this process holds, only organisations with a newer revision are reloaded
   (merged ones leave), with their names and standing (visibility.Standing); a version lower
   than seen (database reset) rebuilds from scratch. Every worker does the same, so all converge
@@ -14,18 +17,23 @@
   as a small index of their own (`View`).
 - The shared indexes only ever hold committed data. A transaction that itself wrote
   organisations sees them through a per-session overlay (`session.info`), dropped on commit or
-  rollback; the versions from its first bump onward are its own (it holds the counter's lock).
-  Organisations it creates one after another share one version (decision 0043).
+  rollback; they all carry its placeholder until commit, and then share one version.
+- One organisation per name without a global lock: before creating, a transaction takes
+  PostgreSQL advisory locks on the buckets of the names it creates (`claim`), then decides
+  again if the registry moved; a concurrent creator of the same name holds the bucket until
+  it has committed, stamped version included (decision 0090, which refines 0066).
 """
 
+import secrets
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, event, insert, text, update
+from sqlalchemy import ColumnElement, TextClause, bindparam, event, insert, text, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
@@ -40,12 +48,16 @@ from app.resolution.scoring import OrgScore, Rarity
 from app.resolution.visibility import Standing, Viewer, standing_columns, standing_of
 from app.signatures.models import Signature
 
-FIRST_OWN_VERSION = "registry_first_own_version"
-LAST_OWN_VERSION = "registry_last_own_version"
+PENDING = "registry_pending_revision"
+COMMITTED_VERSION = "registry_committed_version"
 _OVERLAY = "registry_overlay"
-_SAVEPOINTS = "registry_own_versions_at_savepoints"
 _SYNCED = "registry_synced_version"
-_TRANSACTION_KEYS = (FIRST_OWN_VERSION, LAST_OWN_VERSION, _OVERLAY, _SAVEPOINTS, _SYNCED)
+_CLAIMED = "registry_claimed_buckets"
+_TRANSACTION_KEYS = (PENDING, _OVERLAY, _SYNCED, _CLAIMED)
+# Advisory lock buckets of names being created (PostgreSQL): few enough that a bulk import
+# can hold them all, many enough that two signers creating unrelated names rarely meet.
+_BUCKETS = 256
+_LOCK_SPACE = 0x5E6  # the first key of pg_advisory_xact_lock(int, int): ours
 _SETTLE_AT = 10_000
 _EXTRA_CACHE = 32
 
@@ -54,11 +66,10 @@ _ORGANISATION = Organisation.__table__  # type: ignore[attr-defined]
 _NAME = OrganisationName.__table__  # type: ignore[attr-defined]
 # Built once: an import runs these thousands of times, and building a statement costs about
 # as much as SQLite executing it.
-_BUMP = (
-    update(_REGISTRY)
-    .where(_REGISTRY.c.id == 1)
-    .values(version=_REGISTRY.c.version + 1)
-    .returning(_REGISTRY.c.version)
+_BUMP_IF_PENDING = text(
+    "UPDATE registry_state SET version = version + 1 WHERE id = 1"
+    " AND EXISTS (SELECT 1 FROM organisation WHERE revision = :pending)"
+    " RETURNING version"
 )
 _INSERT_ORGANISATION = (
     insert(_ORGANISATION)
@@ -95,10 +106,11 @@ class _Overlay:
     """This transaction's own organisations (created or changed), uncommitted."""
 
     index: Index = field(default_factory=Index)
-    version: int = 0
     shadow: set[int] = field(default_factory=set)  # their older entries in the shared indexes
     # Of the organisations it changed (reloaded): those it created are absent until commit.
     standing: dict[int, Standing] = field(default_factory=dict)
+    # Changed since the overlay last read them (touch): reloaded by id on the next resolve.
+    dirty: set[int] = field(default_factory=set)
 
     def hidden(self) -> set[int]:
         return {i for i, held in self.standing.items() if held == Standing.hidden}
@@ -118,79 +130,104 @@ def reset_cache() -> None:
 @event.listens_for(OrmSession, "after_transaction_end")
 def _end_of_transaction(session: OrmSession, transaction: SessionTransaction) -> None:
     # Only the outermost transaction: SQLAlchemy also ends savepoints (and its own internal
-    # subtransactions), after which this transaction still holds its versions and overlay.
+    # subtransactions), after which this transaction still holds its placeholder and overlay.
     if transaction.parent is None and not transaction.nested:
         for key in _TRANSACTION_KEYS:
             session.info.pop(key, None)
 
 
-@event.listens_for(OrmSession, "after_transaction_create")
-def _savepoint_begins(session: OrmSession, transaction: SessionTransaction) -> None:
-    if transaction.nested:
-        marks = session.info.setdefault(_SAVEPOINTS, {})
-        marks[id(transaction)] = (
-            session.info.get(FIRST_OWN_VERSION),
-            session.info.get(LAST_OWN_VERSION),
-        )
+@event.listens_for(OrmSession, "after_begin")
+def _begins(session: OrmSession, transaction: SessionTransaction, connection: Any) -> None:
+    session.info.pop(COMMITTED_VERSION, None)
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
 def _savepoint_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
-    """A rolled-back savepoint takes its counter bumps and organisations with it: go back to
-    the versions held when it began, and drop the overlay (the next resolve rebuilds it from
-    what the database still has)."""
-    marks = session.info.get(_SAVEPOINTS)
-    if not previous_transaction.nested or not marks or id(previous_transaction) not in marks:
+    """A rolled-back savepoint takes its organisations with it: drop the overlay (the next
+    resolve rebuilds it from what the database still has under the placeholder)."""
+    if previous_transaction.nested:
+        session.info.pop(_OVERLAY, None)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _stamp(session: OrmSession) -> None:
+    """The registry version, taken in the transaction's last statements: bump the counter and
+    stamp this transaction's organisations with it. The counter's row lock is held from here
+    to COMMIT, so versions still become visible in order (workers reload `revision > held`),
+    but no longer for a whole signing or import."""
+    pending = session.info.get(PENDING)
+    if pending is None:
         return
-    first, last = marks.pop(id(previous_transaction))
-    for key, value in ((FIRST_OWN_VERSION, first), (LAST_OWN_VERSION, last)):
-        if value is None:
-            session.info.pop(key, None)
-        else:
-            session.info[key] = value
-    session.info.pop(_OVERLAY, None)
-
-
-def _note_own_version(session: Session, *, version: int) -> None:
-    """From its first bump on, the transaction holds the counter row's lock until it ends:
-    versions from the first one upward are its uncommitted changes (kept out of the shared
-    indexes, which must survive a rollback), and no other transaction can commit an
-    organisation change meanwhile."""
-    session.info.setdefault(FIRST_OWN_VERSION, version)
-    session.info[LAST_OWN_VERSION] = version
-
-
-def _next_version(session: Session) -> int:
-    """Bump the registry counter (one statement; its row lock is held until commit, so
-    versions become visible in order)."""
-    version = int(session.execute(_BUMP).scalar_one())
-    _note_own_version(session, version=version)
-    return version
-
-
-def claim(session: Session) -> bool:
-    """Take the registry counter's lock for this transaction, before it creates an
-    organisation; whether organisations changed since its last resolve (the decision must
-    then be taken again: another worker may have created the same organisation meanwhile)."""
-    if session.info.get(LAST_OWN_VERSION) is not None:
-        return False
-    synced = session.info.get(_SYNCED)
-    version = _next_version(session)
-    # Brings the shared indexes to what committed before the lock and starts the overlay at
-    # this version, so that what the transaction creates next shares it (_held_version).
-    _sync(session)
-    return synced != version - 1
-
-
-def touch(session: Session, *, organisations: Iterable[Organisation]) -> int:
-    """Mark organisations as changed (names, merges, standing) so that every worker reloads
-    them; this transaction's own later resolves see them through its overlay."""
-    version = _next_version(session)
-    for organisation in organisations:
-        organisation.revision = version
-        session.add(organisation)
     session.flush()
-    return version
+    # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
+    # run): the registry did not change, and its version stays.
+    bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
+    if bumped is None:
+        return
+    version = int(bumped)
+    session.execute(
+        update(_ORGANISATION).where(_ORGANISATION.c.revision == pending).values(revision=version)
+    )
+    session.info[COMMITTED_VERSION] = version
+
+
+def changed(session: Session) -> bool:
+    """Whether this transaction changed organisations (the registry moves at its commit)."""
+    return session.info.get(PENDING) is not None
+
+
+def _pending(session: Session) -> int:
+    """This transaction's placeholder revision: negative, so that no worker's `revision >
+    held` ever matches it, and unique, so that commit stamps only this transaction's rows."""
+    pending = session.info.get(PENDING)
+    if pending is None:
+        pending = session.info[PENDING] = -(secrets.randbits(30) + 1)
+    return int(pending)
+
+
+def _buckets(names: Iterable[str]) -> list[int]:
+    keys = {normalise(name).replace(" ", "") for name in names}
+    return sorted({zlib.crc32(key.encode()) % _BUCKETS for key in keys if key})
+
+
+def claim(session: Session, *, names: Sequence[str] = (), bulk: bool = False) -> bool:
+    """Before creating an organisation under these names: on PostgreSQL, take the advisory
+    locks of their buckets (every bucket for a bulk import, at once and in order, so that
+    creators never deadlock), held until this transaction ends; then whether the committed
+    registry moved since this transaction last resolved (decide again: another transaction
+    may just have created this very organisation)."""
+    if session.get_bind().dialect.name == "postgresql":
+        held: set[int] = session.info.setdefault(_CLAIMED, set())
+        if bulk:
+            wanted = [] if len(held) == _BUCKETS else list(range(_BUCKETS))
+        else:
+            wanted = [b for b in _buckets(names) if b not in held]
+        if wanted:
+            session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(:space, bucket)"
+                    " FROM unnest(CAST(:buckets AS integer[])) AS bucket"
+                ),
+                {"space": _LOCK_SPACE, "buckets": wanted},
+            )
+            held.update(wanted)
+    synced = session.info.get(_SYNCED)
+    current = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
+    return synced is None or int(current or 0) != int(synced)
+
+
+def touch(session: Session, *, organisations: Iterable[Organisation]) -> None:
+    """Mark organisations as changed (names, merges, standing) so that every worker reloads
+    them after this transaction commits; its own later resolves see them through its overlay."""
+    pending = _pending(session)
+    touched = []
+    for organisation in organisations:
+        organisation.revision = pending
+        session.add(organisation)
+        if organisation.id is not None:
+            touched.append(organisation.id)
+    session.flush()
+    _dirty(session, touched)
 
 
 def touch_ids(session: Session, *, organisation_ids: Iterable[int]) -> None:
@@ -198,13 +235,20 @@ def touch_ids(session: Session, *, organisation_ids: Iterable[int]) -> None:
     ids = sorted(set(organisation_ids))
     if not ids:
         return
-    version = _next_version(session)
+    pending = _pending(session)
     for start in range(0, len(ids), 5000):
         session.execute(
             update(_ORGANISATION)
             .where(_ORGANISATION.c.id.in_(ids[start : start + 5000]))
-            .values(revision=version)
+            .values(revision=pending)
         )
+    _dirty(session, ids)
+
+
+def _dirty(session: Session, organisation_ids: Iterable[int]) -> None:
+    overlay = session.info.get(_OVERLAY)
+    if overlay is not None:
+        overlay.dirty.update(organisation_ids)
 
 
 def standings(session: Session, organisation_ids: Iterable[int]) -> dict[int, Standing | None]:
@@ -245,21 +289,35 @@ class _Loaded:
     revision: int
 
 
-def _load(session: Session, *, after: int, upto: int | None) -> tuple[list[_Loaded], set[int]]:
-    """Organisations with after < revision (≤ upto): the live ones with their names and
-    standing, and the ids of all of them (merged ones included)."""
-    query = select(Organisation).where(col(Organisation.revision) > after)
-    if upto is not None:
-        query = query.where(col(Organisation.revision) <= upto)
-    organisations = session.exec(query.order_by(col(Organisation.id))).all()
+def _load(
+    session: Session,
+    *,
+    after: int = 0,
+    upto: int | None = None,
+    ids: Sequence[int] | None = None,
+    pending: int | None = None,
+) -> tuple[list[_Loaded], set[int]]:
+    """Organisations with after < revision (≤ upto), or those of `ids`, or those carrying a
+    transaction's placeholder revision `pending`: the live ones with their names and standing,
+    and the ids of all of them (merged ones included)."""
+    where: ColumnElement[bool]
+    if ids is not None:
+        where = col(Organisation.id).in_(list(ids))
+    elif pending is not None:
+        where = col(Organisation.revision) == pending
+    else:
+        # By revision range rather than by id: a bulk import commits thousands.
+        where = col(Organisation.revision) > after
+        if upto is not None:
+            where &= col(Organisation.revision) <= upto
+    organisations = session.exec(
+        select(Organisation).where(where).order_by(col(Organisation.id))
+    ).all()
     live = {o.id: o for o in organisations if o.merged_into is None and o.id is not None}
     names: dict[int, list[str]] = {i: [] for i in live}
     standings: dict[int, Standing] = dict.fromkeys(live, Standing.unsigned)
     if live:
-        # By the same revision range rather than by id: a bulk import commits thousands.
-        in_range = (col(Organisation.revision) > after) & col(Organisation.merged_into).is_(None)
-        if upto is not None:
-            in_range &= col(Organisation.revision) <= upto
+        in_range = where & col(Organisation.merged_into).is_(None)
         rows = session.exec(
             select(OrganisationName.organisation_id, OrganisationName.name)
             .join(Organisation, col(Organisation.id) == OrganisationName.organisation_id)
@@ -323,39 +381,34 @@ def _advance_shared(session: Session, *, committed: int) -> Index:
 def _sync(session: Session) -> tuple[Index, _Overlay | None]:
     """The shared public index at the latest committed version, plus this transaction's own
     changes."""
-    overlay = session.info.get(_OVERLAY)
-    if overlay is not None and overlay.version == session.info.get(LAST_OWN_VERSION):
-        # This transaction holds the counter's lock and its overlay is current: nothing can
-        # have changed since the last call, so skip the version query.
-        with _shared.lock:
-            shared = _shared.public
-        if shared is not None:
-            return shared, overlay
     version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
     version = int(version or 0)
-    first_own = session.info.get(FIRST_OWN_VERSION)
-    committed = version if first_own is None else int(first_own) - 1
-    shared = _advance_shared(session, committed=committed)
-    session.info[_SYNCED] = version if first_own is None else int(session.info[LAST_OWN_VERSION])
-    if first_own is None:
+    shared = _advance_shared(session, committed=version)
+    session.info[_SYNCED] = version
+    pending = session.info.get(PENDING)
+    if pending is None:
         return shared, None
     overlay = session.info.get(_OVERLAY)
     if overlay is None:
-        overlay = _Overlay(version=committed)
-        session.info[_OVERLAY] = overlay
-    if version > overlay.version:
-        loaded, ids = _load(session, after=overlay.version, upto=None)
-        for organisation_id in ids:
-            overlay.index.remove(organisation_id)
-            overlay.standing.pop(organisation_id, None)
-        for item in loaded:
-            overlay.index.upsert(
-                item.organisation_id, item.names, website=item.website, country=item.country
-            )
-            overlay.standing[item.organisation_id] = item.standing
-        overlay.shadow |= ids
-        overlay.version = version
+        overlay = session.info[_OVERLAY] = _Overlay()
+        _reload(overlay, *_load(session, pending=pending))
+    if overlay.dirty:
+        ids = sorted(overlay.dirty)
+        overlay.dirty.clear()
+        _reload(overlay, *_load(session, ids=ids))
     return shared, overlay
+
+
+def _reload(overlay: _Overlay, loaded: list[_Loaded], ids: set[int]) -> None:
+    for organisation_id in ids:
+        overlay.index.remove(organisation_id)
+        overlay.standing.pop(organisation_id, None)
+    for item in loaded:
+        overlay.index.upsert(
+            item.organisation_id, item.names, website=item.website, country=item.country
+        )
+        overlay.standing[item.organisation_id] = item.standing
+    overlay.shadow |= ids
 
 
 @dataclass(frozen=True)
@@ -504,7 +557,7 @@ def entry(session: Session, organisation_id: int) -> OrgEntry | None:
 
 
 def version(session: Session) -> int:
-    """The registry version this process's view of it (and this transaction's) is at."""
+    """The committed registry version this process's view of it is at."""
     _sync(session)
     return int(session.info.get(_SYNCED) or _shared.version)
 
@@ -516,18 +569,6 @@ def warm(session: Session) -> int:
         return len(public) + len(_shared.hidden)
 
 
-def _held_version(session: Session) -> int | None:
-    """The registry version this transaction last bumped to, if its overlay has seen every
-    change up to it: an organisation the transaction creates next may carry that version
-    too (the counter's row lock is held until commit, so no other writer can come between),
-    which saves a counter update per organisation in a bulk import."""
-    last = session.info.get(LAST_OWN_VERSION)
-    overlay = session.info.get(_OVERLAY)
-    if last is None or overlay is None or overlay.version != last:
-        return None
-    return int(last)
-
-
 def _note_created(
     session: Session,
     *,
@@ -535,26 +576,17 @@ def _note_created(
     names: list[str],
     website: str | None,
     country: str | None,
-    version: int,
 ) -> None:
-    """Add an organisation this transaction just created to its overlay, without a query.
-
-    Only when the overlay is exactly one version behind, or at this version (_held_version);
-    otherwise the next resolve reloads from the database as usual.
-    """
+    """Add an organisation this transaction just created to its overlay, without a query (an
+    organisation still pending in a bulk write would not be found by one)."""
     overlay = session.info.get(_OVERLAY)
-    if overlay is None and session.info.get(FIRST_OWN_VERSION) == version:
-        # The transaction's first change: its overlay starts from memory, not from a query
-        # (an organisation still pending in a bulk write would not be found by one). The
-        # shared index must then hold everything committed before it, as _sync would ensure:
-        # later resolves of this transaction skip the version query.
-        _advance_shared(session, committed=version - 1)
-        overlay = session.info[_OVERLAY] = _Overlay(version=version - 1)
-    if overlay is None or overlay.version not in (version - 1, version):
-        return
+    if overlay is None:
+        # The overlay starts from what the database holds under the placeholder (nothing
+        # yet, for the transaction's first organisation).
+        _sync(session)
+        overlay = session.info[_OVERLAY]
     overlay.index.upsert(organisation_id, names, website=website, country=country)
     overlay.shadow.add(organisation_id)
-    overlay.version = version
 
 
 class Batch:
@@ -641,13 +673,13 @@ def create(
         for new in names
     ]
     fields = {"kind": kind, "country": country, "website": website, "now": now}
-    held = _held_version(session)
+    # Stamped with the registry version at commit (_stamp).
+    pending = _pending(session)
 
     def named(organisation_id: int) -> list[dict[str, Any]]:
         return [row | {"organisation_id": organisation_id, "created_at": now} for row in rows]
 
     if batch is not None:
-        version = held if held is not None else _next_version(session)
         organisation_id = batch.reserve_id(session)
         batch.add(
             {
@@ -657,24 +689,21 @@ def create(
                 "website": website,
                 "merged_into": None,
                 "created_at": now,
-                "revision": version,
+                "revision": pending,
             },
             named(organisation_id),
         )
         batch.created.append(organisation_id)
     elif session.get_bind().dialect.name == "postgresql":
-        organisation_id, version = _insert_in_one_statement(
-            session, fields=fields, names=rows, revision=held
+        organisation_id = _insert_in_one_statement(
+            session, fields=fields, names=rows, revision=pending
         )
     else:
-        # SQLite runs in-process, so separate statements cost little. The registry is bumped
-        # first so the row is inserted with its revision.
-        version = held if held is not None else _next_version(session)
+        # SQLite runs in-process, so separate statements cost little.
         organisation_id = session.execute(
-            _INSERT_ORGANISATION, fields | {"revision": version}
+            _INSERT_ORGANISATION, fields | {"revision": pending}
         ).scalar_one()
         session.execute(_INSERT_NAMES, named(organisation_id))
-    _note_own_version(session, version=version)
     # The overlay learns the organisation from memory: re-reading it from the database before
     # the next resolve cost two queries per imported row.
     _note_created(
@@ -683,36 +712,30 @@ def create(
         names=[new.name for new in names],
         website=website,
         country=country,
-        version=version,
     )
     return int(organisation_id)
 
 
 @lru_cache(maxsize=64)
-def _one_statement(names: int, *, bump: bool) -> TextClause:
+def _one_statement(names: int) -> TextClause:
     """The statement of _insert_in_one_statement for a number of names (parsed once: text()
     scans its SQL for parameters every time it is built)."""
     values = ", ".join(
         f"(:name{i}, :normalised{i}, :lang{i}, :script{i}, :is_acronym{i}, :is_primary{i})"
         for i in range(names)
     )
-    if bump:
-        version = " UPDATE registry_state SET version = version + 1 WHERE id = 1 RETURNING version"
-    else:
-        version = " SELECT CAST(:revision AS INTEGER) AS version"
     return text(
-        f"WITH bump AS ({version}),"
-        " new_organisation AS ("
+        "WITH new_organisation AS ("
         " INSERT INTO organisation (kind, country, website, merged_into, created_at, revision)"
-        " SELECT :kind, :country, :website, NULL, :now, bump.version FROM bump"
-        " RETURNING id, revision),"
+        " VALUES (:kind, :country, :website, NULL, :now, :revision)"
+        " RETURNING id),"
         " new_names AS ("
         " INSERT INTO organisation_name"
         " (organisation_id, name, normalised, lang, script, is_acronym, is_primary, created_at)"
         " SELECT new_organisation.id, given.name, given.normalised, given.lang, given.script,"
         " given.is_acronym, given.is_primary, :now FROM new_organisation,"
         f" (VALUES {values}) AS given (name, normalised, lang, script, is_acronym, is_primary))"
-        " SELECT id, revision FROM new_organisation"
+        " SELECT id FROM new_organisation"
     )
 
 
@@ -721,16 +744,12 @@ def _insert_in_one_statement(
     *,
     fields: dict[str, Any],
     names: list[dict[str, Any]],
-    revision: int | None,
-) -> tuple[int, int]:
-    """PostgreSQL: bump the registry (unless `revision` is the transaction's held version),
-    insert the organisation and its names in one round trip (data-modifying CTEs all run to
-    completion); returns (id, registry version)."""
-    params: dict[str, Any] = dict(fields)
+    revision: int,
+) -> int:
+    """PostgreSQL: insert the organisation and its names in one round trip (data-modifying
+    CTEs all run to completion); returns its id."""
+    params: dict[str, Any] = dict(fields) | {"revision": revision}
     for i, row in enumerate(names):
         params |= {f"{key}{i}": value for key, value in row.items()}
-    if revision is not None:
-        params["revision"] = revision
-    statement = _one_statement(len(names), bump=revision is None)
-    created = session.execute(statement, params).one()
-    return int(created[0]), int(created[1])
+    created = session.execute(_one_statement(len(names)), params).one()
+    return int(created[0])

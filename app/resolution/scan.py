@@ -12,18 +12,15 @@ person would glance): the scorer could not lift the others to the review line. A
 cheap upper bound of the score (scoring.ScoreBound) skips each direction that cannot reach it.
 """
 
-import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from sqlmodel import Session, select
 
 from app.resolution import judgements as judgement_service
-from app.resolution import registry
 from app.resolution.index import OrgEntry
 from app.resolution.keys import query_keys, whole_name_key
-from app.resolution.models import DuplicateCandidate
 from app.resolution.registry import View
 from app.resolution.scoring import (
     REVIEW,
@@ -38,8 +35,8 @@ MAX_BLOCK = 40
 PREFILTER_SCORE = 60.0
 MAX_EXACT_BLOCK = 200
 RARE_KEYS_PER_NAME = 2
-# The best pairs kept per scan (memory per worker); the queue shows the best unjudged ones and
-# every organisation write bumps the registry version, after which the next view rescans.
+# The best pairs an in-memory scan returns by default (the stored queue keeps them all:
+# queue.rescan).
 MAX_KEPT_PAIRS = 20_000
 
 
@@ -50,16 +47,6 @@ class Pair:
     score: float
     reasons: list[str]
     source: str = "scan"
-
-
-@dataclass
-class _ScanCache:
-    version: int = -1
-    pairs: list[Pair] = field(default_factory=list)
-
-
-_cache = _ScanCache()
-_cache_lock = threading.Lock()
 
 
 def _members(seen: View, item: str | int) -> set[int]:
@@ -164,8 +151,15 @@ class _Bounds:
         return bound(other.names, website=other.website, country=other.country)
 
 
-def scan(seen: View, *, min_score: float = MIN_SCORE) -> list[Pair]:
-    """Every blocked pair scored once; the best MAX_KEPT_PAIRS at or above `min_score`."""
+def scan(
+    seen: View,
+    *,
+    min_score: float = MIN_SCORE,
+    keep: int | None = MAX_KEPT_PAIRS,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Pair]:
+    """Every blocked pair scored once; the best `keep` (None: all) at or above `min_score`.
+    `progress(done, total)` is called every few thousand organisations."""
     entries = seen.entries()
     domains: dict[str, list[int]] = defaultdict(list)
     for entry in entries.values():
@@ -176,7 +170,10 @@ def scan(seen: View, *, min_score: float = MIN_SCORE) -> list[Pair]:
     pairs: list[Pair] = []
     done: set[int] = set()  # pairs as low << 32 | high, scored
     unlike: set[int] = set()  # met through a rare word only, and not alike
-    for organisation_id in sorted(entries):
+    total = len(entries)
+    for done_count, organisation_id in enumerate(sorted(entries)):
+        if progress is not None and done_count % 2000 == 0:
+            progress(done_count, total)
         entry = entries[organisation_id]
         strong, weak = _blocked(seen, entry, domains)
         for other_id in [*strong, *weak]:
@@ -195,72 +192,7 @@ def scan(seen: View, *, min_score: float = MIN_SCORE) -> list[Pair]:
             score, reasons = score_pair(seen, entry, other, minimum=min_score, bounds=bounds)
             if score >= min_score:
                 pairs.append(Pair(low, high, round(score, 1), reasons))
+    if progress is not None:
+        progress(total, total)
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
-    return pairs[:MAX_KEPT_PAIRS]
-
-
-def _scanned(session: Session) -> list[Pair]:
-    """The scan for the current registry version (cached per process; versions only grow)."""
-    seen = registry.view(session, viewer=None)
-    version = registry.version(session)
-    with _cache_lock:
-        if _cache.version == version:
-            return _cache.pairs
-    pairs = scan(seen)
-    with _cache_lock:
-        _cache.version, _cache.pairs = version, pairs
-    return pairs
-
-
-def reset_cache() -> None:
-    with _cache_lock:
-        _cache.version, _cache.pairs = -1, []
-
-
-def candidate_pairs(
-    session: Session, *, limit: int, skip: set[tuple[int, int]] | None = None
-) -> list[Pair]:
-    """Unjudged candidate pairs of live organisations, best first: the scan's, and those
-    queued at signing or by the checks against hidden organisations."""
-    scanned = _scanned(session)
-    seen = registry.view(session, viewer=None)
-    entries = seen.entries()
-    parents = judgement_service.merged_parents(session)
-    judged = judgement_service.judged_root_pairs(session)
-    skip = skip or set()
-
-    def wanted(key: tuple[int, int]) -> bool:
-        return not (key in judged or key in skip or key[0] in parents or key[1] in parents)
-
-    chosen: dict[tuple[int, int], Pair] = {}
-    for stored in session.exec(select(DuplicateCandidate)):
-        a = judgement_service.root_of(stored.organisation_a, parents)
-        b = judgement_service.root_of(stored.organisation_b, parents)
-        key = judgement_service.ordered(a, b)
-        if a == b or not wanted(key):
-            continue
-        reasons = ["queued at signing: the resolver was unsure", *stored.reasons]
-        score = float(stored.score)
-        if a in entries and b in entries:
-            rescored, more = score_pair(seen, entries[key[0]], entries[key[1]])
-            score = max(score, rescored)
-            reasons += [r for r in more if r not in reasons]
-        chosen[key] = Pair(key[0], key[1], round(score, 1), reasons, source="queued")
-    # The scan is sorted best first: its first `limit` wanted pairs, with the stored ones, hold
-    # the best `limit` of all, without walking the whole list.
-    taken = 0
-    for pair in scanned:
-        if taken >= limit:
-            break
-        key = (pair.a, pair.b)
-        if not wanted(key):
-            continue
-        taken += 1
-        if key in chosen:
-            known = chosen[key]
-            known.reasons += [r for r in pair.reasons if r not in known.reasons]
-            known.score = max(known.score, pair.score)
-            known.source = "scan+queued"
-        else:
-            chosen[key] = Pair(pair.a, pair.b, pair.score, list(pair.reasons))
-    return sorted(chosen.values(), key=lambda p: (-p.score, p.a, p.b))[:limit]
+    return pairs if keep is None else pairs[:keep]

@@ -21,7 +21,8 @@ Public API (what other packages call):
 - Elsewhere in the package: `registry.touch`/`touch_ids` (names, merges, standing changes),
   `registry.standings`/`changes_standing`, `registry.Batch` (bulk creation),
   `visibility.Viewer` and the signature predicates (`shows`, `shows_publicly`),
-  `proposals.add_name`/`pending`/`decide`, `scan.candidate_pairs`, `judgements.*`,
+  `proposals.add_name`/`pending`/`decide`, `queue.candidate_pairs`/`refresh`/`rescan`,
+  `learned.record_different`, `judgements.*`,
   `checks.drain`.
 """
 
@@ -32,7 +33,8 @@ from sqlmodel import Session, col, select
 
 from app.errors import Conflict
 from app.resolution import candidates as candidate_queue
-from app.resolution import checks, registry
+from app.resolution import checks, learned, registry
+from app.resolution import queue as duplicate_queue
 from app.resolution.index import Index
 from app.resolution.models import Judgement
 from app.resolution.names import ParsedName, split_signatory_line
@@ -83,6 +85,7 @@ def warm(session: Session) -> int:
     resume the checks a stopped process left queued."""
     size = registry.warm(session)
     checks.start()
+    duplicate_queue.start()
     return size
 
 
@@ -137,11 +140,20 @@ def resolve(
     if not keys:
         return Resolution(status="new", reasons=["no usable name"])
     seen = registry.view(session, viewer=viewer)
-    hits = seen.exact(keys)
-    shortcut = _exact_link(seen, hits, keys, website=website, country=country)
-    if shortcut is not None:
-        return shortcut
-    scored = seen.score(keys, website=website, country=country, minimum=REVIEW)
+    # An admin's `different` verdict refused some of these spellings for some organisations:
+    # one refusing them all is no candidate at all, one refusing some is never linked without
+    # review (learned.py). No score overrides it.
+    refusals = learned.refusals(session, keys=keys)
+    hits = {i: held for i, held in seen.exact(keys).items() if not refusals.excluded(i)}
+    if not any(refusals.partial(i) for i in hits):
+        shortcut = _exact_link(seen, hits, keys, website=website, country=country)
+        if shortcut is not None:
+            return shortcut
+    scored = {
+        i: result
+        for i, result in seen.score(keys, website=website, country=country, minimum=REVIEW).items()
+        if not refusals.excluded(i)
+    }
     ranked = sorted(scored.items(), key=lambda pair: (-pair[1].score, pair[0]))
     plausible = [(oid, s) for oid, s in ranked if s.score >= REVIEW]
     if not plausible:
@@ -149,6 +161,8 @@ def resolve(
     judgements = _judgements(session, [oid for oid, _ in plausible[:20]])
     best_id, best = plausible[0]
     reasons = decide([(oid, r.score) for oid, r in plausible], judgements)
+    if not reasons and refusals.partial(best_id):
+        reasons = ["an admin judged one of these names to be a different organisation"]
     status = "needs_review" if reasons else "existing"
     listed = []
     for oid, result in plausible[: max(1, limit)]:
@@ -256,11 +270,13 @@ def identify(
         return resolution
 
     resolution = decided()
-    # One organisation per name: creating takes the registry counter's lock, which every
-    # organisation write holds until it commits. If another transaction created (or changed)
-    # organisations since this one resolved, it may just have created this very one: decide
-    # again, now that nothing can change until this transaction ends (decision 0066).
-    if resolution.status != "existing" and registry.claim(session):
+    # One organisation per name: creating takes the advisory locks of the names' buckets,
+    # which a concurrent creator of the same name holds until it has committed. If the
+    # registry moved since this transaction resolved, that creator may just have made this
+    # very organisation: decide again (decisions 0066, 0090).
+    if resolution.status != "existing" and registry.claim(
+        session, names=plain, bulk=batch is not None
+    ):
         resolution = decided()
     if resolution.status == "existing":
         return resolution

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from app.db import open_session
-from app.resolution import registry, scan
+from app.resolution import queue, registry, scan
 from app.resolution import service as resolution_service
 from app.resolution.models import DuplicateCandidate, Judgement
 from tests.factories import match_response
@@ -201,14 +201,14 @@ def test_the_scan_finds_candidates_and_skips_judged_pairs(
         scanned = scan.scan(seen)
         assert [(p.a, p.b) for p in scanned] == [pair]
         assert scanned[0].reasons and scanned[0].score >= 70
-        assert [(p.a, p.b) for p in scan.candidate_pairs(session, limit=10)] == [pair]
+        assert [(p.a, p.b) for p in queue.candidate_pairs(session, limit=10)] == [pair]
         session.add(
             Judgement(
                 organisation_a=pair[0], organisation_b=pair[1], verdict="different", actor="t"
             )
         )
         session.commit()
-        assert scan.candidate_pairs(session, limit=10) == []
+        assert queue.candidate_pairs(session, limit=10) == []
 
 
 def test_warm_up_builds_the_index_before_any_request(seeded: str) -> None:

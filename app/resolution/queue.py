@@ -1,0 +1,422 @@
+"""The duplicate queue, stored and maintained as organisations change (issue 13).
+
+Candidate pairs live in `duplicate_candidate` (source `scan`, `queued` at signing, or both),
+not in a per-process cache rebuilt after every registry change. Every organisation write
+already stamps `organisation.revision` with the registry version, so the queue keeps one
+watermark (`duplicate_queue_state.version`): every organisation with a revision at or below
+it has had its pairs recomputed.
+
+- `refresh(ids)`: drop the scan pairs of these organisations and score their blocked pairs
+  again (scan.py's blocking and scoring, the admin's view): what a merge, an undo, a new
+  name or a judgement calls in its own transaction for the organisations it involves — a
+  merge touches only their pairs.
+- `catch_up()`: refresh every organisation changed past the watermark (new ones from signing
+  and imports) and advance it; run after commits by a thread of each worker, and by
+  `undersigned scan --changed`.
+- `rescan()`: the full batch scan (`undersigned scan`), stored, watermark set.
+- `candidate_pairs()`: the review page. Reads the stored pairs best first, and scores on the
+  fly only the organisations changed since the watermark (a handful when the thread keeps
+  up), so the page never waits for a scan and never misses a pair.
+
+Only admins see the queue, so it reads the whole registry, hidden organisations included.
+"""
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import delete, event, func, insert, update
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col, select
+
+from app.db import open_session, utcnow
+from app.organisations.models import Organisation
+from app.resolution import judgements as judgement_service
+from app.resolution import learned, registry, scan
+from app.resolution.index import OrgEntry
+from app.resolution.models import DuplicateCandidate, DuplicateQueueState
+from app.resolution.registry import View
+from app.resolution.scan import MIN_SCORE, Pair
+from app.resolution.scoring import registrable_domain
+
+logger = logging.getLogger("undersigned.identity")
+
+# Changed organisations the review page scores itself before it says the queue is behind.
+PAGE_CATCH_UP = 300
+# Organisations refreshed per catch-up round (≈ 0.3 s of scoring).
+BATCH = 200
+_QUEUED_REASON = "queued at signing: the resolver was unsure"
+_CANDIDATE = DuplicateCandidate.__table__  # type: ignore[attr-defined]
+
+
+def _entry(seen: View, organisation_id: int) -> OrgEntry | None:
+    for layer in seen.layers:
+        if organisation_id in layer.exclude:
+            continue
+        found = layer.index.entry(organisation_id)
+        if found is not None:
+            return found
+    return None
+
+
+def _domains(session: Session, entry: OrgEntry) -> defaultdict[str, list[int]]:
+    """The live organisations sharing this one's website domain (scan._blocked's `domains`)."""
+    domains: defaultdict[str, list[int]] = defaultdict(list)
+    domain = registrable_domain(entry.website)
+    if domain is None:
+        return domains
+    rows = session.exec(
+        select(Organisation.id, Organisation.website).where(
+            col(Organisation.merged_into).is_(None),
+            col(Organisation.website).contains(domain),
+        )
+    )
+    domains[domain] = [int(i) for i, w in rows if i is not None and registrable_domain(w) == domain]
+    return domains
+
+
+def pairs_of(
+    session: Session, seen: View, organisation_ids: Iterable[int]
+) -> dict[tuple[int, int], Pair]:
+    """The scan's pairs (score ≥ MIN_SCORE) that involve these organisations, by (low, high),
+    without the pairs an admin's name negatives rule out (learned.py)."""
+    bounds = scan._Bounds()
+    found: dict[tuple[int, int], Pair] = {}
+    done: set[tuple[int, int]] = set()
+    entries: list[OrgEntry] = []
+    for organisation_id in sorted(set(organisation_ids)):
+        entry = _entry(seen, organisation_id)
+        if entry is not None:
+            entries.append(entry)
+    met: dict[int, tuple[set[int], set[int]]] = {}
+    for entry in entries:
+        met[entry.organisation_id] = scan._blocked(seen, entry, _domains(session, entry))
+    negatives = learned.Negatives(session)
+    for entry in entries:
+        strong, weak = met[entry.organisation_id]
+        for other_id in sorted(strong | weak):
+            key = judgement_service.ordered(entry.organisation_id, other_id)
+            if key in done:
+                continue
+            done.add(key)
+            other = _entry(seen, other_id)
+            if other is None:
+                continue
+            if other_id not in strong and not scan._alike(entry, other):
+                continue
+            if negatives and negatives.refuses(entry, other):
+                continue
+            score, reasons = scan.score_pair(seen, entry, other, minimum=MIN_SCORE, bounds=bounds)
+            if score >= MIN_SCORE:
+                found[key] = Pair(key[0], key[1], round(score, 1), reasons)
+    return found
+
+
+def _store(session: Session, pairs: Iterable[Pair]) -> None:
+    """Insert scan pairs, or mark a pair queued at signing as found by the scan too."""
+    pairs = list(pairs)
+    if not pairs:
+        return
+    keys = {(p.a, p.b) for p in pairs}
+    existing: dict[tuple[int, int], DuplicateCandidate] = {}
+    lows = sorted({a for a, _ in keys})
+    for start in range(0, len(lows), 5000):
+        for found in session.exec(
+            select(DuplicateCandidate).where(
+                col(DuplicateCandidate.organisation_a).in_(lows[start : start + 5000])
+            )
+        ):
+            key = (found.organisation_a, found.organisation_b)
+            if key in keys:
+                existing[key] = found
+    new: list[dict[str, Any]] = []
+    for pair in pairs:
+        row = existing.get((pair.a, pair.b))
+        if row is None:
+            new.append(
+                {
+                    "organisation_a": pair.a,
+                    "organisation_b": pair.b,
+                    "score": pair.score,
+                    "reasons": list(pair.reasons),
+                    "source": "scan",
+                    "created_at": utcnow(),
+                }
+            )
+            continue
+        if row.source == "queued":
+            row.source = "scan+queued"
+        row.score = max(float(row.score), pair.score)
+        row.reasons = list(row.reasons) + [r for r in pair.reasons if r not in row.reasons]
+        session.add(row)
+    for start in range(0, len(new), 5000):
+        session.execute(insert(_CANDIDATE), new[start : start + 5000])
+    session.flush()
+
+
+def _forget(session: Session, organisation_ids: list[int]) -> None:
+    """Drop the scan's pairs of these organisations (a pair also queued at signing stays)."""
+    for start in range(0, len(organisation_ids), 5000):
+        chunk = organisation_ids[start : start + 5000]
+        involves = col(DuplicateCandidate.organisation_a).in_(chunk) | col(
+            DuplicateCandidate.organisation_b
+        ).in_(chunk)
+        session.execute(
+            delete(_CANDIDATE).where(involves, col(DuplicateCandidate.source) == "scan")
+        )
+        session.execute(
+            update(_CANDIDATE)
+            .where(involves, col(DuplicateCandidate.source) == "scan+queued")
+            .values(source="queued")
+        )
+
+
+def refresh(session: Session, *, organisation_ids: Iterable[int]) -> int:
+    """Recompute the scan pairs of these organisations in this transaction (merged-away ones
+    just lose theirs); how many pairs they now have. A pair queued at signing stays stored
+    (the reading maps it to the survivor, and leaves out a pair now inside one cluster), so
+    that undoing a merge brings back exactly what it had."""
+    ids = sorted(set(organisation_ids))
+    if not ids:
+        return 0
+    session.flush()
+    # One writer of stored pairs at a time (the catch-up threads take the same row): two
+    # transactions storing one pair would break its unique constraint.
+    _state(session, lock=True)
+    seen = registry.view(session, viewer=None)
+    _forget(session, ids)
+    pairs = pairs_of(session, seen, ids)
+    _store(session, pairs.values())
+    return len(pairs)
+
+
+def _state(session: Session, *, lock: bool) -> DuplicateQueueState:
+    query = select(DuplicateQueueState).where(DuplicateQueueState.id == 1)
+    if lock:
+        query = query.with_for_update()
+    state = session.exec(query).first()
+    if state is None:
+        state = DuplicateQueueState(id=1, version=0)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def watermark(session: Session) -> int:
+    state = session.exec(select(DuplicateQueueState).where(DuplicateQueueState.id == 1)).first()
+    return 0 if state is None else int(state.version)
+
+
+def _changed(session: Session, *, after: int, limit: int) -> tuple[list[int], int | None]:
+    """Organisations (merged ones included) changed past `after`, whole revisions only, at
+    most about `limit`; and the highest revision they cover (None: nothing changed)."""
+    rows = list(
+        session.exec(
+            select(Organisation.id, Organisation.revision)
+            .where(col(Organisation.revision) > after)
+            .order_by(col(Organisation.revision), col(Organisation.id))
+            .limit(limit + 1)
+        )
+    )
+    if not rows:
+        return [], None
+    if len(rows) <= limit:
+        return [int(i) for i, _ in rows if i is not None], int(rows[-1][1])
+    last = int(rows[-1][1])
+    kept = [(i, r) for i, r in rows if r < last]
+    if not kept:  # one revision larger than the limit (a bulk import): all of it at once
+        ids = session.exec(select(Organisation.id).where(col(Organisation.revision) == last))
+        return [int(i) for i in ids if i is not None], last
+    return [int(i) for i, _ in kept if i is not None], int(kept[-1][1])
+
+
+def catch_up(session: Session, *, limit: int = BATCH) -> int:
+    """Refresh up to about `limit` organisations changed past the watermark and advance it
+    (the caller commits); how many were refreshed."""
+    state = _state(session, lock=True)
+    ids, upto = _changed(session, after=state.version, limit=limit)
+    if upto is None:
+        return 0
+    refresh(session, organisation_ids=ids)
+    state.version = upto
+    session.add(state)
+    session.flush()
+    return len(ids)
+
+
+def catch_up_all(*, limit: int = BATCH) -> int:
+    """catch_up until nothing is left, scoring in a read transaction and writing in a short
+    one (on SQLite a write transaction holds the database's write lock: signers must not wait
+    for the scoring); how many organisations were refreshed."""
+    total = 0
+    while True:
+        with open_session() as session:
+            after = watermark(session)
+            ids, upto = _changed(session, after=after, limit=limit)
+            if upto is None:
+                return total
+            pairs = pairs_of(session, registry.view(session, viewer=None), ids)
+        with open_session(write=True) as session:
+            state = _state(session, lock=True)
+            if state.version == after:  # else another worker did it meanwhile: read again
+                _forget(session, ids)
+                _store(session, pairs.values())
+                state.version = upto
+                session.add(state)
+                total += len(ids)
+            session.commit()
+
+
+def rescan(session: Session, *, progress: Callable[[int, int], None] | None = None) -> int:
+    """The full scan, stored: every scan pair recomputed, the watermark set to the registry
+    version scanned (the caller commits); how many pairs."""
+    state = _state(session, lock=True)
+    seen = registry.view(session, viewer=None)
+    upto = registry.version(session)
+    pairs = scan.scan(seen, keep=None, progress=progress)
+    refused = learned.refused_pairs(
+        learned.Negatives(session), seen.entries(), [(p.a, p.b) for p in pairs]
+    )
+    session.execute(delete(_CANDIDATE).where(col(DuplicateCandidate.source) == "scan"))
+    session.execute(
+        update(_CANDIDATE)
+        .where(col(DuplicateCandidate.source) == "scan+queued")
+        .values(source="queued")
+    )
+    kept = [p for p in pairs if (p.a, p.b) not in refused]
+    _store(session, kept)
+    state.version = max(state.version, upto)
+    session.add(state)
+    session.flush()
+    return len(kept)
+
+
+def pending(session: Session) -> int:
+    """Organisations changed since the queue was last brought up to date."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Organisation)
+            .where(col(Organisation.revision) > watermark(session))
+        ).one()
+    )
+
+
+def candidate_pairs(
+    session: Session, *, limit: int, skip: set[tuple[int, int]] | None = None
+) -> list[Pair]:
+    """Unjudged candidate pairs of live organisations, best first: the stored queue, with the
+    organisations changed since its watermark scored now (at most PAGE_CATCH_UP of them)."""
+    # The first PAGE_CATCH_UP only (not whole revisions: the page advances no watermark); a
+    # larger backlog (a bulk import just committed) is the catch-up thread's, minutes at most.
+    changed = {
+        int(i)
+        for i in session.exec(
+            select(Organisation.id)
+            .where(col(Organisation.revision) > watermark(session))
+            .order_by(col(Organisation.revision), col(Organisation.id))
+            .limit(PAGE_CATCH_UP)
+        )
+        if i is not None
+    }
+    fresh: dict[tuple[int, int], Pair] = {}
+    if changed:
+        fresh = pairs_of(session, registry.view(session, viewer=None), changed)
+    parents = judgement_service.merged_parents(session)
+    judged = judgement_service.judged_root_pairs(session)
+    skip = skip or set()
+
+    def wanted(key: tuple[int, int]) -> bool:
+        return not (key in judged or key in skip or key[0] in parents or key[1] in parents)
+
+    chosen: dict[tuple[int, int], Pair] = {}
+    for key, pair in fresh.items():
+        if wanted(key):
+            chosen[key] = pair
+    # Best first: once `limit` wanted stored pairs are read, no later one can make the list.
+    taken = 0
+    offset = 0
+    page = max(limit * 4, 200)
+    while taken < limit:
+        rows = list(
+            session.exec(
+                select(DuplicateCandidate)
+                .order_by(
+                    col(DuplicateCandidate.score).desc(),
+                    col(DuplicateCandidate.organisation_a),
+                    col(DuplicateCandidate.organisation_b),
+                )
+                .offset(offset)
+                .limit(page)
+            )
+        )
+        if not rows:
+            break
+        offset += len(rows)
+        for row in rows:
+            queued = row.source != "scan"
+            stale = row.organisation_a in changed or row.organisation_b in changed
+            if stale and not queued:
+                continue  # recomputed above
+            a = judgement_service.root_of(row.organisation_a, parents)
+            b = judgement_service.root_of(row.organisation_b, parents)
+            key = judgement_service.ordered(a, b)
+            if a == b or not wanted(key):
+                continue
+            source = row.source if not stale else "queued"
+            reasons = [_QUEUED_REASON, *row.reasons] if queued else list(row.reasons)
+            known = chosen.get(key)
+            if known is not None:
+                known.reasons += [r for r in reasons if r not in known.reasons]
+                known.score = max(known.score, float(row.score))
+                if queued:
+                    known.source = "scan+queued" if known.source != "queued" else "queued"
+                continue
+            taken += 1
+            chosen[key] = Pair(key[0], key[1], round(float(row.score), 1), reasons, source=source)
+    return sorted(chosen.values(), key=lambda p: (-p.score, p.a, p.b))[:limit]
+
+
+# A worker brings the stored queue up to date after each commit that changed organisations
+# (a thread, as for the identity checks: the signing request does not wait for it).
+_wake = threading.Event()
+_started = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def _loop() -> None:
+    while True:
+        _wake.wait(timeout=300.0)
+        _wake.clear()
+        try:
+            catch_up_all()
+        except Exception as exc:  # the watermark stays: the next wake-up retries
+            logger.warning("duplicate queue catch-up postponed: %s", type(exc).__name__)
+
+
+def start() -> None:
+    """Maintain the queue in a thread of this process (once)."""
+    global _thread
+    from app.config import get_settings
+
+    if not get_settings().identity_checks_in_background:
+        return
+    with _started:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_loop, name="duplicate-queue", daemon=True)
+            _thread.start()
+    _wake.set()
+
+
+def wake() -> None:
+    if _thread is not None:
+        _wake.set()
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _committed(session: OrmSession) -> None:
+    # A transaction that bumped the registry changed organisations: bring the queue along.
+    if session.info.get(registry.COMMITTED_VERSION) is not None:
+        wake()
