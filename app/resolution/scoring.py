@@ -69,6 +69,10 @@ REORDERED = 80.0  # the same words in another order
 ADDED_BODY = 84.0  # one side adds a word that can name another body
 CONTRADICTED = 80.0  # the query's own acronym fits none of the candidate's names
 _DIGIT_WORDS = {"2": "t", "4": "f"}
+# An acronym of at least this many letters equal to a long name's initials may link (90 leaves
+# every other candidate with the same initials within the margin).
+_LINKING_INITIALS = 4
+ACRONYM_INITIALS = 90.0
 
 Rarity = Callable[[str], int]
 
@@ -302,16 +306,38 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         and len(q.despaced) >= 3
         and q.despaced in (r.initials, r.initials_with_stopwords)
     ):
-        reason = f"acronym {q.raw} matches the initials of '{r.raw}' (review only)"
-        return PairScore(78.0, [reason], q, r, acronym=True)
+        return _initials_pair(q, r, f"acronym {q.raw} matches the initials of '{r.raw}'")
     if (
         r.is_acronym
         and len(r.despaced) >= 3
         and r.despaced in (q.initials, q.initials_with_stopwords)
     ):
-        reason = f"'{q.raw}' has the initials of the acronym {r.raw} (review only)"
-        return PairScore(78.0, [reason], q, r, acronym=True)
+        return _initials_pair(q, r, f"'{q.raw}' has the initials of the acronym {r.raw}")
     return _word_pair(q, r, rarity)
+
+
+def _initials_pair(q: NameKey, r: NameKey, reason: str) -> PairScore:
+    """An acronym against a long name whose initials it is, in whatever language the long
+    name is written (FIDH: Fédération internationale pour les droits humains).
+
+    Three letters are shared by too many bodies to link on (review only). From four letters
+    on the initials link, but only as the one organisation they fit: any other candidate
+    whose name has them too stays within the margin and sends the pair to a person
+    (`decide`). The long name's places are spelled by the acronym (ACHK: Alliance Canada
+    Hong Kong), so they do not count as places the acronym leaves out."""
+    spelled = q.discriminators if r.is_acronym else r.discriminators
+    long_name = r if q.is_acronym else q
+    acronym = q if q.is_acronym else r
+    if len(acronym.despaced) >= _LINKING_INITIALS and long_name.identifying:
+        return PairScore(
+            ACRONYM_INITIALS,
+            [f"{reason} (the only registered name with these initials links)"],
+            q,
+            r,
+            acronym=True,
+            consumed=spelled,
+        )
+    return PairScore(78.0, [f"{reason} (review only)"], q, r, acronym=True, consumed=spelled)
 
 
 def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
