@@ -46,8 +46,11 @@ The rules, each leaving a reason:
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import cache
 
+from babel.core import get_global
 from rapidfuzz import fuzz
 
 from app.resolution.normalise import (
@@ -56,6 +59,7 @@ from app.resolution.normalise import (
     NameKey,
     abbreviates,
     describe,
+    fold,
     name_key,
     names_a_body,
 )
@@ -68,6 +72,7 @@ UNIDENTIFIED = 75.0  # a name made only of places, numbers or type words
 REORDERED = 80.0  # the same words in another order
 ADDED_BODY = 84.0  # one side adds a word that can name another body
 CONTRADICTED = 80.0  # the query's own acronym fits none of the candidate's names
+LOCATED = 85.0  # a place after the name the registry does not give: section or headquarters?
 _DIGIT_WORDS = {"2": "t", "4": "f"}
 # An acronym of at least this many letters equal to a long name's initials may link (90 leaves
 # every other candidate with the same initials within the margin).
@@ -442,6 +447,38 @@ def _reordered(pairs: list[tuple[int, int]]) -> bool:
     return any(b < a for a, b in itertools.pairwise(positions))
 
 
+@cache
+def _zone_territories() -> dict[str, str]:
+    """City discriminator (`city:berlin`) → its country, from CLDR's time zones."""
+    cities: dict[str, str] = {}
+    for zone, territory in get_global("zone_territories").items():
+        if zone.count("/") == 1:
+            city = "city:" + fold(zone.rsplit("/", 1)[1].replace("_", " "))
+            cities.setdefault(city, territory)
+    return cities
+
+
+def based_in(places: AbstractSet[str], country: str | None) -> bool:
+    """Whether every place (country codes, `city:` ids) lies in the registered country."""
+    if not country or not places:
+        return False
+    code = country.upper()
+    cities = _zone_territories()
+    return all(p == code or cities.get(p) == code for p in places)
+
+
+def international_kind(names: Sequence[NameKey]) -> bool:
+    """An international body or a federation: its sections in each country sign too."""
+    return any(v in ("international", "federation") for r in names for _, v, _ in r.items)
+
+
+def trailing_places(key: NameKey, places: AbstractSet[str]) -> bool:
+    """Whether the places come after every word of the name ("CSW, UK", "X (Poland)")."""
+    last_word = max((i for i, (k, _, _) in enumerate(key.items) if k in "ct"), default=-1)
+    found = {v for i, (k, v, _) in enumerate(key.items) if k == "p" and i > last_word}
+    return bool(found) and places <= found
+
+
 def registrable_domain(website: str | None) -> str | None:
     """`https://www.amnesty.org.uk/x` → amnesty.org.uk (heuristic: two labels, three under a
     two-letter country code with a generic second level such as org/co/com)."""
@@ -492,8 +529,23 @@ def score_organisation(
         reasons.append(f"different place or chapter: {said} vs {theirs}")
     elif extra:
         said = ", ".join(sorted(describe(d) for d in extra))
-        score = min(score, 60.0)
-        reasons.append(f"the query names {said}; the candidate does not")
+        if based_in(extra, country) and not international_kind(names):
+            # "World Uyghur Congress, Germany" where the registry holds the Congress as
+            # German: the place says where it is, not which part of it.
+            reasons.append(f"{said}: where the organisation is registered (its country)")
+        elif trailing_places(best.query, extra):
+            # "Amnesty International UK", "Helsinki Foundation (Poland)": the headquarters,
+            # or a national section or office that is a signatory of its own. A person says.
+            score = min(score, LOCATED)
+            why = (
+                "an international body's national section or office?"
+                if international_kind(names)
+                else "a chapter or office, or the headquarters?"
+            )
+            reasons.append(f"the query places it in {said}, the registry does not: {why}")
+        else:
+            score = min(score, 60.0)
+            reasons.append(f"the query names {said}; the candidate does not")
     elif missing and not best.exact and not (best.acronym and best.candidate.is_acronym):
         # A standalone acronym name identifies the organisation whatever its long name says.
         theirs = ", ".join(sorted(describe(d) for d in missing))
@@ -703,8 +755,10 @@ class ScoreBound:
                 else frozenset().union(*(r.discriminators for r in names))
             )
             extra, missing = self._places - theirs, theirs - self._places
-            if extra:
-                bound = min(bound, 50.0 if missing else 60.0)
+            if extra and missing:
+                bound = min(bound, 50.0)
+            elif extra and not based_in(extra, country):
+                bound = min(bound, LOCATED)
             elif missing:
                 bound = min(bound, 85.0)
         if self._domain and domain:
