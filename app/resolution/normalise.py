@@ -244,10 +244,19 @@ LEGAL_FORMS = frozenset(
         "ac",
     ]
 )
+# The office of a body is that body: "International Tibet Network Secretariat".
 _NO_BODY_OF_ITS_OWN = LEGAL_FORMS | frozenset(
-    # The office of a body is that body: "International Tibet Network Secretariat".
-    ["organization", "campaign", "project", "initiative", "movement"]
-    + ["secretariat", "office", "headquarters", "hq"]
+    [
+        "organization",
+        "campaign",
+        "project",
+        "initiative",
+        "movement",
+        "secretariat",
+        "office",
+        "headquarters",
+        "hq",
+    ]
 )
 
 

@@ -136,3 +136,36 @@ def test_hard_negatives_stay_apart(session: Session, registered: str, query: str
     own = create(session, registered)
     result = resolve(session, query)
     assert not (result.status == "existing" and result.organisation_id == own), result
+
+
+@pytest.mark.parametrize(
+    ("registered", "query", "gloss"),
+    [
+        ("Dialogue China", "对话中国", "dialogue china"),
+        ("Canada Tibet Committee (CTC)", "加拿大西藏委員會", "canada tibet committee"),
+        ("China Aid", "对华援助协会", "aid"),
+    ],
+)
+def test_chinese_gloss_is_a_review_candidate_with_its_reason(
+    session: Session, registered: str, query: str, gloss: str
+) -> None:
+    own = create(session, registered)
+    create(session, "Human Rights Watch")
+    result = resolve(session, query)
+    assert result.status == "needs_review", result
+    assert result.candidates[0].organisation_id == own
+    reason = " ".join(result.candidates[0].reasons)
+    assert reason.startswith("Chinese gloss:") and gloss in reason
+    assert result.candidates[0].score < 90
+
+
+def test_gloss_never_stands_in_the_way_of_a_link(session: Session) -> None:
+    own = create(session, "对话中国")
+    create(session, "Dialogue China")
+    result = resolve(session, "对话中国")
+    assert (result.status, result.organisation_id) == ("existing", own)
+
+
+def test_gloss_that_covers_only_part_of_a_name_is_no_candidate(session: Session) -> None:
+    create(session, "China Human Rights Defenders")
+    assert resolve(session, "对话中国").candidates == []
