@@ -10,6 +10,7 @@ stopwords), `t:` anyascii transliteration (non-Latin alphabets), `b:` CJK charac
 
 import itertools
 
+from app.resolution.lemmas import is_cyrillic, latin_reading
 from app.resolution.normalise import NameKey
 
 # The bonus of a query's whole-name key over the IDF weights of its other keys.
@@ -45,6 +46,9 @@ def name_index_keys(key: NameKey) -> set[str | int]:
         keys.add(_exact("i:" + initials))
     if key.translit:
         keys.add("t:" + key.translit)
+        if is_cyrillic(key.norm):
+            # Its words read in Latin letters find Latin names (lemmas.latin_reading).
+            keys.update("w:" + w for w in latin_reading(key.norm).split() if len(w) >= 3)
     if key.cjk:
         if len(key.cjk) == 1:
             keys.add("u:" + key.cjk)

@@ -33,6 +33,8 @@ import opencc
 from anyascii import anyascii
 from babel import Locale
 
+from app.resolution.lemmas import is_cyrillic, lemma, type_words
+
 _COMBINING = re.compile(r"[\u0300-\u036f\u064b-\u065f\u0670\u0640]")
 _LETTER_FOLDS = str.maketrans(
     {
@@ -641,7 +643,10 @@ def _classify(token: str) -> tuple[str, str, str]:
     demonym = _demonym_place(token)
     if demonym is not None:
         return _item("p", demonym, token[0])
-    canonical = _TYPE_VARIANTS.get(token, token)
+    if is_cyrillic(token):
+        # Центра and Центр are one word, and a type word (lemmas.py).
+        token = lemma(token)
+    canonical = _TYPE_VARIANTS.get(token) or type_words().get(token, token)
     return _item("t" if canonical in TYPE_WORDS else "c", canonical, token[0])
 
 

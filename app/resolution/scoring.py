@@ -53,6 +53,7 @@ from functools import cache
 from babel.core import get_global
 from rapidfuzz import fuzz
 
+from app.resolution.lemmas import is_cyrillic, latin_reading
 from app.resolution.normalise import (
     LEGAL_FORMS,
     TYPE_WORDS,
@@ -261,10 +262,33 @@ def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:
     b = r.translit or r.norm
     if a == b:
         return PairScore(92.0, [f"same as '{r.raw}' once transliterated"], q, r)
+    words = _read_in_latin(q, r)
+    if words is not None and words.score >= REVIEW:
+        return words
     ratio = fuzz.token_sort_ratio(a, b)
     if ratio >= 92:
         return PairScore(80.0, [f"close to '{r.raw}' once transliterated ({ratio:.0f})"], q, r)
     return PairScore(min(50.0, ratio * 0.5), [f"transliteration differs from '{r.raw}'"], q, r)
+
+
+def _read_in_latin(q: NameKey, r: NameKey) -> PairScore | None:
+    """A Cyrillic name against a Latin one word by word (lemmas.latin_reading: Сахаровский
+    Центр reads as "sakharov center"): at most what an equal transliteration scores."""
+    cyrillic, latin = (q, r) if q.translit else (r, q)
+    if not is_cyrillic(cyrillic.norm) or latin.translit:
+        return None
+    reading = name_key(latin_reading(cyrillic.norm))
+    if not reading.items:
+        return None
+    pair = _word_pair(reading, latin, None) if q is cyrillic else _word_pair(latin, reading, None)
+    said = f"'{cyrillic.raw}' read as '{reading.raw}'"
+    return PairScore(
+        min(pair.score, 92.0),
+        [f"{said}: {pair.reasons[0]}" if pair.reasons else said, *pair.reasons[1:]],
+        q,
+        r,
+        two_bodies=pair.two_bodies,
+    )
 
 
 def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairScore:
@@ -325,15 +349,20 @@ def _initials_pair(q: NameKey, r: NameKey, reason: str) -> PairScore:
     """An acronym against a long name whose initials it is, in whatever language the long
     name is written (FIDH: Fédération internationale pour les droits humains).
 
-    Three letters are shared by too many bodies to link on (review only). From four letters
-    on the initials link, but only as the one organisation they fit: any other candidate
+    Three letters are shared by too many bodies to link on (review only), and so are initials
+    that need the stopwords (HRIC from Human Rights *in* China). From four letters on the
+    initials of the words that are not stopwords link, but only as the one organisation they fit: any other candidate
     whose name has them too stays within the margin and sends the pair to a person
     (`decide`). The long name's places are spelled by the acronym (ACHK: Alliance Canada
     Hong Kong), so they do not count as places the acronym leaves out."""
     spelled = q.discriminators if r.is_acronym else r.discriminators
     long_name = r if q.is_acronym else q
     acronym = q if q.is_acronym else r
-    if len(acronym.despaced) >= _LINKING_INITIALS and long_name.identifying:
+    if (
+        len(acronym.despaced) >= _LINKING_INITIALS
+        and acronym.despaced == long_name.initials
+        and long_name.identifying
+    ):
         return PairScore(
             ACRONYM_INITIALS,
             [f"{reason} (the only registered name with these initials links)"],
@@ -533,7 +562,7 @@ def score_organisation(
             # "World Uyghur Congress, Germany" where the registry holds the Congress as
             # German: the place says where it is, not which part of it.
             reasons.append(f"{said}: where the organisation is registered (its country)")
-        elif trailing_places(best.query, extra):
+        elif best.score >= LINK and trailing_places(best.query, extra):
             # "Amnesty International UK", "Helsinki Foundation (Poland)": the headquarters,
             # or a national section or office that is a signatory of its own. A person says.
             score = min(score, LOCATED)

@@ -169,3 +169,25 @@ def test_gloss_never_stands_in_the_way_of_a_link(session: Session) -> None:
 def test_gloss_that_covers_only_part_of_a_name_is_no_candidate(session: Session) -> None:
     create(session, "China Human Rights Defenders")
     assert resolve(session, "对话中国").candidates == []
+
+
+def test_cyrillic_name_read_in_latin_letters(session: Session) -> None:
+    own = create(session, "Сахаровский Центр")
+    result = resolve(session, "The Sakharov Center")
+    assert (result.status, result.organisation_id) == ("existing", own), result
+    assert any("read as 'sakharov center'" in r for r in result.reasons)
+
+
+def test_cyrillic_case_forms_and_type_words(session: Session) -> None:
+    own = create(session, "Центр «Сова»")
+    result = resolve(session, "Центра «Сова»")
+    assert (result.status, result.organisation_id) == ("existing", own)
+    # Комитет is the type word committee: a name without it is a person's call, as in English.
+    create(session, 'Комитет "Гражданское содействие"')
+    assert resolve(session, "Гражданское содействие").status == "needs_review"
+
+
+def test_acronym_needing_stopwords_is_for_a_person(session: Session) -> None:
+    # The seed letter itself lists HRIC and Human Rights in China as two signatories.
+    create(session, "HRIC")
+    assert resolve(session, "Human Rights in China").status == "needs_review"
