@@ -277,7 +277,10 @@ def _read_in_latin(q: NameKey, r: NameKey) -> PairScore | None:
     cyrillic, latin = (q, r) if q.translit else (r, q)
     if not is_cyrillic(cyrillic.norm) or latin.translit:
         return None
-    reading = name_key(latin_reading(cyrillic.norm))
+    text = latin_reading(cyrillic.norm)
+    if not set(text.split()) & set(latin.norm.split()):
+        return None  # no word in common: nothing to align (the usual case, kept cheap)
+    reading = name_key(text)
     if not reading.items:
         return None
     pair = _word_pair(reading, latin, None) if q is cyrillic else _word_pair(latin, reading, None)
