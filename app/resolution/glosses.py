@@ -11,8 +11,9 @@ found this way score GLOSS (review) and are only offered when nothing links by t
 rules (service.resolve). An admin accepting the pair makes the spelling a name of the
 organisation, and from then on it links exactly.
 
-The dictionaries take ~4 s and ~150 MB to load: loaded on first use, or in the background
-at start-up (`preload`).
+The dictionaries take ~2 s CPU and ~200 MB peak to load, on first use (the first Chinese
+name that links to nothing). Not at start-up: a background load holds the GIL in pure-Python
+parsing while the first requests arrive (`preload` is there for a deployment that wants it).
 """
 
 import re

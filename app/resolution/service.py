@@ -83,7 +83,6 @@ def warm(session: Session) -> int:
     resume the checks a stopped process left queued."""
     size = registry.warm(session)
     checks.start()
-    glosses.preload()
     return size
 
 
