@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.imports.parsing import FORMULA_TRIGGERS, IMPORT_COLUMNS, OTHER_NAMES_SEPARATOR
 from app.letters.models import Letter
 from app.organisations.models import Organisation, OrganisationName
+from app.resolution.lookalike import strip_invisible
 from app.resolution.names import NameError_, split_signatory_line
 from app.resolution.normalise import normalise
 from app.signatures import counting
@@ -24,7 +25,9 @@ from app.signatures.models import Signature
 def neutralise(cell: str) -> str:
     """Prefix an apostrophe to a cell a spreadsheet would run as a formula (=, +, -, @, tab,
     carriage return first); spreadsheets show the cell as text and hide the apostrophe."""
-    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+    # A zero-width space, BOM or bidi mark before "=" shows nothing, and a spreadsheet may
+    # skip it: the guard looks past them.
+    return "'" + cell if strip_invisible(cell).startswith(FORMULA_TRIGGERS) else cell
 
 
 def _other_names(display_name: str, names: list[OrganisationName]) -> list[str]:
