@@ -342,32 +342,44 @@ def list_signatures(
     return rows[:limit], next_cursor
 
 
+def _public_offset(value: str | None) -> int:
+    """The public list's cursor: how many public entries came before (never a real position,
+    which would tell where hidden signatures sit)."""
+    return _cursor(value)
+
+
 def signatories(
     session: Session, *, letter: Letter, lang: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Named live signatories in letter order; anonymous ones never appear here."""
+    """Named live signatories in letter order; anonymous ones never appear here.
+
+    Public shape (decision 0085): `position` is the rank among the entries the public sees
+    (1, 2, 3, … with no gap where an anonymous or withdrawn signature sits), and no
+    organisation id, whose creation order would count hidden organisations. The coordinator's
+    list (`list_signatures`) keeps real positions and ids."""
+    start = _public_offset(cursor)
     query = (
         select(Signature)
-        .where(Signature.letter_id == letter.id, shows(), Signature.position > _cursor(cursor))
+        .where(Signature.letter_id == letter.id, shows())
         .order_by(col(Signature.position))
+        .offset(start)
         .limit(limit + 1)
     )
     rows = list(session.exec(query))
-    next_cursor = str(rows[limit - 1].position) if len(rows) > limit else None
+    next_cursor = str(start + limit) if len(rows) > limit else None
     rows = rows[:limit]
     names = organisation_service.names_of(
         session, organisation_ids=[r.organisation_id for r in rows if r.organisation_id]
     )
     wanted = reader_names.reader(lang) if lang else None
+    # shows() implies an organisation: every row gets the next public number.
     data = [
         {
-            "position": r.position,
+            "position": start + index,
             "name": reader_names.name_for(
-                names.get(r.organisation_id, []), wanted=wanted, display_name=r.display_name
+                names.get(r.organisation_id or 0, []), wanted=wanted, display_name=r.display_name
             ),
-            "organisation_id": r.organisation_id,
         }
-        for r in rows
-        if r.organisation_id is not None
+        for index, r in enumerate(rows, start=1)
     ]
     return data, next_cursor
