@@ -39,7 +39,11 @@ def build(client: TestClient, headers: dict[str, str], *, hidden: bool) -> None:
     assert response.status_code == 201, response.text
     for index, name in enumerate(NAMED):
         if hidden:
-            sign(client, headers, {"organisation": {"name": f"Hidden Group {index}"}, "anonymous": True})
+            sign(
+                client,
+                headers,
+                {"organisation": {"name": f"Hidden Group {index}"}, "anonymous": True},
+            )
             sign(client, headers, {"anonymous": True})
         sign(client, headers, {"organisation": {"name": name}})
         if hidden and index == 2:
