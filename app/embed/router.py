@@ -20,7 +20,7 @@ from app.config import Settings, get_settings
 from app.db import SessionDep, open_session
 from app.embed import pdf, service
 from app.embed.cache import Entry, Snapshot, count_cache
-from app.errors import NotFound
+from app.errors import BadRequest, NotFound
 from app.i18n import names as reader_names
 from app.i18n.catalogs import SUPPORTED, translations
 from app.i18n.negotiation import UiLocale, negotiate, parse_tag
@@ -51,7 +51,6 @@ LocaleQuery = Annotated[
 ]
 LangQuery = Annotated[str | None, Query(description="Alias of locale")]
 AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
-IfNoneMatch = Annotated[str | None, Header(include_in_schema=False)]
 
 
 class CountPublic(BaseModel):
@@ -357,19 +356,16 @@ def _page_headers(
     "/embed/{slug}",
     response_class=HTMLResponse,
     responses={304: {"description": "Not modified (If-None-Match)"}},
+    openapi_extra=_NEGOTIATED,
 )
-async def widget(
-    slug: str,
-    locale: LocaleQuery = None,
-    lang: LangQuery = None,
-    accept_language: AcceptLanguage = None,
-    if_none_match: IfNoneMatch = None,
-) -> Response:
+async def widget(request: Request) -> Response:
     """Small HTML widget for an iframe: title, count sentence, link; refreshes itself.
 
-    Rendered once per (letter revision, locale) and served from memory (decision 0086)."""
+    Rendered once per (letter revision, locale) and served from memory (decision 0086); reads
+    its parameters from the request like the count route (decision 0030)."""
     settings = get_settings()
-    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
+    slug = request.path_params["slug"]
+    ui, vary = _negotiate(request)
     entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         raise service.not_found(settings)
@@ -378,16 +374,19 @@ async def widget(
     if parts is None:
         parts = await run_in_threadpool(_widget_parts, slug, snapshot, ui, settings)
     before, after, etag = parts
-    csp = (
+    headers = _page_headers(settings, entry, etag=etag, csp=_widget_csp(settings), vary=vary)
+    if service.etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    body = before + headers["Age"].encode() + after
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _widget_csp(settings: Settings) -> str:
+    return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; "
         f"frame-ancestors {settings.embed_frame_ancestors}"
     )
-    headers = _page_headers(settings, entry, etag=etag, csp=csp, vary=vary)
-    if service.etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
-    body = before + headers["Age"].encode() + after
-    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
 
 
 def _language_choices() -> list[dict[str, str]]:
@@ -615,26 +614,45 @@ def _letter_page(
     return rendered
 
 
+_PAGED = {
+    "parameters": [
+        *_NEGOTIATED["parameters"],
+        {
+            "name": "page",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "default": 1},
+            "description": "Page of signatories (letter_page_size a page; the PDF has them all)",
+        },
+    ]
+}
+
+
+def _page_number(value: str | None) -> int:
+    if value is None:
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= 10_000_000 or len(value) > 8:
+        raise BadRequest("page must be a whole number from 1", field="page")
+    return int(value)
+
+
 @pages_router.get(
     "/letters/{slug}",
     response_class=HTMLResponse,
     responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
+    openapi_extra=_PAGED,
 )
-async def letter_page(
-    request: Request,
-    slug: str,
-    locale: LocaleQuery = None,
-    lang: LangQuery = None,
-    accept_language: AcceptLanguage = None,
-    if_none_match: IfNoneMatch = None,
-    page: Annotated[int, Query(ge=1, le=10_000_000, description="Page of signatories")] = 1,
-) -> Response:
+async def letter_page(request: Request) -> Response:
     """Public letter page: header, text in the reader's language, signatories (a page of
     them: `letter_page_size`), counts. Rendered once per (letter revision, locale, language
-    asked for, page) and served from memory (decision 0086); the PDF lists every signatory."""
+    asked for, page) and served from memory (decision 0086); the PDF lists every signatory.
+    Parameters are read from the request like the count route's (decision 0030)."""
     settings = get_settings()
-    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
-    requested = _requested_tag(locale, lang, ui)
+    slug = request.path_params["slug"]
+    query = request.query_params
+    ui, vary = _negotiate(request)
+    requested = _requested_tag(query.get("locale"), query.get("lang"), ui)
+    page = _page_number(query.get("page"))
     entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         raise service.not_found(settings)
@@ -654,6 +672,6 @@ async def letter_page(
             )
         )
     headers = _page_headers(settings, entry, etag=rendered.etag, csp=_LETTER_CSP, vary=vary)
-    if service.etag_matches(if_none_match, rendered.etag):
+    if service.etag_matches(request.headers.get("if-none-match"), rendered.etag):
         return Response(status_code=304, headers=headers)
     return Response(rendered.body, media_type="text/html; charset=utf-8", headers=headers)

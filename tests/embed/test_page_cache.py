@@ -104,7 +104,7 @@ def test_pages_of_signatories_number_on_and_the_pdf_has_them_all(
     assert 'rel="prev"' in pages[2].text and 'rel="next"' not in pages[2].text
     assert "Signatories 3 to 4 of 5" in pages[1].text
     assert "Hidden" not in "".join(p.text for p in pages)
-    assert client.get(f"/letters/{letter}", params={"page": 0}).status_code == 422
+    assert client.get(f"/letters/{letter}", params={"page": 0}).status_code == 400
 
 
 def test_print_view_lists_every_signatory(
