@@ -124,7 +124,7 @@ class CountCache:
 
 
 count_cache = CountCache()
-_PENDING = "embed_changed_letters"
+_PENDING = counting.CHANGED_LETTERS
 
 
 @event.listens_for(OrmSession, "after_flush")
