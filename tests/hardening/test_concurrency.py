@@ -266,7 +266,8 @@ ALPHA, BETA = "Alpha Merge Race Foundation", "Beta Watch Collective"
 
 
 def merge_race_plan(slugs: list[str], alpha: int, beta: int) -> list[dict[str, Any]]:
-    """600 signs on three letters: the two organisations being merged, by id and by name,
+    """2,400 signs on three letters (600 finished before the merges once signers of one letter
+    stopped queueing behind each other, decision 0087): the two organisations being merged, by id and by name,
     anonymously too, and 40 bystanders; (letter, body) per request."""
     bodies: list[dict[str, Any]] = [
         {"organisation_id": alpha},
@@ -277,7 +278,7 @@ def merge_race_plan(slugs: list[str], alpha: int, beta: int) -> list[dict[str, A
         {"anonymous": True},
     ]
     plan = []
-    for index in range(600):
+    for index in range(2400):
         slug = slugs[index % 3]
         body = (
             {"organisation": {"name": f"Merge Race Bystander {index % 40:02d}"}}
