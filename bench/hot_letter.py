@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--kind", choices=["new", "existing"], default="new")
     parser.add_argument("--previous", default="HEAD~1")
-    parser.add_argument("--port", type=int, default=8710)
+    parser.add_argument("--port", type=int, default=8730)  # outside the tests' 8700-8719
     args = parser.parse_args()
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {os.cpu_count()}, PostgreSQL, "
