@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     # Seconds a worker serves a letter's counts from memory before re-reading letter.revision;
     # must stay below count_max_age (responses carry Age so clients never exceed max-age).
     count_cache_ttl: float = 1.0
+    # Public letter page: signatories per page (the PDF lists them all), and how long a rendered
+    # page or widget may be served for one letter revision (organisation names in the reader's
+    # language can change without the letter's revision moving: decision 0086).
+    letter_page_size: int = 200
+    page_render_max_age: float = 60.0
     # Widget: value of CSP frame-ancestors.
     embed_frame_ancestors: str = "*"
     # Public base URL used in links of the widget and embed.js; empty means "same origin".
@@ -126,6 +131,7 @@ class Settings(BaseSettings):
         "timeout_keep_alive",
         "login_free_failures",
         "login_global_free_failures",
+        "letter_page_size",
     )
     @classmethod
     def _positive_int(cls, value: int) -> int:
@@ -137,6 +143,7 @@ class Settings(BaseSettings):
         "rate_limit_read_per_second",
         "rate_limit_write_per_second",
         "body_read_timeout",
+        "page_render_max_age",
         "login_max_lockout",
         "login_global_max_lockout",
     )

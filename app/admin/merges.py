@@ -76,6 +76,8 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
         )
     )
     if letter_ids:
+        # In-flight signers of these letters finish first, new ones wait (decision 0087).
+        signature_service.exclude_signers(session, letter_ids=letter_ids)
         # One SELECT … FOR UPDATE in id order: the same row locks lock_letter takes, at once.
         session.exec(
             select(Letter.id)

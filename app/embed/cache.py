@@ -28,7 +28,8 @@ MAX_ENTRIES = 4096
 
 @dataclass
 class Snapshot:
-    """Counts of one public letter as of one revision; `renders` memoises bodies per locale."""
+    """Counts of one public letter as of one revision; `renders` memoises bodies per locale,
+    `pages` the letter page and widget per (kind, locale, …) with the time they were made."""
 
     letter_id: int
     slug: str
@@ -37,6 +38,7 @@ class Snapshot:
     named: int
     anonymous: int
     renders: dict[tuple[str, str], Any] = field(default_factory=dict)
+    pages: dict[tuple[Any, ...], tuple[Any, float]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -122,7 +124,7 @@ class CountCache:
 
 
 count_cache = CountCache()
-_PENDING = "embed_changed_letters"
+_PENDING = counting.CHANGED_LETTERS
 
 
 @event.listens_for(OrmSession, "after_flush")

@@ -235,6 +235,9 @@ def update(
         letter.declared_total = total
     if "declared_anonymous" in changes:
         letter.declared_anonymous = anonymous
+    # The revision versions everything public pages show of the letter (its text, status,
+    # translations, counts): cached pages in every worker are re-rendered when it moves.
+    letter.revision += 1
     session.add(letter)
     _flush_slug(session, slug=letter.slug)
     if data.translations is not None:
