@@ -26,6 +26,8 @@ from app.pages import errors as html_errors
 from app.pages.router import install_docs
 from app.pages.router import router as home_router
 from app.resolution import service as resolution_service
+from app.selfsign.router import router as selfsign_router
+from app.selfsign.web import router as selfsign_page_router
 from app.signatures.router import router as signatures_router
 
 API_PREFIX = "/api/v1"
@@ -93,9 +95,11 @@ def create_app() -> FastAPI:
         embed_router,
         admin_router,
         imports_router,
+        selfsign_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
+    app.include_router(selfsign_page_router)
     app.include_router(embed_pages_router)
     app.include_router(home_router)
     install_docs(app)

@@ -11,6 +11,7 @@ from app.resolution.models import (
     Judgement,
     NameProposal,
 )
+from app.selfsign.models import SelfSignature, SelfSignToken
 from app.signatures.models import IdempotencyRecord, Signature
 
 __all__ = [
@@ -28,5 +29,7 @@ __all__ = [
     "Organisation",
     "OrganisationName",
     "RegistryState",
+    "SelfSignToken",
+    "SelfSignature",
     "Signature",
 ]

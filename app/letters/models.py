@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false, text, true
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -60,6 +60,16 @@ class Letter(SQLModel, table=True):
     revision: int = Field(default=0)
     counts_changed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    # Organisations may sign for themselves through the letter's public form (app/selfsign);
+    # whether self-signatures a coordinator has not verified count publicly; whether a signer
+    # may still withdraw once the letter is closed.
+    self_signing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    self_sign_counts_unverified: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false()}
+    )
+    self_sign_withdraw_after_close: bool = Field(
+        default=True, sa_column_kwargs={"server_default": true()}
     )
 
 

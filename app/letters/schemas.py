@@ -3,7 +3,7 @@
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, Field, StrictInt, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
 from app.letters.models import LetterStatus
 from app.organisations.validation import check_lang
@@ -62,6 +62,11 @@ class LetterCreate(BaseModel):
     declared_total: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     declared_anonymous: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     translations: list[TranslationIn] = Field(default_factory=list, max_length=100)
+    self_signing: StrictBool = Field(
+        default=False, description="organisations may sign through the public form"
+    )
+    self_sign_counts_unverified: StrictBool = False
+    self_sign_withdraw_after_close: StrictBool = True
 
     @field_validator("title")
     @classmethod
@@ -107,6 +112,11 @@ class LetterUpdate(BaseModel):
     declared_total: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     declared_anonymous: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     translations: list[TranslationIn] | None = Field(default=None, max_length=100)
+    # The public signing form (app/selfsign): open it, whether self-signatures a coordinator
+    # has not verified count, whether signers may withdraw once the letter is closed.
+    self_signing: StrictBool | None = None
+    self_sign_counts_unverified: StrictBool | None = None
+    self_sign_withdraw_after_close: StrictBool | None = None
 
     # An explicit null reaches the service, which refuses it for text fields with a 400; the
     # create-time validators would crash on it (a 500 found by the schema fuzzer).
@@ -153,6 +163,7 @@ class LetterPublic(BaseModel):
     counts: Counts
     created_at: datetime
     closed_at: datetime | None
+    self_signing: bool
 
 
 class LettersPublic(BaseModel):

@@ -157,6 +157,9 @@ def create(session: Session, *, data: LetterCreate, principal: Principal) -> Let
         declared_total=data.declared_total,
         declared_anonymous=data.declared_anonymous,
         created_by_token_id=principal.token_id,
+        self_signing=data.self_signing,
+        self_sign_counts_unverified=data.self_sign_counts_unverified,
+        self_sign_withdraw_after_close=data.self_sign_withdraw_after_close,
     )
     session.add(letter)
     _flush_slug(session, slug=data.slug)
@@ -230,6 +233,9 @@ def update(
         raise BadRequest(
             "declared_anonymous must not exceed declared_total", field="declared_anonymous"
         )
+    for flag in ("self_signing", "self_sign_counts_unverified", "self_sign_withdraw_after_close"):
+        if changes.get(flag) is not None:
+            setattr(letter, flag, changes[flag])
     if "declared_total" in changes:
         letter.declared_total = total
     if "declared_anonymous" in changes:
@@ -317,4 +323,5 @@ def to_public(session: Session, *, letter: Letter) -> LetterPublic:
         counts=Counts(total=total, named=named, anonymous=anonymous),
         created_at=letter.created_at,
         closed_at=letter.closed_at,
+        self_signing=letter.self_signing,
     )
