@@ -16,27 +16,19 @@ down_revision: str | None = "0040"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_LETTER_FLAGS = [
+    ("self_signing", sa.false()),
+    ("self_sign_counts_unverified", sa.false()),
+    ("self_sign_withdraw_after_close", sa.true()),
+]
+
 
 def upgrade() -> None:
-    with op.batch_alter_table("letter") as batch:
-        batch.add_column(
-            sa.Column("self_signing", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(
-            sa.Column(
-                "self_sign_counts_unverified",
-                sa.Boolean(),
-                nullable=False,
-                server_default=sa.false(),
-            )
-        )
-        batch.add_column(
-            sa.Column(
-                "self_sign_withdraw_after_close",
-                sa.Boolean(),
-                nullable=False,
-                server_default=sa.true(),
-            )
+    # Plain ADD/DROP COLUMN (SQLite ≥ 3.35): a batch copy of `letter` would lose its
+    # expression-based draft-slug index.
+    for name, default in _LETTER_FLAGS:
+        op.add_column(
+            "letter", sa.Column(name, sa.Boolean(), nullable=False, server_default=default)
         )
     op.create_table(
         "self_signature",
@@ -110,7 +102,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_self_signature_state"), table_name="self_signature")
     op.drop_index(op.f("ix_self_signature_letter_id"), table_name="self_signature")
     op.drop_table("self_signature")
-    with op.batch_alter_table("letter") as batch:
-        batch.drop_column("self_sign_withdraw_after_close")
-        batch.drop_column("self_sign_counts_unverified")
-        batch.drop_column("self_signing")
+    for name, _ in reversed(_LETTER_FLAGS):
+        op.drop_column("letter", name)
