@@ -57,7 +57,9 @@ class SelfSignature(SQLModel, table=True):
     confirmed_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
-    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
     decided_by: str | None = Field(default=None, max_length=40)
     withdrawn_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
@@ -74,5 +76,7 @@ class SelfSignToken(SQLModel, table=True):
     self_signature_id: int = Field(foreign_key="self_signature.id", index=True)
     purpose: str = Field(max_length=10)
     token_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -22,6 +22,7 @@ from app.selfsign.schemas import (
     SignRequestIn,
     VerifyIn,
 )
+from app.signatures.schemas import ResolutionPublic
 from app.signatures.service import resolution_out
 
 router = APIRouter(prefix="/letters/{slug}/sign-requests", tags=["self-signing"])
@@ -77,7 +78,7 @@ def self_signature_out(
         signature_id=row.signature_id,
         text_version=row.text_version,
         text_lang=row.text_lang,
-        resolution=out,  # type: ignore[arg-type]
+        resolution=ResolutionPublic.model_validate(out),
         reject_reason=row.reject_reason,
         created_at=row.created_at,
         confirmed_at=row.confirmed_at,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from app import audit
@@ -133,9 +133,7 @@ def confirmation_mail(*, letter: Letter, to: str, confirm: str, manage: str) -> 
     return Mail(to=to, subject=f"Confirm your signature: {letter.title}", text=text)
 
 
-def request(
-    session: Session, *, letter: Letter, data: SignRequestIn, client: str
-) -> Mail | None:
+def request(session: Session, *, letter: Letter, data: SignRequestIn, client: str) -> Mail | None:
     """Record a sign request and return the confirmation mail to send after the response.
 
     None when the address has reached its daily limit: the caller answers exactly as if the
@@ -518,10 +516,12 @@ def purge(session: Session, *, dry_run: bool = False) -> PurgeResult:
         session.exec(
             select(SelfSignature).where(
                 col(SelfSignature.purged_at).is_(None),
-                (col(SelfSignature.letter_id).in_(closed_letters))
-                | (
-                    (SelfSignature.state == SelfSignState.pending_confirmation)
-                    & (col(SelfSignature.created_at) <= expired_before)
+                or_(
+                    col(SelfSignature.letter_id).in_(closed_letters),
+                    and_(
+                        col(SelfSignature.state) == SelfSignState.pending_confirmation,
+                        col(SelfSignature.created_at) <= expired_before,
+                    ),
                 ),
             )
         )
@@ -553,4 +553,3 @@ def purge(session: Session, *, dry_run: bool = False) -> PurgeResult:
         details={"self_signatures": len(rows), "tokens": token_count},
     )
     return PurgeResult(len(rows), token_count)
-

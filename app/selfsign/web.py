@@ -184,9 +184,7 @@ def submit_form(
         )
     except ValidationError as exc:
         context = _form_context(session, letter=letter, ui=ui, values=values)
-        content = _render(
-            "sign.html", ui, errors=_errors(exc), messages=_messages(ui), **context
-        )
+        content = _render("sign.html", ui, errors=_errors(exc), messages=_messages(ui), **context)
         return _page(content, status_code=422)
     outgoing = service.request(session, letter=letter, data=data, client=client_key(request.scope))
     if outgoing is not None:
