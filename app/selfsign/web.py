@@ -202,22 +202,40 @@ def confirm_page(
     return _page(_render("confirm.html", ui, action=f"/sign-requests/confirm/{token}"))
 
 
+def N_(message: str) -> str:
+    """Marks a string for extraction (`make messages`); translated where it is shown."""
+    return message
+
+
+_STATE_TEXTS = {
+    SelfSignState.pending_confirmation: N_("Not confirmed yet: use the link in the email."),
+    SelfSignState.domain_verified: N_(
+        "Confirmed. Your email address belongs to the organisation's website, so the "
+        "signature counts."
+    ),
+    SelfSignState.unverified: N_(
+        "Confirmed. The letter's coordinators will check that you may sign for the "
+        "organisation; until then the signature is not counted."
+    ),
+    SelfSignState.verified: N_("Verified by the letter's coordinators: the signature counts."),
+    SelfSignState.rejected: N_("Not accepted by the letter's coordinators."),
+    SelfSignState.withdrawn: N_("Withdrawn: the signature is no longer shown or counted."),
+}
+_ERROR_TEXTS = {
+    "withdrawal_closed": N_(
+        "The letter is closed and its coordinators do not allow withdrawals any more."
+    ),
+    "other": N_("This change is not possible."),
+}
+
+
 def _state_text(ui: UiLocale, row: SelfSignature) -> str:
-    texts_by_state = {
-        SelfSignState.pending_confirmation: "Not confirmed yet: use the link in the email.",
-        SelfSignState.domain_verified: (
-            "Confirmed. Your email address belongs to the organisation's website, so the "
-            "signature counts."
-        ),
-        SelfSignState.unverified: (
-            "Confirmed. The letter's coordinators will check that you may sign for the "
-            "organisation; until then the signature is not counted."
-        ),
-        SelfSignState.verified: "Verified by the letter's coordinators: the signature counts.",
-        SelfSignState.rejected: "Not accepted by the letter's coordinators.",
-        SelfSignState.withdrawn: "Withdrawn: the signature is no longer shown or counted.",
-    }
-    return ui_gettext(ui, texts_by_state[SelfSignState(row.state)])
+    return ui_gettext(ui, _STATE_TEXTS[SelfSignState(row.state)])
+
+
+def _error_text(ui: UiLocale, exc: AppError) -> str:
+    message = _ERROR_TEXTS.get(exc.error) or _ERROR_TEXTS["other"]
+    return ui_gettext(ui, message)
 
 
 def _gone(ui: UiLocale) -> HTMLResponse:
@@ -293,7 +311,7 @@ def withdraw(
         service.withdraw(session, row=row)
     except AppError as exc:
         return _page(
-            _manage_page(ui, session, row=row, token=token, notice=exc.detail),
+            _manage_page(ui, session, row=row, token=token, notice=_error_text(ui, exc)),
             status_code=exc.status_code,
         )
     notice = ui_gettext(ui, "The signature is withdrawn.")
@@ -337,7 +355,7 @@ def update_contact(
         return _page(content, status_code=422)
     except AppError as exc:
         return _page(
-            _manage_page(ui, session, row=row, token=token, notice=exc.detail),
+            _manage_page(ui, session, row=row, token=token, notice=_error_text(ui, exc)),
             status_code=exc.status_code,
         )
     notice = ui_gettext(ui, "Your contact details are saved.")
