@@ -38,7 +38,9 @@ def test_form_in_every_locale(
     assert page.headers["cache-control"] == "no-store"
 
 
-def test_arabic_form_is_translated(client: TestClient, self_sign_letter: Callable[..., str]) -> None:
+def test_arabic_form_is_translated(
+    client: TestClient, self_sign_letter: Callable[..., str]
+) -> None:
     slug = self_sign_letter()
     page = client.get(f"/letters/{slug}/sign", params={"locale": "ar"})
     assert "Sign the letter" not in page.text

@@ -68,9 +68,12 @@ def test_anonymous_self_signature_counts_but_names_nobody(
     letter = client.get(f"{API}/letters/{slug}").json()
     assert letter["counts"] == {"total": 1, "named": 0, "anonymous": 1}
     # The organisation exists only through an anonymous signature: no public page.
-    organisation_id = row["organisation_id"] or client.get(
-        f"{API}/letters/{slug}/sign-requests", headers=coordinator_headers
-    ).json()["data"][0]["organisation_id"]
+    organisation_id = (
+        row["organisation_id"]
+        or client.get(f"{API}/letters/{slug}/sign-requests", headers=coordinator_headers).json()[
+            "data"
+        ][0]["organisation_id"]
+    )
     assert client.get(f"{API}/organisations/{organisation_id}").status_code in (401, 404)
     secrets = [SECRET_ORG, "Qzsecret", SECRET_PERSON, SECRET_EMAIL, "qzsecret-fund"]
     secrets += [links["confirm"], links["manage"]]
