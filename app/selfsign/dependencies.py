@@ -19,10 +19,18 @@ def small_body(request: Request) -> None:
     parser reads next); a body sent without one still meets the app-wide limit, which counts.
     """
     limit = get_settings().self_sign_max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit() or int(declared) > limit:
-        if declared.isdigit() or request.headers.get("transfer-encoding"):
+    declared = request.headers.get("content-length")
+    if declared is None:
+        chunked = "transfer-encoding" in request.headers
+    else:
+        chunked = False
+        if not declared.isdigit() or int(declared) > limit:
             raise PayloadTooLarge(f"a sign request is at most {limit} bytes", field="body")
+    if chunked:
+        raise PayloadTooLarge(
+            f"a sign request is at most {limit} bytes and must say how long it is",
+            field="body",
+        )
 
 
 def public_letter(slug: SlugPath, session: SessionDep) -> Letter:
