@@ -3,6 +3,7 @@
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from app.selfsign.models import SelfSignature, SelfSignState
 from app.signatures.models import Signature
 
 
@@ -15,3 +16,16 @@ def counts(session: Session, *, letter_id: int) -> tuple[int, int]:
         ).where(Signature.letter_id == letter_id, col(Signature.withdrawn_at).is_(None))
     ).one()
     return int(row[0]), int(row[1])
+
+
+def awaiting(session: Session, *, letter_id: int) -> int:
+    """Self-signatures (app/selfsign) confirmed by email that wait for a coordinator: a
+    number for the count JSON, never who. Every change to it bumps the letter's revision."""
+    return int(
+        session.exec(
+            select(func.count()).where(
+                SelfSignature.letter_id == letter_id,
+                SelfSignature.state == SelfSignState.unverified,
+            )
+        ).one()
+    )

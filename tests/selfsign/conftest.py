@@ -52,6 +52,8 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     monkeypatch.setenv("UNDERSIGNED_SMTP_TLS", "none")
     monkeypatch.setenv("UNDERSIGNED_PUBLIC_URL", "https://letters.example.net")
     monkeypatch.setenv("UNDERSIGNED_MAIL_FROM", "Letters <letters@example.net>")
+    # Counts are read right after each change: no per-worker count cache in between.
+    monkeypatch.setenv("UNDERSIGNED_COUNT_CACHE_TTL", "0")
     get_settings.cache_clear()
     ip_window.clear()
     yield inbox

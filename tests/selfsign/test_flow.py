@@ -105,8 +105,8 @@ def test_domain_verified_and_unverified_signers_end_to_end(
     assert rows[1]["organisation_id"] == amnesty
     assert rows[0]["resolution"]["status"] == "new"
     assert rows[0]["contact"]["email"] == "someone@gmail.com"
-    count = client.get(f"{API}/letters/{slug}/count")
-    assert count.status_code == 200
+    count = client.get(f"{API}/letters/{slug}/count").json()
+    assert (count["total"], count["awaiting_verification"]) == (1, 1)
 
     # The public cannot see the queue.
     assert client.get(f"{API}/letters/{slug}/sign-requests").status_code == 401
@@ -117,6 +117,8 @@ def test_domain_verified_and_unverified_signers_end_to_end(
     assert verified.status_code == 200, verified.text
     assert verified.json()["state"] == "verified"
     assert total(client, slug) == 2
+    count = client.get(f"{API}/letters/{slug}/count").json()
+    assert (count["total"], count["awaiting_verification"]) == (2, 0)
 
     # The signer withdraws through the private link: gone from counts and lists at once.
     manage = client.get(f"/sign-requests/manage/{second_links['manage']}")
