@@ -27,6 +27,7 @@ from app.pages.router import install_docs
 from app.pages.router import router as home_router
 from app.resolution import service as resolution_service
 from app.selfsign.router import router as selfsign_router
+from app.selfsign.web import coordinator_router as selfsign_queue_page_router
 from app.selfsign.web import router as selfsign_page_router
 from app.signatures.router import router as signatures_router
 
@@ -100,6 +101,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
     app.include_router(selfsign_page_router)
+    app.include_router(selfsign_queue_page_router)
     app.include_router(embed_pages_router)
     app.include_router(home_router)
     install_docs(app)
