@@ -3,7 +3,7 @@
 from app.admin.models import MergeRecord
 from app.audit import AuditEvent
 from app.auth.models import ApiToken, LetterGrant
-from app.letters.models import Letter, LetterTranslation
+from app.letters.models import Letter, LetterTranslation, LetterVersion
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.models import (
     DuplicateCandidate,
@@ -24,6 +24,7 @@ __all__ = [
     "Letter",
     "LetterGrant",
     "LetterTranslation",
+    "LetterVersion",
     "MergeRecord",
     "NameProposal",
     "Organisation",

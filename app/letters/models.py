@@ -71,6 +71,9 @@ class Letter(SQLModel, table=True):
     self_sign_withdraw_after_close: bool = Field(
         default=True, sa_column_kwargs={"server_default": true()}
     )
+    # The version of the text (title, body, recipients, language) that signers consent to now;
+    # earlier versions are kept in letter_version (docs/decisions/0097).
+    text_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class LetterTranslation(SQLModel, table=True):
@@ -85,4 +88,24 @@ class LetterTranslation(SQLModel, table=True):
     # Empty: the page shows the original's recipients.
     recipients: str = Field(
         default="", sa_column=Column(Text, nullable=False, default="", server_default="")
+    )
+
+
+class LetterVersion(SQLModel, table=True):
+    """A version of a letter's original text. Written when a signed letter's text changes: the
+    version signers consented to so far, then the new one with the reason for the change."""
+
+    __tablename__ = "letter_version"
+    __table_args__ = (UniqueConstraint("letter_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", index=True, ondelete="CASCADE")
+    version: int
+    lang: str = Field(max_length=35)
+    title: str = Field(max_length=500)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

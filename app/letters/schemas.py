@@ -117,6 +117,22 @@ class LetterUpdate(BaseModel):
     self_signing: StrictBool | None = None
     self_sign_counts_unverified: StrictBool | None = None
     self_sign_withdraw_after_close: StrictBool | None = None
+    text_change_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="required to change the text of a signed letter: makes a new version",
+    )
+
+    @field_validator("text_change_reason")
+    @classmethod
+    def _reason(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = _text(value, 2000)
+        if not value:
+            raise ValueError("must not be empty")
+        return value
 
     # An explicit null reaches the service, which refuses it for text fields with a 400; the
     # create-time validators would crash on it (a 500 found by the schema fuzzer).
@@ -164,6 +180,22 @@ class LetterPublic(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     self_signing: bool
+    text_version: int = Field(description="the version of the text signers consent to now")
+
+
+class VersionPublic(BaseModel):
+    version: int
+    lang: str
+    title: str
+    body: str
+    recipients: str
+    reason: str | None = Field(description="why the text changed (none for the first version)")
+    created_at: datetime
+
+
+class VersionsPublic(BaseModel):
+    data: list[VersionPublic]
+    count: int
 
 
 class LettersPublic(BaseModel):

@@ -23,7 +23,8 @@ from app.auth.models import Role
 from app.auth.service import Principal
 from app.config import get_settings
 from app.db import utcnow
-from app.errors import Conflict, NotFound, TooManyRequests
+from app.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from app.letters import service as letter_service
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
 from app.organisations.schemas import OrganisationIn
@@ -133,6 +134,22 @@ def confirmation_mail(*, letter: Letter, to: str, confirm: str, manage: str) -> 
     return Mail(to=to, subject=f"Confirm your signature: {letter.title}", text=text)
 
 
+def consented_text(session: Session, *, letter: Letter, data: SignRequestIn) -> str:
+    """The language of the text the signer consented to, checked against the letter: the
+    current version, in the original or one of its translations."""
+    if data.text_version is not None and data.text_version != letter.text_version:
+        raise Conflict(
+            "the letter's text has changed since it was shown: read it again before signing",
+            field="text_version",
+            error="text_version_changed",
+        )
+    lang = data.lang or letter.lang
+    known = {letter.lang} | {t.lang for t in letter_service.translations_of(session, letter=letter)}
+    if lang not in known:
+        raise BadRequest("the letter has no text in this language", field="lang")
+    return lang
+
+
 def request(session: Session, *, letter: Letter, data: SignRequestIn, client: str) -> Mail | None:
     """Record a sign request and return the confirmation mail to send after the response.
 
@@ -147,6 +164,7 @@ def request(session: Session, *, letter: Letter, data: SignRequestIn, client: st
             headers={"Retry-After": "3600"},
         )
     assert letter.id is not None
+    text_lang = consented_text(session, letter=letter, data=data)
     hashed = email_hash(data.contact.email)
     since = utcnow() - timedelta(days=1)
     recent = session.scalar(
@@ -163,8 +181,8 @@ def request(session: Session, *, letter: Letter, data: SignRequestIn, client: st
         contact_name=data.contact.name,
         contact_email=data.contact.email,
         email_hash=hashed,
-        text_version=data.text_version or 1,
-        text_lang=data.lang or letter.lang,
+        text_version=letter.text_version,
+        text_lang=text_lang,
     )
     session.add(row)
     session.flush()

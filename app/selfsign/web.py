@@ -104,6 +104,9 @@ def _form_context(
         "values": values,
         "open": letter.status == LetterStatus.open,
         "form_lang": text.lang,
+        "versions_url": f"/letters/{letter.slug}/versions?locale={ui.tag}"
+        if letter.text_version > 1
+        else "",
     }
 
 
@@ -155,6 +158,7 @@ def submit_form(
     anonymous: Annotated[str, Form(max_length=10)] = "",
     consent: Annotated[str, Form(max_length=10)] = "",
     lang: Annotated[str, Form(max_length=35)] = "",
+    text_version: Annotated[int | None, Form(ge=1, le=1_000_000)] = None,
     homepage: Annotated[str, Form(max_length=2000)] = "",
     locale: LocaleQuery = None,
     accept_language: AcceptLanguage = None,
@@ -189,16 +193,47 @@ def submit_form(
                 "anonymous": bool(anonymous),
                 "consent": bool(consent),
                 "lang": lang or None,
+                "text_version": text_version,
             }
         )
     except ValidationError as exc:
         context = _form_context(session, letter=letter, ui=ui, values=values)
         content = _render("sign.html", ui, errors=_errors(exc), messages=_messages(ui), **context)
         return _page(content, status_code=422)
-    outgoing = service.request(session, letter=letter, data=data, client=client_key(request.scope))
+    try:
+        outgoing = service.request(
+            session, letter=letter, data=data, client=client_key(request.scope)
+        )
+    except AppError as exc:
+        if exc.field not in ("text_version", "lang"):
+            raise
+        # The text changed (or its translation went) while the signer read it: show the
+        # current one, with what they typed, to consent to again.
+        context = _form_context(session, letter=letter, ui=ui, values=values | {"consent": False})
+        notice = ui_gettext(
+            ui, "The letter's text has changed since you read it: please read it again."
+        )
+        content = _render(
+            "sign.html", ui, errors={}, messages=_messages(ui), notice=notice, **context
+        )
+        return _page(content, status_code=409)
     if outgoing is not None:
         background.add_task(mail.send, outgoing)
     return _page(_render("sent.html", ui, letter=letter))
+
+
+@router.get("/letters/{slug}/versions", response_class=HTMLResponse)
+def versions_page(
+    letter: PublicLetter,
+    session: SessionDep,
+    locale: LocaleQuery = None,
+    accept_language: AcceptLanguage = None,
+) -> HTMLResponse:
+    """The versions of a letter's original text, newest first, with why each changed."""
+    ui = _locale(locale, accept_language)
+    versions = list(reversed(letter_service.versions_of(session, letter=letter)))
+    content = _render("versions.html", ui, letter=letter, versions=versions)
+    return rendering.html(content)
 
 
 @router.get("/sign-requests/confirm/{token}", response_class=HTMLResponse)

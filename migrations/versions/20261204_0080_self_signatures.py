@@ -1,4 +1,5 @@
-"""self-signatures: the letter's form settings, self_signature and its link tokens
+"""self-signatures: the letter's form settings, self_signature and its link tokens; letter
+text versions
 
 Revision ID: 0080
 Revises: 0040
@@ -30,6 +31,33 @@ def upgrade() -> None:
         op.add_column(
             "letter", sa.Column(name, sa.Boolean(), nullable=False, server_default=default)
         )
+    op.add_column(
+        "letter",
+        sa.Column("text_version", sa.Integer(), nullable=False, server_default=sa.text("1")),
+    )
+    op.create_table(
+        "letter_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("letter_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("lang", sqlmodel.sql.sqltypes.AutoString(length=35), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("recipients", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["letter_id"],
+            ["letter.id"],
+            name=op.f("fk_letter_version_letter_id_letter"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_letter_version")),
+        sa.UniqueConstraint("letter_id", "version", name=op.f("uq_letter_version_letter_id")),
+    )
+    op.create_index(
+        op.f("ix_letter_version_letter_id"), "letter_version", ["letter_id"], unique=False
+    )
     op.create_table(
         "self_signature",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -102,5 +130,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_self_signature_state"), table_name="self_signature")
     op.drop_index(op.f("ix_self_signature_letter_id"), table_name="self_signature")
     op.drop_table("self_signature")
+    op.drop_index(op.f("ix_letter_version_letter_id"), table_name="letter_version")
+    op.drop_table("letter_version")
+    op.drop_column("letter", "text_version")
     for name, _ in reversed(_LETTER_FLAGS):
         op.drop_column("letter", name)
