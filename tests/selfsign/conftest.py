@@ -3,6 +3,7 @@
 import email
 import email.policy
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -34,6 +35,15 @@ class Inbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in m["X-Envelope-To"]]
+
+    def wait_for(self, address: str, *, count: int = 1, timeout: float = 15.0) -> EmailMessage:
+        """The newest message to `address` once `count` arrived (a live server sends mail
+        after its response)."""
+        deadline = time.monotonic() + timeout
+        while len(self.to(address)) < count:
+            assert time.monotonic() < deadline, f"no mail to {address}"
+            time.sleep(0.05)
+        return self.to(address)[-1]
 
     def links(self, message: EmailMessage) -> dict[str, str]:
         body = message.get_body(preferencelist=("plain",))
