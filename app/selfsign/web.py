@@ -5,36 +5,28 @@ Tokens travel only in the path; the access log keeps paths, so app/security/logs
 shorten `/sign-requests/...` paths (see `redact_path`).
 """
 
-import secrets
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Header, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Header, Query, Request
+from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
-from sqlmodel import Session
 
-from app import audit
-from app.admin import sessions
-from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError
 from app.i18n.catalogs import SUPPORTED, translations
-from app.i18n.negotiation import UiLocale, negotiate, ui_locale
+from app.i18n.negotiation import UiLocale, negotiate
 from app.i18n.sentences import language_name, ui_gettext
 from app.letters import service as letter_service
 from app.letters import texts
-from app.letters.dependencies import SlugPath
 from app.letters.models import Letter, LetterStatus
 from app.pages import rendering
-from app.resolution.visibility import Viewer
-from app.security.limits import FailureThrottle, client_key
+from app.security.limits import client_key
 from app.selfsign import mail, service
 from app.selfsign.dependencies import PublicLetter, SmallBody
 from app.selfsign.models import SelfSignature, SelfSignState
 from app.selfsign.schemas import ContactUpdate, SignRequestIn
-from app.signatures.service import resolution_out
 
 router = APIRouter(include_in_schema=False)
 _HERE = FilePath(__file__).resolve().parent
@@ -76,7 +68,7 @@ def _messages(ui: UiLocale) -> dict[str, str]:
     }
 
 
-def _render(template: str, ui: UiLocale, **context: Any) -> str:
+def render(template: str, ui: UiLocale, **context: Any) -> str:
     languages = [
         {"tag": tag, "name": language_name(tag, in_locale=tag)} for tag in SUPPORTED.values()
     ]
@@ -85,7 +77,7 @@ def _render(template: str, ui: UiLocale, **context: Any) -> str:
     )
 
 
-def _page(content: str, *, status_code: int = 200) -> HTMLResponse:
+def private_page(content: str, *, status_code: int = 200) -> HTMLResponse:
     # Private pages (a token in the path, contact details): never cached, never referred.
     return HTMLResponse(
         content,
@@ -127,7 +119,7 @@ def sign_form(
     if not letter.self_signing:
         service.ensure_accepting(letter=letter)
     context = _form_context(session, letter=letter, ui=ui, values={})
-    return _page(_render("sign.html", ui, errors={}, messages=_messages(ui), **context))
+    return private_page(render("sign.html", ui, errors={}, messages=_messages(ui), **context))
 
 
 def _errors(exc: ValidationError) -> set[str]:
@@ -179,7 +171,7 @@ def submit_form(
     if homepage:
         # The honeypot: a field people never see. A bot gets the usual answer, and nothing
         # is recorded or sent.
-        return _page(_render("sent.html", ui, letter=letter))
+        return private_page(render("sent.html", ui, letter=letter))
     try:
         data = SignRequestIn.model_validate(
             {
@@ -198,8 +190,8 @@ def submit_form(
         )
     except ValidationError as exc:
         context = _form_context(session, letter=letter, ui=ui, values=values)
-        content = _render("sign.html", ui, errors=_errors(exc), messages=_messages(ui), **context)
-        return _page(content, status_code=422)
+        content = render("sign.html", ui, errors=_errors(exc), messages=_messages(ui), **context)
+        return private_page(content, status_code=422)
     try:
         outgoing = service.request(
             session, letter=letter, data=data, client=client_key(request.scope)
@@ -213,13 +205,13 @@ def submit_form(
         notice = ui_gettext(
             ui, "The letter's text has changed since you read it: please read it again."
         )
-        content = _render(
+        content = render(
             "sign.html", ui, errors={}, messages=_messages(ui), notice=notice, **context
         )
-        return _page(content, status_code=409)
+        return private_page(content, status_code=409)
     if outgoing is not None:
         background.add_task(mail.send, outgoing)
-    return _page(_render("sent.html", ui, letter=letter))
+    return private_page(render("sent.html", ui, letter=letter))
 
 
 @router.get("/letters/{slug}/versions", response_class=HTMLResponse)
@@ -232,7 +224,7 @@ def versions_page(
     """The versions of a letter's original text, newest first, with why each changed."""
     ui = _locale(locale, accept_language)
     versions = list(reversed(letter_service.versions_of(session, letter=letter)))
-    content = _render("versions.html", ui, letter=letter, versions=versions)
+    content = render("versions.html", ui, letter=letter, versions=versions)
     return rendering.html(content)
 
 
@@ -243,7 +235,7 @@ def confirm_page(
     """A button that confirms by POST: a mail scanner fetching the link confirms nothing
     (this page does not even look the token up)."""
     ui = _locale(locale, accept_language)
-    return _page(_render("confirm.html", ui, action=f"/sign-requests/confirm/{token}"))
+    return private_page(render("confirm.html", ui, action=f"/sign-requests/confirm/{token}"))
 
 
 def N_(message: str) -> str:
@@ -284,7 +276,7 @@ def _error_text(ui: UiLocale, exc: AppError) -> str:
 
 def _gone(ui: UiLocale) -> HTMLResponse:
     # One page for every token that does not work (unknown, used, expired, purged).
-    return _page(_render("gone.html", ui), status_code=404)
+    return private_page(render("gone.html", ui), status_code=404)
 
 
 @router.post("/sign-requests/confirm/{token}", response_class=HTMLResponse)
@@ -299,18 +291,24 @@ def confirm(
     row = service.confirm(session, token=token)
     if row is None:
         return _gone(ui)
-    return _page(_render("confirmed.html", ui, state=_state_text(ui, row)))
+    return private_page(render("confirmed.html", ui, state=_state_text(ui, row)))
 
 
 def _manage_page(
-    ui: UiLocale, session: SessionDep, *, row: SelfSignature, token: str, notice: str = ""
+    ui: UiLocale,
+    session: SessionDep,
+    *,
+    row: SelfSignature,
+    token: str,
+    notice: str = "",
+    errors: set[str] | None = None,
 ) -> str:
     letter = session.get(Letter, row.letter_id)
     assert letter is not None
     can_withdraw = row.state != SelfSignState.withdrawn and (
         letter.status != LetterStatus.closed or letter.self_sign_withdraw_after_close
     )
-    return _render(
+    return render(
         "manage.html",
         ui,
         letter=letter,
@@ -319,7 +317,7 @@ def _manage_page(
         base=f"/sign-requests/manage/{token}",
         can_withdraw=can_withdraw,
         notice=notice,
-        errors={},
+        errors=errors or set(),
         messages=_messages(ui),
     )
 
@@ -336,7 +334,7 @@ def manage_page(
     row = service.managed_by_token(session, token=token)
     if row is None:
         return _gone(ui)
-    return _page(_manage_page(ui, session, row=row, token=token))
+    return private_page(_manage_page(ui, session, row=row, token=token))
 
 
 @router.post("/sign-requests/manage/{token}/withdraw", response_class=HTMLResponse)
@@ -354,12 +352,12 @@ def withdraw(
     try:
         service.withdraw(session, row=row)
     except AppError as exc:
-        return _page(
+        return private_page(
             _manage_page(ui, session, row=row, token=token, notice=_error_text(ui, exc)),
             status_code=exc.status_code,
         )
     notice = ui_gettext(ui, "The signature is withdrawn.")
-    return _page(_manage_page(ui, session, row=row, token=token, notice=notice))
+    return private_page(_manage_page(ui, session, row=row, token=token, notice=notice))
 
 
 @router.post(
@@ -383,241 +381,12 @@ def update_contact(
         service.update_contact(session, row=row, data=data)
     except ValidationError as exc:
         fields = {"contact_" + str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-        content = _manage_page(ui, session, row=row, token=token)
-        content = _render(
-            "manage.html",
-            ui,
-            letter=session.get(Letter, row.letter_id),
-            row=row,
-            state=_state_text(ui, row),
-            base=f"/sign-requests/manage/{token}",
-            can_withdraw=row.state != SelfSignState.withdrawn,
-            notice="",
-            errors=fields,
-            messages=_messages(ui),
-        )
-        return _page(content, status_code=422)
+        content = _manage_page(ui, session, row=row, token=token, errors=fields)
+        return private_page(content, status_code=422)
     except AppError as exc:
-        return _page(
+        return private_page(
             _manage_page(ui, session, row=row, token=token, notice=_error_text(ui, exc)),
             status_code=exc.status_code,
         )
     notice = ui_gettext(ui, "Your contact details are saved.")
-    return _page(_manage_page(ui, session, row=row, token=token, notice=notice))
-
-
-# The coordinators' verification queue page: the admin page's session and CSRF model
-# (app/admin/sessions.py, here for coordinator tokens too), under its own cookie and path.
-coordinator_router = APIRouter(prefix="/coordinate", include_in_schema=False)
-COOKIE = "undersigned_coordinator"
-LOGIN_CSRF_COOKIE = "undersigned_coordinator_login_csrf"
-CsrfField = Annotated[str, Form(max_length=100)]
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _cookie_flags(request: Request) -> dict[str, Any]:
-    return {
-        "httponly": True,
-        "samesite": "strict",
-        "secure": get_settings().secure_cookies or request.url.scheme == "https",
-        "path": "/coordinate",
-    }
-
-
-def _english() -> UiLocale:
-    return ui_locale("en")
-
-
-def _login_page(request: Request, *, error: str = "", status_code: int = 200) -> HTMLResponse:
-    csrf = secrets.token_urlsafe(24)
-    content = _render(
-        "coordinator_login.html", _english(), csrf=csrf, error=error, next=request.url.path
-    )
-    response = _page(content, status_code=status_code)
-    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_flags(request))
-    return response
-
-
-def _coordinator(request: Request, session: Session) -> sessions.AdminSession | None:
-    return sessions.verify(session, cookie=request.cookies.get(COOKIE), coordinators=True)
-
-
-@coordinator_router.post("/login")
-def coordinator_login(
-    request: Request,
-    session: SessionDep,
-    token: Annotated[str, Form(max_length=200)],
-    csrf: CsrfField,
-    next: Annotated[str, Form(max_length=300, pattern=r"^/coordinate/[a-z0-9/_-]*$")] = (
-        "/coordinate/login"
-    ),
-) -> Response:
-    """Exchange a coordinator (or admin) token for a session cookie; failures are throttled
-    like the admin page's."""
-    throttle: FailureThrottle = request.app.state.login_throttle
-    client = client_key(request.scope)
-    if throttle.check(client).wait > 0:
-        return _login_page(
-            request, error="Too many failed logins. Try again later.", status_code=429
-        )
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if expected is None or not secrets.compare_digest(expected, csrf):
-        return _login_page(request, error="The form expired; please try again.", status_code=403)
-    cookie = sessions.issue(session, clear_token=token.strip(), coordinators=True)
-    if cookie is None:
-        throttle.failed(client)
-        audit.record(
-            session,
-            actor="unauthenticated",
-            action="coordinator.login_failed",
-            target_type="session",
-            target_id=None,
-            details={"client": client},
-        )
-        return _login_page(request, error="That is not a valid token.", status_code=401)
-    throttle.succeeded(client)
-    response = RedirectResponse(next, status_code=303)
-    response.set_cookie(
-        COOKIE, cookie, max_age=3600 * get_settings().admin_session_hours, **_cookie_flags(request)
-    )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/coordinate")
-    return response
-
-
-@coordinator_router.get("/login", response_class=HTMLResponse)
-def coordinator_login_page(request: Request) -> HTMLResponse:
-    """Log in with a coordinator token."""
-    return _login_page(request)
-
-
-def _queue_page(
-    request: Request,
-    session: Session,
-    *,
-    who: sessions.AdminSession,
-    letter: Letter,
-    notice: str = "",
-    status_code: int = 200,
-) -> HTMLResponse:
-    viewer = Viewer(who.principal)
-    rows = []
-    for row in service.queue(session, letter=letter):
-        resolution = service.resolution_for(session, row=row, viewer=viewer)
-        rows.append({"row": row, "resolution": resolution_out(resolution)})
-    content = _render(
-        "coordinator_queue.html",
-        _english(),
-        letter=letter,
-        rows=rows,
-        csrf=who.csrf_token,
-        notice=notice,
-        base=f"/coordinate/letters/{letter.slug}/sign-requests",
-    )
-    return _page(content, status_code=status_code)
-
-
-def _managed(request: Request, session: Session, slug: str) -> tuple[sessions.AdminSession, Letter]:
-    who = _coordinator(request, session)
-    if who is None:
-        raise _LoginNeeded
-    return who, letter_service.get_managed(session, slug=slug, principal=who.principal)
-
-
-class _LoginNeeded(Exception):
-    pass
-
-
-@coordinator_router.get("/letters/{slug}/sign-requests", response_class=HTMLResponse)
-def queue_page(request: Request, session: SessionDep, slug: SlugPath) -> Response:
-    """The letter's self-signatures, those waiting for a coordinator first."""
-    try:
-        who, letter = _managed(request, session, slug)
-    except _LoginNeeded:
-        return _login_page(request)
-    return _queue_page(request, session, who=who, letter=letter)
-
-
-def _decide(
-    request: Request, session: Session, slug: str, csrf: str, action: Any, notice: str
-) -> Response:
-    try:
-        who, letter = _managed(request, session, slug)
-    except _LoginNeeded:
-        return _login_page(request, error="Please log in again.", status_code=403)
-    if not who.check_csrf(csrf):
-        return _login_page(request, error="Please log in again.", status_code=403)
-    try:
-        action(who, letter)
-    except AppError as error:
-        session.rollback()
-        return _queue_page(
-            request,
-            session,
-            who=who,
-            letter=letter,
-            notice=error.detail,
-            status_code=error.status_code,
-        )
-    return _queue_page(request, session, who=who, letter=letter, notice=notice)
-
-
-@coordinator_router.post(
-    "/letters/{slug}/sign-requests/{self_signature_id}/verify", response_class=HTMLResponse
-)
-def queue_verify(
-    request: Request,
-    session: SessionDep,
-    slug: SlugPath,
-    self_signature_id: IdPath,
-    csrf: CsrfField,
-    organisation_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
-) -> Response:
-    """Verify (optionally for another organisation)."""
-
-    def act(who: sessions.AdminSession, letter: Letter) -> None:
-        row = service.get_for_letter(session, letter=letter, self_signature_id=self_signature_id)
-        service.verify(
-            session,
-            letter=letter,
-            row=row,
-            principal=who.principal,
-            organisation_id=organisation_id,
-        )
-
-    return _decide(request, session, slug, csrf, act, "Verified: the signature counts.")
-
-
-@coordinator_router.post(
-    "/letters/{slug}/sign-requests/{self_signature_id}/reject", response_class=HTMLResponse
-)
-def queue_reject(
-    request: Request,
-    session: SessionDep,
-    background: BackgroundTasks,
-    slug: SlugPath,
-    self_signature_id: IdPath,
-    csrf: CsrfField,
-    reason: Annotated[str, Form(min_length=1, max_length=2000)],
-) -> Response:
-    """Reject with a reason, which the signer is told by email."""
-
-    def act(who: sessions.AdminSession, letter: Letter) -> None:
-        row = service.get_for_letter(session, letter=letter, self_signature_id=self_signature_id)
-        outgoing = service.reject(
-            session, letter=letter, row=row, principal=who.principal, reason=reason.strip()
-        )
-        if outgoing is not None:
-            background.add_task(mail.send, outgoing)
-
-    return _decide(request, session, slug, csrf, act, "Rejected; the signer is told why.")
-
-
-@coordinator_router.post("/logout")
-def coordinator_logout(request: Request, session: SessionDep, csrf: CsrfField) -> Response:
-    """End the session, on the server too."""
-    who = _coordinator(request, session)
-    if who is not None and who.check_csrf(csrf):
-        sessions.revoke(session, admin=who)
-    response = RedirectResponse("/coordinate/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/coordinate")
-    return response
+    return private_page(_manage_page(ui, session, row=row, token=token, notice=notice))
