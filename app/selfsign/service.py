@@ -231,6 +231,15 @@ def _letter(session: Session, row: SelfSignature) -> Letter:
     return letter
 
 
+def _lock(session: Session, row: SelfSignature) -> Letter:
+    """Take the letter's write lock (every change to its signatures holds it), then re-read
+    the request: a concurrent confirmation or withdrawal has committed by now."""
+    letter = _letter(session, row)
+    signature_service.lock_letter(session, letter=letter)
+    session.refresh(row)
+    return letter
+
+
 def materialise(
     session: Session,
     *,
@@ -270,8 +279,10 @@ def confirm(session: Session, *, token: str) -> SelfSignature | None:
         return None
     row = session.get(SelfSignature, found.self_signature_id)
     assert row is not None
-    letter = _letter(session, row)
-    signature_service.lock_letter(session, letter=letter)
+    letter = _lock(session, row)
+    session.refresh(found)
+    if found.used_at is not None:
+        return None  # a concurrent POST of the same link used it first
     tokens.use(session, row=found)
     if row.state != SelfSignState.pending_confirmation:
         return row
@@ -326,7 +337,7 @@ def managed_by_token(session: Session, *, token: str) -> SelfSignature | None:
 
 def withdraw(session: Session, *, row: SelfSignature) -> SelfSignature:
     """The signer withdraws: gone from public lists and counts in this transaction."""
-    letter = _letter(session, row)
+    letter = _lock(session, row)
     if (
         letter.status == LetterStatus.closed
         and not letter.self_sign_withdraw_after_close
@@ -424,6 +435,7 @@ def verify(
     principal: Principal,
     organisation_id: int | None = None,
 ) -> SelfSignature:
+    _lock(session, row)
     if row.state not in (*CONFIRMED, SelfSignState.verified):
         raise Conflict(
             f"a {row.state} sign request cannot be verified", field="id", error="invalid_state"
@@ -471,6 +483,7 @@ def reject(
 ) -> Mail | None:
     """Reject (withdrawing the public signature it made, if any); returns the mail telling
     the signer."""
+    _lock(session, row)
     if row.state not in (*CONFIRMED, SelfSignState.verified):
         raise Conflict(
             f"a {row.state} sign request cannot be rejected", field="id", error="invalid_state"
