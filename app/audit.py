@@ -5,8 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, insert
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 
+from app import paging
 from app.db import UTCDateTime, utcnow
 
 
@@ -20,7 +21,7 @@ class AuditEvent(SQLModel, table=True):
     target_type: str = Field(max_length=40)
     target_id: str | None = Field(default=None, max_length=80)
     # Ids and counts only: an anonymous signer's identity never goes here in clear text.
-    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )
@@ -72,4 +73,11 @@ def record_many(
             }
             for target_id, details in events
         ],
+    )
+
+
+def events(session: Session, *, limit: int, cursor: str | None) -> paging.Page[AuditEvent]:
+    """Audit events, newest first."""
+    return paging.keyset(
+        session, select(AuditEvent), key=AuditEvent.id, limit=limit, cursor=cursor, descending=True
     )

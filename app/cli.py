@@ -1,4 +1,4 @@
-"""The `undersigned` command: serve, migrate, seed, import, export, token, backup, restore,
+"""The `undersigned` command: serve, migrate, seed, import, export, enrich, token, backup, restore,
 purge.
 
 A mistake of the user (a missing file, an unknown letter or token, a database that is missing
@@ -452,6 +452,49 @@ def purge(
     console.print(
         f"{verb} the contact details of {result.self_signatures} self-signatures "
         f"and {result.tokens} links"
+    )
+
+
+@app.command()
+def enrich(
+    organisation: Annotated[
+        int | None,
+        typer.Option(metavar="ID", help="Only this organisation (default: every one with a QID)"),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="Wikidata API (default: UNDERSIGNED_WIKIDATA_API_URL)"),
+    ] = None,
+    database: Database = None,
+) -> None:
+    """Add the Wikidata labels and aliases of organisations with a wikidata: identifier as
+    names, with their source. Offline, it says so and changes nothing."""
+    from app.opendata import enrich as enrichment
+
+    _use_database(database)
+    settings = get_settings()
+    with _session() as session:
+        pairs = enrichment.targets(session, organisation_id=organisation)
+    if not pairs:
+        console.print("no organisation has a wikidata identifier: nothing to do")
+        return
+    try:
+        fetched = enrichment.fetch(
+            [qid for _, qid in pairs],
+            api_url=api_url or settings.wikidata_api_url,
+            timeout=settings.wikidata_timeout,
+        )
+    except enrichment.Offline as exc:
+        raise CliError(
+            f"offline: {exc}; nothing changed", hint="run it again with network access"
+        ) from None
+    with _session(write=True) as session:
+        report = enrichment.apply(session, pairs=pairs, fetched=fetched, actor="cli:enrich")
+        session.commit()
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items()))
+    console.print(
+        f"{report.added} names added to {report.organisations} organisations"
+        + (f"; skipped: {skipped}" if skipped else "")
     )
 
 

@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     # response (app/resolution/checks.py); false leaves the rows queued for `checks.drain()`
     # (tests, which wipe tables between cases).
     identity_checks_in_background: bool = True
+    # Keys public organisation ids (app/opendata/publicid.py, decision 0100); unset, a random
+    # secret stored in the database by its migration.
+    public_id_secret: SecretStr | None = None
+    # `undersigned enrich`: the Wikidata API (a stub server in tests) and its timeout.
+    wikidata_api_url: str = "https://www.wikidata.org/w/api.php"
+    wikidata_timeout: float = 10.0
+    # Webhooks (app/webhooks): allow http:// and loopback/private receivers (tests only), and
+    # whether each worker process runs the delivery thread.
+    webhook_allow_private: bool = False
+    webhooks_in_background: bool = True
 
     @field_validator("admin_token")
     @classmethod

@@ -22,6 +22,7 @@ from app.errors import register_error_handlers
 from app.imports.router import router as imports_router
 from app.letters.router import router as letters_router
 from app.openapi import refine_schema
+from app.opendata import web as opendata_web
 from app.organisations.router import router as organisations_router
 from app.pages import errors as html_errors
 from app.pages.router import install_docs
@@ -30,6 +31,8 @@ from app.resolution import service as resolution_service
 from app.selfsign.router import router as selfsign_router
 from app.selfsign.web import router as selfsign_page_router
 from app.signatures.router import router as signatures_router
+from app.webhooks import service as webhooks
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 logger = logging.getLogger("undersigned")
@@ -50,6 +53,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
     # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
     threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()
+    webhooks.start()  # deliveries a stopped process left pending go out now
     with held_by_server(get_engine().url.render_as_string(hide_password=False)):
         yield
 
@@ -57,21 +61,21 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 health_router = APIRouter(tags=["health"])
 
 
-class Health(BaseModel):
+class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "read_only", "full", "io_error", "corrupt", "unreachable"]
 
 
 @health_router.get(
     "/healthz",
-    responses={503: {"model": Health, "description": "The database cannot take writes"}},
+    responses={503: {"model": HealthPublic, "description": "The database cannot take writes"}},
 )
-def healthz(response: Response) -> Health:
+def healthz(response: Response) -> HealthPublic:
     """Liveness, and whether the database takes writes (a probe that writes nothing)."""
     database = probe_storage()
     if database != "ok":
         response.status_code = 503
-    return Health(status="ok" if database == "ok" else "degraded", database=database)
+    return HealthPublic(status="ok" if database == "ok" else "degraded", database=database)
 
 
 def create_app() -> FastAPI:
@@ -97,11 +101,13 @@ def create_app() -> FastAPI:
         admin_router,
         imports_router,
         selfsign_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
     app.include_router(selfsign_page_router)
     app.include_router(coordinate_page_router)
+    opendata_web.install(app, api_prefix=API_PREFIX)
     app.include_router(embed_pages_router)
     app.include_router(home_router)
     install_docs(app)

@@ -4,6 +4,7 @@ from app.admin.models import MergeRecord
 from app.audit import AuditEvent
 from app.auth.models import ApiToken, LetterGrant
 from app.letters.models import Letter, LetterTranslation, LetterVersion
+from app.opendata.models import ExternalIdentifier, NameSource, OpendataSecret
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.models import (
     DuplicateCandidate,
@@ -13,11 +14,13 @@ from app.resolution.models import (
 )
 from app.selfsign.models import SelfSignature, SelfSignToken
 from app.signatures.models import IdempotencyRecord, Signature
+from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken",
     "AuditEvent",
     "DuplicateCandidate",
+    "ExternalIdentifier",
     "IdempotencyRecord",
     "IdentityCheck",
     "Judgement",
@@ -27,10 +30,14 @@ __all__ = [
     "LetterVersion",
     "MergeRecord",
     "NameProposal",
+    "NameSource",
+    "OpendataSecret",
     "Organisation",
     "OrganisationName",
     "RegistryState",
     "SelfSignToken",
     "SelfSignature",
     "Signature",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

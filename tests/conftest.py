@@ -13,6 +13,7 @@ from typing import Any
 
 os.environ["UNDERSIGNED_ADMIN_TOKEN"] = "test-admin-token-0123456789"
 os.environ.setdefault("UNDERSIGNED_IDENTITY_CHECKS_IN_BACKGROUND", "false")
+os.environ.setdefault("UNDERSIGNED_WEBHOOKS_IN_BACKGROUND", "false")
 os.environ.setdefault("UNDERSIGNED_DATABASE_URL", "sqlite:///./undersigned-test-unused.db")
 
 import psycopg
@@ -30,6 +31,7 @@ from app.auth.models import Role
 from app.config import get_settings
 from app.db import make_engine, metadata, open_session
 from tests import postgres
+from tests.factories import create_letter
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = os.environ["UNDERSIGNED_ADMIN_TOKEN"]
@@ -182,19 +184,8 @@ def coordinator_headers(make_token: Callable[..., str]) -> dict[str, str]:
 def make_letter(client: TestClient) -> Callable[..., dict[str, Any]]:
     """Create a letter through the API (open unless told otherwise)."""
 
-    def _make(
-        headers: dict[str, str], slug: str = "test-letter", status: str = "open", **fields: Any
-    ) -> dict[str, Any]:
-        body = {
-            "slug": slug,
-            "title": "A test letter",
-            "lang": "en",
-            "body": "We ask.",
-            "status": status,
-        } | fields
-        response = client.post("/api/v1/letters", json=body, headers=headers)
-        assert response.status_code == 201, response.text
-        return response.json()
+    def _make(headers: dict[str, str], slug: str = "test-letter", **fields: Any) -> dict[str, Any]:
+        return create_letter(client, headers, slug, **fields)
 
     return _make
 

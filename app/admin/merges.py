@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import audit
+from app import audit, paging
 from app.admin.models import MergeRecord
 from app.db import utcnow
 from app.errors import BadRequest, Conflict, NotFound
 from app.letters.models import Letter
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation, OrganisationName, RegistryState
+from app.paging import Page
 from app.resolution import judgements as judgement_service
 from app.resolution import registry
 from app.resolution.models import Judgement, Verdict
@@ -31,6 +32,10 @@ from app.signatures import service as signature_service
 from app.signatures.models import Signature
 
 SNAPSHOT_VERSION = 1
+# The columns a merge changes, snapshotted before and after so that undo restores them exactly.
+# Every other column is never written by a merge, so a new column needs no entry here:
+# tests/admin/test_merge_properties.py compares every column of every table (read from the
+# schema) after undo, and tests/admin/test_merge_fields.py that these names are real columns.
 ORG_FIELDS = ("kind", "country", "website", "merged_into")
 NAME_FIELDS = ("organisation_id", "is_primary")
 SIGNATURE_FIELDS = ("letter_id", "organisation_id", "anonymous", "position", "withdrawn_at")
@@ -471,11 +476,16 @@ def undo(
     return record
 
 
-def list_recent(session: Session, *, limit: int, before_id: int | None = None) -> list[MergeRecord]:
-    query = select(MergeRecord)
-    if before_id is not None:
-        query = query.where(col(MergeRecord.id) < before_id)
-    return list(session.exec(query.order_by(col(MergeRecord.id).desc()).limit(limit)))
+def history(session: Session, *, limit: int, cursor: str | None) -> Page[MergeRecord]:
+    """Merges, newest first."""
+    return paging.keyset(
+        session,
+        select(MergeRecord),
+        key=MergeRecord.id,
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
 
 
 def to_public(record: MergeRecord) -> dict[str, Any]:

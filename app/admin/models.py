@@ -1,6 +1,7 @@
 """Merges of organisations, undoable from their snapshot."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
@@ -15,7 +16,7 @@ class MergeRecord(SQLModel, table=True):
     survivor_id: int = Field(foreign_key="organisation.id", index=True)
     merged_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Everything needed to restore the state before the merge exactly.
-    snapshot: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     actor: str = Field(max_length=40)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)

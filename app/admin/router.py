@@ -8,27 +8,27 @@ from sqlmodel import Session, col, select
 from app import audit
 from app.admin import merges as merge_service
 from app.admin.schemas import (
-    AuditEventOut,
-    AuditOut,
-    DuplicateGroup,
-    DuplicateName,
-    DuplicateOrganisation,
-    DuplicatesOut,
+    AuditEventAdmin,
+    AuditEventsAdmin,
+    DuplicateGroupAdmin,
+    DuplicateGroupsAdmin,
+    DuplicateNameAdmin,
+    DuplicateOrganisationAdmin,
+    JudgementAdmin,
     JudgementCreate,
-    JudgementOut,
+    MergeAdmin,
     MergeCreate,
-    MergeOut,
-    MergesOut,
+    MergesAdmin,
     NameProposalAdmin,
-    NameProposalsOut,
-    UndoRequest,
+    NameProposalsAdmin,
+    UndoCreate,
 )
-from app.audit import AuditEvent
 from app.auth.dependencies import AdminUser
 from app.db import SessionDep
-from app.errors import BadRequest, Conflict
+from app.errors import Conflict
 from app.organisations import service as organisation_service
 from app.organisations.models import Organisation
+from app.paging import Cursor
 from app.resolution import judgements as judgement_service
 from app.resolution import proposals
 from app.resolution import scan as duplicate_service
@@ -37,38 +37,31 @@ from app.resolution.models import NameProposal, Verdict
 router = APIRouter(prefix="/admin", tags=["admin"])
 MergeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Cursor = Annotated[str | None, Query(max_length=12, description="next_cursor of the last page")]
 
 
-def _cursor(value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise BadRequest("cursor must be a value returned as next_cursor", field="cursor")
-    return int(value)
-
-
-def groups_out(session: Session, pairs: list[duplicate_service.Pair]) -> list[DuplicateGroup]:
+def groups_out(session: Session, pairs: list[duplicate_service.Pair]) -> list[DuplicateGroupAdmin]:
     ids = {i for p in pairs for i in (p.a, p.b)}
     names = organisation_service.names_of(session, organisation_ids=ids)
     organisations = {
         o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(ids)))
     }
 
-    def one(organisation_id: int) -> DuplicateOrganisation:
+    def one(organisation_id: int) -> DuplicateOrganisationAdmin:
         organisation = organisations[organisation_id]
-        return DuplicateOrganisation(
+        return DuplicateOrganisationAdmin(
             id=organisation_id,
             country=organisation.country,
             website=organisation.website,
             names=[
-                DuplicateName(name=n.name, script=n.script, lang=n.lang, is_acronym=n.is_acronym)
+                DuplicateNameAdmin(
+                    name=n.name, script=n.script, lang=n.lang, is_acronym=n.is_acronym
+                )
                 for n in names[organisation_id]
             ],
         )
 
     return [
-        DuplicateGroup(
+        DuplicateGroupAdmin(
             organisation_ids=[p.a, p.b],
             score=p.score,
             reasons=p.reasons,
@@ -79,22 +72,22 @@ def groups_out(session: Session, pairs: list[duplicate_service.Pair]) -> list[Du
     ]
 
 
-@router.get("/duplicates", response_model=DuplicatesOut)
+@router.get("/duplicates", response_model=DuplicateGroupsAdmin)
 def list_duplicates(
     session: SessionDep, _: AdminUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> DuplicatesOut:
+) -> DuplicateGroupsAdmin:
     """Candidate duplicate organisations not yet judged, best first, with score and reasons."""
     pairs = duplicate_service.candidate_pairs(session, limit=limit)
     groups = groups_out(session, pairs)
-    return DuplicatesOut(data=groups, count=len(groups))
+    return DuplicateGroupsAdmin(data=groups, count=len(groups))
 
 
-def _merge_out(record: Any, extra: dict[str, Any] | None = None) -> MergeOut:
-    return MergeOut.model_validate(merge_service.to_public(record) | (extra or {}))
+def _merge_out(record: Any, extra: dict[str, Any] | None = None) -> MergeAdmin:
+    return MergeAdmin.model_validate(merge_service.to_public(record) | (extra or {}))
 
 
-@router.post("/merges", status_code=201, response_model=MergeOut)
-def create_merge(data: MergeCreate, session: SessionDep, principal: AdminUser) -> MergeOut:
+@router.post("/merges", status_code=201, response_model=MergeAdmin)
+def create_merge(data: MergeCreate, session: SessionDep, principal: AdminUser) -> MergeAdmin:
     """Merge organisations into a survivor (names unioned, signatures moved, undoable)."""
     record, summary = merge_service.merge(
         session, survivor_id=data.survivor_id, merged_ids=data.merged_ids, actor=principal.actor
@@ -102,32 +95,31 @@ def create_merge(data: MergeCreate, session: SessionDep, principal: AdminUser) -
     return _merge_out(record, summary)
 
 
-@router.get("/merges", response_model=MergesOut)
+@router.get("/merges", response_model=MergesAdmin)
 def list_merges(
     session: SessionDep,
     _: AdminUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Cursor = None,
-) -> MergesOut:
+) -> MergesAdmin:
     """Merge history, newest first."""
-    records = merge_service.list_recent(session, limit=limit + 1, before_id=_cursor(cursor))
-    next_cursor = str(records[limit - 1].id) if len(records) > limit else None
-    return MergesOut(data=[_merge_out(r) for r in records[:limit]], next_cursor=next_cursor)
+    page = merge_service.history(session, limit=limit, cursor=cursor)
+    return MergesAdmin(data=[_merge_out(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/merges/{merge_id}/undo", response_model=MergeOut)
+@router.post("/merges/{merge_id}/undo", response_model=MergeAdmin)
 def undo_merge(
     merge_id: MergeId,
     session: SessionDep,
     principal: AdminUser,
-    data: Annotated[UndoRequest | None, Body()] = None,
-) -> MergeOut:
+    data: Annotated[UndoCreate | None, Body()] = None,
+) -> MergeAdmin:
     """Restore the state before a merge exactly; 409 with the reason when that is impossible."""
     record = merge_service.undo(
         session,
         merge_id=merge_id,
         actor=principal.actor,
-        record_different=(data or UndoRequest()).record_different,
+        record_different=(data or UndoCreate()).record_different,
     )
     return _merge_out(record)
 
@@ -158,14 +150,14 @@ def record_different(session: Session, *, a: int, b: int, actor: str) -> tuple[A
     return judgement, True
 
 
-@router.post("/judgements", status_code=201, response_model=JudgementOut)
+@router.post("/judgements", status_code=201, response_model=JudgementAdmin)
 def create_judgement(
     data: JudgementCreate, session: SessionDep, principal: AdminUser
-) -> JudgementOut:
+) -> JudgementAdmin:
     """Record that two organisations are different: their clusters are never suggested again."""
     a, b = data.organisation_ids
     judgement, _ = record_different(session, a=a, b=b, actor=principal.actor)
-    return JudgementOut.model_validate(judgement_service.to_public(judgement))
+    return JudgementAdmin.model_validate(judgement_service.to_public(judgement))
 
 
 def proposals_out(session: Session, rows: list[NameProposal]) -> list[NameProposalAdmin]:
@@ -180,13 +172,13 @@ def proposals_out(session: Session, rows: list[NameProposal]) -> list[NamePropos
     ]
 
 
-@router.get("/name-proposals", response_model=NameProposalsOut)
+@router.get("/name-proposals", response_model=NameProposalsAdmin)
 def list_name_proposals(
     session: SessionDep, _: AdminUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> NameProposalsOut:
+) -> NameProposalsAdmin:
     """Names coordinators proposed for organisations other letters show, oldest first."""
     data = proposals_out(session, proposals.pending(session, limit=limit))
-    return NameProposalsOut(data=data, count=len(data))
+    return NameProposalsAdmin(data=data, count=len(data))
 
 
 def _decided(session: Session, proposal_id: int, *, accept: bool, actor: str) -> NameProposalAdmin:
@@ -210,21 +202,16 @@ def reject_name_proposal(
     return _decided(session, proposal_id, accept=False, actor=principal.actor)
 
 
-@router.get("/audit", response_model=AuditOut)
+@router.get("/audit", response_model=AuditEventsAdmin)
 def list_audit(
     session: SessionDep,
     _: AdminUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Cursor = None,
-) -> AuditOut:
+) -> AuditEventsAdmin:
     """Audit events of every coordinator and admin write, newest first."""
-    query = select(AuditEvent)
-    before = _cursor(cursor)
-    if before is not None:
-        query = query.where(col(AuditEvent.id) < before)
-    rows = list(session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit + 1)))
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
-    return AuditOut(
-        data=[AuditEventOut.model_validate(r, from_attributes=True) for r in rows[:limit]],
-        next_cursor=next_cursor,
+    page = audit.events(session, limit=limit, cursor=cursor)
+    return AuditEventsAdmin(
+        data=[AuditEventAdmin.model_validate(r, from_attributes=True) for r in page.items],
+        next_cursor=page.next_cursor,
     )

@@ -21,7 +21,7 @@ class MergeCreate(BaseModel):
         return values
 
 
-class MergeOut(BaseModel):
+class MergeAdmin(BaseModel):
     merge_id: int
     survivor_id: int
     merged_ids: list[int]
@@ -35,12 +35,12 @@ class MergeOut(BaseModel):
     letters: list[str] | None = None
 
 
-class MergesOut(BaseModel):
-    data: list[MergeOut]
+class MergesAdmin(BaseModel):
+    data: list[MergeAdmin]
     next_cursor: str | None
 
 
-class UndoRequest(BaseModel):
+class UndoCreate(BaseModel):
     record_different: StrictBool = Field(
         default=True,
         description="Record a `different` verdict for the pair so automatic matching cannot "
@@ -63,7 +63,7 @@ class JudgementCreate(BaseModel):
         return values
 
 
-class JudgementOut(BaseModel):
+class JudgementAdmin(BaseModel):
     id: int
     organisation_ids: list[int]
     verdict: str
@@ -71,34 +71,34 @@ class JudgementOut(BaseModel):
     created_at: datetime
 
 
-class DuplicateName(BaseModel):
+class DuplicateNameAdmin(BaseModel):
     name: str
     script: str | None
     lang: str | None
     is_acronym: bool
 
 
-class DuplicateOrganisation(BaseModel):
+class DuplicateOrganisationAdmin(BaseModel):
     id: int
-    names: list[DuplicateName]
+    names: list[DuplicateNameAdmin]
     country: str | None
     website: str | None
 
 
-class DuplicateGroup(BaseModel):
+class DuplicateGroupAdmin(BaseModel):
     organisation_ids: list[int]
     score: float
     reasons: list[str]
     source: str
-    organisations: list[DuplicateOrganisation]
+    organisations: list[DuplicateOrganisationAdmin]
 
 
-class DuplicatesOut(BaseModel):
-    data: list[DuplicateGroup]
+class DuplicateGroupsAdmin(BaseModel):
+    data: list[DuplicateGroupAdmin]
     count: int
 
 
-class AuditEventOut(BaseModel):
+class AuditEventAdmin(BaseModel):
     id: int
     actor: str
     action: str
@@ -108,8 +108,8 @@ class AuditEventOut(BaseModel):
     created_at: datetime
 
 
-class AuditOut(BaseModel):
-    data: list[AuditEventOut]
+class AuditEventsAdmin(BaseModel):
+    data: list[AuditEventAdmin]
     next_cursor: str | None
 
 
@@ -129,6 +129,6 @@ class NameProposalAdmin(BaseModel):
     decided_at: datetime | None
 
 
-class NameProposalsOut(BaseModel):
+class NameProposalsAdmin(BaseModel):
     data: list[NameProposalAdmin]
     count: int

@@ -172,7 +172,7 @@ def review_context(
         }
         for p in pairs
     ]
-    history = merge_service.list_recent(session, limit=HISTORY_SIZE)
+    history = merge_service.history(session, limit=HISTORY_SIZE, cursor=None).items
     history_names = organisation_service.names_of(
         session, organisation_ids={i for r in history for i in (r.survivor_id, *r.merged_ids)}
     )

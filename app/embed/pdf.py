@@ -29,7 +29,7 @@ class Document:
 def _own_stylesheets() -> Any:
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class OwnStylesheets(URLFetcher):
+    class OwnStylesheets(URLFetcher):  # type: ignore[misc]  # weasyprint ships no type hints
         """Serves this package's stylesheets; refuses every other URL (no network, no files)."""
 
         def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:

@@ -42,7 +42,7 @@ def script_of(locale: Locale) -> str | None:
     keys = [f"{locale.language}_{locale.territory}"] if locale.territory else []
     for key in [*keys, locale.language]:
         parts = likely.get(key, "").split("_")
-        script = next((p for p in parts[1:] if len(p) == 4), None)
+        script: str | None = next((p for p in parts[1:] if len(p) == 4), None)
         if script:
             return script
     return None

@@ -11,7 +11,7 @@ from app.config import get_settings
 from app.db import SessionDep
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.imports import export, parsing, service
-from app.imports.schemas import ExportJson, ImportRefused, ImportReport
+from app.imports.schemas import ImportRefused, ImportReport, SignatoriesExport
 from app.letters import service as letter_service
 from app.letters.dependencies import ManagedLetter, VisibleLetter
 
@@ -152,7 +152,7 @@ def export_csv(
     )
 
 
-@router.get("/export.json", response_model=ExportJson)
+@router.get("/export.json", response_model=SignatoriesExport)
 def export_json(letter: VisibleLetter, session: SessionDep, full: FullExport) -> JSONResponse:
     """Signatories as JSON: named only, or all with anonymous flags for the letter's coordinators."""
     rows = export.signatories(session, letter=letter, full=full)

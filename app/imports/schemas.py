@@ -74,7 +74,7 @@ class ImportRefused(BaseModel):
     report: ImportReport
 
 
-class ExportSignatory(BaseModel):
+class SignatoryExport(BaseModel):
     position: int
     name: str
     kind: str
@@ -88,9 +88,9 @@ class ExportSignatory(BaseModel):
     source: str | None = None
 
 
-class ExportJson(BaseModel):
+class SignatoriesExport(BaseModel):
     letter: str
     full: bool = Field(description="true: every signature with its anonymous flag (coordinator)")
     named_count: int
     anonymous_count: int
-    signatories: list[ExportSignatory]
+    signatories: list[SignatoryExport]

@@ -23,7 +23,7 @@ from app.errors import AppError, BadRequest
 from app.imports.parsing import ImportRow, ParsedImport
 from app.letters.models import Letter
 from app.organisations.models import Organisation
-from app.organisations.schemas import OrganisationIn
+from app.organisations.schemas import OrganisationCreate
 from app.resolution import registry
 from app.resolution import service as identity
 from app.resolution.visibility import Viewer
@@ -82,7 +82,7 @@ def _plan_named_row(
 ) -> RowPlan:
     try:
         data = SignatureCreate(
-            organisation=OrganisationIn(
+            organisation=OrganisationCreate(
                 name=row.name,
                 other_names=row.other_names,
                 lang=row.lang,

@@ -9,14 +9,15 @@ from app.auth.service import Principal
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.letters.models import Letter, LetterStatus, LetterTranslation, LetterVersion
 from app.letters.schemas import (
-    Counts,
+    CountsPublic,
     LetterCreate,
     LetterPublic,
     LetterUpdate,
-    TranslationIn,
+    TranslationCreate,
     TranslationPublic,
 )
 from app.signatures import counting
+from app.webhooks import events as webhook_events
 
 _TRANSITIONS = {
     LetterStatus.draft: {LetterStatus.open},
@@ -255,6 +256,8 @@ def update(
     _flush_slug(session, slug=letter.slug)
     if data.translations is not None:
         _set_translations(session, letter=letter, translations=data.translations, locked=locked)
+    if changes:
+        webhook_events.letter_updated(session, letter=letter, fields=sorted(changes))
     return letter
 
 
@@ -311,7 +314,7 @@ def versions_of(session: Session, *, letter: Letter) -> list[LetterVersion]:
 
 
 def _set_translations(
-    session: Session, *, letter: Letter, translations: list[TranslationIn], locked: bool
+    session: Session, *, letter: Letter, translations: list[TranslationCreate], locked: bool
 ) -> None:
     existing = {t.lang: t for t in translations_of(session, letter=letter)}
     seen: set[str] = set()
@@ -383,7 +386,7 @@ def to_public(session: Session, *, letter: Letter) -> LetterPublic:
         declared_total=letter.declared_total,
         declared_anonymous=letter.declared_anonymous,
         count_discrepancy=None if letter.declared_total is None else letter.declared_total - total,
-        counts=Counts(total=total, named=named, anonymous=anonymous),
+        counts=CountsPublic(total=total, named=named, anonymous=anonymous),
         created_at=letter.created_at,
         closed_at=letter.closed_at,
         self_signing=letter.self_signing,

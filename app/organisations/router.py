@@ -14,38 +14,21 @@ from app.organisations.models import Organisation
 from app.organisations.schemas import (
     MatchCandidate,
     NameCreate,
-    NameProposalOut,
-    NamePublic,
+    NameProposalPublic,
     OrganisationPublic,
-    PublicSignature,
 )
 from app.resolution import proposals
 from app.resolution import service as identity
 from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
-from app.resolution.visibility import Viewer, public_signatures
+from app.resolution.visibility import Viewer
 
 router = APIRouter(prefix="/organisations", tags=["organisations"])
 OrganisationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _public(session: Session, organisation: Organisation) -> OrganisationPublic:
-    assert organisation.id is not None
-    names = service.names_of(session, organisation_ids=[organisation.id])[organisation.id]
-    # Signatures that show it publicly only: an anonymous signature is never revealed here.
-    rows = public_signatures(session, organisation_id=organisation.id)
-    return OrganisationPublic(
-        id=organisation.id,
-        kind=organisation.kind,
-        country=organisation.country,
-        website=organisation.website,
-        merged_into=organisation.merged_into,
-        created_at=organisation.created_at,
-        names=[NamePublic.model_validate(n, from_attributes=True) for n in names],
-        signatures=[
-            PublicSignature(letter=letter.slug, position=s.position, signed_at=s.signed_at)
-            for s, letter in rows
-        ],
-    )
+    profile = service.profile(session, organisation=organisation)
+    return OrganisationPublic.model_validate(profile, from_attributes=True)
 
 
 @router.get("/match", response_model=list[MatchCandidate])
@@ -65,14 +48,7 @@ def match_organisations(
     names = [n.name for n in identity.parse_names(name=clean)]
     resolution = identity.resolve(session, names=names, viewer=Viewer(principal), limit=limit)
     return [
-        MatchCandidate(
-            organisation_id=c.organisation_id,
-            name=c.name,
-            matched_name=c.matched_name,
-            score=round(c.score, 2),
-            decision=c.decision,
-            reasons=c.reasons,
-        )
+        MatchCandidate.model_validate(c, from_attributes=True)
         for c in resolution.candidates[:limit]
     ]
 
@@ -113,7 +89,7 @@ def get_organisation(
     response_model=OrganisationPublic,
     responses={
         202: {
-            "model": NameProposalOut,
+            "model": NameProposalPublic,
             "description": "Letters you do not manage show this organisation: the name waits "
             "for an admin",
         }
@@ -139,6 +115,6 @@ def add_organisation_name(
         actor=principal.actor,
     )
     if added.proposal is not None:
-        body = NameProposalOut.model_validate(added.proposal, from_attributes=True)
+        body = NameProposalPublic.model_validate(added.proposal, from_attributes=True)
         return JSONResponse(body.model_dump(mode="json"), status_code=202)
     return _public(session, organisation)

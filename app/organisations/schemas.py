@@ -1,81 +1,47 @@
 """Request and response shapes of organisations."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, field_validator
 
-from app.organisations.validation import check_country, check_lang, check_website
-from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
+from app.fields import (
+    CountryOrEmpty,
+    LanguageTagOrEmpty,
+    OrganisationName,
+    WebsiteOrEmpty,
+    check_name,
+)
 
 
 class NameCreate(BaseModel):
-    name: str = Field(
-        max_length=MAX_NAME_LENGTH,
-        description="The name as written (1–300 characters)",
-    )
-    lang: str | None = Field(default=None, max_length=35, description="BCP 47 language tag")
+    name: OrganisationName
+    lang: LanguageTagOrEmpty | None = None
     is_acronym: StrictBool | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        try:
-            return validate_name(value)
-        except NameError_ as exc:
-            raise ValueError(str(exc)) from None
 
-    @field_validator("lang")
-    @classmethod
-    def _lang(cls, value: str | None) -> str | None:
-        return check_lang(value)
-
-
-class OrganisationIn(BaseModel):
+class OrganisationCreate(BaseModel):
     """An organisation as a coordinator submits it when signing."""
 
-    name: str = Field(
-        max_length=MAX_NAME_LENGTH,
-        description="Name as printed; may hold several names",
-    )
+    name: OrganisationName = Field(description="Name as printed; may hold several names")
     other_names: list[str] = Field(default_factory=list, max_length=50)
-    lang: str | None = Field(default=None, max_length=35)
-    country: str | None = Field(default=None, max_length=2, description="ISO 3166-1 alpha-2")
-    website: str | None = Field(default=None, max_length=500)
+    lang: LanguageTagOrEmpty | None = None
+    country: CountryOrEmpty | None = None
+    website: WebsiteOrEmpty | None = None
     kind: str = Field(default="organisation", pattern="^(organisation|individual)$")
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        try:
-            return validate_name(value)
-        except NameError_ as exc:
-            raise ValueError(str(exc)) from None
-
+    # One validator for the list rather than a typed item: errors name the field
+    # `organisation.other_names` and the item in the message, as the API contract has it.
     @field_validator("other_names")
     @classmethod
     def _other_names(cls, values: list[str]) -> list[str]:
         result = []
         for index, value in enumerate(values):
             try:
-                result.append(validate_name(value))
-            except NameError_ as exc:
+                result.append(check_name(value))
+            except ValueError as exc:
                 raise ValueError(f"other_names[{index}] {exc}") from None
         return result
-
-    @field_validator("lang")
-    @classmethod
-    def _lang(cls, value: str | None) -> str | None:
-        return check_lang(value)
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str | None) -> str | None:
-        return check_country(value)
-
-    @field_validator("website")
-    @classmethod
-    def _website(cls, value: str | None) -> str | None:
-        return check_website(value)
 
 
 class NamePublic(BaseModel):
@@ -87,7 +53,7 @@ class NamePublic(BaseModel):
     is_primary: bool
 
 
-class PublicSignature(BaseModel):
+class OrganisationSignaturePublic(BaseModel):
     letter: str
     position: int
     signed_at: datetime
@@ -101,19 +67,19 @@ class OrganisationPublic(BaseModel):
     merged_into: int | None
     created_at: datetime
     names: list[NamePublic]
-    signatures: list[PublicSignature]
+    signatures: list[OrganisationSignaturePublic]
 
 
 class MatchCandidate(BaseModel):
     organisation_id: int
     name: str
     matched_name: str
-    score: float
+    score: Annotated[float, AfterValidator(lambda score: round(score, 2))]
     decision: str
     reasons: list[str]
 
 
-class NameProposalOut(BaseModel):
+class NameProposalPublic(BaseModel):
     """A name waiting for an admin: shown nowhere and unknown to the resolver until then."""
 
     id: int

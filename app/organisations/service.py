@@ -6,12 +6,37 @@ Creating organisations and adding names belong to organisation identity (app/res
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict, NotFound
 from app.organisations.models import Organisation, OrganisationName
-from app.resolution.visibility import Viewer
+from app.resolution.visibility import Viewer, public_signatures
+
+
+@dataclass(frozen=True)
+class ShownSignature:
+    """A signature that shows an organisation publicly: the letter, never an anonymous one."""
+
+    letter: str
+    position: int
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
+class Profile:
+    """An organisation with every name it bears and the signatures that show it publicly."""
+
+    id: int
+    kind: str
+    country: str | None
+    website: str | None
+    merged_into: int | None
+    created_at: datetime
+    names: list[OrganisationName]
+    signatures: list[ShownSignature]
 
 
 def get(session: Session, *, organisation_id: int) -> Organisation:
@@ -56,3 +81,23 @@ def names_of(
     for row in rows:
         result[row.organisation_id].append(row)
     return result
+
+
+def profile(session: Session, *, organisation: Organisation) -> Profile:
+    assert organisation.id is not None
+    names = names_of(session, organisation_ids=[organisation.id])[organisation.id]
+    # Signatures that show it publicly only: an anonymous signature is never revealed here.
+    shown = [
+        ShownSignature(letter=letter.slug, position=s.position, signed_at=s.signed_at)
+        for s, letter in public_signatures(session, organisation_id=organisation.id)
+    ]
+    return Profile(
+        id=organisation.id,
+        kind=organisation.kind,
+        country=organisation.country,
+        website=organisation.website,
+        merged_into=organisation.merged_into,
+        created_at=organisation.created_at,
+        names=names,
+        signatures=shown,
+    )

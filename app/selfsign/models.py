@@ -6,6 +6,7 @@ self-signature carries only what every signature carries.
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
@@ -36,7 +37,7 @@ class SelfSignature(SQLModel, table=True):
     letter_id: int = Field(foreign_key="letter.id", index=True)
     state: str = Field(default=SelfSignState.pending_confirmation, max_length=24, index=True)
     # The organisation as submitted ({name, other_names, country, website, lang}).
-    submitted: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    submitted: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     anonymous: bool = False
     # Never public; erased by `undersigned purge` (contact_* set to None, purged_at set).
     contact_name: str | None = Field(default=None, max_length=300)

@@ -14,13 +14,13 @@ from app.selfsign import mail, service
 from app.selfsign.dependencies import PublicLetter, SmallBody
 from app.selfsign.models import SelfSignature, SelfSignState
 from app.selfsign.schemas import (
-    ContactOut,
-    RejectIn,
-    SelfSignatureOut,
-    SelfSignaturesOut,
+    ContactAdmin,
+    SelfSignatureAdmin,
+    SelfSignatureReject,
+    SelfSignaturesAdmin,
+    SelfSignatureVerify,
     SignRequestAccepted,
-    SignRequestIn,
-    VerifyIn,
+    SignRequestCreate,
 )
 from app.signatures.schemas import ResolutionPublic
 from app.signatures.service import resolution_out
@@ -48,7 +48,7 @@ def accepted() -> JSONResponse:
     responses={202: {"description": "The same answer whatever happened"}},
 )
 def request_signature(
-    data: SignRequestIn,
+    data: SignRequestCreate,
     letter: PublicLetter,
     session: SessionDep,
     request: Request,
@@ -64,16 +64,16 @@ def request_signature(
 
 def self_signature_out(
     session: SessionDep, *, row: SelfSignature, viewer: Viewer
-) -> SelfSignatureOut:
+) -> SelfSignatureAdmin:
     assert row.id is not None
     resolution = service.resolution_for(session, row=row, viewer=viewer)
     out: dict[str, Any] = resolution_out(resolution)
-    return SelfSignatureOut(
+    return SelfSignatureAdmin(
         id=row.id,
         state=row.state,
         organisation=row.submitted,
         anonymous=row.anonymous,
-        contact=ContactOut(name=row.contact_name, email=row.contact_email),
+        contact=ContactAdmin(name=row.contact_name, email=row.contact_email),
         organisation_id=row.organisation_id,
         signature_id=row.signature_id,
         text_version=row.text_version,
@@ -86,29 +86,29 @@ def self_signature_out(
     )
 
 
-@router.get("", response_model=SelfSignaturesOut)
+@router.get("", response_model=SelfSignaturesAdmin)
 def list_sign_requests(
     letter: ManagedLetter,
     session: SessionDep,
     principal: CoordinatorUser,
     state: Annotated[list[SelfSignState] | None, Query(max_length=10)] = None,
-) -> SelfSignaturesOut:
+) -> SelfSignaturesAdmin:
     """The letter's confirmed self-signatures, those waiting for a coordinator first, with
     what the resolver makes of each (coordinators of the letter)."""
     rows = service.queue(session, letter=letter, states=[s.value for s in state or []])
     viewer = Viewer(principal)
     data = [self_signature_out(session, row=r, viewer=viewer) for r in rows]
-    return SelfSignaturesOut(data=data, count=len(data))
+    return SelfSignaturesAdmin(data=data, count=len(data))
 
 
-@router.post("/{self_signature_id}/verify", response_model=SelfSignatureOut)
+@router.post("/{self_signature_id}/verify", response_model=SelfSignatureAdmin)
 def verify_sign_request(
     self_signature_id: IdPath,
     letter: ManagedLetter,
     session: SessionDep,
     principal: CoordinatorUser,
-    data: VerifyIn | None = None,
-) -> SelfSignatureOut:
+    data: SelfSignatureVerify | None = None,
+) -> SelfSignatureAdmin:
     """Verify a self-signature (optionally for another organisation: a correction); it then
     counts publicly."""
     row = service.get_for_letter(session, letter=letter, self_signature_id=self_signature_id)
@@ -122,15 +122,15 @@ def verify_sign_request(
     return self_signature_out(session, row=row, viewer=Viewer(principal))
 
 
-@router.post("/{self_signature_id}/reject", response_model=SelfSignatureOut)
+@router.post("/{self_signature_id}/reject", response_model=SelfSignatureAdmin)
 def reject_sign_request(
     self_signature_id: IdPath,
-    data: RejectIn,
+    data: SelfSignatureReject,
     letter: ManagedLetter,
     session: SessionDep,
     principal: CoordinatorUser,
     background: BackgroundTasks,
-) -> SelfSignatureOut:
+) -> SelfSignatureAdmin:
     """Reject a self-signature with a reason, which the signer is told by email."""
     row = service.get_for_letter(session, letter=letter, self_signature_id=self_signature_id)
     outgoing = service.reject(

@@ -2,11 +2,12 @@
 
 import re
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
 
-from app.organisations.schemas import OrganisationIn
-from app.organisations.validation import check_lang
+from app.fields import check_lang
+from app.organisations.schemas import OrganisationCreate
 from app.signatures.schemas import ResolutionPublic
 
 # Deliberately simple: one @, a dot in the domain, no spaces or angle brackets. The mail
@@ -31,7 +32,7 @@ def check_person(value: str) -> str:
     return value
 
 
-class ContactIn(BaseModel):
+class ContactCreate(BaseModel):
     name: str = Field(min_length=1, max_length=300)
     email: str = Field(min_length=3, max_length=320)
 
@@ -46,11 +47,11 @@ class ContactIn(BaseModel):
         return check_email(value)
 
 
-class SignRequestIn(BaseModel):
+class SignRequestCreate(BaseModel):
     """What the signing form sends; the same body as JSON for partner sites."""
 
-    organisation: OrganisationIn
-    contact: ContactIn
+    organisation: OrganisationCreate
+    contact: ContactCreate
     anonymous: StrictBool = False
     consent: StrictBool = Field(description="must be true: consent to the exact text shown")
     lang: str | None = Field(
@@ -91,13 +92,13 @@ class ContactUpdate(BaseModel):
         return None if value is None else check_email(value)
 
 
-class VerifyIn(BaseModel):
+class SelfSignatureVerify(BaseModel):
     organisation_id: StrictInt | None = Field(
         default=None, ge=1, le=2**31 - 1, description="a correction: sign for this organisation"
     )
 
 
-class RejectIn(BaseModel):
+class SelfSignatureReject(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="told to the signer")
 
     @field_validator("reason")
@@ -106,19 +107,19 @@ class RejectIn(BaseModel):
         return check_person(value)
 
 
-class ContactOut(BaseModel):
+class ContactAdmin(BaseModel):
     name: str | None
     email: str | None
 
 
-class SelfSignatureOut(BaseModel):
+class SelfSignatureAdmin(BaseModel):
     """A self-signature as its letter's coordinators see it (never public)."""
 
     id: int
     state: str
-    organisation: dict
+    organisation: dict[str, Any]
     anonymous: bool
-    contact: ContactOut
+    contact: ContactAdmin
     organisation_id: int | None
     signature_id: int | None
     text_version: int
@@ -130,6 +131,6 @@ class SelfSignatureOut(BaseModel):
     decided_at: datetime | None
 
 
-class SelfSignaturesOut(BaseModel):
-    data: list[SelfSignatureOut]
+class SelfSignaturesAdmin(BaseModel):
+    data: list[SelfSignatureAdmin]
     count: int

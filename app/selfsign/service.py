@@ -27,7 +27,7 @@ from app.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from app.letters import service as letter_service
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
-from app.organisations.schemas import OrganisationIn
+from app.organisations.schemas import OrganisationCreate
 from app.resolution import service as identity
 from app.resolution.scoring import registrable_domain
 from app.resolution.service import Ambiguous, Resolution
@@ -35,7 +35,7 @@ from app.resolution.visibility import Viewer
 from app.selfsign import tokens
 from app.selfsign.mail import Mail
 from app.selfsign.models import SelfSignature, SelfSignState, SelfSignToken, TokenPurpose
-from app.selfsign.schemas import ContactUpdate, SignRequestIn
+from app.selfsign.schemas import ContactUpdate, SignRequestCreate
 from app.signatures import service as signature_service
 from app.signatures.schemas import SignatureCreate
 
@@ -134,7 +134,7 @@ def confirmation_mail(*, letter: Letter, to: str, confirm: str, manage: str) -> 
     return Mail(to=to, subject=f"Confirm your signature: {letter.title}", text=text)
 
 
-def consented_text(session: Session, *, letter: Letter, data: SignRequestIn) -> str:
+def consented_text(session: Session, *, letter: Letter, data: SignRequestCreate) -> str:
     """The language of the text the signer consented to, checked against the letter: the
     current version, in the original or one of its translations."""
     if data.text_version is not None and data.text_version != letter.text_version:
@@ -150,7 +150,9 @@ def consented_text(session: Session, *, letter: Letter, data: SignRequestIn) -> 
     return lang
 
 
-def request(session: Session, *, letter: Letter, data: SignRequestIn, client: str) -> Mail | None:
+def request(
+    session: Session, *, letter: Letter, data: SignRequestCreate, client: str
+) -> Mail | None:
     """Record a sign request and return the confirmation mail to send after the response.
 
     None when the address has reached its daily limit: the caller answers exactly as if the
@@ -260,7 +262,7 @@ def materialise(
         )
     else:
         data = SignatureCreate(
-            anonymous=row.anonymous, organisation=OrganisationIn(**row.submitted)
+            anonymous=row.anonymous, organisation=OrganisationCreate(**row.submitted)
         )
     status, body = signature_service.sign(
         session, letter=letter, data=data, principal=principal, source=SOURCE

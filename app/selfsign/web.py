@@ -26,7 +26,7 @@ from app.security.limits import client_key
 from app.selfsign import mail, service
 from app.selfsign.dependencies import PublicLetter, SmallBody
 from app.selfsign.models import SelfSignature, SelfSignState
-from app.selfsign.schemas import ContactUpdate, SignRequestIn
+from app.selfsign.schemas import ContactUpdate, SignRequestCreate
 
 router = APIRouter(include_in_schema=False)
 _HERE = FilePath(__file__).resolve().parent
@@ -173,7 +173,7 @@ def submit_form(
         # is recorded or sent.
         return private_page(render("sent.html", ui, letter=letter))
     try:
-        data = SignRequestIn.model_validate(
+        data = SignRequestCreate.model_validate(
             {
                 "organisation": {
                     "name": name,

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -59,7 +60,7 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(max_length=200)
     request_hash: str = Field(max_length=64)
     status_code: int
-    response: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    response: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -12,8 +12,8 @@ from app.signatures import counting, service
 from app.signatures.schemas import (
     SignatoriesPublic,
     SignatureCreate,
-    SignatureOut,
-    SignaturesOut,
+    SignaturePublic,
+    SignaturesPublic,
     SignResponse,
 )
 
@@ -58,33 +58,35 @@ def sign_letter(
     return JSONResponse(body, status_code=status)
 
 
-@router.delete("/signatures/{signature_id}", response_model=SignatureOut)
+@router.delete("/signatures/{signature_id}", response_model=SignaturePublic)
 def withdraw_signature(
     signature_id: int, letter: ManagedLetter, session: SessionDep, principal: CoordinatorUser
-) -> SignatureOut:
+) -> SignaturePublic:
     """Withdraw a signature: kept for the record, removed from every count."""
     signature = service.withdraw(
         session, letter=letter, signature_id=signature_id, principal=principal
     )
-    return SignatureOut.model_validate(service.signature_out(signature, letter=letter))
+    return SignaturePublic.model_validate(service.signature_out(signature, letter=letter))
 
 
-@router.get("/signatures", response_model=SignaturesOut)
+@router.get("/signatures", response_model=SignaturesPublic)
 def list_signatures(
     letter: ManagedLetter,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     include_withdrawn: bool = False,
-) -> SignaturesOut:
+) -> SignaturesPublic:
     """All signatures of a letter, anonymous ones with their organisation (coordinator)."""
     rows, next_cursor = service.list_signatures(
         session, letter=letter, limit=limit, cursor=cursor, include_withdrawn=include_withdrawn
     )
     assert letter.id is not None
     named, anonymous = counting.counts(session, letter_id=letter.id)
-    return SignaturesOut(
-        data=[SignatureOut.model_validate(service.signature_out(r, letter=letter)) for r in rows],
+    return SignaturesPublic(
+        data=[
+            SignaturePublic.model_validate(service.signature_out(r, letter=letter)) for r in rows
+        ],
         count=named + anonymous,
         next_cursor=next_cursor,
     )

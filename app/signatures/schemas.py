@@ -4,30 +4,22 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from app.organisations.schemas import OrganisationIn
-from app.resolution.names import MAX_NAME_LENGTH, NameError_, validate_name
+from app.fields import OrganisationName
+from app.organisations.schemas import OrganisationCreate
 
 
 class SignatureCreate(BaseModel):
     # Field order matters: `organisation` is validated last so it can see the others.
     anonymous: StrictBool = False
-    display_name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
+    display_name: OrganisationName | None = None
     organisation_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
-    organisation: OrganisationIn | None = Field(default=None, validate_default=True)
-
-    @field_validator("display_name")
-    @classmethod
-    def _display_name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return validate_name(value)
-        except NameError_ as exc:
-            raise ValueError(str(exc)) from None
+    organisation: OrganisationCreate | None = Field(default=None, validate_default=True)
 
     @field_validator("organisation")
     @classmethod
-    def _who(cls, value: OrganisationIn | None, info: ValidationInfo) -> OrganisationIn | None:
+    def _who(
+        cls, value: OrganisationCreate | None, info: ValidationInfo
+    ) -> OrganisationCreate | None:
         if value is not None and info.data.get("organisation_id") is not None:
             raise ValueError("give organisation or organisation_id, not both")
         if (
@@ -53,7 +45,7 @@ class ResolutionPublic(BaseModel):
     candidates: list[CandidatePublic]
 
 
-class SignatureOut(BaseModel):
+class SignaturePublic(BaseModel):
     id: int
     letter: str
     organisation_id: int | None
@@ -65,17 +57,17 @@ class SignatureOut(BaseModel):
     withdrawn_at: datetime | None
 
 
-class SignResponse(SignatureOut):
+class SignResponse(SignaturePublic):
     resolution: ResolutionPublic
 
 
-class SignaturesOut(BaseModel):
-    data: list[SignatureOut]
+class SignaturesPublic(BaseModel):
+    data: list[SignaturePublic]
     count: int
     next_cursor: str | None
 
 
-class Signatory(BaseModel):
+class SignatoryPublic(BaseModel):
     position: int
     name: str
     organisation_id: int
@@ -84,7 +76,7 @@ class Signatory(BaseModel):
 class SignatoriesPublic(BaseModel):
     letter: str
     lang: str | None
-    data: list[Signatory]
+    data: list[SignatoryPublic]
     named_count: int
     anonymous_count: int
     next_cursor: str | None

@@ -19,8 +19,10 @@ from app.resolution import registry
 from app.resolution import service as identity
 from app.resolution.service import Resolution
 from app.resolution.visibility import Standing, Viewer, shows
+from app.signatures import counting
 from app.signatures.models import IdempotencyRecord, Signature
-from app.signatures.schemas import SignatureCreate, SignatureOut
+from app.signatures.schemas import SignatureCreate, SignaturePublic
+from app.webhooks import events as webhook_events
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
@@ -143,7 +145,7 @@ def _replay(
 def signature_out(signature: Signature, *, letter: Letter) -> dict[str, Any]:
     """JSON-ready signature, serialised like every other response (pydantic, UTC "Z")."""
     assert signature.id is not None
-    return SignatureOut(
+    return SignaturePublic(
         id=signature.id,
         letter=letter.slug,
         organisation_id=signature.organisation_id,
@@ -272,6 +274,13 @@ def sign(
         session.flush()
         status = 201
         audit_created(session, letter=letter, signature=signature, principal=principal)
+        webhook_events.signature_event(
+            session,
+            letter=letter,
+            event="signature.created",
+            signature=signature,
+            counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
+        )
     body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
     if idempotency_key is not None:
         session.add(
@@ -317,6 +326,14 @@ def withdraw(
             target_type="signature",
             target_id=signature.id,
             details={"letter": letter.slug},
+        )
+        assert letter.id is not None
+        webhook_events.signature_event(
+            session,
+            letter=letter,
+            event="signature.withdrawn",
+            signature=signature,
+            counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
         )
     return signature
 

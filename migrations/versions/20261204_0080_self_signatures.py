@@ -2,7 +2,7 @@
 text versions
 
 Revision ID: 0080
-Revises: 0040
+Revises: 0085
 Create Date: 2026-12-04 15:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0080"
-down_revision: str | None = "0040"
+down_revision: str | None = "0085"  # relinked after opendata (0085) reached main
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,22 +1,8 @@
 """Undo refusals when later changes forbid an exact undo; the duplicate queue; the audit log."""
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 
-API = "/api/v1"
-
-
-def sign(client: TestClient, headers: dict[str, str], slug: str, body: dict[str, Any]) -> dict:
-    response = client.post(f"{API}/letters/{slug}/signatures", json=body, headers=headers)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
-def merge(client: TestClient, headers: dict[str, str], survivor: int, merged: list[int]):  # type: ignore[no-untyped-def]
-    return client.post(
-        f"{API}/admin/merges", json={"survivor_id": survivor, "merged_ids": merged}, headers=headers
-    )
+from tests.factories import API, merge, sign
 
 
 def test_undo_refused_after_later_changes(client: TestClient, admin_headers, make_letter) -> None:

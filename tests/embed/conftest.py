@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import get_settings
+from tests import factories
 
 
 @pytest.fixture
@@ -34,14 +35,7 @@ def override_settings() -> Iterator[Callable[..., None]]:
 @pytest.fixture
 def sign(client: TestClient, coordinator_headers: dict[str, str]) -> Callable[..., Any]:
     def _sign(slug: str, name: str | None = None, *, anonymous: bool = False) -> Any:
-        body: dict[str, Any] = {"anonymous": anonymous}
-        if name is not None:
-            body["organisation"] = {"name": name}
-        response = client.post(
-            f"/api/v1/letters/{slug}/signatures", json=body, headers=coordinator_headers
-        )
-        assert response.status_code in (200, 201), response.text
-        return response.json()
+        return factories.sign(client, coordinator_headers, slug, name=name, anonymous=anonymous)
 
     return _sign
 

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
+from tests.factories import csv_of
 from tests.hardening.conftest import UNLIMITED, Server, throwaway_database
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -366,11 +367,6 @@ def test_merge_and_undo_during_concurrent_signs_lose_no_signature(cluster: Clust
     )
     assert records == [(alpha, True)]
     assert_letters_consistent(cluster, slugs)
-
-
-def csv_of(names: list[str]) -> bytes:
-    header = "position,name,other_names,kind,lang,country,website,anonymous\n"
-    return (header + "".join(f",{n},,organisation,,,,false\n" for n in names)).encode()
 
 
 @pytest.mark.slow

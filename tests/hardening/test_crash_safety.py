@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ADMIN_TOKEN
+from tests.factories import csv_of
 from tests.hardening.conftest import UNLIMITED, Server, throwaway_database
 from tests.hardening.test_concurrency import create_letter
 
@@ -198,11 +199,6 @@ def assert_counts_match_recount(server: Server, url: str, slugs: list[str]) -> N
         )[0][0]
         count = httpx.get(f"{server.url}/api/v1/letters/{slug}/count", timeout=30).json()
         assert count["total"] == total, slug
-
-
-def csv_of(names: list[str]) -> bytes:
-    header = "position,name,other_names,kind,lang,country,website,anonymous\n"
-    return (header + "".join(f",{n},,organisation,,,,false\n" for n in names)).encode()
 
 
 @pytest.mark.slow

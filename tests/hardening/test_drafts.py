@@ -13,21 +13,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from tests.conftest import wipe
+from tests.factories import letter_body
 
 URL = "/api/v1/letters"
-
-
-def letter(slug: str, **fields: Any) -> dict[str, Any]:
-    return {"slug": slug, "title": "Our letter", "lang": "en", "body": "We ask."} | fields
 
 
 def probe(client: TestClient, headers: dict[str, str], slug: str) -> list[Any]:
     """Everything a coordinator can try with a slug, in order, creation times masked."""
     answers = [
-        client.post(URL, json=letter(slug), headers=headers),
+        client.post(URL, json=letter_body(slug), headers=headers),
         client.get(f"{URL}/{slug}", headers=headers),
         client.get(URL, headers=headers),
-        client.post(URL, json=letter(slug), headers=headers),  # their own draft now: 409
+        client.post(URL, json=letter_body(slug), headers=headers),  # their own draft now: 409
         client.patch(f"{URL}/{slug}", json={"status": "open"}, headers=headers),
         client.get(f"{URL}/{slug}"),
         client.get(f"{URL}/{slug}/count"),
@@ -46,7 +43,9 @@ def test_another_coordinators_draft_changes_no_answer(
         holder = {"Authorization": f"Bearer {make_token('coordinator')}"}
         prober = {"Authorization": f"Bearer {make_token('coordinator')}"}
         if holder_drafts:
-            held = client.post(URL, json=letter("the-slug", title="Secret plans"), headers=holder)
+            held = client.post(
+                URL, json=letter_body("the-slug", title="Secret plans"), headers=holder
+            )
             assert held.status_code == 201
         worlds.append(probe(client, prober, "the-slug"))
     assert worlds[0] == worlds[1]
@@ -60,8 +59,10 @@ def test_a_published_slug_is_refused_as_before(
     """A published letter is public: refusing its slug tells nothing new."""
     owner = {"Authorization": f"Bearer {make_token('coordinator')}"}
     other = {"Authorization": f"Bearer {make_token('coordinator')}"}
-    assert client.post(URL, json=letter("taken", status="open"), headers=owner).status_code == 201
-    refused = client.post(URL, json=letter("taken"), headers=other)
+    assert (
+        client.post(URL, json=letter_body("taken", status="open"), headers=owner).status_code == 201
+    )
+    refused = client.post(URL, json=letter_body("taken"), headers=other)
     assert refused.status_code == 409
     assert refused.json()["error"] == "duplicate_slug"
 
@@ -71,9 +72,9 @@ def test_the_draft_holder_renames_when_someone_publishes_the_slug(
 ) -> None:
     holder = {"Authorization": f"Bearer {make_token('coordinator')}"}
     other = {"Authorization": f"Bearer {make_token('coordinator')}"}
-    client.post(URL, json=letter("shared", title="Draft of the holder"), headers=holder)
+    client.post(URL, json=letter_body("shared", title="Draft of the holder"), headers=holder)
     published = client.post(
-        URL, json=letter("shared", title="Public", status="open"), headers=other
+        URL, json=letter_body("shared", title="Public", status="open"), headers=other
     )
     assert published.status_code == 201
     # The public, partners and counts see the published letter only.
@@ -91,14 +92,14 @@ def test_the_draft_holder_renames_when_someone_publishes_the_slug(
     locked = client.patch(f"{URL}/shared-too", json={"slug": "moved"}, headers=holder)
     assert locked.status_code == 409 and locked.json()["error"] == "slug_locked"
     # An admin, who sees every draft, is refused a slug any letter holds.
-    assert client.post(URL, json=letter("shared"), headers=admin_headers).status_code == 409
+    assert client.post(URL, json=letter_body("shared"), headers=admin_headers).status_code == 409
 
 
 def test_a_coordinator_granted_a_draft_is_refused_its_slug(
     client: TestClient, make_token: Callable[..., str], admin_headers: dict[str, str]
 ) -> None:
     """Who can see the draft learns nothing from the refusal."""
-    assert client.post(URL, json=letter("granted"), headers=admin_headers).status_code == 201
+    assert client.post(URL, json=letter_body("granted"), headers=admin_headers).status_code == 201
     granted = {"Authorization": f"Bearer {make_token('coordinator', letters=['granted'])}"}
     assert client.get(f"{URL}/granted", headers=granted).status_code == 200
-    assert client.post(URL, json=letter("granted"), headers=granted).status_code == 409
+    assert client.post(URL, json=letter_body("granted"), headers=granted).status_code == 409

@@ -4,19 +4,14 @@ from fastapi.testclient import TestClient
 
 from app.db import open_session
 from app.organisations.models import Organisation
-
-
-def _sign(client: TestClient, headers, slug: str, body: dict) -> dict:
-    response = client.post(f"/api/v1/letters/{slug}/signatures", json=body, headers=headers)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
+from tests.factories import sign
 
 
 def test_organisation_keeps_all_names_with_scripts(
     client: TestClient, coordinator_headers, make_letter
 ) -> None:
     make_letter(coordinator_headers)
-    signed = _sign(
+    signed = sign(
         client,
         coordinator_headers,
         "test-letter",
@@ -38,7 +33,7 @@ def test_organisation_keeps_all_names_with_scripts(
 
 def test_added_name_resolves_at_once(client: TestClient, coordinator_headers, make_letter) -> None:
     make_letter(coordinator_headers)
-    signed = _sign(
+    signed = sign(
         client,
         coordinator_headers,
         "test-letter",
@@ -63,7 +58,7 @@ def test_added_name_resolves_at_once(client: TestClient, coordinator_headers, ma
     ).json()
     assert match[0]["organisation_id"] == org_id
     assert match[0]["decision"] == "same"
-    again = _sign(
+    again = sign(
         client,
         coordinator_headers,
         "test-letter",
@@ -80,7 +75,7 @@ def test_added_name_resolves_at_once(client: TestClient, coordinator_headers, ma
 
 def test_add_name_refuses_bad_names(client: TestClient, coordinator_headers, make_letter) -> None:
     make_letter(coordinator_headers)
-    org_id = _sign(
+    org_id = sign(
         client, coordinator_headers, "test-letter", {"organisation": {"name": "Sova Center"}}
     )["organisation_id"]
     for bad in ["", "   ", "\u200b\u200c", "x" * 301, "Sova\u202eCenter", "Sova\x00"]:
@@ -103,13 +98,13 @@ def test_merged_id_answers_308_to_survivor(
     client: TestClient, coordinator_headers, make_letter
 ) -> None:
     make_letter(coordinator_headers)
-    a = _sign(
+    a = sign(
         client,
         coordinator_headers,
         "test-letter",
         {"organisation": {"name": "Human Rights in China"}},
     )["organisation_id"]
-    b = _sign(client, coordinator_headers, "test-letter", {"organisation": {"name": "HRIC"}})[
+    b = sign(client, coordinator_headers, "test-letter", {"organisation": {"name": "HRIC"}})[
         "organisation_id"
     ]
     with open_session(write=True) as session:
@@ -125,7 +120,7 @@ def test_merged_id_answers_308_to_survivor(
     assert response.headers["location"].endswith(f"/api/v1/organisations/{a}")
     assert client.get(f"/api/v1/organisations/{b}", headers=coordinator_headers).json()["id"] == a
     # Signing by a merged-away id signs for the survivor.
-    by_id = _sign(client, coordinator_headers, "test-letter", {"organisation_id": b})
+    by_id = sign(client, coordinator_headers, "test-letter", {"organisation_id": b})
     assert by_id["organisation_id"] == a
 
 
@@ -134,12 +129,10 @@ def test_organisation_page_hides_anonymous_signatures(
 ) -> None:
     make_letter(coordinator_headers, slug="named-letter")
     make_letter(coordinator_headers, slug="anon-letter")
-    org_id = _sign(
+    org_id = sign(
         client, coordinator_headers, "named-letter", {"organisation": {"name": "Quiet Voices"}}
     )["organisation_id"]
-    _sign(
-        client, coordinator_headers, "anon-letter", {"organisation_id": org_id, "anonymous": True}
-    )
+    sign(client, coordinator_headers, "anon-letter", {"organisation_id": org_id, "anonymous": True})
     org = client.get(f"/api/v1/organisations/{org_id}", headers=coordinator_headers).json()
     assert [s["letter"] for s in org["signatures"]] == ["named-letter"]
 

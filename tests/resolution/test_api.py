@@ -10,6 +10,7 @@ from app.db import open_session
 from app.resolution import registry, scan
 from app.resolution import service as resolution_service
 from app.resolution.models import DuplicateCandidate, Judgement
+from tests.factories import match_response
 
 
 def create(session, name: str) -> int:  # type: ignore[no-untyped-def]
@@ -21,12 +22,8 @@ def resolve(session, name: str):  # type: ignore[no-untyped-def]
     return resolution_service.resolve(session, names=[name], viewer=None)
 
 
-def match(client: TestClient, headers: dict[str, str], name: str):  # type: ignore[no-untyped-def]
-    return client.get("/api/v1/organisations/match", params={"name": name}, headers=headers)
-
-
 def org_id_of(client: TestClient, headers: dict[str, str], exact: str) -> int:
-    data = match(client, headers, exact).json()
+    data = match_response(client, headers, exact).json()
     assert data and data[0]["decision"] == "same", data
     return int(data[0]["organisation_id"])
 
@@ -49,7 +46,7 @@ def test_match_finds_seed_organisations(client: TestClient, seed_headers: dict[s
         ("Reporters sans frontières", "Reporters Without Borders"),
     ]:
         expected = org_id_of(client, seed_headers, registered)
-        data = match(client, seed_headers, query).json()
+        data = match_response(client, seed_headers, query).json()
         assert data[0]["organisation_id"] == expected, query
         assert data[0]["decision"] == "same"
         assert data[0]["reasons"]
@@ -71,7 +68,7 @@ def test_signing_keeps_distinct_organisations_apart(
         )
         assert first.status_code in (200, 201), first.text
         other_id = first.json()["organisation_id"]
-        data = match(client, seed_headers, query).json()
+        data = match_response(client, seed_headers, query).json()
         linked = [c for c in data if c["decision"] == "same"]
         assert linked and linked[0]["organisation_id"] != other_id, query
     taiwan = client.post(
@@ -107,7 +104,7 @@ def test_added_name_resolves_at_once(
     target = org_id_of(client, seed_headers, "Московская Хельсинкская группа")
     assert all(
         c["organisation_id"] != target or c["decision"] != "same"
-        for c in match(client, seed_headers, "Moscow Helsinki Group").json()
+        for c in match_response(client, seed_headers, "Moscow Helsinki Group").json()
     )
     added = client.post(
         f"/api/v1/organisations/{target}/names",
@@ -115,7 +112,7 @@ def test_added_name_resolves_at_once(
         headers=seed_headers,
     )
     assert added.status_code == 201, added.text
-    data = match(client, seed_headers, "Moscow Helsinki Group").json()
+    data = match_response(client, seed_headers, "Moscow Helsinki Group").json()
     assert data[0]["organisation_id"] == target and data[0]["decision"] == "same"
 
 
@@ -131,7 +128,7 @@ def test_index_follows_external_writes_and_resets(
     assert created.status_code == 201
     # Another worker's process would start from nothing: the version counter rebuilds it.
     resolution_service.reset_cache()
-    data = match(client, coordinator_headers, "Sova Center").json()
+    data = match_response(client, coordinator_headers, "Sova Center").json()
     assert data and data[0]["organisation_id"] == created.json()["organisation_id"]
 
 
@@ -168,7 +165,7 @@ def test_pathological_names_resolve_or_4xx(
         "ACAT" + "\u200b" * 50,
         "\u202eACAT",
     ]:
-        response = match(client, seed_headers, name)
+        response = match_response(client, seed_headers, name)
         assert response.status_code in (200, 400, 422), response.text
         if response.status_code != 200:
             assert response.json()["error"]
@@ -181,7 +178,7 @@ def test_pathological_names_resolve_or_4xx(
 
 
 def test_too_long_name_is_refused(client: TestClient, seed_headers: dict[str, str]) -> None:
-    response = match(client, seed_headers, "b" * 301)
+    response = match_response(client, seed_headers, "b" * 301)
     assert response.status_code in (400, 422)
     assert response.json()["field"] == "name"
 

@@ -7,7 +7,6 @@ databases.
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +17,7 @@ from app.main import create_app
 from app.resolution.names import split_signatory_line
 from app.resolution.normalise import name_key, normalise
 from app.resolution.scoring import LINK, score_organisation
+from tests.factories import sign, signatory_names
 
 DATA = Path(__file__).parent / "data"
 
@@ -78,24 +78,6 @@ def test_true_variant_scores_at_the_link_line(a: str, b: str, kind: str) -> None
     assert reasons
 
 
-def _sign(client: TestClient, headers: dict[str, str], slug: str, name: str) -> dict[str, Any]:
-    response = client.post(
-        f"/api/v1/letters/{slug}/signatures",
-        json={"organisation": {"name": name}},
-        headers=headers,
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _listed(client: TestClient, slug: str, lang: str | None = None) -> list[str]:
-    params = {"lang": lang} if lang else {}
-    response = client.get(f"/api/v1/letters/{slug}/signatories", params=params)
-    assert response.status_code == 200, response.text
-    return [item["name"] for item in response.json()["data"]]
-
-
 @pytest.fixture
 def unlimited_client(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The app without its per-address rate limit: these tests sign hundreds of names from
@@ -134,16 +116,16 @@ def test_hard_negatives_signed_on_two_letters_are_never_linked(
     client = unlimited_client
     for number, (a, b, kind) in enumerate(HARD_NEGATIVES):
         first, second = _two_letters(client, coordinator_headers, f"hn{number}")
-        a_id = _sign(client, coordinator_headers, first, a)["organisation_id"]
-        signed = _sign(client, coordinator_headers, second, b)
+        a_id = sign(client, coordinator_headers, first, name=a, expect=(201,))["organisation_id"]
+        signed = sign(client, coordinator_headers, second, name=b, expect=(201,))
         resolution = signed["resolution"]
         assert signed["organisation_id"] != a_id, (kind, a, b, resolution)
         if resolution["status"] == "existing":
             own = {normalise(n) for n in _names(b)}
             assert normalise(resolution["matched_name"]) in own, (kind, a, b, resolution)
         b_names = {b, *_names(b)}
-        assert _listed(client, second) == [b], (kind, a, b)
-        assert set(_listed(client, second, lang="en")) <= b_names, (kind, a, b)
+        assert signatory_names(client, second) == [b], (kind, a, b)
+        assert set(signatory_names(client, second, lang="en")) <= b_names, (kind, a, b)
 
 
 @pytest.mark.slow
@@ -153,8 +135,8 @@ def test_true_variants_signed_on_two_letters_are_linked(
     client = unlimited_client
     for number, (a, b, kind) in enumerate(TRUE_VARIANTS):
         first, second = _two_letters(client, coordinator_headers, f"tv{number}")
-        a_id = _sign(client, coordinator_headers, first, a)["organisation_id"]
-        signed = _sign(client, coordinator_headers, second, b)
+        a_id = sign(client, coordinator_headers, first, name=a, expect=(201,))["organisation_id"]
+        signed = sign(client, coordinator_headers, second, name=b, expect=(201,))
         assert signed["resolution"]["status"] == "existing", (kind, a, b, signed["resolution"])
         assert signed["organisation_id"] == a_id, (kind, a, b)
-        assert _listed(client, second) == [b]
+        assert signatory_names(client, second) == [b]

@@ -14,9 +14,7 @@ from app.organisations.models import Organisation
 from app.resolution import checks, registry
 from app.resolution import service as identity
 from app.resolution.models import DuplicateCandidate, IdentityCheck
-
-API = "/api/v1"
-Headers = dict[str, str]
+from tests.factories import API, Headers, match, sign
 
 
 @pytest.fixture
@@ -33,18 +31,6 @@ def outsider(make_token: Callable[..., str], make_letter: Callable[..., Any]) ->
     for slug in ("letter-b", "letter-c", "letter-d", "letter-e"):
         make_letter(headers, slug=slug)
     return headers
-
-
-def sign(client: TestClient, headers: Headers, slug: str, body: dict[str, Any]) -> Any:
-    response = client.post(f"{API}/letters/{slug}/signatures", json=body, headers=headers)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
-def match(client: TestClient, headers: Headers, name: str) -> list[dict[str, Any]]:
-    response = client.get(f"{API}/organisations/match", params={"name": name}, headers=headers)
-    assert response.status_code == 200, response.text
-    return list(response.json())
 
 
 def organisations_named(name: str) -> list[int]:

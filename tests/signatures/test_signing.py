@@ -1,42 +1,31 @@
 """Signing end to end through the API, on both databases."""
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 
-
-def sign(
-    client: TestClient,
-    headers: dict[str, str],
-    slug: str,
-    body: dict[str, Any],
-    key: str | None = None,
-):  # type: ignore[no-untyped-def]
-    extra = {"Idempotency-Key": key} if key else {}
-    return client.post(f"/api/v1/letters/{slug}/signatures", json=body, headers=headers | extra)
+from tests.factories import post_signature
 
 
 def test_sign_counts_and_signatories(client: TestClient, coordinator_headers, make_letter) -> None:
     make_letter(coordinator_headers)
-    first = sign(
+    first = post_signature(
         client, coordinator_headers, "test-letter", {"organisation": {"name": "Access Now"}}
     )
     assert first.status_code == 201, first.text
     assert first.json()["resolution"]["status"] == "new"
-    again = sign(
+    again = post_signature(
         client, coordinator_headers, "test-letter", {"organisation": {"name": "ACCESS  now"}}
     )
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["resolution"]["status"] == "existing"
-    anon = sign(
+    anon = post_signature(
         client,
         coordinator_headers,
         "test-letter",
         {"organisation": {"name": "Secret Org"}, "anonymous": True},
     )
     assert anon.status_code == 201
-    nobody = sign(client, coordinator_headers, "test-letter", {"anonymous": True})
+    nobody = post_signature(client, coordinator_headers, "test-letter", {"anonymous": True})
     assert nobody.status_code == 201 and nobody.json()["organisation_id"] is None
 
     count = client.get("/api/v1/letters/test-letter/count").json()
@@ -52,12 +41,14 @@ def test_idempotency_key_replays_first_response(
 ) -> None:
     make_letter(coordinator_headers)
     body = {"organisation": {"name": "Front Line Defenders"}}
-    first = sign(client, coordinator_headers, "test-letter", body, key="abc-1")
-    second = sign(client, coordinator_headers, "test-letter", body, key="abc-1")
+    first = post_signature(client, coordinator_headers, "test-letter", body, key="abc-1")
+    second = post_signature(client, coordinator_headers, "test-letter", body, key="abc-1")
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert client.get("/api/v1/letters/test-letter/count").json()["total"] == 1
-    other = sign(client, coordinator_headers, "test-letter", {"anonymous": True}, key="abc-1")
+    other = post_signature(
+        client, coordinator_headers, "test-letter", {"anonymous": True}, key="abc-1"
+    )
     assert other.status_code == 409
     assert other.json()["error"] == "idempotency_key_reused"
 
@@ -113,7 +104,7 @@ def test_withdraw_leaves_counts_and_allows_resigning(
     client: TestClient, coordinator_headers, make_letter
 ) -> None:
     make_letter(coordinator_headers)
-    signed = sign(
+    signed = post_signature(
         client, coordinator_headers, "test-letter", {"organisation": {"name": "Viet Tan"}}
     ).json()
     withdrawn = client.delete(
@@ -122,7 +113,7 @@ def test_withdraw_leaves_counts_and_allows_resigning(
     assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"] is not None
     assert client.get("/api/v1/letters/test-letter/count").json()["total"] == 0
     assert client.get("/api/v1/letters/test-letter/signatories").json()["data"] == []
-    again = sign(
+    again = post_signature(
         client, coordinator_headers, "test-letter", {"organisation_id": signed["organisation_id"]}
     )
     assert again.status_code == 201 and again.json()["position"] == 2
@@ -152,7 +143,7 @@ def test_anonymous_identity_never_public(
     make_letter(coordinator_headers, slug="brave-letter")
     make_letter(coordinator_headers, slug="other-letter")
     marker = "Zq7 Hidden Uyghur Collective"
-    signed = sign(
+    signed = post_signature(
         client,
         coordinator_headers,
         "brave-letter",
@@ -161,7 +152,9 @@ def test_anonymous_identity_never_public(
             "anonymous": True,
         },
     ).json()
-    sign(client, coordinator_headers, "brave-letter", {"organisation": {"name": "Open Org"}})
+    post_signature(
+        client, coordinator_headers, "brave-letter", {"organisation": {"name": "Open Org"}}
+    )
     outsider = {"Authorization": f"Bearer {make_token('coordinator', letters=['other-letter'])}"}
     public_pages = [
         client.get("/api/v1/letters/brave-letter"),
@@ -195,7 +188,7 @@ def test_anonymous_only_organisation_is_hidden_from_other_coordinators(
 ) -> None:
     make_letter(coordinator_headers, slug="brave-letter")
     make_letter(coordinator_headers, slug="other-letter")
-    secret = sign(
+    secret = post_signature(
         client,
         coordinator_headers,
         "brave-letter",
@@ -219,7 +212,7 @@ def test_anonymous_only_organisation_is_hidden_from_other_coordinators(
     )
     assert by_id.status_code == 404
     # Signing the same name on another letter does not link to (and so reveal) the hidden one…
-    named = sign(
+    named = post_signature(
         client, outsider, "other-letter", {"organisation": {"name": "Qx9 Exile Network"}}
     ).json()
     assert named["organisation_id"] != secret["organisation_id"]
