@@ -1,5 +1,5 @@
 """The `undersigned` command: serve, migrate, seed, import, export, enrich, scan, token, backup,
-restore.
+restore, purge.
 
 A mistake of the user (a missing file, an unknown letter or token, a database that is missing
 or not migrated, contradictory options) is one line on stderr, `error: …`, with what to do
@@ -433,6 +433,29 @@ def export_letter(
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror}") from None
     err_console.print(f"{len(rows)} signatories written to {output}")
+
+
+@app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be erased, erase nothing")
+    ] = False,
+    database: Database = None,
+) -> None:
+    """Erase self-signers' contact details and links: of letters closed more than
+    UNDERSIGNED_SELF_SIGN_PURGE_DAYS ago, and of requests never confirmed (idempotent)."""
+    from app.selfsign import service as selfsign_service
+
+    _use_database(database)
+    with _session(write=True) as session:
+        result = selfsign_service.purge(session, dry_run=dry_run)
+        if not dry_run:
+            session.commit()
+    verb = "would erase" if dry_run else "erased"
+    console.print(
+        f"{verb} the contact details of {result.self_signatures} self-signatures "
+        f"and {result.tokens} links"
+    )
 
 
 @app.command()

@@ -37,6 +37,8 @@ class Snapshot:
     counts_changed_at: datetime
     named: int
     anonymous: int
+    # selfsign hook: self-signatures waiting for a coordinator (counting.awaiting).
+    awaiting: int = 0
     renders: dict[tuple[str, str], Any] = field(default_factory=dict)
     pages: dict[tuple[Any, ...], tuple[Any, float]] = field(default_factory=dict)
 
@@ -102,7 +104,10 @@ class CountCache:
                     entry = Entry(old, checked_at)
                 else:
                     named, anonymous = counting.counts(session, letter_id=letter_id)
-                    snapshot = Snapshot(letter_id, slug, revision, changed_at, named, anonymous)
+                    waiting = counting.awaiting(session, letter_id=letter_id)  # selfsign hook
+                    snapshot = Snapshot(
+                        letter_id, slug, revision, changed_at, named, anonymous, waiting
+                    )
                     entry = Entry(snapshot, checked_at)
         with self._lock:
             if generation == self._generation:

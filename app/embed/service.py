@@ -64,6 +64,8 @@ def count_payload(snapshot: Snapshot, ui: UiLocale) -> dict[str, Any]:
         "total": snapshot.total,
         "named": snapshot.named,
         "anonymous": snapshot.anonymous,
+        # selfsign hook: how many self-signatures wait for a coordinator (never who).
+        "awaiting_verification": snapshot.awaiting,
         "updated_at": snapshot.counts_changed_at.isoformat(),
         "locale": ui.tag,
         "text": count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous),

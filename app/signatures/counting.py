@@ -4,6 +4,7 @@ leaves on its session so that caches drop the letter once it commits."""
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from app.selfsign.models import SelfSignature, SelfSignState
 from app.signatures.models import Signature
 
 
@@ -26,3 +27,16 @@ CHANGED_LETTERS = "changed_letters"
 
 def note_changed(session: Session, *, slug: str) -> None:
     session.info.setdefault(CHANGED_LETTERS, set()).add(slug)
+
+
+def awaiting(session: Session, *, letter_id: int) -> int:
+    """Self-signatures (app/selfsign) confirmed by email that wait for a coordinator: a
+    number for the count JSON, never who. Every change to it bumps the letter's revision."""
+    return int(
+        session.exec(
+            select(func.count()).where(
+                SelfSignature.letter_id == letter_id,
+                SelfSignature.state == SelfSignState.unverified,
+            )
+        ).one()
+    )
