@@ -26,6 +26,7 @@ from app.i18n.catalogs import SUPPORTED, translations
 from app.i18n.negotiation import UiLocale, negotiate, parse_tag
 from app.i18n.sentences import count_sentence, language_name, number, ui_gettext
 from app.letters import texts
+from app.letters.models import LetterStatus
 from app.signatures import counting
 from app.signatures import service as signature_service
 
@@ -464,6 +465,14 @@ def _letter_context(
         "updated": format_datetime(letter.counts_changed_at, "medium", locale=ui.locale),
         "paging": _paging(ui, slug=slug, page=page, pages=pages, size=size, named=named),
         "revision": letter.revision,
+        # Organisations sign for themselves where the coordinators opened the form (app/selfsign);
+        # a text changed after signatures came in has a public history.
+        "sign_url": f"/letters/{slug}/sign?locale={quote(ui.tag)}"
+        if letter.self_signing and letter.status == LetterStatus.open
+        else None,
+        "history_url": f"/letters/{slug}/versions?locale={quote(ui.tag)}"
+        if letter.text_version > 1
+        else None,
     }
 
 

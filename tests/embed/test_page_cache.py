@@ -129,3 +129,31 @@ def test_print_view_lists_every_signatory(
     monkeypatch.setattr(embed_router, "_render", keep)
     assert client.get(f"/letters/{letter}.pdf", params={"locale": "en"}).status_code == 200
     assert numbers(printed[0]) == [1, 2, 3] and 'rel="next"' not in printed[0]
+
+
+def test_letter_page_links_to_the_signing_form_and_the_text_history_when_they_exist(
+    client: TestClient, coordinator_headers: dict[str, str], make_letter: Any
+) -> None:
+    make_letter(coordinator_headers, slug="linked-letter")
+    page = client.get("/letters/linked-letter").text
+    assert "/letters/linked-letter/sign" not in page and "/versions" not in page
+    opened = client.patch(
+        "/api/v1/letters/linked-letter", json={"self_signing": True}, headers=coordinator_headers
+    )
+    assert opened.status_code == 200, opened.text
+    page = client.get("/letters/linked-letter").text
+    assert 'href="/letters/linked-letter/sign?locale=' in page
+    assert "/letters/linked-letter/versions" not in page
+    signed = client.post(
+        "/api/v1/letters/linked-letter/signatures",
+        json={"organisation": {"name": "Early Signer Org"}},
+        headers=coordinator_headers,
+    )
+    assert signed.status_code == 201, signed.text
+    changed = client.patch(
+        "/api/v1/letters/linked-letter",
+        json={"body": "We ask, more clearly.", "text_change_reason": "clarity"},
+        headers=coordinator_headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert "/letters/linked-letter/versions?locale=" in client.get("/letters/linked-letter").text
