@@ -35,12 +35,13 @@ from app.errors import Conflict
 from app.resolution import candidates as candidate_queue
 from app.resolution import checks, glosses, learned, registry
 from app.resolution import queue as duplicate_queue
+from app.resolution.decide import LINK, REVIEW, decide
 from app.resolution.index import Index
 from app.resolution.models import Judgement
 from app.resolution.names import ParsedName, split_signatory_line
 from app.resolution.normalise import NameKey, name_key, normalise
 from app.resolution.registry import Batch, View
-from app.resolution.scoring import LINK, REVIEW, OrgScore, decide
+from app.resolution.scoring import OrgScore
 from app.resolution.visibility import Viewer
 
 _MAX_NAME = 1000

@@ -4,17 +4,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.resolution.decide import LINK, MARGIN, REVIEW, decide
 from app.resolution.index import Index
 from app.resolution.normalise import name_key
-from app.resolution.scoring import (
-    LINK,
-    MARGIN,
-    REVIEW,
-    decide,
-    registrable_domain,
-    score_names,
-    score_organisation,
-)
+from app.resolution.rules import registrable_domain
+from app.resolution.scoring import score_names, score_organisation
 
 
 @pytest.mark.parametrize(
