@@ -111,6 +111,7 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
 
 
 def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
+    """The pair rules in order: the first that applies scores (bound: pair_bound, below)."""
     if q.norm == r.norm and q.norm:
         acronym = q.is_acronym or r.is_acronym
         what = "same acronym" if acronym else "same name"
@@ -155,8 +156,8 @@ _Words = tuple[list[str], str, tuple[str, ...], str]
 
 
 def alignable_words(key: NameKey) -> _Words | None:
-    """None for names scored by other rules than word alignment (CJK, other scripts,
-    acronyms): their bound is 100."""
+    """What word_bound reads of a name; None for names that rules other than word alignment
+    may score (CJK, other scripts, acronyms): their bound is 100."""
     if key.cjk or key.translit or key.is_acronym or key.acronym_words:
         return None
     content: list[str] = []
@@ -171,12 +172,13 @@ def alignable_words(key: NameKey) -> _Words | None:
 
 
 def pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words | None) -> float:
-    """Upper bound of score_pair(q, r) (`q_words`, `r_words`: alignable_words of each, computed once).
+    """Upper bound of score_pair(q, r); `q_words`, `r_words` are alignable_words of each,
+    computed once per name.
 
     Every rule of _score_pair before word alignment may score 100: equal names, CJK and
-    transliterated names, acronyms (alignable_words gives None for the names they apply
-    to) and the same letters without spaces. Word alignment has its own bound (word_bound); the caps of
-    score_pair (names that identify nothing) only lower."""
+    transliterated names, acronyms (alignable_words gives None for the names they apply to)
+    and the same letters without spaces. Word alignment has its own bound (word_bound). The
+    cap of score_pair (names that identify nothing) only lowers."""
     if q_words is None or r_words is None or q_words[3] == r_words[3]:
         return 100.0
     return word_bound(q, q_words, r, r_words)
@@ -410,7 +412,7 @@ def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     a = _align(q, r)
     pair = _aligned_pair(q, r, a, rarity)
     if pair.score > REORDERED and _reordered(a.pairs):
-        # "Dialogue China" and "China Dialogue" are two bodies.
+        # "Dialogue China" and "China Dialogue" are two bodies. Only lowers: no bound.
         reason = f"the same words as '{r.raw}' in another order: two bodies can bear them"
         return PairScore(REORDERED, [*pair.reasons, reason], q, r, two_bodies=True)
     return pair
