@@ -6,7 +6,7 @@ How scores are made is rules.py (summed up by scoring.py); this module only read
 the judgements admins recorded between organisations.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 LINK = 90.0
 REVIEW = 70.0
@@ -42,3 +42,14 @@ def decide(
     if blocked:
         return ["the names also match an organisation an admin judged different"]
     return []
+
+
+def ambiguous_namesakes(
+    candidates: Sequence[tuple[int, float]], namesakes: Collection[int]
+) -> list[int]:
+    """The namesakes among `candidates` (organisation id, score) that each reach LINK, when
+    there are two or more of them (else none): organisations bearing a submitted name exactly
+    and fitting it equally well. Then nothing is decided for the caller: linking one would be
+    a guess, creating another one more of that name (service.identify refuses: Ambiguous)."""
+    found = [oid for oid, score in candidates if score >= LINK and oid in namesakes]
+    return found if len(found) >= 2 else []
