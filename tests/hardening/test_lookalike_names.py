@@ -4,6 +4,8 @@ A mostly-Cyrillic "Аmnеstу Intеrnаtiоnаl" would show on a public page exa
 International; zero-width characters inside a name made a second spelling no one can see; a
 zero-width space or BOM before "=" skipped the CSV formula guard."""
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,22 +13,22 @@ from app.imports.export import neutralise
 from app.imports.parsing import unneutralise
 from app.resolution.lookalike import lookalike_word, strip_invisible
 from app.resolution.names import NameError_, validate_name
+from tests.factories import post_signature
 
 # Cyrillic А, е, у, о among Latin letters.
 TWIN = "\u0410mn\u0435st\u0443 Int\u0435rn\u0430ti\u043en\u0430l"
 
 
-def _sign(client: TestClient, headers: dict[str, str], name: str, **extra: object):
-    body = {"organisation": {"name": name, **extra}}
-    return client.post("/api/v1/letters/test-letter/signatures", json=body, headers=headers)
+def sign_name(client: TestClient, headers: dict[str, str], name: str, **extra: object) -> Any:
+    return post_signature(client, headers, "test-letter", {"organisation": {"name": name, **extra}})
 
 
 def test_mixed_script_twin_of_a_name_is_refused_naming_the_field(
     client: TestClient, coordinator_headers, make_letter
 ) -> None:
     make_letter(coordinator_headers)
-    assert _sign(client, coordinator_headers, "Amnesty International").status_code == 201
-    response = _sign(client, coordinator_headers, TWIN)
+    assert sign_name(client, coordinator_headers, "Amnesty International").status_code == 201
+    response = sign_name(client, coordinator_headers, TWIN)
     assert response.status_code == 422, response.text
     body = response.json()
     assert "organisation" in str(body.get("field")) and "name" in str(body.get("field"))
@@ -40,7 +42,7 @@ def test_twin_refused_in_other_names_too(
     client: TestClient, coordinator_headers, make_letter
 ) -> None:
     make_letter(coordinator_headers)
-    response = _sign(client, coordinator_headers, "Some Group", other_names=[TWIN])
+    response = sign_name(client, coordinator_headers, "Some Group", other_names=[TWIN])
     assert response.status_code == 422, response.text
 
 
@@ -63,7 +65,7 @@ def test_invisible_characters_are_removed_before_storing(
     client: TestClient, coordinator_headers, make_letter
 ) -> None:
     make_letter(coordinator_headers)
-    first = _sign(client, coordinator_headers, "Amnesty International")
+    first = sign_name(client, coordinator_headers, "Amnesty International")
     assert first.status_code == 201, first.text
     make_letter(coordinator_headers, slug="second-letter")
     hidden = "Amnesty\u200b Inter\u200dnational\u200e\ufe0f"

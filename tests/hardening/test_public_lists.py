@@ -16,16 +16,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from tests import factories
 from tests.conftest import wipe
 
 SLUG = "interleaved"
 NAMED = ["Access Now", "Article 19", "Human Rights Watch", "PEN America", "Privacy International"]
-
-
-def sign(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"/api/v1/letters/{SLUG}/signatures", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def build(client: TestClient, headers: dict[str, str], *, hidden: bool) -> None:
@@ -39,15 +34,18 @@ def build(client: TestClient, headers: dict[str, str], *, hidden: bool) -> None:
     assert response.status_code == 201, response.text
     for index, name in enumerate(NAMED):
         if hidden:
-            sign(
+            factories.sign(
                 client,
                 headers,
+                SLUG,
                 {"organisation": {"name": f"Hidden Group {index}"}, "anonymous": True},
             )
-            sign(client, headers, {"anonymous": True})
-        sign(client, headers, {"organisation": {"name": name}})
+            factories.sign(client, headers, SLUG, {"anonymous": True})
+        factories.sign(client, headers, SLUG, {"organisation": {"name": name}})
         if hidden and index == 2:
-            gone = sign(client, headers, {"organisation": {"name": "Withdrawn Alliance"}})
+            gone = factories.sign(
+                client, headers, SLUG, {"organisation": {"name": "Withdrawn Alliance"}}
+            )
             deleted = client.delete(
                 f"/api/v1/letters/{SLUG}/signatures/{gone['id']}", headers=headers
             )

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from app.db import open_session
 from app.selfsign.models import SelfSignature, SelfSignToken
+from tests.factories import signatory_names
 from tests.selfsign.conftest import Inbox, sign_request
 
 API = "/api/v1"
@@ -19,11 +20,6 @@ def total(client: TestClient, slug: str) -> int:
     response = client.get(f"{API}/letters/{slug}")
     assert response.status_code == 200
     return int(response.json()["counts"]["total"])
-
-
-def signatory_names(client: TestClient, slug: str) -> list[str]:
-    response = client.get(f"{API}/letters/{slug}/signatories")
-    return [row["name"] for row in response.json()["data"]]
 
 
 def known_organisation(
