@@ -27,6 +27,14 @@ from app.signatures.models import IdempotencyRecord, Signature
 from app.signatures.schemas import SignatureCreate, SignaturePublic
 from app.webhooks import events as webhook_events
 
+# The request's fields stored as they come: every field SignatureCreate shares with the table,
+# except those signing decides (who signs, under which name). A new column that the request
+# also takes flows through here with no other change.
+_CARRIED = (set(SignatureCreate.model_fields) & set(Signature.model_fields)) - {
+    "organisation_id",
+    "display_name",
+}
+
 
 @dataclass(frozen=True)
 class Signed:
@@ -331,9 +339,9 @@ def _insert_signature(
     try:
         with session.begin_nested():
             signature = Signature(
+                **data.model_dump(include=_CARRIED),
                 letter_id=letter.id,
                 organisation_id=organisation_id,
-                anonymous=data.anonymous,
                 display_name=display_name,
                 position=allocate(session, letter=letter),
                 source=source,
