@@ -19,8 +19,8 @@ from sqlmodel import Session, col, delete, select
 from app.config import get_settings
 from app.db import open_session
 from app.resolution import candidates, registry, scan
+from app.resolution.decide import REVIEW
 from app.resolution.models import IdentityCheck
-from app.resolution.scoring import REVIEW
 
 logger = logging.getLogger("undersigned.identity")
 _QUEUED = "identity_checks_queued"

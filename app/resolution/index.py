@@ -16,9 +16,11 @@ from collections.abc import Container, Iterable, KeysView, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from app.resolution.bound import ScoreBound
 from app.resolution.keys import name_index_keys, query_keys, whole_name_key
 from app.resolution.normalise import NameKey, build_name_key, name_key
-from app.resolution.scoring import OrgScore, Rarity, ScoreBound, score_organisation
+from app.resolution.rules import Rarity
+from app.resolution.scoring import OrgScore, score_organisation
 
 # A posting list longer than this is only read when nothing rarer found anything: "human",
 # "rights" or "association" alone say little and would cost a scan of thousands of ids.

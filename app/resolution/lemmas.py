@@ -12,12 +12,12 @@ content word) is not seen, so it finds transliterations, never translations.
 import re
 import threading
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any
 
 from anyascii import anyascii
 
-_DATA = Path(__file__).parent / "data" / "type_words.tsv"
+from app.resolution.tables import rows
+
 _UKRAINIAN = re.compile("[іїєґ]")
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 # Adjectives made of a proper name: Сахаровский → Сахаров, Хельсинкская → Хельсинк.
@@ -29,12 +29,7 @@ _lock = threading.Lock()
 @cache
 def type_words() -> dict[str, str]:
     """Type words of other languages → canonical English type word."""
-    table: dict[str, str] = {}
-    for line in _DATA.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            word, canonical, _ = line.split("\t")
-            table[word] = canonical
-    return table
+    return {word: canonical for word, canonical, _ in rows("type_words", 3)}
 
 
 @cache

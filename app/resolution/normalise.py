@@ -1,7 +1,8 @@
 """Name normalisation: the keys under which names are compared.
 
 Pure functions, no I/O beyond reading packaged tables once (OpenCC's character dictionaries,
-babel's territory and city names). The pipeline for one name:
+babel's territory and city names, the word tables of app/resolution/data/: stopwords,
+organisation-type words, chapter words). The pipeline for one name:
 
 1. NFKC, case-fold; typographic quotes and dashes; apostrophes dropped (`Women’s` = `Womens`),
    `&` read as `and`, every other punctuation or symbol becomes a space.
@@ -34,6 +35,7 @@ from anyascii import anyascii
 from babel import Locale
 
 from app.resolution.lemmas import is_cyrillic, lemma, type_words
+from app.resolution.tables import rows
 
 _COMBINING = re.compile(r"[\u0300-\u036f\u064b-\u065f\u0670\u0640]")
 _LETTER_FOLDS = str.maketrans(
@@ -57,209 +59,24 @@ _LETTER_FOLDS = str.maketrans(
 _APOSTROPHES = re.compile(r"['’‘`ʼ´ʻ]")
 # Possessive or elided letters glued by an apostrophe: "Women's" → "womens", "l'Homme" → "lhomme".
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "for",
-        "in",
-        "on",
-        "at",
-        "to",
-        "by",
-        "with",
-        "from",
-        "de",
-        "des",
-        "du",
-        "la",
-        "le",
-        "les",
-        "l",
-        "d",
-        "et",
-        "pour",
-        "en",
-        "au",
-        "aux",
-        "el",
-        "los",
-        "las",
-        "y",
-        "del",
-        "para",
-        "por",
-        "da",
-        "do",
-        "dos",
-        "das",
-        "e",
-        "für",
-        "und",
-        "der",
-        "die",
-        "das",
-        "zur",
-        "zum",
-        "van",
-        "voor",
-        "het",
-        "di",
-        "della",
-        "dei",
-        "delle",
-        "per",
-        "il",
-        "lo",
-        "gli",
-    ]
-)
+# The word tables are data files (app/resolution/data/*.tsv, tables.py), each explained in its
+# header lines.
+STOPWORDS = frozenset(word for word, _ in rows("stopwords", 2))
 
 # Organisation-type words: variants map to one spelling; a name that differs from another only
 # by such a word is probably the same organisation, two names that swap one for another are not.
-_TYPE_VARIANTS = {
-    "centre": "center",
-    "centro": "center",
-    "centr": "center",
-    "organisation": "organization",
-    "organisations": "organization",
-    "organizations": "organization",
-    "organizacion": "organization",
-    "organizacao": "organization",
-    "assoc": "association",
-    "assn": "association",
-    "associations": "association",
-    "asociacion": "association",
-    "associacao": "association",
-    "associazione": "association",
-    "intl": "international",
-    "internacional": "international",
-    "internationale": "international",
-    "inst": "institute",
-    "institut": "institute",
-    "instituto": "institute",
-    "fdn": "foundation",
-    "fondation": "foundation",
-    "fundacion": "foundation",
-    "fundacao": "foundation",
-    "stiftung": "foundation",
-    "incorporated": "inc",
-    "limited": "ltd",
-    "networks": "network",
-    "reseau": "network",
-    "red": "network",
-    "rede": "network",
-    "societe": "society",
-    "sociedad": "society",
-    "comite": "committee",
-    "comitee": "committee",
-    "coalicion": "coalition",
-    "alianza": "alliance",
-    "federacion": "federation",
-    "mouvement": "movement",
-    "movimiento": "movement",
-    "movimento": "movement",
-    "projects": "project",
-    "proyecto": "project",
-    "groupe": "group",
-    "grupo": "group",
-    "campagne": "campaign",
-    "campana": "campaign",
-    "conseil": "council",
-    "consejo": "council",
-}
-TYPE_WORDS = frozenset(
-    [
-        "association",
-        "society",
-        "foundation",
-        "fund",
-        "network",
-        "center",
-        "council",
-        "committee",
-        "group",
-        "campaign",
-        "coalition",
-        "alliance",
-        "federation",
-        "union",
-        "institute",
-        "institution",
-        "organization",
-        "movement",
-        "league",
-        "project",
-        "trust",
-        "club",
-        "forum",
-        "initiative",
-        "congress",
-        "agency",
-        "collective",
-        "collectif",
-        "verein",
-        "international",
-        "inc",
-        "ltd",
-        "llc",
-        "ngo",
-        "ong",
-        "npo",
-        "ev",
-        "asbl",
-        "aisbl",
-        "vzw",
-        "gmbh",
-        "ggmbh",
-        "plc",
-        "cic",
-        "ac",
-        "secretariat",
-        "office",
-        "headquarters",
-        "hq",
-    ]
-)
+_TYPE_VARIANTS = {word: canonical for word, canonical, _ in rows("type_variants", 3)}
+_ORG_TYPES = rows("org_types", 2)
+_ROLES = frozenset(["body", "no body", "legal form"])
+if not {role for _, role in _ORG_TYPES} <= _ROLES:
+    raise ValueError(f"org_types.tsv: a role is none of {sorted(_ROLES)}")
+TYPE_WORDS = frozenset(word for word, _ in _ORG_TYPES)
 # Type words that name no body of their own: legal forms, and words for what any body is or
-# does. "China Aid Inc" is China Aid and "Free Tibet Campaign" is Free Tibet, while "Human
-# Rights First Society" or "X Foundation" can be another body than "Human Rights First" or "X".
-LEGAL_FORMS = frozenset(
-    [
-        "inc",
-        "ltd",
-        "llc",
-        "plc",
-        "ngo",
-        "ong",
-        "npo",
-        "ev",
-        "asbl",
-        "aisbl",
-        "vzw",
-        "gmbh",
-        "ggmbh",
-        "cic",
-        "ac",
-    ]
-)
-# The office of a body is that body: "International Tibet Network Secretariat".
-_NO_BODY_OF_ITS_OWN = LEGAL_FORMS | frozenset(
-    [
-        "organization",
-        "campaign",
-        "project",
-        "initiative",
-        "movement",
-        "secretariat",
-        "office",
-        "headquarters",
-        "hq",
-    ]
-)
+# does or for its office. "China Aid Inc" is China Aid and "Free Tibet Campaign" is Free Tibet,
+# while "Human Rights First Society" or "X Foundation" can be another body than "Human Rights
+# First" or "X".
+LEGAL_FORMS = frozenset(word for word, role in _ORG_TYPES if role == "legal form")
+_NO_BODY_OF_ITS_OWN = frozenset(word for word, role in _ORG_TYPES if role != "body")
 
 
 def names_a_body(type_word: str) -> bool:
@@ -280,31 +97,7 @@ _LEGAL_LETTERS = {
 _NUMBERING = frozenset(["no", "nr", "num", "number", "numero", "nummer", "n"])
 _NUMBER = re.compile(r"\d+(?:st|nd|rd|th|e|er|eme|o|a)?|[ivx]{1,5}")
 # Words that name a part of a larger body: a chapter is a different signatory.
-_CHAPTER_WORDS = {
-    "youth": "youth",
-    "young": "youth",
-    "jeunes": "youth",
-    "jeunesse": "youth",
-    "jovenes": "youth",
-    "women": "women",
-    "womens": "women",
-    "femmes": "women",
-    "mujeres": "women",
-    "students": "students",
-    "student": "students",
-    "chapter": "chapter",
-    "branch": "branch",
-    "section": "section",
-    "north": "north",
-    "northern": "north",
-    "south": "south",
-    "southern": "south",
-    "east": "east",
-    "eastern": "east",
-    "west": "west",
-    "western": "west",
-    "central": "central",
-}
+_CHAPTER_WORDS = {word: chapter for word, chapter in rows("chapter_words", 2)}
 # Short capitalised codes that are places only when written in capitals ("Friends of Tibet NZ").
 _CODE_ALIASES = {"uk": "GB", "usa": "US"}
 # Canonical zone areas only: legacy aliases (Canada/Eastern, Mexico/General, Chile/Continental)
@@ -313,29 +106,7 @@ _TZ_REGIONS = frozenset(
     ["Africa", "America", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"]
 )
 _ORDINARY_WORDS = STOPWORDS | TYPE_WORDS | frozenset(_TYPE_VARIANTS) | frozenset(_CHAPTER_WORDS)
-_NOT_PLACE_CODES = frozenset(
-    [
-        "it",
-        "me",
-        "no",
-        "am",
-        "is",
-        "as",
-        "or",
-        "so",
-        "be",
-        "do",
-        "go",
-        "he",
-        "we",
-        "us",
-        "in",
-        "at",
-        "to",
-        "an",
-        "on",
-    ]
-)
+_NOT_PLACE_CODES = frozenset(word for (word,) in rows("not_place_codes", 1))
 
 
 def _build_punct_table() -> dict[int, str]:
@@ -352,12 +123,12 @@ _PUNCT_TABLE = _build_punct_table()
 
 def _dictionary(name: str) -> list[tuple[str, list[str]]]:
     path = Path(opencc.__file__).parent / "dictionary" / name
-    rows = []
+    found = []
     for line in path.read_text(encoding="utf-8").splitlines():
         key, _, values = line.partition("\t")
         if key and values:
-            rows.append((key, values.split()))
-    return rows
+            found.append((key, values.split()))
+    return found
 
 
 def _build_han_table() -> dict[int, str]:

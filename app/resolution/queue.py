@@ -38,8 +38,8 @@ from app.resolution import learned, registry, scan
 from app.resolution.index import OrgEntry
 from app.resolution.models import DuplicateCandidate, DuplicateQueueState
 from app.resolution.registry import View
+from app.resolution.rules import registrable_domain
 from app.resolution.scan import MIN_SCORE, Pair
-from app.resolution.scoring import registrable_domain
 
 logger = logging.getLogger("undersigned.identity")
 

@@ -44,7 +44,8 @@ from app.organisations.models import Organisation, OrganisationName, RegistrySta
 from app.resolution.index import Index, OrgEntry, settle
 from app.resolution.names import ParsedName
 from app.resolution.normalise import NameKey, normalise
-from app.resolution.scoring import OrgScore, Rarity
+from app.resolution.rules import Rarity
+from app.resolution.scoring import OrgScore
 from app.resolution.visibility import Standing, Viewer, standing_columns, standing_of
 from app.signatures.models import Signature
 

@@ -9,7 +9,7 @@ shared by more than a few dozen organisations ("human", "rights", "AI") says not
 identity and is skipped, which keeps the scan sub-quadratic. Pairs that share only a rare
 word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
 person would glance): the scorer could not lift the others to the review line. A
-cheap upper bound of the score (scoring.ScoreBound) skips each direction that cannot reach it.
+cheap upper bound of the score (bound.ScoreBound) skips each direction that cannot reach it.
 """
 
 from collections import defaultdict
@@ -19,16 +19,13 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from app.resolution import judgements as judgement_service
+from app.resolution.bound import ScoreBound
+from app.resolution.decide import REVIEW
 from app.resolution.index import OrgEntry
 from app.resolution.keys import query_keys, whole_name_key
 from app.resolution.registry import View
-from app.resolution.scoring import (
-    REVIEW,
-    OrgScore,
-    ScoreBound,
-    registrable_domain,
-    score_organisation,
-)
+from app.resolution.rules import registrable_domain
+from app.resolution.scoring import OrgScore, score_organisation
 
 MIN_SCORE = REVIEW
 MAX_BLOCK = 40

@@ -35,12 +35,13 @@ from app.errors import Conflict
 from app.resolution import candidates as candidate_queue
 from app.resolution import checks, glosses, learned, registry
 from app.resolution import queue as duplicate_queue
+from app.resolution.decide import LINK, REVIEW, ambiguous_namesakes, decide
 from app.resolution.index import Index
 from app.resolution.models import Judgement
 from app.resolution.names import ParsedName, split_signatory_line
 from app.resolution.normalise import NameKey, name_key, normalise
 from app.resolution.registry import Batch, View
-from app.resolution.scoring import LINK, REVIEW, OrgScore, decide
+from app.resolution.scoring import OrgScore
 from app.resolution.visibility import Viewer
 
 _MAX_NAME = 1000
@@ -237,13 +238,14 @@ def _exact_link(
 
 def _refuse_ambiguity(resolution: Resolution, *, name: str) -> None:
     """Several namesakes that each reach the link line: never a guess, never one more."""
-    linkable = [
-        c
-        for c in resolution.candidates
-        if c.score >= LINK and c.organisation_id in resolution.namesakes
-    ]
-    if resolution.status != "needs_review" or len(linkable) < 2:
+    if resolution.status != "needs_review":
         return
+    ambiguous = ambiguous_namesakes(
+        [(c.organisation_id, c.score) for c in resolution.candidates], resolution.namesakes
+    )
+    if not ambiguous:
+        return
+    linkable = [c for c in resolution.candidates if c.organisation_id in ambiguous]
     listed = ", ".join(f"{c.organisation_id} ({c.name})" for c in linkable)
     raise Ambiguous(
         f"{len(linkable)} organisations are named '{name}' and fit it equally well: {listed}; "

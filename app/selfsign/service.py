@@ -29,7 +29,7 @@ from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
 from app.organisations.schemas import OrganisationCreate
 from app.resolution import service as identity
-from app.resolution.scoring import registrable_domain
+from app.resolution.rules import registrable_domain
 from app.resolution.service import Ambiguous, Resolution
 from app.resolution.visibility import Viewer
 from app.selfsign import tokens

@@ -11,10 +11,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.resolution.bound import ScoreBound
+from app.resolution.decide import LINK, REVIEW
 from app.resolution.index import Index
 from app.resolution.names import MAX_NAME_LENGTH, NameError_, split_signatory_line
 from app.resolution.normalise import name_key
-from app.resolution.scoring import LINK, REVIEW, ScoreBound, score_names, score_organisation
+from app.resolution.scoring import score_names, score_organisation
 
 REGISTRY = [
     ["Tenants Union (London)"],

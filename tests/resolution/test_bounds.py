@@ -15,9 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.resolution.bound import ScoreBound
+from app.resolution.decide import REVIEW
 from app.resolution.index import Index
 from app.resolution.normalise import name_key
-from app.resolution.scoring import REVIEW, ScoreBound, score_organisation
+from app.resolution.scoring import score_organisation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,7 +126,7 @@ def test_bound_is_never_below_the_score(
 @pytest.mark.parametrize(
     ("query", "registered"),
     [
-        # Each needs one of the rules of scoring._free: a glued word starting with the other's
+        # Each needs one of the rules of rules._free: a glued word starting with the other's
         # word, a word inside the other's, a near spelling (found by mutating each rule away).
         ("tibet front line", "mediacentre frontline for"),
         ("front line students", "free mediacentre frontline"),

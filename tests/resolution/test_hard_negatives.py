@@ -14,9 +14,10 @@ from sqlalchemy.engine import Engine
 
 from app.config import get_settings
 from app.main import create_app
+from app.resolution.decide import LINK
 from app.resolution.names import split_signatory_line
 from app.resolution.normalise import name_key, normalise
-from app.resolution.scoring import LINK, score_organisation
+from app.resolution.scoring import score_organisation
 from tests.factories import sign, signatory_names
 
 DATA = Path(__file__).parent / "data"

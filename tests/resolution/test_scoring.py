@@ -4,17 +4,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.resolution.decide import LINK, MARGIN, REVIEW, ambiguous_namesakes, decide
 from app.resolution.index import Index
 from app.resolution.normalise import name_key
-from app.resolution.scoring import (
-    LINK,
-    MARGIN,
-    REVIEW,
-    decide,
-    registrable_domain,
-    score_names,
-    score_organisation,
-)
+from app.resolution.rules import registrable_domain
+from app.resolution.scoring import score_names, score_organisation
 
 
 @pytest.mark.parametrize(
@@ -247,3 +241,20 @@ def test_decide_never_links_across_a_different_judgement(
             assert score < LINK
         if verdict != "same":
             assert best - score >= MARGIN
+
+
+@pytest.mark.parametrize(
+    ("candidates", "namesakes", "ambiguous"),
+    [
+        ([(3, 100.0), (7, 100.0), (9, 95.0)], {3, 7}, [3, 7]),  # two namesakes fit: no guess
+        ([(3, 100.0), (7, 100.0), (9, 95.0)], {3, 7, 9}, [3, 7, 9]),
+        ([(3, 100.0), (7, 100.0)], {3}, []),  # one namesake: the score decides
+        ([(3, 100.0), (7, LINK - 1)], {3, 7}, []),  # the other does not reach the link line
+        ([(3, LINK), (7, LINK)], {3, 7}, [3, 7]),
+        ([], {3, 7}, []),
+    ],
+)
+def test_ambiguous_namesakes(
+    candidates: list[tuple[int, float]], namesakes: set[int], ambiguous: list[int]
+) -> None:
+    assert ambiguous_namesakes(candidates, namesakes) == ambiguous

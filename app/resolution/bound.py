@@ -1,0 +1,73 @@
+"""A cheap upper bound of scoring.score_organisation for one query, made of the bounds that
+rules.py keeps beside each rule, added up in the order scoring.py applies the rules.
+
+The resolver skips candidates bounded below the review line and below the best score it
+already has (Index.score), so a bound below the score would hide a runner-up (a false link)
+or the best candidate (a missed duplicate): tests/resolution/test_bounds.py checks it.
+"""
+
+from collections.abc import Sequence
+
+from app.resolution.normalise import NameKey
+from app.resolution.rules import (
+    alignable_words,
+    country_bound,
+    pair_bound,
+    place_bound,
+    registrable_domain,
+    website_bound,
+)
+
+
+class ScoreBound:
+    """Cheap upper bounds of score_organisation(query, names, ...) for one query.
+
+    The best pair score is bounded without aligning words (rules.pair_bound). When every
+    pair is bounded below 100 that way, no pair spells an acronym or has the same letters, so
+    nothing is `consumed` and the caps for places, websites and countries apply as they will
+    to the real score; only the same website domain raises a score. The other rules (word
+    order, added body words, names that identify nothing, contradicting and shared acronyms)
+    only lower it."""
+
+    def __init__(
+        self,
+        query: Sequence[NameKey],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+    ) -> None:
+        self._query = [(q, alignable_words(q)) for q in query]
+        self._domain = registrable_domain(website)
+        self._country = country.upper() if country else None
+        self._places = frozenset().union(*(q.discriminators for q in query))
+        self._has_words = any(q.items for q in query)
+
+    def __call__(
+        self,
+        names: Sequence[NameKey],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+    ) -> float:
+        if not self._query or not names:
+            return 0.0
+        domain = registrable_domain(website) if self._domain else None
+        if self._domain and self._domain == domain:
+            return 100.0  # website_bound: no other bound can lower it
+        bound = 0.0
+        for r in names:
+            r_words = alignable_words(r)
+            for q, q_words in self._query:
+                bound = max(bound, pair_bound(q, q_words, r, r_words))
+                if bound >= 100.0:
+                    return bound
+        bound = place_bound(
+            bound,
+            query_places=self._places,
+            query_has_words=self._has_words,
+            names=names,
+            country=country,
+        )
+        bound = website_bound(bound, query_domain=self._domain, domain=domain)
+        bound = country_bound(bound, query_country=self._country, country=country)
+        return max(0.0, bound)
