@@ -1,34 +1,28 @@
 """Partner-facing endpoints: count JSON, SVG badge, iframe widget, embed.js, public letter page."""
 
 import asyncio
-import math
 import time
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from babel.dates import format_date, format_datetime
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
 from app.db import SessionDep, open_session
+from app.embed import page as letter_view
 from app.embed import pdf, service
 from app.embed.cache import Entry, Snapshot, count_cache
 from app.embed.schemas import CountPublic
-from app.errors import BadRequest, NotFound
-from app.i18n import names as reader_names
-from app.i18n.catalogs import SUPPORTED, translations
-from app.i18n.negotiation import UiLocale, negotiate, parse_tag
-from app.i18n.sentences import count_sentence, language_name, number, ui_gettext
+from app.errors import BadRequest
+from app.i18n.catalogs import translations
+from app.i18n.negotiation import UiLocale, negotiate
+from app.i18n.sentences import count_sentence
 from app.letters import texts
-from app.letters.models import LetterStatus
-from app.signatures import counting
-from app.signatures import service as signature_service
 
 router = APIRouter(tags=["embed"])
 pages_router = APIRouter(tags=["embed"], include_in_schema=True)
@@ -380,178 +374,6 @@ def _widget_csp(settings: Settings) -> str:
     )
 
 
-def _language_choices() -> list[dict[str, str]]:
-    return [{"tag": tag, "name": language_name(tag, in_locale=tag)} for tag in SUPPORTED.values()]
-
-
-def _requested_tag(locale: str | None, lang: str | None, ui: UiLocale) -> str:
-    """The language the reader asked for, even one the interface does not speak (a Korean
-    translation is shown for ?locale=ko although the page's own words are in English)."""
-    asked = locale if locale is not None else lang
-    return asked.strip() if asked and parse_tag(asked.strip()) is not None else ui.tag
-
-
-def _letter_context(
-    request: Request,
-    session: Session,
-    *,
-    slug: str,
-    ui: UiLocale,
-    requested: str,
-    page: int | None = None,
-) -> dict[str, Any]:
-    """Everything the letter page (one `page` of signatories) and its PDF (all of them,
-    `page` None) show, read in one transaction."""
-    settings = get_settings()
-    service.check_slug(slug)
-    letter = service.public_letter(session, slug=slug, settings=settings)
-    assert letter.id is not None
-    # Counted in the same transaction, so the notes and pages agree with the list shown.
-    named, anonymous = counting.counts(session, letter_id=letter.id)
-    total = named + anonymous
-    size = settings.letter_page_size
-    pages = max(1, math.ceil(named / size))
-    if page is not None and page > pages:
-        raise NotFound("no such page of signatories", field="page")
-    named_rows, _ = signature_service.signatories(
-        session,
-        letter=letter,
-        lang=ui.tag,
-        limit=size if page is not None else max(named, 1),
-        cursor=str((page - 1) * size) if page is not None else None,
-    )
-    all_versions = texts.versions(session, letter=letter)
-    text = texts.choose(all_versions, requested=requested)
-    return {
-        "slug": slug,
-        "letter": letter,
-        "text": text,
-        "fallback_note": _fallback_note(ui, text, requested=requested),
-        "versions": [
-            {
-                "tag": v.lang,
-                "name": language_name(v.lang, in_locale=v.lang),
-                "original": v.is_original,
-                "current": v is text.version,
-            }
-            for v in all_versions
-        ],
-        "languages": _language_choices(),
-        "dates": _dates(ui, letter),
-        "sentence": count_sentence(ui, total=total, anonymous=anonymous),
-        "notes": _declared_notes(ui, letter, total=total, anonymous=anonymous),
-        "signatories": named_rows,
-        "direction": reader_names.direction,
-        "anonymous_note": ui_gettext(
-            ui,
-            "Signed anonymously: %(count)s. Their names are not published.",
-            count=number(anonymous, ui),
-        )
-        if anonymous
-        else "",
-        "pdf_url": f"/letters/{slug}.pdf?locale={quote(ui.tag)}",
-        "page_url": (settings.public_base_url or str(request.base_url)).rstrip("/")
-        + f"/letters/{slug}?locale={quote(ui.tag)}",
-        "updated": format_datetime(letter.counts_changed_at, "medium", locale=ui.locale),
-        "paging": _paging(ui, slug=slug, page=page, pages=pages, size=size, named=named),
-        "revision": letter.revision,
-        # Organisations sign for themselves where the coordinators opened the form (app/selfsign);
-        # a text changed after signatures came in has a public history.
-        "sign_url": f"/letters/{slug}/sign?locale={quote(ui.tag)}"
-        if letter.self_signing and letter.status == LetterStatus.open
-        else None,
-        "history_url": f"/letters/{slug}/versions?locale={quote(ui.tag)}"
-        if letter.text_version > 1
-        else None,
-    }
-
-
-def _paging(
-    ui: UiLocale, *, slug: str, page: int | None, pages: int, size: int, named: int
-) -> dict[str, str] | None:
-    """Where this page sits among the signatories, with links to its neighbours."""
-    if page is None or pages == 1:
-        return None
-    first, last = (page - 1) * size + 1, min(page * size, named)
-
-    def link(number_: int) -> str:
-        return f"/letters/{slug}?locale={quote(ui.tag)}&page={number_}"
-
-    return {
-        "range": ui_gettext(
-            ui,
-            "Signatories %(first)s to %(last)s of %(total)s",
-            first=number(first, ui),
-            last=number(last, ui),
-            total=number(named, ui),
-        ),
-        "previous": link(page - 1) if page > 1 else "",
-        "next": link(page + 1) if page < pages else "",
-        "previous_label": ui_gettext(ui, "Previous page"),
-        "next_label": ui_gettext(ui, "Next page"),
-    }
-
-
-def _fallback_note(ui: UiLocale, text: texts.LocalisedText, *, requested: str) -> str:
-    asked = language_name(requested, in_locale=ui.tag)
-    if text.shown == texts.Shown.english:
-        return ui_gettext(
-            ui, "This letter has no %(requested)s version; it is shown in English.", requested=asked
-        )
-    if text.shown == texts.Shown.original:
-        return ui_gettext(
-            ui,
-            "This letter has no %(requested)s or English version; it is shown in its original "
-            "language, %(original)s.",
-            requested=asked,
-            original=language_name(text.lang, in_locale=ui.tag),
-        )
-    return ""
-
-
-def _dates(ui: UiLocale, letter: Any) -> list[str]:
-    lines = [
-        ui_gettext(
-            ui,
-            "Published here on %(date)s",
-            date=format_date(letter.created_at, "long", locale=ui.locale),
-        )
-    ]
-    if letter.closed_at is not None:
-        lines.append(
-            ui_gettext(
-                ui,
-                "Closed to signatures on %(date)s",
-                date=format_date(letter.closed_at, "long", locale=ui.locale),
-            )
-        )
-    return lines
-
-
-def _declared_notes(ui: UiLocale, letter: Any, *, total: int, anonymous: int) -> list[str]:
-    notes = []
-    if letter.declared_total is not None and letter.declared_total != total:
-        notes.append(
-            ui_gettext(
-                ui,
-                "Signatories stated in the published letter: %(declared)s. Recorded here: %(actual)s.",
-                declared=number(letter.declared_total, ui),
-                actual=number(total, ui),
-            )
-        )
-    if letter.declared_anonymous is not None and letter.declared_anonymous != anonymous:
-        notes.append(
-            ui_gettext(
-                ui,
-                "Anonymous signatories stated in the published letter: %(declared)s. "
-                "Recorded here: %(actual)s.",
-                declared=number(letter.declared_anonymous, ui),
-                actual=number(anonymous, ui),
-            )
-        )
-    return notes
-
-
 _LETTER_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'self'"
@@ -575,8 +397,12 @@ def letter_pdf(
     """The letter page as a PDF (A4): text, signatories, counts; for delivering the letter."""
     settings = get_settings()
     ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
-    context = _letter_context(
-        request, session, slug=slug, ui=ui, requested=_requested_tag(locale, lang, ui)
+    context = letter_view.letter_context(
+        base_url=str(request.base_url),
+        session=session,
+        slug=slug,
+        ui=ui,
+        requested=letter_view.requested_tag(locale, lang, ui),
     )
     html = _render("letter.html", ui, for_print=True, **context)
     headers = {
@@ -604,8 +430,13 @@ def _letter_page(
     """Render one page of the letter and keep it for the snapshot's revision (blocking)."""
     made_at = time.monotonic()
     with open_session() as session:
-        context = _letter_context(
-            request, session, slug=slug, ui=ui, requested=requested, page=page
+        context = letter_view.letter_context(
+            base_url=str(request.base_url),
+            session=session,
+            slug=slug,
+            ui=ui,
+            requested=requested,
+            page=page,
         )
     body = _render("letter.html", ui, for_print=False, **context).encode("utf-8")
     rendered = service.Rendered(body, service.etag_of(body))
@@ -650,7 +481,7 @@ async def letter_page(request: Request) -> Response:
     slug = request.path_params["slug"]
     query = request.query_params
     ui, vary = _negotiate(request)
-    requested = _requested_tag(query.get("locale"), query.get("lang"), ui)
+    requested = letter_view.requested_tag(query.get("locale"), query.get("lang"), ui)
     page = _page_number(query.get("page"))
     entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
