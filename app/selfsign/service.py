@@ -227,7 +227,7 @@ def counts_publicly(*, letter: Letter, state: str) -> bool:
     return state == SelfSignState.unverified and letter.self_sign_counts_unverified
 
 
-def _letter(session: Session, row: SelfSignature) -> Letter:
+def letter_of(session: Session, row: SelfSignature) -> Letter:
     letter = session.get(Letter, row.letter_id)
     assert letter is not None
     return letter
@@ -236,7 +236,7 @@ def _letter(session: Session, row: SelfSignature) -> Letter:
 def _lock(session: Session, row: SelfSignature) -> Letter:
     """Take the letter's write lock (every change to its signatures holds it), then re-read
     the request: a concurrent confirmation or withdrawal has committed by now."""
-    letter = _letter(session, row)
+    letter = letter_of(session, row)
     signature_service.lock_letter(session, letter=letter)
     session.refresh(row)
     return letter

@@ -303,8 +303,7 @@ def _manage_page(
     notice: str = "",
     errors: set[str] | None = None,
 ) -> str:
-    letter = session.get(Letter, row.letter_id)
-    assert letter is not None
+    letter = service.letter_of(session, row)
     can_withdraw = row.state != SelfSignState.withdrawn and (
         letter.status != LetterStatus.closed or letter.self_sign_withdraw_after_close
     )
