@@ -14,7 +14,7 @@ from app.resolution.normalise import name_key
 from app.resolution.scoring import REVIEW
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from resolution import generate, perturb  # noqa: E402
+from resolution import generate, perturb
 
 
 def _both(tmp_path: Path, registry: list[list[str]]) -> tuple[Index, snapshot.MappedIndex]:
