@@ -72,6 +72,7 @@ def worker(args: argparse.Namespace) -> None:
         opened = snapshot.usable(Path(args.data, "r.idx"), identity="bench", committed=1)
         assert opened is not None
         index = opened.public
+        settle()  # as registry.py does after mapping
     ready = time.perf_counter() - t0
     first = index.score([name_key(queries[0])], minimum=REVIEW)
     first_answer = time.time() - args.spawned

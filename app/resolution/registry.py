@@ -24,6 +24,7 @@
   it has committed, stamped version included (decision 0090, which refines 0066).
 """
 
+import logging
 import secrets
 import threading
 import zlib
@@ -102,6 +103,7 @@ class _Shared:
 
 
 _shared = _Shared()
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -426,7 +428,13 @@ def _advance_shared(session: Session, *, committed: int) -> Index:
             _shared.revision = {}
             _shared.unsigned = set()
             _shared.extra.clear()
-            opened = _machine_index(session, committed=committed)
+            try:
+                opened = _machine_index(session, committed=committed)
+            except OSError:
+                # No shared file (directory not writable, disk full): this worker builds its
+                # own index, as every worker did before decision 0093.
+                _log.warning("resolution snapshot unavailable; building a per-worker index")
+                opened = None
             if opened is not None:
                 # The machine's snapshot, and what was committed since it was written.
                 _shared.public, _shared.hidden = opened.public, opened.hidden
@@ -434,6 +442,7 @@ def _advance_shared(session: Session, *, committed: int) -> Index:
                 loaded, ids = _load(session, after=opened.version, upto=committed)
                 _apply_shared(loaded, ids, _shared.public)
                 _shared.version = committed
+                settle()  # what start-up allocated stays out of full collections' way
                 return _shared.public
             loaded, ids = _load(session, after=0, upto=committed)
             _apply_shared(loaded, ids, _shared.public)

@@ -27,12 +27,13 @@ import os
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from app.resolution.index import _SET_AT, Index, OrgEntry, Posting, filed_keys
+from app.resolution.index import _COMMON, _SET_AT, Index, OrgEntry, Posting, filed_keys
 from app.resolution.normalise import NameKey
 
 _MAGIC = b"USIDX01\n"
@@ -266,6 +267,47 @@ class Unsigned:
         self._removed.clear()
 
 
+class _Large:
+    """A posting too common for blocking to read whole (over index._COMMON ids), left in the
+    file: block() only counts it, intersects it with a few hundred leaders (bisection), or,
+    when a query has nothing rarer, makes a set of it (as it copies an Index's set)."""
+
+    def __init__(
+        self,
+        base: memoryview,
+        gone: AbstractSet[int],
+        added: tuple[int, ...] | list[int] | set[int],
+        size: int,
+    ) -> None:
+        self._base = base
+        self._gone = gone
+        self._added = added
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, organisation_id: object) -> bool:
+        if organisation_id in self._added:
+            return True
+        if organisation_id in self._gone or not isinstance(organisation_id, int):
+            return False
+        base = self._base
+        i = bisect.bisect_left(base, organisation_id)
+        return i < len(base) and base[i] == organisation_id
+
+    def __iter__(self) -> Iterator[int]:
+        gone = self._gone
+        if gone:
+            yield from (i for i in self._base.tolist() if i not in gone)
+        else:
+            yield from self._base.tolist()
+        yield from self._added
+
+    def intersection(self, ids: Iterable[int]) -> set[int]:
+        return {i for i in ids if i in self}
+
+
 class _Postings:
     """Index._postings as block() reads it: key → posting (int, ascending list or set)."""
 
@@ -340,17 +382,20 @@ class MappedIndex(Index):
         )
 
     def _base_entry(self, organisation_id: int) -> OrgEntry | None:
-        entry = self._decoded.get(organisation_id)
-        if entry is not None:
-            self._decoded.move_to_end(organisation_id)
+        # Under the lock: Index.score reads entries outside it, and the cache is shared by
+        # the worker's threads.
+        with self._lock:
+            entry = self._decoded.get(organisation_id)
+            if entry is not None:
+                self._decoded.move_to_end(organisation_id)
+                return entry
+            position = self._base.position(organisation_id)
+            if position is None:
+                return None
+            entry = self._decoded[organisation_id] = self._base.entry_at(position)
+            if len(self._decoded) > _DECODED_ENTRIES:
+                self._decoded.popitem(last=False)
             return entry
-        position = self._base.position(organisation_id)
-        if position is None:
-            return None
-        entry = self._decoded[organisation_id] = self._base.entry_at(position)
-        if len(self._decoded) > _DECODED_ENTRIES:
-            self._decoded.popitem(last=False)
-        return entry
 
     def entry(self, organisation_id: int) -> OrgEntry | None:
         found = self._delta.entry(organisation_id)
@@ -402,6 +447,14 @@ class MappedIndex(Index):
             if dropped is not None:
                 self._set_ids -= len(dropped)
 
+    def _ascending_ids(self, item: str | int, posting: set[int]) -> list[int]:
+        """A posting untouched since the snapshot is already ascending in the file."""
+        h = key_hash(item)
+        span = self._base.span(h)
+        if span is not None and not self._minus.get(h) and self._delta.size(item) == 0:
+            return self._base.ids(*span)  # type: ignore[return-value]
+        return super()._ascending_ids(item, posting)
+
     def size(self, item: str | int) -> int:
         h = key_hash(item)
         span = self._base.span(h)
@@ -413,6 +466,10 @@ class MappedIndex(Index):
 
     def _posting(self, item: str | int) -> Posting | None:
         """The posting an Index built from scratch would hold (as a set from _SET_AT ids)."""
+        with self._lock:
+            return self._decode(item)
+
+    def _decode(self, item: str | int) -> Posting | None:
         cached = self._sets.get(item)
         if cached is not None:
             self._sets.move_to_end(item)
@@ -428,6 +485,9 @@ class MappedIndex(Index):
         if total <= 0:
             return None
         ids = self._base.ids(start, end)
+        if total > _COMMON:
+            gone = self._gone if self._minus.get(h) else frozenset()
+            return _Large(ids, gone, added, total)  # type: ignore[return-value]
         if total < _SET_AT:
             found = ids.tolist()
             if self._minus.get(h):

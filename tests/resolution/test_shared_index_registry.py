@@ -143,3 +143,22 @@ def test_hidden_organisations_in_the_snapshot_change_no_answer(
         told.append(ask(unlimited, coordinator, known, queries).log)
         assert isinstance(registry._shared.public, snapshot.MappedIndex)
     assert json.dumps(told[0], sort_keys=True) == json.dumps(told[1], sort_keys=True)
+
+
+def test_unwritable_directory_falls_back_to_the_worker_index(
+    seeded: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("UNDERSIGNED_RESOLUTION_INDEX_MIN", "0")
+    monkeypatch.setenv("UNDERSIGNED_RESOLUTION_INDEX_DIR", str(blocker / "index"))
+    get_settings.cache_clear()
+    identity.reset_cache()
+    try:
+        with open_session() as session:
+            found = identity.resolve(session, names=["Human Rights Watch"], viewer=None)
+        assert found.status == "existing"
+        assert not isinstance(registry._shared.public, snapshot.MappedIndex)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
