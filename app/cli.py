@@ -1,5 +1,5 @@
 """The `undersigned` command: serve, migrate, seed, import, export, enrich, scan, token, backup,
-restore.
+restore, purge.
 
 A mistake of the user (a missing file, an unknown letter or token, a database that is missing
 or not migrated, contradictory options) is one line on stderr, `error: …`, with what to do
@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from alembic.config import Config
@@ -105,6 +105,9 @@ def _unexpected(exc: Exception) -> CliError:
         hint="run again with --debug for the traceback",
     )
 
+
+if TYPE_CHECKING:
+    from app.evaluation import QueryResult
 
 app = typer.Typer(
     cls=_Group,
@@ -433,6 +436,29 @@ def export_letter(
 
 
 @app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be erased, erase nothing")
+    ] = False,
+    database: Database = None,
+) -> None:
+    """Erase self-signers' contact details and links: of letters closed more than
+    UNDERSIGNED_SELF_SIGN_PURGE_DAYS ago, and of requests never confirmed (idempotent)."""
+    from app.selfsign import service as selfsign_service
+
+    _use_database(database)
+    with _session(write=True) as session:
+        result = selfsign_service.purge(session, dry_run=dry_run)
+        if not dry_run:
+            session.commit()
+    verb = "would erase" if dry_run else "erased"
+    console.print(
+        f"{verb} the contact details of {result.self_signatures} self-signatures "
+        f"and {result.tokens} links"
+    )
+
+
+@app.command()
 def enrich(
     organisation: Annotated[
         int | None,
@@ -657,6 +683,12 @@ def scan_duplicates(
     console.print(f"{pairs} candidate pairs stored")
 
 
+def _eval_row(r: "QueryResult") -> tuple[str, ...]:
+    expected = "NEW" if r.expected is None else "|".join(map(str, r.expected))
+    linked = "" if r.linked_entry is None else str(r.linked_entry)
+    return (r.query, expected, r.category, r.status, linked, f"{r.score:.1f}", r.outcome)
+
+
 @app.command("eval-resolution")
 def eval_resolution(
     queries: Annotated[
@@ -664,30 +696,67 @@ def eval_resolution(
         typer.Option(metavar="FILE", help="TSV: query, expected entry number(s) or NEW, category"),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also list every query, not only the misses")
+    ] = False,
 ) -> None:
-    """Resolve each query against the seed letter in a throwaway database; print the scores."""
+    """Resolve each query against the seed letter in a throwaway database; print the figures
+    per category and the list of misses (queries that should have linked, false links)."""
     import json
+    from dataclasses import asdict
 
     from app.evaluation import evaluate
 
     _readable_file(queries, what="TSV")
     report = evaluate(queries)
     if as_json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        data = report.as_dict()
+        data["misses"] = [asdict(r) for r in report.misses]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        table = Table("query", "expected", "category", "status", "linked", "score", "outcome")
-        for r in report.results:
-            expected = "NEW" if r.expected is None else "|".join(map(str, r.expected))
-            table.add_row(
-                r.query,
-                expected,
-                r.category,
-                r.status,
-                "" if r.linked_entry is None else str(r.linked_entry),
-                f"{r.score:.1f}",
-                r.outcome,
+        if show_all:
+            table = Table("query", "expected", "category", "status", "linked", "score", "outcome")
+            for r in report.results:
+                table.add_row(*_eval_row(r))
+            console.print(table)
+        by_category = Table(
+            "category",
+            "queries",
+            "to link",
+            "linked right",
+            "false links",
+            "review",
+            "P",
+            "R",
+            "F1",
+        )
+        for name, c in report.categories.items():
+            by_category.add_row(
+                name or "-",
+                str(c.queries),
+                str(c.expected_links),
+                str(c.true_links),
+                str(c.false_links),
+                str(c.needs_review),
+                f"{c.precision:.3f}",
+                f"{c.recall:.3f}",
+                f"{c.f1:.3f}",
             )
-        console.print(table)
+        console.print(by_category)
+        misses = Table(
+            "query",
+            "expected",
+            "category",
+            "status",
+            "linked",
+            "score",
+            "outcome",
+            "why",
+            title="misses and false links",
+        )
+        for r in report.misses:
+            misses.add_row(*_eval_row(r), "; ".join(r.reasons[:2]))
+        console.print(misses)
         console.print(
             f"precision {report.precision:.4f}  recall {report.recall:.4f}  F1 {report.f1:.4f}"
             f"  (excluding translation)  false links {report.false_links}  "

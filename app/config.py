@@ -2,6 +2,7 @@
 
 import re
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,11 @@ class Settings(BaseSettings):
     # Seconds a worker serves a letter's counts from memory before re-reading letter.revision;
     # must stay below count_max_age (responses carry Age so clients never exceed max-age).
     count_cache_ttl: float = 1.0
+    # Public letter page: signatories per page (the PDF lists them all), and how long a rendered
+    # page or widget may be served for one letter revision (organisation names in the reader's
+    # language can change without the letter's revision moving: decision 0086).
+    letter_page_size: int = 200
+    page_render_max_age: float = 60.0
     # Widget: value of CSP frame-ancestors.
     embed_frame_ancestors: str = "*"
     # Public base URL used in links of the widget and embed.js; empty means "same origin".
@@ -65,6 +71,27 @@ class Settings(BaseSettings):
     login_max_lockout: float = 900.0
     login_global_free_failures: int = 50
     login_global_max_lockout: float = 60.0
+    # Organisations signing for themselves (app/selfsign, docs/decisions/0095): links in the
+    # emails start with public_url; with no smtp_host, messages are written as .eml files to
+    # mail_outbox (so that `make run` needs no mail server).
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = None
+    smtp_port: int = 0  # 0: 465 for tls, 587 for starttls, 25 for none
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = 20.0
+    mail_from: str = "Undersigned <undersigned@localhost>"
+    mail_outbox: str = "./outbox"
+    # A confirmation link works once, for this many hours.
+    self_sign_token_hours: int = 48
+    # Contact details are erased this many days after a letter closes (`undersigned purge`).
+    self_sign_purge_days: int = 90
+    # Sign requests per client address per hour, and per email address per day (beyond the
+    # latter, requests are answered alike and dropped: the answer never says why).
+    self_sign_per_ip_per_hour: int = 20
+    self_sign_per_email_per_day: int = 3
+    self_sign_max_body_bytes: int = 16_384
     log_level: str = "info"
     # New organisations are compared with hidden ones by a thread of each worker after the
     # response (app/resolution/checks.py); false leaves the rows queued for `checks.drain()`
@@ -132,6 +159,7 @@ class Settings(BaseSettings):
         "timeout_keep_alive",
         "login_free_failures",
         "login_global_free_failures",
+        "letter_page_size",
     )
     @classmethod
     def _positive_int(cls, value: int) -> int:
@@ -143,6 +171,7 @@ class Settings(BaseSettings):
         "rate_limit_read_per_second",
         "rate_limit_write_per_second",
         "body_read_timeout",
+        "page_render_max_age",
         "login_max_lockout",
         "login_global_max_lockout",
     )

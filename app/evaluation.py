@@ -13,7 +13,7 @@ linked at all when NEW) are counted over every query.
 
 import csv
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from alembic import command
@@ -39,6 +39,20 @@ class QueryResult:
 
 
 @dataclass
+class CategoryFigures:
+    """Figures of one category of a query file (every query counted, translations too)."""
+
+    queries: int
+    expected_links: int
+    true_links: int
+    false_links: int
+    needs_review: int
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass
 class Report:
     results: list[QueryResult]
     precision: float
@@ -47,6 +61,12 @@ class Report:
     false_links: int
     true_links: int
     needs_review: int
+    categories: dict[str, CategoryFigures] = field(default_factory=dict)
+
+    @property
+    def misses(self) -> list[QueryResult]:
+        """Queries that should have linked and did not, and false links."""
+        return [r for r in self.results if r.outcome in ("missed", "false_link")]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -141,18 +161,40 @@ def evaluate(path: Path) -> Report:
                 )
             )
     scored = [r for r in results if r.category != "translation"]
-    true_links = sum(r.outcome == "correct" for r in scored)
-    predicted = sum(r.linked_entry is not None for r in scored)
-    actual = sum(r.expected is not None for r in scored)
+    precision, recall, f1 = _figures(scored)
+    categories = {}
+    for category in sorted({r.category for r in results}):
+        rows = [r for r in results if r.category == category]
+        c_precision, c_recall, c_f1 = _figures(rows)
+        categories[category] = CategoryFigures(
+            queries=len(rows),
+            expected_links=sum(r.expected is not None for r in rows),
+            true_links=sum(r.outcome == "correct" for r in rows),
+            false_links=sum(r.outcome == "false_link" for r in rows),
+            needs_review=sum(r.status == "needs_review" for r in rows),
+            precision=c_precision,
+            recall=c_recall,
+            f1=c_f1,
+        )
+    return Report(
+        results=results,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        false_links=sum(r.outcome == "false_link" for r in results),
+        true_links=sum(r.outcome == "correct" for r in scored),
+        needs_review=sum(r.status == "needs_review" for r in results),
+        categories=categories,
+    )
+
+
+def _figures(rows: list[QueryResult]) -> tuple[float, float, float]:
+    """Precision, recall and F1 of the links among `rows` (1.0 when there is nothing to
+    find or nothing was linked)."""
+    true_links = sum(r.outcome == "correct" for r in rows)
+    predicted = sum(r.linked_entry is not None for r in rows)
+    actual = sum(r.expected is not None for r in rows)
     precision = true_links / predicted if predicted else 1.0
     recall = true_links / actual if actual else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Report(
-        results=results,
-        precision=round(precision, 4),
-        recall=round(recall, 4),
-        f1=round(f1, 4),
-        false_links=sum(r.outcome == "false_link" for r in results),
-        true_links=true_links,
-        needs_review=sum(r.status == "needs_review" for r in results),
-    )
+    return round(precision, 4), round(recall, 4), round(f1, 4)

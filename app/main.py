@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Response
 from pydantic import BaseModel
 
 from app import security
+from app.admin.coordinate.web import router as coordinate_page_router
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
 from app.backup import held_by_server
@@ -27,6 +28,8 @@ from app.pages import errors as html_errors
 from app.pages.router import install_docs
 from app.pages.router import router as home_router
 from app.resolution import service as resolution_service
+from app.selfsign.router import router as selfsign_router
+from app.selfsign.web import router as selfsign_page_router
 from app.signatures.router import router as signatures_router
 from app.webhooks import service as webhooks
 from app.webhooks.router import router as webhooks_router
@@ -97,10 +100,13 @@ def create_app() -> FastAPI:
         embed_router,
         admin_router,
         imports_router,
+        selfsign_router,
         webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(admin_page_router)
+    app.include_router(selfsign_page_router)
+    app.include_router(coordinate_page_router)
     opendata_web.install(app, api_prefix=API_PREFIX)
     app.include_router(embed_pages_router)
     app.include_router(home_router)

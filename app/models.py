@@ -3,7 +3,7 @@
 from app.admin.models import MergeRecord
 from app.audit import AuditEvent
 from app.auth.models import ApiToken, LetterGrant
-from app.letters.models import Letter, LetterTranslation
+from app.letters.models import Letter, LetterTranslation, LetterVersion
 from app.opendata.models import ExternalIdentifier, NameSource, OpendataSecret
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution.models import (
@@ -14,6 +14,7 @@ from app.resolution.models import (
     NameNegative,
     NameProposal,
 )
+from app.selfsign.models import SelfSignature, SelfSignToken
 from app.signatures.models import IdempotencyRecord, Signature
 from app.webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -29,6 +30,7 @@ __all__ = [
     "Letter",
     "LetterGrant",
     "LetterTranslation",
+    "LetterVersion",
     "MergeRecord",
     "NameNegative",
     "NameProposal",
@@ -37,6 +39,8 @@ __all__ = [
     "Organisation",
     "OrganisationName",
     "RegistryState",
+    "SelfSignToken",
+    "SelfSignature",
     "Signature",
     "WebhookDelivery",
     "WebhookSubscription",

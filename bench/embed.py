@@ -1,12 +1,24 @@
-"""Load test of the partner endpoints with wrk, against a bare constant route in the same server.
+"""Public pages under load with wrk: this checkout, the previous commit, and a bare app.
 
-Usage: .venv/bin/python bench/embed.py [--seconds 8] [--rounds 3] [--port 8500]
-Needs Debian's `wrk`. Starts uvicorn (1 worker, then 4) on a seeded temporary SQLite database,
-and for each target runs wrk --latency; targets are interleaved round by round so that noise
-from other processes on the machine hits them alike. Prints a Markdown table (medians).
+Usage: .venv/bin/python bench/embed.py [--seconds 3] [--rounds 3] [--connections 16]
+       [--workers 1 2] [--previous REV] [--port 8500]
+
+Starts, side by side on one machine:
+- `bare`: a FastAPI app outside the project (no database, no middleware: bench/embed_bare.py)
+  serving from memory the exact bytes the project serves for each path;
+- `this`: this checkout's app (`app.main:app`, every middleware in front) on a seeded
+  temporary SQLite database;
+- `previous`: the same for `--previous` (default HEAD~1 of this checkout; `--previous ''` to
+  skip), checked out into a temporary worktree.
+The project's servers run at their defaults except the per-IP read budget, raised so that
+wrk's one address is never refused (the limiter still runs its whole path on every request:
+its cost is in the figures). Targets are interleaved round by round, and each figure is
+the median of its rounds; ratios are taken to the bare app round by round. Prints the load
+average before and after. Needs Debian's `wrk` (apt-get install -y wrk).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -18,45 +30,66 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "global-call-un-mechanism-china"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+PATHS = {
+    "letter page": f"/letters/{SLUG}?locale=en",
+    "widget": f"/embed/{SLUG}?locale=en",
+    "count": f"/api/v1/letters/{SLUG}/count?locale=en",
+    "badge": f"/api/v1/letters/{SLUG}/badge.svg?locale=en",
+}
+# Revalidations (If-None-Match with the current ETag): only the project answers them.
+CONDITIONAL = ("letter page", "count")
+# Raised so that one wrk address is never refused; everything else stays at its default.
+BUDGET = {
+    "UNDERSIGNED_RATE_LIMIT_READ_PER_SECOND": "10000000",
+    "UNDERSIGNED_RATE_LIMIT_READ_BURST": "10000000",
+}
 
 
-def prepare_database(directory: Path) -> str:
+def load_average() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def prepare_database(root: Path, directory: Path) -> str:
     url = f"sqlite:///{directory}/bench.db"
     env = os.environ | {"UNDERSIGNED_DATABASE_URL": url}
     code = "from app.cli import run_migrations, run_seed; run_migrations(); run_seed()"
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True)
     return url
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {"UNDERSIGNED_DATABASE_URL": url, "UNDERSIGNED_LOG_LEVEL": "warning"}
-    command = [
-        sys.executable, "-m", "uvicorn", "bench.embed_app:app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
+def start(
+    command: list[str], *, cwd: Path, env: dict[str, str], ready: str
+) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(command, cwd=cwd, env=os.environ | env)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/healthz", timeout=1):
+            with urllib.request.urlopen(ready, timeout=1):
                 return server
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise SystemExit("the server did not start")
+    raise SystemExit(f"the server for {ready} did not start")
+
+
+def uvicorn(app: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
 
 
 def wrk(
     url: str, *, seconds: int, connections: int, headers: dict[str, str]
 ) -> tuple[float, float]:
-    """(requests per second, p99 latency in ms) of one wrk run."""
+    """(requests per second, p99 latency in ms) of one wrk run; any error response aborts."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
@@ -68,38 +101,96 @@ def wrk(
     return rps, float(value) * _UNITS[unit]
 
 
-def run(
-    port: int, workers: int, url: str, args: argparse.Namespace
-) -> dict[str, list[tuple[float, float]]]:
-    server = start_server(url, port, workers)
-    base = f"http://127.0.0.1:{port}"
+def fetch(url: str) -> tuple[str, bytes, str]:
+    with urllib.request.urlopen(url) as response:
+        return response.headers["Content-Type"], response.read(), response.headers.get("ETag", "")
+
+
+@contextlib.contextmanager
+def previous_checkout(revision: str) -> Iterator[Path | None]:
+    if not revision:
+        yield None
+        return
+    directory = Path(tempfile.mkdtemp(prefix="undersigned-previous-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), revision],
+        check=True,
+        capture_output=True,
+    )
     try:
-        with urllib.request.urlopen(f"{base}/api/v1/letters/{SLUG}/count?locale=en") as response:
-            etag = response.headers["ETag"]
-            assert json.load(response)["total"] == 320
-        targets = {
-            "constant (def)": (f"{base}/bench/constant", {}),
-            "constant (async def)": (f"{base}/bench/constant-async", {}),
-            "count 200": (f"{base}/api/v1/letters/{SLUG}/count?locale=en", {}),
-            "count 304": (f"{base}/api/v1/letters/{SLUG}/count?locale=en", {"If-None-Match": etag}),
-            "count 200, Accept-Language": (
-                f"{base}/api/v1/letters/{SLUG}/count",
-                {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"},
-            ),
-            "badge 200 (ar)": (f"{base}/api/v1/letters/{SLUG}/badge.svg?locale=ar", {}),
-        }
-        for target, headers in targets.values():  # warm-up: caches, JIT-less but page cache
-            wrk(target, seconds=1, connections=args.connections, headers=headers)
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+        subprocess.run(
+            [sys.executable, "-m", "babel.messages.frontend", "compile", "-d",
+             "app/i18n/locales", "-D", "messages"],
+            cwd=directory, check=False,
+        )  # fmt: skip
+        yield directory
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(directory)], check=False
+        )
+
+
+def run(
+    workers: int, roots: dict[str, Path], args: argparse.Namespace, directory: Path
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    servers = []
+    bases: dict[str, str] = {}
+    etags: dict[tuple[str, str], str] = {}
+    try:
+        for index, (name, root) in enumerate(roots.items(), start=1):
+            url = prepare_database(root, directory / f"{name}-{workers}")
+            port = args.port + index
+            env = BUDGET | {"UNDERSIGNED_DATABASE_URL": url, "UNDERSIGNED_LOG_LEVEL": "warning"}
+            servers.append(
+                start(
+                    uvicorn("app.main:app", port, workers),
+                    cwd=root,
+                    env=env,
+                    ready=f"http://127.0.0.1:{port}/api/v1/healthz",
+                )
+            )
+            bases[name] = f"http://127.0.0.1:{port}"
+        # The bare app serves the bytes this checkout serves, path for path.
+        captured = {}
+        for kind, path in PATHS.items():
+            media_type, body, etag = fetch(bases["this"] + path)
+            captured[path.split("?")[0]] = (media_type, body.hex())
+            for name, base in bases.items():
+                etags[(name, kind)] = fetch(base + path)[2] if name != "this" else etag
+        bytes_file = directory / f"bare-{workers}.json"
+        bytes_file.write_text(json.dumps(captured))
+        servers.append(
+            start(
+                uvicorn("bench.embed_bare:app", args.port, workers),
+                cwd=ROOT,
+                env={"BENCH_BARE_BYTES": str(bytes_file)},
+                ready=f"http://127.0.0.1:{args.port}" + PATHS["count"].split("?")[0],
+            )
+        )
+        bases = {"bare": f"http://127.0.0.1:{args.port}"} | bases
+        targets: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+        for kind, path in PATHS.items():
+            for name, base in bases.items():
+                targets[(name, kind)] = (base + path, {})
+                if kind in CONDITIONAL and name != "bare" and etags.get((name, kind)):
+                    targets[(name, kind + " 304")] = (
+                        base + path,
+                        {"If-None-Match": etags[(name, kind)]},
+                    )
+        for url, headers in targets.values():  # warm-up: caches, imports, first renders
+            wrk(url, seconds=1, connections=args.connections, headers=headers)
+        samples: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in targets}
         for _ in range(args.rounds):
-            for name, (target, headers) in targets.items():
-                samples[name].append(
-                    wrk(target, seconds=args.seconds, connections=args.connections, headers=headers)
+            for key, (url, headers) in targets.items():
+                samples[key].append(
+                    wrk(url, seconds=args.seconds, connections=args.connections, headers=headers)
                 )
         return samples
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=30)
 
 
 def cpu_model() -> str:
@@ -112,41 +203,43 @@ def cpu_model() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8500)
-    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--previous", default="HEAD~1", help="git revision; '' to skip")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        raise SystemExit("wrk is missing: apt-get install wrk")
-    with tempfile.TemporaryDirectory(prefix="undersigned-bench-") as directory:
-        url = prepare_database(Path(directory))
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+    started = load_average()
+    with (
+        tempfile.TemporaryDirectory(prefix="undersigned-bench-") as temporary,
+        previous_checkout(args.previous) as previous,
+    ):
+        directory = Path(temporary)
+        roots = {"this": ROOT} | ({"previous": previous} if previous else {})
+        for name in roots:
+            for workers in args.workers:
+                (directory / f"{name}-{workers}").mkdir()
         print(
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {os.cpu_count()}, {cpu_model()}, "
-            f"Python {platform.python_version()}, SQLite, wrk -t2 -c{args.connections} "
-            f"-d{args.seconds}s, medians of {args.rounds} interleaved rounds\n"
+            f"Python {platform.python_version()}, SQLite (seed letter), wrk -t2 "
+            f"-c{args.connections} -d{args.seconds}s, medians of {args.rounds} interleaved "
+            f"rounds, previous = {args.previous or '-'}; load average at start {started}\n"
         )
-        print(
-            "| workers | endpoint | req/s | p99 ms | req/s ÷ constant (async def) | "
-            "p99 ÷ constant (async def) | req/s ÷ constant (def) |"
-        )
-        print("|---|---|---|---|---|---|---|")
+        print("| workers | route | server | req/s | p99 ms | req/s ÷ bare |")
+        print("|---|---|---|---|---|---|")
         for workers in args.workers:
-            samples = run(args.port, workers, url, args)
-            fast = samples["constant (async def)"]
-            plain = samples["constant (def)"]
-            for name, runs in samples.items():
-                # Ratios are taken round by round (each pair ran back to back), then the median.
-                rps_ratio = statistics.median(r[0] / b[0] for r, b in zip(runs, fast, strict=True))
-                p99_ratio = statistics.median(r[1] / b[1] for r, b in zip(runs, fast, strict=True))
-                plain_ratio = statistics.median(
-                    r[0] / b[0] for r, b in zip(runs, plain, strict=True)
-                )
+            samples = run(workers, roots, args, directory)
+            for (name, kind), runs in samples.items():
+                bare = samples[("bare", kind.removesuffix(" 304"))]
+                ratio = statistics.median(r[0] / b[0] for r, b in zip(runs, bare, strict=True))
                 print(
-                    f"| {workers} | {name} | {statistics.median(r[0] for r in runs):,.0f} | "
-                    f"{statistics.median(r[1] for r in runs):.1f} | {rps_ratio:.2f} | "
-                    f"{p99_ratio:.2f} | {plain_ratio:.2f} |"
+                    f"| {workers} | {kind} | {name} | "
+                    f"{statistics.median(r[0] for r in runs):,.0f} | "
+                    f"{statistics.median(r[1] for r in runs):.1f} | {ratio:.3f} |"
                 )
+    print(f"\nload average at end {load_average()}")
 
 
 if __name__ == "__main__":

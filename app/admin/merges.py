@@ -29,8 +29,10 @@ from app.resolution import judgements as judgement_service
 from app.resolution import learned, registry
 from app.resolution import queue as duplicate_queue
 from app.resolution.models import Judgement, Verdict
+from app.signatures import counting
 from app.signatures import service as signature_service
 from app.signatures.models import Signature
+from app.webhooks import events as webhook_events
 
 SNAPSHOT_VERSION = 1
 # The columns a merge changes, snapshotted before and after so that undo restores them exactly.
@@ -76,6 +78,8 @@ def _lock(session: Session, *, organisation_ids: list[int]) -> None:
         )
     )
     if letter_ids:
+        # In-flight signers of these letters finish first, new ones wait (decision 0087).
+        signature_service.exclude_signers(session, letter_ids=letter_ids)
         # One SELECT … FOR UPDATE in id order: the same row locks lock_letter takes, at once.
         session.exec(
             select(Letter.id)
@@ -255,6 +259,12 @@ def merge(
         )
 
     letters = _touch_letters(session, letter_ids=touched_letters)
+    webhook_events.signatures_moved(
+        session,
+        signatures=list(changed.values()),
+        recounted=touched_letters,
+        counts=lambda letter_id: counting.counts(session, letter_id=letter_id),
+    )
     registry.touch(session, organisations=[survivor, *merged])
     # The queue loses the merged organisations' pairs and scores the survivor's again: only
     # the pairs of the organisations involved change.
@@ -464,6 +474,12 @@ def undo(
             learned.record_different(session, a=record.survivor_id, b=merged_id, actor=actor)
     duplicate_queue.refresh(session, organisation_ids=involved)
     _touch_letters(session, letter_ids=touched_letters)
+    webhook_events.signatures_moved(
+        session,
+        signatures=list(rows.values()),
+        recounted=touched_letters,
+        counts=lambda letter_id: counting.counts(session, letter_id=letter_id),
+    )
     record.undone_at, record.undone_by = utcnow(), actor
     session.add(record)
     session.flush()

@@ -3,17 +3,15 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app import audit
 from app.admin import merges as merge_service
+from app.admin import review
 from app.admin.schemas import (
     AuditEventAdmin,
     AuditEventsAdmin,
-    DuplicateGroupAdmin,
     DuplicateGroupsAdmin,
-    DuplicateNameAdmin,
-    DuplicateOrganisationAdmin,
     JudgementAdmin,
     JudgementCreate,
     MergeAdmin,
@@ -25,51 +23,14 @@ from app.admin.schemas import (
 )
 from app.auth.dependencies import AdminUser
 from app.db import SessionDep
-from app.errors import Conflict
-from app.organisations import service as organisation_service
-from app.organisations.models import Organisation
 from app.paging import Cursor
 from app.resolution import judgements as judgement_service
-from app.resolution import learned, proposals, scan
+from app.resolution import proposals
 from app.resolution import queue as duplicate_service
-from app.resolution.models import NameProposal, Verdict
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 MergeId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def groups_out(session: Session, pairs: list[scan.Pair]) -> list[DuplicateGroupAdmin]:
-    ids = {i for p in pairs for i in (p.a, p.b)}
-    names = organisation_service.names_of(session, organisation_ids=ids)
-    organisations = {
-        o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(ids)))
-    }
-
-    def one(organisation_id: int) -> DuplicateOrganisationAdmin:
-        organisation = organisations[organisation_id]
-        return DuplicateOrganisationAdmin(
-            id=organisation_id,
-            country=organisation.country,
-            website=organisation.website,
-            names=[
-                DuplicateNameAdmin(
-                    name=n.name, script=n.script, lang=n.lang, is_acronym=n.is_acronym
-                )
-                for n in names[organisation_id]
-            ],
-        )
-
-    return [
-        DuplicateGroupAdmin(
-            organisation_ids=[p.a, p.b],
-            score=p.score,
-            reasons=p.reasons,
-            source=p.source,
-            organisations=[one(p.a), one(p.b)],
-        )
-        for p in pairs
-    ]
 
 
 @router.get("/duplicates", response_model=DuplicateGroupsAdmin)
@@ -78,7 +39,7 @@ def list_duplicates(
 ) -> DuplicateGroupsAdmin:
     """Candidate duplicate organisations not yet judged, best first, with score and reasons."""
     pairs = duplicate_service.candidate_pairs(session, limit=limit)
-    groups = groups_out(session, pairs)
+    groups = review.groups_out(session, pairs)
     return DuplicateGroupsAdmin(data=groups, count=len(groups))
 
 
@@ -124,59 +85,14 @@ def undo_merge(
     return _merge_out(record)
 
 
-def record_different(session: Session, *, a: int, b: int, actor: str) -> tuple[Any, bool]:
-    """Record that two organisations are different; (judgement, created)."""
-    for organisation_id in (a, b):
-        organisation_service.get(session, organisation_id=organisation_id)
-    parents = judgement_service.merged_parents(session)
-    if judgement_service.root_of(a, parents) == judgement_service.root_of(b, parents):
-        raise Conflict(
-            f"organisations {a} and {b} are merged into one; undo the merge instead",
-            field="organisation_ids",
-            error="already_merged",
-        )
-    existing = judgement_service.get_pair(session, a=a, b=b)
-    if existing is not None and existing.verdict == Verdict.different:
-        return existing, False
-    judgement = judgement_service.put(session, a=a, b=b, verdict=Verdict.different, actor=actor)
-    # Each side's spellings become negatives of the other, for the resolver and the queue.
-    learned.record_different(
-        session,
-        a=judgement_service.root_of(a, parents),
-        b=judgement_service.root_of(b, parents),
-        actor=actor,
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action="judgement.create",
-        target_type="judgement",
-        target_id=judgement.id,
-        details={"organisation_ids": [a, b], "verdict": Verdict.different.value},
-    )
-    return judgement, True
-
-
 @router.post("/judgements", status_code=201, response_model=JudgementAdmin)
 def create_judgement(
     data: JudgementCreate, session: SessionDep, principal: AdminUser
 ) -> JudgementAdmin:
     """Record that two organisations are different: their clusters are never suggested again."""
     a, b = data.organisation_ids
-    judgement, _ = record_different(session, a=a, b=b, actor=principal.actor)
+    judgement, _ = review.record_different(session, a=a, b=b, actor=principal.actor)
     return JudgementAdmin.model_validate(judgement_service.to_public(judgement))
-
-
-def proposals_out(session: Session, rows: list[NameProposal]) -> list[NameProposalAdmin]:
-    names = organisation_service.names_of(
-        session, organisation_ids={r.organisation_id for r in rows}
-    )
-    return [
-        NameProposalAdmin.model_validate(
-            row.model_dump() | {"organisation_names": [n.name for n in names[row.organisation_id]]}
-        )
-        for row in rows
-    ]
 
 
 @router.get("/name-proposals", response_model=NameProposalsAdmin)
@@ -184,13 +100,13 @@ def list_name_proposals(
     session: SessionDep, _: AdminUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> NameProposalsAdmin:
     """Names coordinators proposed for organisations other letters show, oldest first."""
-    data = proposals_out(session, proposals.pending(session, limit=limit))
+    data = review.proposals_out(session, proposals.pending(session, limit=limit))
     return NameProposalsAdmin(data=data, count=len(data))
 
 
 def _decided(session: Session, proposal_id: int, *, accept: bool, actor: str) -> NameProposalAdmin:
     proposal = proposals.decide(session, proposal_id=proposal_id, accept=accept, actor=actor)
-    return proposals_out(session, [proposal])[0]
+    return review.proposals_out(session, [proposal])[0]
 
 
 @router.post("/name-proposals/{proposal_id}/accept", response_model=NameProposalAdmin)

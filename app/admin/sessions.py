@@ -70,7 +70,9 @@ def _mac(key: bytes, payload: str) -> str:
     return hmac.new(key, payload.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def _token_hash(session: Session, actor: str) -> tuple[str, Principal] | None:
+def _token_hash(
+    session: Session, actor: str, *, coordinators: bool = False
+) -> tuple[str, Principal] | None:
     if actor == ENV_ACTOR:
         env_token = get_settings().admin_token
         if env_token is None:
@@ -79,26 +81,31 @@ def _token_hash(session: Session, actor: str) -> tuple[str, Principal] | None:
     if not actor.isdigit():
         return None
     token = session.get(ApiToken, int(actor))
-    if token is None or token.revoked_at is not None or token.role != Role.admin:
+    allowed = (Role.admin, Role.coordinator) if coordinators else (Role.admin,)
+    if token is None or token.revoked_at is not None or token.role not in allowed:
         return None
-    return token.token_hash, Principal(Role.admin, token.id)
+    return token.token_hash, Principal(Role(token.role), token.id)
 
 
-def issue(session: Session, *, clear_token: str) -> str | None:
-    """A session cookie value for an admin token, or None if the token is not an admin's."""
+def issue(session: Session, *, clear_token: str, coordinators: bool = False) -> str | None:
+    """A session cookie value for an admin token (or, with `coordinators`, a coordinator's:
+    the self-signing queue pages, app/selfsign/web.py), or None for any other token."""
     principal = auth_service.authenticate(session, clear_token=clear_token)
-    if principal is None or principal.role != Role.admin:
+    if principal is None or (principal.role != Role.admin and not coordinators):
         return None
     actor = ENV_ACTOR if principal.token_id is None else str(principal.token_id)
-    found = _token_hash(session, actor)
+    found = _token_hash(session, actor, coordinators=coordinators)
     assert found is not None
     expires = int(time.time()) + get_settings().admin_session_hours * 3600
     payload = f"v1.{actor}.{expires}.{secrets.token_urlsafe(18)}"
     return f"{payload}.{_mac(_key(found[0]), payload)}"
 
 
-def verify(session: Session, *, cookie: str | None) -> AdminSession | None:
-    """The admin session a cookie proves, or None (expired, forged, token revoked)."""
+def verify(
+    session: Session, *, cookie: str | None, coordinators: bool = False
+) -> AdminSession | None:
+    """The admin session a cookie proves, or None (expired, forged, token revoked); with
+    `coordinators`, a coordinator's session too."""
     if not cookie or len(cookie) > 300:
         return None
     parts = cookie.split(".")
@@ -107,7 +114,7 @@ def verify(session: Session, *, cookie: str | None) -> AdminSession | None:
     _, actor, expires, nonce, mac = parts
     if int(expires) < time.time():
         return None
-    found = _token_hash(session, actor)
+    found = _token_hash(session, actor, coordinators=coordinators)
     if found is None:
         return None
     token_hash, principal = found

@@ -7,36 +7,27 @@ cookie (app/admin/sessions.py); every form carries the session's CSRF token, che
 import logging
 import math
 import secrets
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import case, func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app import audit
 from app.admin import merges as merge_service
-from app.admin import sessions
-from app.admin.router import proposals_out, record_different
+from app.admin import review, sessions
 from app.config import get_settings
 from app.db import SessionDep
 from app.errors import AppError, Forbidden
-from app.letters.models import Letter
-from app.organisations import service as organisation_service
-from app.organisations.models import Organisation, OrganisationName
 from app.resolution import proposals
-from app.resolution import queue as duplicate_service
 from app.security.limits import FailureThrottle, client_key
-from app.signatures.models import Signature
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 logger = logging.getLogger("undersigned.admin")
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-QUEUE_SIZE = 20
-HISTORY_SIZE = 20
+QUEUE_SIZE = review.QUEUE_SIZE
 _NOTICES = {
     "merged": "Merged. The merge can be undone below.",
     "undone": "Merge undone; the organisations are back as they were.",
@@ -119,104 +110,6 @@ def _skips(values: list[str]) -> set[tuple[int, int]]:
     return result
 
 
-def review_context(
-    session: Session, *, skip: set[tuple[int, int]], limit: int = QUEUE_SIZE
-) -> dict[str, Any]:
-    """Everything the review page shows, in a fixed number of queries."""
-    pairs = duplicate_service.candidate_pairs(session, limit=limit, skip=skip)
-    ids = {i for p in pairs for i in (p.a, p.b)}
-    names = organisation_service.names_of(session, organisation_ids=ids)
-    organisations = {
-        o.id: o for o in session.exec(select(Organisation).where(col(Organisation.id).in_(ids)))
-    }
-    signed: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = session.exec(
-        select(Signature, Letter)
-        .join(Letter, col(Letter.id) == Signature.letter_id)
-        .where(col(Signature.organisation_id).in_(ids))
-        .order_by(col(Letter.slug), col(Signature.position))
-    )
-    for signature, letter in rows:
-        assert signature.organisation_id is not None
-        signed[signature.organisation_id].append(
-            {
-                "slug": letter.slug,
-                "title": letter.title,
-                "position": signature.position,
-                "anonymous": signature.anonymous,
-                "withdrawn": signature.withdrawn_at is not None,
-            }
-        )
-
-    def card(organisation_id: int) -> dict[str, Any]:
-        organisation = organisations[organisation_id]
-        live = [s for s in signed[organisation_id] if not s["withdrawn"]]
-        return {
-            "id": organisation_id,
-            "kind": organisation.kind,
-            "country": organisation.country,
-            "website": organisation.website,
-            "names": names[organisation_id],
-            "letters": signed[organisation_id],
-            "named": sum(not s["anonymous"] for s in live),
-            "anonymous": sum(s["anonymous"] for s in live),
-        }
-
-    queue = [
-        {
-            "left": card(p.a),
-            "right": card(p.b),
-            "score": p.score,
-            "reasons": p.reasons,
-            "source": p.source,
-        }
-        for p in pairs
-    ]
-    history = merge_service.history(session, limit=HISTORY_SIZE, cursor=None).items
-    history_names = organisation_service.names_of(
-        session, organisation_ids={i for r in history for i in (r.survivor_id, *r.merged_ids)}
-    )
-    # A merged organisation's names moved to the survivor: name it as it was before the merge.
-    moved: dict[int, int] = {}
-    for record in history:
-        for image in record.snapshot.get("before", {}).get("names", []):
-            moved.setdefault(image["id"], image["organisation_id"])
-    if moved:
-        for row in session.exec(
-            select(OrganisationName).where(col(OrganisationName.id).in_(list(moved)))
-        ):
-            assert row.id is not None
-            owner = moved[row.id]
-            if not history_names.get(owner):
-                history_names[owner] = [row]
-    letter_rows = session.exec(
-        select(
-            Letter.slug,
-            Letter.title,
-            func.count(case((col(Signature.anonymous).is_(False), 1))),
-            func.count(case((col(Signature.anonymous).is_(True), 1))),
-        )
-        .outerjoin(
-            Signature,
-            (col(Signature.letter_id) == Letter.id) & col(Signature.withdrawn_at).is_(None),
-        )
-        .group_by(col(Letter.id), col(Letter.slug), col(Letter.title))
-        .order_by(col(Letter.slug))
-        .limit(100)
-    ).all()
-    return {
-        "queue": queue,
-        "proposals": proposals_out(session, proposals.pending(session, limit=limit)),
-        "skip": sorted(skip),
-        "history": history,
-        "history_names": {i: (n[0].name if n else f"#{i}") for i, n in history_names.items()},
-        "letters": [
-            {"slug": s, "title": t, "named": n, "anonymous": a, "total": n + a}
-            for s, t, n, a in letter_rows
-        ],
-    }
-
-
 def _review_page(
     request: Request,
     session: Session,
@@ -228,7 +121,7 @@ def _review_page(
     status_code: int = 200,
     size: int = QUEUE_SIZE,
 ) -> Response:
-    context = review_context(session, skip=skip or set(), limit=size)
+    context = review.page_context(session, skip=skip or set(), limit=size)
     context |= {
         "csrf": admin.csrf_token,
         "actor": admin.principal.actor,
@@ -416,7 +309,9 @@ def judge_different(
         request,
         session,
         csrf,
-        lambda actor: record_different(session, a=organisation_a, b=organisation_b, actor=actor),
+        lambda actor: review.record_different(
+            session, a=organisation_a, b=organisation_b, actor=actor
+        ),
         "different",
     )
 

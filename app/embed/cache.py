@@ -28,7 +28,8 @@ MAX_ENTRIES = 4096
 
 @dataclass
 class Snapshot:
-    """Counts of one public letter as of one revision; `renders` memoises bodies per locale."""
+    """Counts of one public letter as of one revision; `renders` memoises bodies per locale,
+    `pages` the letter page and widget per (kind, locale, …) with the time they were made."""
 
     letter_id: int
     slug: str
@@ -36,7 +37,10 @@ class Snapshot:
     counts_changed_at: datetime
     named: int
     anonymous: int
+    # selfsign hook: self-signatures waiting for a coordinator (counting.awaiting).
+    awaiting: int = 0
     renders: dict[tuple[str, str], Any] = field(default_factory=dict)
+    pages: dict[tuple[Any, ...], tuple[Any, float]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -100,7 +104,10 @@ class CountCache:
                     entry = Entry(old, checked_at)
                 else:
                     named, anonymous = counting.counts(session, letter_id=letter_id)
-                    snapshot = Snapshot(letter_id, slug, revision, changed_at, named, anonymous)
+                    waiting = counting.awaiting(session, letter_id=letter_id)  # selfsign hook
+                    snapshot = Snapshot(
+                        letter_id, slug, revision, changed_at, named, anonymous, waiting
+                    )
                     entry = Entry(snapshot, checked_at)
         with self._lock:
             if generation == self._generation:
@@ -122,7 +129,7 @@ class CountCache:
 
 
 count_cache = CountCache()
-_PENDING = "embed_changed_letters"
+_PENDING = counting.CHANGED_LETTERS
 
 
 @event.listens_for(OrmSession, "after_flush")

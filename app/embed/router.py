@@ -1,7 +1,9 @@
 """Partner-facing endpoints: count JSON, SVG badge, iframe widget, embed.js, public letter page."""
 
 import asyncio
+import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -11,17 +13,20 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
-from app.db import SessionDep
+from app.db import SessionDep, open_session
 from app.embed import pdf, service
-from app.embed.cache import Entry, count_cache
+from app.embed.cache import Entry, Snapshot, count_cache
+from app.errors import BadRequest, NotFound
 from app.i18n import names as reader_names
 from app.i18n.catalogs import SUPPORTED, translations
 from app.i18n.negotiation import UiLocale, negotiate, parse_tag
 from app.i18n.sentences import count_sentence, language_name, number, ui_gettext
 from app.letters import texts
+from app.letters.models import LetterStatus
 from app.signatures import counting
 from app.signatures import service as signature_service
 
@@ -283,47 +288,105 @@ def _letter_url(settings: Settings, slug: str, ui: UiLocale) -> str:
     return f"{settings.public_base_url.rstrip('/')}/letters/{slug}?locale={quote(ui.tag)}"
 
 
-@pages_router.get("/embed/{slug}", response_class=HTMLResponse)
-def widget(
-    slug: str,
-    session: SessionDep,
-    locale: LocaleQuery = None,
-    lang: LangQuery = None,
-    accept_language: AcceptLanguage = None,
-) -> HTMLResponse:
-    """Small HTML widget for an iframe: title, count sentence, link; refreshes itself."""
+_AGE_MARK = "@@undersigned-age@@"
+
+
+def _fresh_page(snapshot: Snapshot, key: tuple[Any, ...], settings: Settings) -> Any:
+    """A page rendered for this snapshot (letter revision) less than page_render_max_age ago."""
+    cached = snapshot.pages.get(key)
+    if cached is not None and time.monotonic() - cached[1] < settings.page_render_max_age:
+        return cached[0]
+    return None
+
+
+def _keep_page(
+    snapshot: Snapshot, key: tuple[Any, ...], value: Any, *, revision: int, made_at: float
+) -> None:
+    # Read in its own transaction, the page may be newer than the snapshot: stored only when
+    # it shows exactly the snapshot's revision, so a key never holds another revision's page.
+    if revision == snapshot.revision:
+        snapshot.pages[key] = (value, made_at)
+
+
+def _widget_parts(
+    slug: str, snapshot: Snapshot, ui: UiLocale, settings: Settings
+) -> tuple[bytes, bytes, str]:
+    """The widget's bytes before and after its data-age value, and its ETag (blocking)."""
+    made_at = time.monotonic()
+    with open_session() as session:
+        letter = service.public_letter(session, slug=slug, settings=settings)
+        content = _render(
+            "widget.html",
+            ui,
+            slug=slug,
+            text=texts.localised_text(session, letter=letter, requested=ui.tag),
+            sentence=count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous),
+            count_url=f"/api/v1/letters/{slug}/count?locale={quote(ui.tag)}",
+            letter_url=_letter_url(settings, slug, ui),
+            etag=service.render_count(snapshot, ui).etag,
+            max_age=settings.count_max_age,
+            age=_AGE_MARK,
+        )
+        revision = letter.revision
+    before, after = content.encode("utf-8").split(_AGE_MARK.encode(), 1)
+    parts = (before, after, service.etag_of(before + after))
+    _keep_page(snapshot, ("widget", ui.name), parts, revision=revision, made_at=made_at)
+    return parts
+
+
+def _page_headers(
+    settings: Settings, entry: Entry, *, etag: str, csp: str, vary: bool
+) -> dict[str, str]:
+    """Cacheable by browsers and CDNs: revalidated by ETag, served stale while revalidating."""
+    max_age = settings.count_max_age
+    headers = {
+        "Content-Security-Policy": csp,
+        "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={2 * max_age}, "
+        f"stale-if-error={settings.count_stale_if_error}",
+        "ETag": etag,
+        "Age": service.age(entry),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    if vary:
+        headers["Vary"] = "Accept-Language"
+    return headers
+
+
+@pages_router.get(
+    "/embed/{slug}",
+    response_class=HTMLResponse,
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+    openapi_extra=_NEGOTIATED,
+)
+async def widget(request: Request) -> Response:
+    """Small HTML widget for an iframe: title, count sentence, link; refreshes itself.
+
+    Rendered once per (letter revision, locale) and served from memory (decision 0086); reads
+    its parameters from the request like the count route (decision 0030)."""
     settings = get_settings()
-    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
-    entry = _public_counts(slug, settings)
+    slug = request.path_params["slug"]
+    ui, vary = _negotiate(request)
+    entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         raise service.not_found(settings)
     snapshot = entry.snapshot
-    letter = service.public_letter(session, slug=slug, settings=settings)
-    headers = service.cache_headers(
-        settings, entry, vary=vary, etag=service.render_count(snapshot, ui).etag
-    )
-    content = _render(
-        "widget.html",
-        ui,
-        slug=slug,
-        text=texts.localised_text(session, letter=letter, requested=ui.tag),
-        sentence=count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous),
-        count_url=f"/api/v1/letters/{slug}/count?locale={quote(ui.tag)}",
-        letter_url=_letter_url(settings, slug, ui),
-        etag=headers["ETag"],
-        max_age=settings.count_max_age,
-        age=headers["Age"],
-    )
-    csp = (
+    parts = _fresh_page(snapshot, ("widget", ui.name), settings)
+    if parts is None:
+        parts = await run_in_threadpool(_widget_parts, slug, snapshot, ui, settings)
+    before, after, etag = parts
+    headers = _page_headers(settings, entry, etag=etag, csp=_widget_csp(settings), vary=vary)
+    if service.etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    body = before + headers["Age"].encode() + after
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _widget_csp(settings: Settings) -> str:
+    return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; "
         f"frame-ancestors {settings.embed_frame_ancestors}"
-    )
-    return _html(
-        content,
-        csp=csp,
-        cache_control=f"public, max-age={settings.count_max_age}",
-        vary=vary,
     )
 
 
@@ -339,19 +402,34 @@ def _requested_tag(locale: str | None, lang: str | None, ui: UiLocale) -> str:
 
 
 def _letter_context(
-    request: Request, session: SessionDep, *, slug: str, ui: UiLocale, requested: str
+    request: Request,
+    session: Session,
+    *,
+    slug: str,
+    ui: UiLocale,
+    requested: str,
+    page: int | None = None,
 ) -> dict[str, Any]:
-    """Everything the letter page and its PDF show, read in this request's transaction."""
+    """Everything the letter page (one `page` of signatories) and its PDF (all of them,
+    `page` None) show, read in one transaction."""
     settings = get_settings()
     service.check_slug(slug)
     letter = service.public_letter(session, slug=slug, settings=settings)
     assert letter.id is not None
-    named_rows, _ = signature_service.signatories(
-        session, letter=letter, lang=ui.tag, limit=1_000_000, cursor=None
-    )
-    # Counted in the same transaction, so the notes agree with the list shown.
+    # Counted in the same transaction, so the notes and pages agree with the list shown.
     named, anonymous = counting.counts(session, letter_id=letter.id)
     total = named + anonymous
+    size = settings.letter_page_size
+    pages = max(1, math.ceil(named / size))
+    if page is not None and page > pages:
+        raise NotFound("no such page of signatories", field="page")
+    named_rows, _ = signature_service.signatories(
+        session,
+        letter=letter,
+        lang=ui.tag,
+        limit=size if page is not None else max(named, 1),
+        cursor=str((page - 1) * size) if page is not None else None,
+    )
     all_versions = texts.versions(session, letter=letter)
     text = texts.choose(all_versions, requested=requested)
     return {
@@ -385,6 +463,42 @@ def _letter_context(
         "page_url": (settings.public_base_url or str(request.base_url)).rstrip("/")
         + f"/letters/{slug}?locale={quote(ui.tag)}",
         "updated": format_datetime(letter.counts_changed_at, "medium", locale=ui.locale),
+        "paging": _paging(ui, slug=slug, page=page, pages=pages, size=size, named=named),
+        "revision": letter.revision,
+        # Organisations sign for themselves where the coordinators opened the form (app/selfsign);
+        # a text changed after signatures came in has a public history.
+        "sign_url": f"/letters/{slug}/sign?locale={quote(ui.tag)}"
+        if letter.self_signing and letter.status == LetterStatus.open
+        else None,
+        "history_url": f"/letters/{slug}/versions?locale={quote(ui.tag)}"
+        if letter.text_version > 1
+        else None,
+    }
+
+
+def _paging(
+    ui: UiLocale, *, slug: str, page: int | None, pages: int, size: int, named: int
+) -> dict[str, str] | None:
+    """Where this page sits among the signatories, with links to its neighbours."""
+    if page is None or pages == 1:
+        return None
+    first, last = (page - 1) * size + 1, min(page * size, named)
+
+    def link(number_: int) -> str:
+        return f"/letters/{slug}?locale={quote(ui.tag)}&page={number_}"
+
+    return {
+        "range": ui_gettext(
+            ui,
+            "Signatories %(first)s to %(last)s of %(total)s",
+            first=number(first, ui),
+            last=number(last, ui),
+            total=number(named, ui),
+        ),
+        "previous": link(page - 1) if page > 1 else "",
+        "next": link(page + 1) if page < pages else "",
+        "previous_label": ui_gettext(ui, "Previous page"),
+        "next_label": ui_gettext(ui, "Next page"),
     }
 
 
@@ -487,24 +601,86 @@ def letter_pdf(
     return Response(pdf.render(html).body, media_type="application/pdf", headers=headers)
 
 
-@pages_router.get("/letters/{slug}", response_class=HTMLResponse)
-def letter_page(
+def _letter_page(
     request: Request,
+    *,
     slug: str,
-    session: SessionDep,
-    locale: LocaleQuery = None,
-    lang: LangQuery = None,
-    accept_language: AcceptLanguage = None,
-) -> HTMLResponse:
-    """Public letter page: header, text in the reader's language, signatories, counts."""
+    snapshot: Snapshot,
+    ui: UiLocale,
+    requested: str,
+    page: int,
+    key: tuple[Any, ...],
+) -> service.Rendered:
+    """Render one page of the letter and keep it for the snapshot's revision (blocking)."""
+    made_at = time.monotonic()
+    with open_session() as session:
+        context = _letter_context(
+            request, session, slug=slug, ui=ui, requested=requested, page=page
+        )
+    body = _render("letter.html", ui, for_print=False, **context).encode("utf-8")
+    rendered = service.Rendered(body, service.etag_of(body))
+    _keep_page(snapshot, key, rendered, revision=context["revision"], made_at=made_at)
+    return rendered
+
+
+_PAGED = {
+    "parameters": [
+        *_NEGOTIATED["parameters"],
+        {
+            "name": "page",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "default": 1},
+            "description": "Page of signatories (letter_page_size a page; the PDF has them all)",
+        },
+    ]
+}
+
+
+def _page_number(value: str | None) -> int:
+    if value is None:
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= 10_000_000 or len(value) > 8:
+        raise BadRequest("page must be a whole number from 1", field="page")
+    return int(value)
+
+
+@pages_router.get(
+    "/letters/{slug}",
+    response_class=HTMLResponse,
+    responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
+    openapi_extra=_PAGED,
+)
+async def letter_page(request: Request) -> Response:
+    """Public letter page: header, text in the reader's language, signatories (a page of
+    them: `letter_page_size`), counts. Rendered once per (letter revision, locale, language
+    asked for, page) and served from memory (decision 0086); the PDF lists every signatory.
+    Parameters are read from the request like the count route's (decision 0030)."""
     settings = get_settings()
-    ui, vary = negotiate(locale=locale, lang=lang, accept_language=accept_language)
-    context = _letter_context(
-        request, session, slug=slug, ui=ui, requested=_requested_tag(locale, lang, ui)
-    )
-    return _html(
-        _render("letter.html", ui, for_print=False, **context),
-        csp=_LETTER_CSP,
-        cache_control=f"public, max-age={settings.count_max_age}",
-        vary=vary,
-    )
+    slug = request.path_params["slug"]
+    query = request.query_params
+    ui, vary = _negotiate(request)
+    requested = _requested_tag(query.get("locale"), query.get("lang"), ui)
+    page = _page_number(query.get("page"))
+    entry = await _public_counts_async(slug, settings)
+    if entry.snapshot is None:
+        raise service.not_found(settings)
+    key = ("page", ui.name, requested, page)
+    rendered = _fresh_page(entry.snapshot, key, settings)
+    if rendered is None:
+        rendered = await run_in_threadpool(
+            partial(
+                _letter_page,
+                request,
+                slug=slug,
+                snapshot=entry.snapshot,
+                ui=ui,
+                requested=requested,
+                page=page,
+                key=key,
+            )
+        )
+    headers = _page_headers(settings, entry, etag=rendered.etag, csp=_LETTER_CSP, vary=vary)
+    if service.etag_matches(request.headers.get("if-none-match"), rendered.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(rendered.body, media_type="text/html; charset=utf-8", headers=headers)

@@ -53,7 +53,7 @@ def not_found(settings: Settings) -> NotFound:
     )
 
 
-def _etag(body: bytes) -> str:
+def etag_of(body: bytes) -> str:
     # Strong validator: a digest of the exact bytes, so it moves exactly when the body does.
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
@@ -64,6 +64,8 @@ def count_payload(snapshot: Snapshot, ui: UiLocale) -> dict[str, Any]:
         "total": snapshot.total,
         "named": snapshot.named,
         "anonymous": snapshot.anonymous,
+        # selfsign hook: how many self-signatures wait for a coordinator (never who).
+        "awaiting_verification": snapshot.awaiting,
         "updated_at": snapshot.counts_changed_at.isoformat(),
         "locale": ui.tag,
         "text": count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous),
@@ -77,7 +79,7 @@ def render_count(snapshot: Snapshot, ui: UiLocale) -> Rendered:
         body = json.dumps(
             count_payload(snapshot, ui), ensure_ascii=False, separators=(",", ":")
         ).encode("utf-8")
-        rendered = snapshot.renders[key] = Rendered(body, _etag(body))
+        rendered = snapshot.renders[key] = Rendered(body, etag_of(body))
     return rendered
 
 
@@ -87,7 +89,7 @@ def render_badge(snapshot: Snapshot, ui: UiLocale) -> Rendered:
     if rendered is None:
         text = count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous)
         body = badge.render(text, ui)
-        rendered = snapshot.renders[key] = Rendered(body, _etag(body))
+        rendered = snapshot.renders[key] = Rendered(body, etag_of(body))
     return rendered
 
 

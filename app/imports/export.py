@@ -1,7 +1,7 @@
 """A letter's signatories as CSV (the import columns) or JSON, safe to open in a spreadsheet.
 
-Public callers get named signatories only, with no organisation details beyond the name the
-letter prints; the letter's coordinators get every live signature with its anonymous flag, in
+Public callers get named signatories only, numbered 1, 2, 3, … among themselves, with no
+organisation id or details beyond the name the letter prints (decision 0085); the letter's coordinators get every live signature with its anonymous flag, in
 the columns the import reads, so an export imports back as the same list.
 """
 
@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.imports.parsing import FORMULA_TRIGGERS, IMPORT_COLUMNS, OTHER_NAMES_SEPARATOR
 from app.letters.models import Letter
 from app.organisations.models import Organisation, OrganisationName
+from app.resolution.lookalike import strip_invisible
 from app.resolution.names import NameError_, split_signatory_line
 from app.resolution.normalise import normalise
 from app.signatures import counting
@@ -24,7 +25,9 @@ from app.signatures.models import Signature
 def neutralise(cell: str) -> str:
     """Prefix an apostrophe to a cell a spreadsheet would run as a formula (=, +, -, @, tab,
     carriage return first); spreadsheets show the cell as text and hide the apostrophe."""
-    return "'" + cell if cell.startswith(FORMULA_TRIGGERS) else cell
+    # A zero-width space, BOM or bidi mark before "=" shows nothing, and a spreadsheet may
+    # skip it: the guard looks past them.
+    return "'" + cell if strip_invisible(cell).startswith(FORMULA_TRIGGERS) else cell
 
 
 def _other_names(display_name: str, names: list[OrganisationName]) -> list[str]:
@@ -71,13 +74,15 @@ def signatories(session: Session, *, letter: Letter, full: bool) -> list[dict[st
     rows = signature_service.live_signatures(session, letter_id=letter.id, shown=not full)
     organisations, names = _registry_rows(session, letter_id=letter.id)
     result = []
-    for signature in rows:
+    for rank, signature in enumerate(rows, start=1):
         organisation = organisations.get(signature.organisation_id or 0)
         own_names = names.get(signature.organisation_id or 0, [])
         name = signature.display_name or (own_names[0].name if own_names else "")
         primary = next((n for n in own_names if n.is_primary), None)
         entry: dict[str, Any] = {
-            "position": signature.position,
+            # Public: the rank among the public entries, no gap where a hidden signature sits
+            # (decision 0085); the coordinator's export keeps the real position.
+            "position": signature.position if full else rank,
             "name": name if organisation else "",
             "kind": organisation.kind if organisation else "",
             "lang": (primary.lang if primary else None) or "",
@@ -92,8 +97,6 @@ def signatories(session: Session, *, letter: Letter, full: bool) -> list[dict[st
                 "signed_at": signature.signed_at.isoformat(),
                 "source": signature.source,
             }
-        else:
-            entry |= {"organisation_id": signature.organisation_id}
         result.append(entry)
     return result
 

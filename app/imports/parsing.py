@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from app.errors import BadRequest
+from app.resolution.lookalike import strip_invisible
 
 # The columns of seeds/signatories.csv, which is also what the CSV export writes.
 IMPORT_COLUMNS = (
@@ -178,7 +179,7 @@ def parse_text(text: str) -> ParsedImport:
 
 def unneutralise(cell: str) -> str:
     """Undo the export's formula guard: "'=SUM" was exported for "=SUM"."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_TRIGGERS:
+    if len(cell) > 1 and cell[0] == "'" and strip_invisible(cell[1:]).startswith(FORMULA_TRIGGERS):
         return cell[1:]
     return cell
 

@@ -11,7 +11,7 @@ from app.config import get_settings
 from app.db import SessionDep
 from app.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from app.imports import export, parsing, service
-from app.imports.schemas import ImportRefused, ImportReport, SignatoriesExport
+from app.imports.schemas import ImportPublic, ImportRefusedPublic, SignatoriesExport
 from app.letters import service as letter_service
 from app.letters.dependencies import ManagedLetter, VisibleLetter
 
@@ -85,9 +85,12 @@ _REQUEST_BODY = {
 
 @router.post(
     "/imports",
-    response_model=ImportReport,
+    response_model=ImportPublic,
     responses={
-        400: {"model": ImportRefused, "description": "Rows with errors (without skip_errors)"},
+        400: {
+            "model": ImportRefusedPublic,
+            "description": "Rows with errors (without skip_errors)",
+        },
         413: {"description": "Body over the configured limit"},
         415: {"description": "Not text/csv or text/plain in UTF-8"},
     },

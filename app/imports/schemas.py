@@ -3,7 +3,7 @@
 from pydantic import BaseModel, Field
 
 
-class ImportCandidate(BaseModel):
+class ImportCandidatePublic(BaseModel):
     organisation_id: int | None = Field(
         description="null when the organisation would be created by this (unapplied) import"
     )
@@ -12,7 +12,7 @@ class ImportCandidate(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
-class ImportRowPlan(BaseModel):
+class ImportRowPublic(BaseModel):
     line: int = Field(description="Line of the file where the row starts")
     position: int | None = Field(description="Position given by the file (CSV column or number)")
     name: str | None
@@ -24,7 +24,7 @@ class ImportRowPlan(BaseModel):
     organisation_id: int | None
     score: float | None
     matched_name: str | None
-    candidates: list[ImportCandidate]
+    candidates: list[ImportCandidatePublic]
     signature_position: int | None = Field(
         description="Position on the letter: the existing signature's, or the one it gets"
     )
@@ -33,7 +33,7 @@ class ImportRowPlan(BaseModel):
     note: str | None
 
 
-class ImportSummary(BaseModel):
+class ImportSummaryPublic(BaseModel):
     rows: int
     existing: int
     new: int
@@ -47,12 +47,12 @@ class ImportSummary(BaseModel):
     organisations_to_create: int
 
 
-class ImportNote(BaseModel):
+class ImportNotePublic(BaseModel):
     line: int
     text: str
 
 
-class ImportReport(BaseModel):
+class ImportPublic(BaseModel):
     letter: str
     format: str = Field(description="csv | text")
     dry_run: bool
@@ -60,18 +60,18 @@ class ImportReport(BaseModel):
     positions: str = Field(
         description="kept: signatures take the file's positions; appended: after the last one"
     )
-    summary: ImportSummary
-    rows: list[ImportRowPlan]
-    notes: list[ImportNote] = Field(
+    summary: ImportSummaryPublic
+    rows: list[ImportRowPublic]
+    notes: list[ImportNotePublic] = Field(
         description="Lines that are not signatories (footnotes, headings), not imported"
     )
 
 
-class ImportRefused(BaseModel):
+class ImportRefusedPublic(BaseModel):
     error: str
     detail: str
     field: str | None
-    report: ImportReport
+    report: ImportPublic
 
 
 class SignatoryExport(BaseModel):

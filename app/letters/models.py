@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false, text, true
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -61,6 +61,19 @@ class Letter(SQLModel, table=True):
     counts_changed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    # Organisations may sign for themselves through the letter's public form (app/selfsign);
+    # whether self-signatures a coordinator has not verified count publicly; whether a signer
+    # may still withdraw once the letter is closed.
+    self_signing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    self_sign_counts_unverified: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false()}
+    )
+    self_sign_withdraw_after_close: bool = Field(
+        default=True, sa_column_kwargs={"server_default": true()}
+    )
+    # The version of the text (title, body, recipients, language) that signers consent to now;
+    # earlier versions are kept in letter_version (docs/decisions/0097).
+    text_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class LetterTranslation(SQLModel, table=True):
@@ -75,4 +88,24 @@ class LetterTranslation(SQLModel, table=True):
     # Empty: the page shows the original's recipients.
     recipients: str = Field(
         default="", sa_column=Column(Text, nullable=False, default="", server_default="")
+    )
+
+
+class LetterVersion(SQLModel, table=True):
+    """A version of a letter's original text. Written when a signed letter's text changes: the
+    version signers consented to so far, then the new one with the reason for the change."""
+
+    __tablename__ = "letter_version"
+    __table_args__ = (UniqueConstraint("letter_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", index=True, ondelete="CASCADE")
+    version: int
+    lang: str = Field(max_length=35)
+    title: str = Field(max_length=500)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    recipients: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -9,7 +9,14 @@ from app.auth.dependencies import CoordinatorUser, OptionalUser
 from app.db import SessionDep
 from app.letters import service
 from app.letters.dependencies import ManagedLetter, VisibleLetter
-from app.letters.schemas import LetterCreate, LetterPublic, LettersPublic, LetterUpdate
+from app.letters.schemas import (
+    LetterCreate,
+    LetterPublic,
+    LettersPublic,
+    LetterUpdate,
+    VersionPublic,
+    VersionsPublic,
+)
 
 router = APIRouter(prefix="/letters", tags=["letters"])
 
@@ -64,3 +71,12 @@ def update_letter(
         details={"fields": sorted(data.model_dump(exclude_unset=True))},
     )
     return service.to_public(session, letter=letter)
+
+
+@router.get("/{slug}/versions", response_model=VersionsPublic)
+def letter_versions(letter: VisibleLetter, session: SessionDep) -> VersionsPublic:
+    """The versions of the letter's text, oldest first, with why each changed; a signature
+    records the version it consented to."""
+    rows = service.versions_of(session, letter=letter)
+    data = [VersionPublic.model_validate(r, from_attributes=True) for r in rows]
+    return VersionsPublic(data=data, count=len(data))

@@ -1,13 +1,24 @@
 """Request and response shapes of letters."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 
-from app.fields import LanguageTag, LongText, ShortText, Title
+from app.fields import LanguageTag, LongText, ShortText, Title, check_title
 from app.letters.models import LetterStatus
 
 SLUG_PATTERN = r"^[a-z0-9-]{3,80}$"
+# Why a signed letter's text changed (docs/decisions/0097): shown with the version history.
+ChangeReason = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_title)]
 
 
 class TranslationCreate(BaseModel):
@@ -32,6 +43,11 @@ class LetterCreate(BaseModel):
     declared_total: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     declared_anonymous: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     translations: list[TranslationCreate] = Field(default_factory=list, max_length=100)
+    self_signing: StrictBool = Field(
+        default=False, description="organisations may sign through the public form"
+    )
+    self_sign_counts_unverified: StrictBool = False
+    self_sign_withdraw_after_close: StrictBool = True
 
     @field_validator("declared_anonymous")
     @classmethod
@@ -57,6 +73,15 @@ class LetterUpdate(BaseModel):
     declared_total: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     declared_anonymous: StrictInt | None = Field(default=None, ge=0, le=10_000_000)
     translations: list[TranslationCreate] | None = Field(default=None, max_length=100)
+    # The public signing form (app/selfsign): open it, whether self-signatures a coordinator
+    # has not verified count, whether signers may withdraw once the letter is closed.
+    self_signing: StrictBool | None = None
+    self_sign_counts_unverified: StrictBool | None = None
+    self_sign_withdraw_after_close: StrictBool | None = None
+    text_change_reason: ChangeReason | None = Field(
+        default=None,
+        description="required to change the text of a signed letter: makes a new version",
+    )
 
 
 class CountsPublic(BaseModel):
@@ -86,6 +111,23 @@ class LetterPublic(BaseModel):
     counts: CountsPublic
     created_at: datetime
     closed_at: datetime | None
+    self_signing: bool
+    text_version: int = Field(description="the version of the text signers consent to now")
+
+
+class VersionPublic(BaseModel):
+    version: int
+    lang: str
+    title: str
+    body: str
+    recipients: str
+    reason: str | None = Field(description="why the text changed (none for the first version)")
+    created_at: datetime
+
+
+class VersionsPublic(BaseModel):
+    data: list[VersionPublic]
+    count: int
 
 
 class LettersPublic(BaseModel):

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from app.auth import service as auth_service
 from app.auth.service import Principal
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
-from app.letters.models import Letter, LetterStatus, LetterTranslation
+from app.letters.models import Letter, LetterStatus, LetterTranslation, LetterVersion
 from app.letters.schemas import (
     CountsPublic,
     LetterCreate,
@@ -158,6 +158,9 @@ def create(session: Session, *, data: LetterCreate, principal: Principal) -> Let
         declared_total=data.declared_total,
         declared_anonymous=data.declared_anonymous,
         created_by_token_id=principal.token_id,
+        self_signing=data.self_signing,
+        self_sign_counts_unverified=data.self_sign_counts_unverified,
+        self_sign_withdraw_after_close=data.self_sign_withdraw_after_close,
     )
     session.add(letter)
     _flush_slug(session, slug=data.slug)
@@ -197,17 +200,28 @@ def update(
         assert principal is not None, "whose drafts a slug may clash with depends on the caller"
         _check_slug_free(session, slug=changes["slug"], principal=principal, exclude_id=letter.id)
         letter.slug = changes["slug"]
-    for field in ("title", "body", "recipients", "lang"):
-        if field in changes and changes[field] != getattr(letter, field):
-            if locked:
-                raise Conflict(
-                    "the letter has signatures: its text can no longer change (add a translation instead)",
-                    field=field,
-                    error="letter_text_locked",
-                )
-            if changes[field] is None:
-                raise BadRequest(f"{field} must not be null", field=field)
-            setattr(letter, field, changes[field])
+    reason = changes.get("text_change_reason")
+    changed = [
+        f
+        for f in ("title", "body", "recipients", "lang")
+        if f in changes and changes[f] != getattr(letter, f)
+    ]
+    if changed and locked:
+        if reason is None:
+            raise Conflict(
+                "the letter has signatures: its text changes only as a new version, with "
+                "text_change_reason saying why (or add a translation instead)",
+                field=changed[0],
+                error="letter_text_locked",
+            )
+        _keep_version(session, letter=letter)
+    for field in changed:
+        if changes[field] is None:
+            raise BadRequest(f"{field} must not be null", field=field)
+        setattr(letter, field, changes[field])
+    if changed and locked:
+        letter.text_version += 1
+        _record_version(session, letter=letter, reason=reason)
     if "status" in changes and changes["status"] is not None:
         new_status = LetterStatus(changes["status"])
         current = LetterStatus(letter.status)
@@ -231,10 +245,16 @@ def update(
         raise BadRequest(
             "declared_anonymous must not exceed declared_total", field="declared_anonymous"
         )
+    for flag in ("self_signing", "self_sign_counts_unverified", "self_sign_withdraw_after_close"):
+        if changes.get(flag) is not None:
+            setattr(letter, flag, changes[flag])
     if "declared_total" in changes:
         letter.declared_total = total
     if "declared_anonymous" in changes:
         letter.declared_anonymous = anonymous
+    # The revision versions everything public pages show of the letter (its text, status,
+    # translations, counts): cached pages in every worker are re-rendered when it moves.
+    letter.revision += 1
     session.add(letter)
     _flush_slug(session, slug=letter.slug)
     if data.translations is not None:
@@ -242,6 +262,58 @@ def update(
     if changes:
         webhook_events.letter_updated(session, letter=letter, fields=sorted(changes))
     return letter
+
+
+def _record_version(session: Session, *, letter: Letter, reason: str | None) -> None:
+    assert letter.id is not None
+    session.add(
+        LetterVersion(
+            letter_id=letter.id,
+            version=letter.text_version,
+            lang=letter.lang,
+            title=letter.title,
+            body=letter.body,
+            recipients=letter.recipients,
+            reason=reason,
+        )
+    )
+
+
+def _keep_version(session: Session, *, letter: Letter) -> None:
+    """Before a signed letter's text changes: keep the version its signers consented to."""
+    kept = session.exec(
+        select(LetterVersion.id).where(
+            LetterVersion.letter_id == letter.id, LetterVersion.version == letter.text_version
+        )
+    ).first()
+    if kept is None:
+        _record_version(session, letter=letter, reason=None)
+
+
+def versions_of(session: Session, *, letter: Letter) -> list[LetterVersion]:
+    """Every version of the original text, oldest first (one, the current text, when it
+    never changed after signatures)."""
+    rows = list(
+        session.exec(
+            select(LetterVersion)
+            .where(LetterVersion.letter_id == letter.id)
+            .order_by(col(LetterVersion.version))
+        )
+    )
+    if rows:
+        return rows
+    assert letter.id is not None
+    return [
+        LetterVersion(
+            letter_id=letter.id,
+            version=letter.text_version,
+            lang=letter.lang,
+            title=letter.title,
+            body=letter.body,
+            recipients=letter.recipients,
+            created_at=letter.created_at,
+        )
+    ]
 
 
 def _set_translations(
@@ -320,4 +392,6 @@ def to_public(session: Session, *, letter: Letter) -> LetterPublic:
         counts=CountsPublic(total=total, named=named, anonymous=anonymous),
         created_at=letter.created_at,
         closed_at=letter.closed_at,
+        self_signing=letter.self_signing,
+        text_version=letter.text_version,
     )

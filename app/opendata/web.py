@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +23,7 @@ from app.i18n.negotiation import negotiate
 from app.i18n.sentences import language_name
 from app.opendata import identifiers, public, publicid, reconcile
 from app.opendata.labels import gettext_for
+from app.opendata.schemas import IdentifierCreate, IdentifierPublic, IdentifiersPublic
 from app.organisations import service as organisations
 from app.resolution.visibility import Viewer
 
@@ -195,27 +195,13 @@ def organisation_page(
 # --- External identifiers ------------------------------------------------------------------
 
 
-class IdentifierIn(BaseModel):
-    identifier: str = Field(max_length=250, description="scheme:value, e.g. wikidata:Q42")
-
-
-class IdentifierOut(BaseModel):
-    scheme: str
-    value: str
-    url: str | None
-
-
-class IdentifiersOut(BaseModel):
-    organisation_id: int
-    identifiers: list[IdentifierOut]
-
-
-def _identifiers_out(session: Session, organisation_id: int) -> IdentifiersOut:
+def _identifiers_out(session: Session, organisation_id: int) -> IdentifiersPublic:
     rows = identifiers.of(session, organisation_ids=[organisation_id])[organisation_id]
-    return IdentifiersOut(
+    return IdentifiersPublic(
         organisation_id=organisation_id,
         identifiers=[
-            IdentifierOut(scheme=r.scheme, value=r.value, url=identifiers.url_of(r)) for r in rows
+            IdentifierPublic(scheme=r.scheme, value=r.value, url=identifiers.url_of(r))
+            for r in rows
         ],
     )
 
@@ -223,10 +209,10 @@ def _identifiers_out(session: Session, organisation_id: int) -> IdentifiersOut:
 @api_router.post("/organisations/{organisation_id}/identifiers", status_code=201)
 def add_identifier(
     organisation_id: OrganisationId,
-    data: IdentifierIn,
+    data: IdentifierCreate,
     session: SessionDep,
     principal: CoordinatorUser,
-) -> IdentifiersOut:
+) -> IdentifiersPublic:
     """Attach an external identifier (admins; coordinators when every letter that shows the
     organisation is theirs)."""
     viewer = Viewer(principal)

@@ -12,7 +12,7 @@ from app.errors import BadRequest
 from app.organisations import service
 from app.organisations.models import Organisation
 from app.organisations.schemas import (
-    MatchCandidate,
+    MatchCandidatePublic,
     NameCreate,
     NameProposalPublic,
     OrganisationPublic,
@@ -31,7 +31,7 @@ def _public(session: Session, organisation: Organisation) -> OrganisationPublic:
     return OrganisationPublic.model_validate(profile, from_attributes=True)
 
 
-@router.get("/match", response_model=list[MatchCandidate])
+@router.get("/match", response_model=list[MatchCandidatePublic])
 def match_organisations(
     session: SessionDep,
     principal: CoordinatorUser,
@@ -39,7 +39,7 @@ def match_organisations(
         str, Query(min_length=1, max_length=MAX_NAME_LENGTH, description="Name to resolve")
     ],
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
-) -> list[MatchCandidate]:
+) -> list[MatchCandidatePublic]:
     """Ranked candidate organisations for a name, with the decision the resolver would take."""
     try:
         clean = validate_name(name)
@@ -48,7 +48,7 @@ def match_organisations(
     names = [n.name for n in identity.parse_names(name=clean)]
     resolution = identity.resolve(session, names=names, viewer=Viewer(principal), limit=limit)
     return [
-        MatchCandidate.model_validate(c, from_attributes=True)
+        MatchCandidatePublic.model_validate(c, from_attributes=True)
         for c in resolution.candidates[:limit]
     ]
 

@@ -70,7 +70,7 @@ class OrganisationPublic(BaseModel):
     signatures: list[OrganisationSignaturePublic]
 
 
-class MatchCandidate(BaseModel):
+class MatchCandidatePublic(BaseModel):
     organisation_id: int
     name: str
     matched_name: str

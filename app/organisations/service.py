@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.errors import Conflict, NotFound
 from app.organisations.models import Organisation, OrganisationName
-from app.resolution.visibility import Viewer, public_signatures
+from app.resolution.visibility import Viewer, public_signatures, shows
+from app.signatures.models import Signature
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,15 @@ def names_of(
 def profile(session: Session, *, organisation: Organisation) -> Profile:
     assert organisation.id is not None
     names = names_of(session, organisation_ids=[organisation.id])[organisation.id]
-    # Signatures that show it publicly only: an anonymous signature is never revealed here.
+    # Signatures that show it publicly only: an anonymous signature is never revealed here,
+    # and the position is the public rank on the letter (decision 0085), not the real one,
+    # whose gaps would tell where anonymous signatures sit.
     shown = [
-        ShownSignature(letter=letter.slug, position=s.position, signed_at=s.signed_at)
+        ShownSignature(
+            letter=letter.slug,
+            position=public_rank(session, letter_id=s.letter_id, position=s.position),
+            signed_at=s.signed_at,
+        )
         for s, letter in public_signatures(session, organisation_id=organisation.id)
     ]
     return Profile(
@@ -101,3 +108,12 @@ def profile(session: Session, *, organisation: Organisation) -> Profile:
         names=names,
         signatures=shown,
     )
+
+
+def public_rank(session: Session, *, letter_id: int, position: int) -> int:
+    """The number a public list gives the signature at `position`: 1 + the public entries
+    before it."""
+    before = select(func.count()).where(
+        Signature.letter_id == letter_id, shows(), col(Signature.position) < position
+    )
+    return int(session.exec(before).one()) + 1

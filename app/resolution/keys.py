@@ -11,7 +11,8 @@ stopwords), `t:` anyascii transliteration (non-Latin alphabets), `b:` CJK charac
 import hashlib
 import itertools
 
-from app.resolution.normalise import NameKey
+from app.resolution.lemmas import is_cyrillic, latin_reading
+from app.resolution.normalise import TYPE_WORDS, NameKey
 
 # The bonus of a query's whole-name key over the IDF weights of its other keys.
 _EXACT_WEIGHT = 60.0
@@ -48,6 +49,14 @@ def name_index_keys(key: NameKey) -> set[str | int]:
         keys.add(_exact("i:" + initials))
     if key.translit:
         keys.add("t:" + key.translit)
+        if is_cyrillic(key.norm):
+            # Its words read in Latin letters find Latin names (lemmas.latin_reading).
+            # Only words of its own: type words ("center") are in every posting already.
+            keys.update(
+                "w:" + w
+                for w in latin_reading(key.norm).split()
+                if len(w) >= 3 and w not in TYPE_WORDS
+            )
     if key.cjk:
         if len(key.cjk) == 1:
             keys.add("u:" + key.cjk)

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from app.resolution.lookalike import lookalike_word, strip_invisible
 from app.resolution.normalise import STOPWORDS, abbreviates, is_acronym, name_key, naming_word
 from app.resolution.scripts import char_script, detect_script, is_cjk_script
 
@@ -55,15 +56,23 @@ class NameError_(ValueError):
 
 
 def validate_name(raw: str) -> str:
-    """NFC, trimmed, 1–300 characters, at least one letter, no HTML markup, no
-    control/bidi-override character or lone surrogate; raises NameError_ otherwise."""
+    """NFC, trimmed, invisible characters removed (lookalike.strip_invisible), 1–300
+    characters, at least one letter, no HTML markup, no control/bidi-override character, lone
+    surrogate or word mixing look-alike letters of two scripts; raises NameError_ otherwise."""
     if _BIDI_AND_CONTROL.search(raw):
         raise NameError_("must not contain control or bidi-override characters")
     if _SURROGATE.search(raw):
         raise NameError_("must be valid Unicode text (a lone surrogate is not)")
-    name = unicodedata.normalize("NFC", re.sub(r"\s+", " ", raw)).strip()
-    if not _INVISIBLE.sub("", name).strip():
+    if not strip_invisible(_INVISIBLE.sub("", raw)).strip():
         raise NameError_("must not be empty or made only of invisible characters")
+    # What cannot be seen is not stored: "Amnesty\u200b International" is Amnesty International.
+    name = unicodedata.normalize("NFC", re.sub(r"\s+", " ", strip_invisible(raw))).strip()
+    twin = lookalike_word(name)
+    if twin is not None:
+        raise NameError_(
+            f"mixes look-alike letters of different scripts in '{twin}' (e.g. Cyrillic 'а' "
+            "for Latin 'a'); write each word in one script"
+        )
     if len(name) > MAX_NAME_LENGTH:
         raise NameError_(f"must be at most {MAX_NAME_LENGTH} characters")
     if _MARKUP.search(name):

@@ -33,6 +33,8 @@ import opencc
 from anyascii import anyascii
 from babel import Locale
 
+from app.resolution.lemmas import is_cyrillic, lemma, type_words
+
 _COMBINING = re.compile(r"[\u0300-\u036f\u064b-\u065f\u0670\u0640]")
 _LETTER_FOLDS = str.maketrans(
     {
@@ -216,6 +218,10 @@ TYPE_WORDS = frozenset(
         "plc",
         "cic",
         "ac",
+        "secretariat",
+        "office",
+        "headquarters",
+        "hq",
     ]
 )
 # Type words that name no body of their own: legal forms, and words for what any body is or
@@ -240,8 +246,19 @@ LEGAL_FORMS = frozenset(
         "ac",
     ]
 )
+# The office of a body is that body: "International Tibet Network Secretariat".
 _NO_BODY_OF_ITS_OWN = LEGAL_FORMS | frozenset(
-    ["organization", "campaign", "project", "initiative", "movement"]
+    [
+        "organization",
+        "campaign",
+        "project",
+        "initiative",
+        "movement",
+        "secretariat",
+        "office",
+        "headquarters",
+        "hq",
+    ]
 )
 
 
@@ -403,6 +420,9 @@ def _fold(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).casefold()
     text = _APOSTROPHES.sub("", text).translate(_LETTER_FOLDS)
     text = unicodedata.normalize("NFKD", text)
+    # Й and Ї are letters of their own in Russian and Ukrainian, not И and І with a mark:
+    # Гражданский is not Гражданскии.
+    text = text.replace("\u0438\u0306", "\u0439").replace("\u0456\u0308", "\u0457")
     text = unicodedata.normalize("NFC", _COMBINING.sub("", text))
     text = text.translate(_PUNCT_TABLE).translate(_LETTER_FOLDS)
     text = fold_han(text)
@@ -609,6 +629,7 @@ def is_acronym(raw: str) -> bool:
     return upper >= 2 and upper > len(letters) - upper and not any(is_cjk_char(c) for c in letters)
 
 
+_SET_APART = re.compile(r"(?:,|\(|\[)\s*([A-Z]{2,3})\s*[)\]]?\s*$")
 _CAPS_SPLIT = re.compile(r"[\s\-–—/(),.:;!?\[\]【】]+")
 
 
@@ -622,7 +643,10 @@ def _classify(token: str) -> tuple[str, str, str]:
     demonym = _demonym_place(token)
     if demonym is not None:
         return _item("p", demonym, token[0])
-    canonical = _TYPE_VARIANTS.get(token, token)
+    if is_cyrillic(token):
+        # Центра and Центр are one word, and a type word (lemmas.py).
+        token = lemma(token)
+    canonical = _TYPE_VARIANTS.get(token) or type_words().get(token, token)
     return _item("t" if canonical in TYPE_WORDS else "c", canonical, token[0])
 
 
@@ -643,9 +667,13 @@ def build_name_key(raw: str) -> NameKey:
     }
     tokens = norm.split()
     items: list[tuple[str, str, str]] = []
+    # A code that is also a word (US, IT, NO) is a place when set apart after the name in
+    # capitals: "Uyghur Human Rights Project, US", "Friends of Tibet (IT)".
+    apart = _SET_APART.search(raw)
     i = 0
     while i < len(tokens):
         token = tokens[i]
+        set_apart = apart is not None and i == len(tokens) - 1 and token == apart.group(1).lower()
         if _CJK.search(token):
             i += 1
             continue
@@ -655,7 +683,9 @@ def build_name_key(raw: str) -> NameKey:
             found = places.get(phrase)
             # Codes and short words count as places only when written in capitals (NZ, HK).
             if found is None or (
-                size == 1 and len(token) <= 3 and (token not in caps or token in _NOT_PLACE_CODES)
+                size == 1
+                and len(token) <= 3
+                and (token not in caps or (token in _NOT_PLACE_CODES and not set_apart))
             ):
                 continue
             place = (found, size)

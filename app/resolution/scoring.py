@@ -46,16 +46,21 @@ The rules, each leaving a reason:
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import cache
 
+from babel.core import get_global
 from rapidfuzz import fuzz
 
+from app.resolution.lemmas import is_cyrillic, latin_reading
 from app.resolution.normalise import (
     LEGAL_FORMS,
     TYPE_WORDS,
     NameKey,
     abbreviates,
     describe,
+    fold,
     name_key,
     names_a_body,
 )
@@ -68,7 +73,12 @@ UNIDENTIFIED = 75.0  # a name made only of places, numbers or type words
 REORDERED = 80.0  # the same words in another order
 ADDED_BODY = 84.0  # one side adds a word that can name another body
 CONTRADICTED = 80.0  # the query's own acronym fits none of the candidate's names
+LOCATED = 85.0  # a place after the name the registry does not give: section or headquarters?
 _DIGIT_WORDS = {"2": "t", "4": "f"}
+# An acronym of at least this many letters equal to a long name's initials may link (90 leaves
+# every other candidate with the same initials within the margin).
+_LINKING_INITIALS = 4
+ACRONYM_INITIALS = 90.0
 
 Rarity = Callable[[str], int]
 
@@ -252,10 +262,36 @@ def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:
     b = r.translit or r.norm
     if a == b:
         return PairScore(92.0, [f"same as '{r.raw}' once transliterated"], q, r)
+    words = _read_in_latin(q, r)
+    if words is not None and words.score >= REVIEW:
+        return words
     ratio = fuzz.token_sort_ratio(a, b)
     if ratio >= 92:
         return PairScore(80.0, [f"close to '{r.raw}' once transliterated ({ratio:.0f})"], q, r)
     return PairScore(min(50.0, ratio * 0.5), [f"transliteration differs from '{r.raw}'"], q, r)
+
+
+def _read_in_latin(q: NameKey, r: NameKey) -> PairScore | None:
+    """A Cyrillic name against a Latin one word by word (lemmas.latin_reading: Сахаровский
+    Центр reads as "sakharov center"): at most what an equal transliteration scores."""
+    cyrillic, latin = (q, r) if q.translit else (r, q)
+    if not is_cyrillic(cyrillic.norm) or latin.translit:
+        return None
+    text = latin_reading(cyrillic.norm)
+    if not set(text.split()) & set(latin.norm.split()):
+        return None  # no word in common: nothing to align (the usual case, kept cheap)
+    reading = name_key(text)
+    if not reading.items:
+        return None
+    pair = _word_pair(reading, latin, None) if q is cyrillic else _word_pair(latin, reading, None)
+    said = f"'{cyrillic.raw}' read as '{reading.raw}'"
+    return PairScore(
+        min(pair.score, 92.0),
+        [f"{said}: {pair.reasons[0]}" if pair.reasons else said, *pair.reasons[1:]],
+        q,
+        r,
+        two_bodies=pair.two_bodies,
+    )
 
 
 def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairScore:
@@ -302,16 +338,43 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         and len(q.despaced) >= 3
         and q.despaced in (r.initials, r.initials_with_stopwords)
     ):
-        reason = f"acronym {q.raw} matches the initials of '{r.raw}' (review only)"
-        return PairScore(78.0, [reason], q, r, acronym=True)
+        return _initials_pair(q, r, f"acronym {q.raw} matches the initials of '{r.raw}'")
     if (
         r.is_acronym
         and len(r.despaced) >= 3
         and r.despaced in (q.initials, q.initials_with_stopwords)
     ):
-        reason = f"'{q.raw}' has the initials of the acronym {r.raw} (review only)"
-        return PairScore(78.0, [reason], q, r, acronym=True)
+        return _initials_pair(q, r, f"'{q.raw}' has the initials of the acronym {r.raw}")
     return _word_pair(q, r, rarity)
+
+
+def _initials_pair(q: NameKey, r: NameKey, reason: str) -> PairScore:
+    """An acronym against a long name whose initials it is, in whatever language the long
+    name is written (FIDH: Fédération internationale pour les droits humains).
+
+    Three letters are shared by too many bodies to link on (review only), and so are initials
+    that need the stopwords (HRIC from Human Rights *in* China). From four letters on the
+    initials of the words that are not stopwords link, but only as the one organisation they fit: any other candidate
+    whose name has them too stays within the margin and sends the pair to a person
+    (`decide`). The long name's places are spelled by the acronym (ACHK: Alliance Canada
+    Hong Kong), so they do not count as places the acronym leaves out."""
+    spelled = q.discriminators if r.is_acronym else r.discriminators
+    long_name = r if q.is_acronym else q
+    acronym = q if q.is_acronym else r
+    if (
+        len(acronym.despaced) >= _LINKING_INITIALS
+        and acronym.despaced == long_name.initials
+        and long_name.identifying
+    ):
+        return PairScore(
+            ACRONYM_INITIALS,
+            [f"{reason} (the only registered name with these initials links)"],
+            q,
+            r,
+            acronym=True,
+            consumed=spelled,
+        )
+    return PairScore(78.0, [f"{reason} (review only)"], q, r, acronym=True, consumed=spelled)
 
 
 def _word_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
@@ -416,6 +479,38 @@ def _reordered(pairs: list[tuple[int, int]]) -> bool:
     return any(b < a for a, b in itertools.pairwise(positions))
 
 
+@cache
+def _zone_territories() -> dict[str, str]:
+    """City discriminator (`city:berlin`) → its country, from CLDR's time zones."""
+    cities: dict[str, str] = {}
+    for zone, territory in get_global("zone_territories").items():
+        if zone.count("/") == 1:
+            city = "city:" + fold(zone.rsplit("/", 1)[1].replace("_", " "))
+            cities.setdefault(city, territory)
+    return cities
+
+
+def based_in(places: AbstractSet[str], country: str | None) -> bool:
+    """Whether every place (country codes, `city:` ids) lies in the registered country."""
+    if not country or not places:
+        return False
+    code = country.upper()
+    cities = _zone_territories()
+    return all(p == code or cities.get(p) == code for p in places)
+
+
+def international_kind(names: Sequence[NameKey]) -> bool:
+    """An international body or a federation: its sections in each country sign too."""
+    return any(v in ("international", "federation") for r in names for _, v, _ in r.items)
+
+
+def trailing_places(key: NameKey, places: AbstractSet[str]) -> bool:
+    """Whether the places come after every word of the name ("CSW, UK", "X (Poland)")."""
+    last_word = max((i for i, (k, _, _) in enumerate(key.items) if k in "ct"), default=-1)
+    found = {v for i, (k, v, _) in enumerate(key.items) if k == "p" and i > last_word}
+    return bool(found) and places <= found
+
+
 def registrable_domain(website: str | None) -> str | None:
     """`https://www.amnesty.org.uk/x` → amnesty.org.uk (heuristic: two labels, three under a
     two-letter country code with a generic second level such as org/co/com)."""
@@ -466,8 +561,23 @@ def score_organisation(
         reasons.append(f"different place or chapter: {said} vs {theirs}")
     elif extra:
         said = ", ".join(sorted(describe(d) for d in extra))
-        score = min(score, 60.0)
-        reasons.append(f"the query names {said}; the candidate does not")
+        if based_in(extra, country) and not international_kind(names):
+            # "World Uyghur Congress, Germany" where the registry holds the Congress as
+            # German: the place says where it is, not which part of it.
+            reasons.append(f"{said}: where the organisation is registered (its country)")
+        elif best.score >= LINK and trailing_places(best.query, extra):
+            # "Amnesty International UK", "Helsinki Foundation (Poland)": the headquarters,
+            # or a national section or office that is a signatory of its own. A person says.
+            score = min(score, LOCATED)
+            why = (
+                "an international body's national section or office?"
+                if international_kind(names)
+                else "a chapter or office, or the headquarters?"
+            )
+            reasons.append(f"the query places it in {said}, the registry does not: {why}")
+        else:
+            score = min(score, 60.0)
+            reasons.append(f"the query names {said}; the candidate does not")
     elif missing and not best.exact and not (best.acronym and best.candidate.is_acronym):
         # A standalone acronym name identifies the organisation whatever its long name says.
         theirs = ", ".join(sorted(describe(d) for d in missing))
@@ -677,8 +787,10 @@ class ScoreBound:
                 else frozenset().union(*(r.discriminators for r in names))
             )
             extra, missing = self._places - theirs, theirs - self._places
-            if extra:
-                bound = min(bound, 50.0 if missing else 60.0)
+            if extra and missing:
+                bound = min(bound, 50.0)
+            elif extra and not based_in(extra, country):
+                bound = min(bound, LOCATED)
             elif missing:
                 bound = min(bound, 85.0)
         if self._domain and domain:

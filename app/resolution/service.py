@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from app.errors import Conflict
 from app.resolution import candidates as candidate_queue
-from app.resolution import checks, learned, registry
+from app.resolution import checks, glosses, learned, registry
 from app.resolution import queue as duplicate_queue
 from app.resolution.index import Index
 from app.resolution.models import Judgement
@@ -156,11 +156,28 @@ def resolve(
     }
     ranked = sorted(scored.items(), key=lambda pair: (-pair[1].score, pair[0]))
     plausible = [(oid, s) for oid, s in ranked if s.score >= REVIEW]
+    reasons: list[str] = []
+    if plausible:
+        judgements = _judgements(session, [oid for oid, _ in plausible[:20]])
+        reasons = decide([(oid, r.score) for oid, r in plausible], judgements)
+    if reasons or not plausible:
+        # Nothing links: translations found through dictionaries are offered to a person
+        # (never linked, and never in the way of a link: glosses.py).
+        translated = glosses.candidates(seen, keys)
+        known = {oid for oid, _ in plausible}
+        extra = [
+            (oid, s)
+            for oid, s in translated.items()
+            if oid not in known and not refusals.excluded(oid)
+        ]
+        if extra:
+            plausible = sorted([*plausible, *extra], key=lambda pair: (-pair[1].score, pair[0]))
+            reasons = reasons or [
+                "only a translation of the name fits (dictionary glosses): a person confirms it"
+            ]
     if not plausible:
         return Resolution(status="new", score=ranked[0][1].score if ranked else 0.0)
-    judgements = _judgements(session, [oid for oid, _ in plausible[:20]])
     best_id, best = plausible[0]
-    reasons = decide([(oid, r.score) for oid, r in plausible], judgements)
     if not reasons and refusals.partial(best_id):
         reasons = ["an admin judged one of these names to be a different organisation"]
     status = "needs_review" if reasons else "existing"

@@ -16,18 +16,22 @@ from app.security.limits import send_error
 
 logger = logging.getLogger("undersigned.errors")
 
-# `Bearer <anything>`, minted tokens (`us_` + urlsafe base64) and Authorization header dumps.
+# `Bearer <anything>`, minted tokens (`us_` + urlsafe base64), Authorization header dumps and
+# the emailed links of self-signatures (app/selfsign: the token is a path segment).
 _SECRETS = re.compile(
     r"(?i)(bearer\s+)\S+|\bus_[A-Za-z0-9_\-]{8,}|(authorization['\"]?\s*[:=,]\s*['\"]?)[^'\"\s,}]+"
+    r"|(/sign-requests/(?:confirm|manage)/)[^/?\s'\"]+"
 )
 
 
 def redact(text: str) -> str:
-    return _SECRETS.sub(lambda m: (m.group(1) or m.group(2) or "") + "[redacted]", text)
+    return _SECRETS.sub(
+        lambda m: (m.group(1) or m.group(2) or m.group(3) or "") + "[redacted]", text
+    )
 
 
 def strip_query(target: str) -> str:
-    return target.split("?", 1)[0]
+    return redact(target.split("?", 1)[0])
 
 
 class AccessLogFilter(logging.Filter):

@@ -68,9 +68,11 @@ class SignaturesPublic(BaseModel):
 
 
 class SignatoryPublic(BaseModel):
-    position: int
+    position: int = Field(
+        description="Rank among the public signatories (1, 2, 3, …): anonymous and withdrawn "
+        "signatures leave no gap"
+    )
     name: str
-    organisation_id: int
 
 
 class SignatoriesPublic(BaseModel):
@@ -79,4 +81,6 @@ class SignatoriesPublic(BaseModel):
     data: list[SignatoryPublic]
     named_count: int
     anonymous_count: int
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page (how many public entries came before)"
+    )

@@ -4,7 +4,9 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app import audit
@@ -24,13 +26,78 @@ from app.signatures.models import IdempotencyRecord, Signature
 from app.signatures.schemas import SignatureCreate, SignaturePublic
 from app.webhooks import events as webhook_events
 
+# PostgreSQL advisory-lock class of "a letter's signatures" (the key is (class, letter id)).
+LETTER_LOCK_CLASS = 0x5547
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def share_letter(session: Session, *, letter: Letter) -> None:
+    """Keep whole-letter writers (imports, merges, withdrawals: `lock_letter`) out while this
+    signature is prepared, without excluding other signers (decision 0087).
+
+    A shared advisory lock rather than a shared row lock: PostgreSQL's lock manager queues a
+    new shared request behind a waiting exclusive one, so a merge is not starved by a stream
+    of signers (a FOR KEY SHARE row lock would let every new signer in ahead of it). SQLite:
+    BEGIN IMMEDIATE already holds the database's write lock."""
+    if _is_postgresql(session):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:cls, :id)"),
+            {"cls": LETTER_LOCK_CLASS, "id": letter.id},
+        )
+
+
+def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
+    """Wait for the letters' in-flight signers and keep new ones out until commit; in id order
+    (every whole-letter writer takes these first, before any row lock)."""
+    if _is_postgresql(session):
+        for letter_id in sorted(set(letter_ids)):
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:cls, :id)"),
+                {"cls": LETTER_LOCK_CLASS, "id": letter_id},
+            )
+
+
+def allocate(session: Session, *, letter: Letter) -> int:
+    """The hot lock, taken as late as possible: one UPDATE of the letter row (revision and
+    counts time, only while the letter is open) then the next position under that lock.
+
+    Everything slow (resolution, organisation creation, the organisation's lock) happened
+    before; what follows until commit is the signature, audit and idempotency inserts. The
+    revision is bumped in SQL, not from the value this transaction read, so concurrent
+    signers never write the same revision. Raises `letter_not_open` when the letter was closed
+    meanwhile (the UPDATE re-reads the committed row before matching)."""
+    assert letter.id is not None
+    changed_at = utcnow()
+    table = Letter.__table__  # type: ignore[attr-defined]
+    row = session.execute(
+        update(table)
+        .where(table.c.id == letter.id, table.c.status == LetterStatus.open)
+        .values(revision=table.c.revision + 1, counts_changed_at=changed_at)
+        .returning(table.c.revision)
+    ).first()
+    if row is None:
+        session.refresh(letter)
+        ensure_open(letter=letter)
+        raise AssertionError("letter row vanished")  # pragma: no cover - open yet no row
+    # The ORM's copy follows the row without flushing it again.
+    set_committed_value(letter, "revision", row[0])
+    set_committed_value(letter, "counts_changed_at", changed_at)
+    counting.note_changed(session, slug=letter.slug)
+    return next_position(session, letter_id=letter.id)
+
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
-    """Serialise writes to one letter's signatures (positions, one live signature per org).
+    """Serialise whole-letter writes (imports, withdrawals) with everything else on the letter.
 
-    PostgreSQL: a row lock on the letter. SQLite: write requests already hold the database's
+    PostgreSQL: the letter's exclusive advisory lock (waits for in-flight signers, decision
+    0087), then a row lock on the letter. SQLite: write requests already hold the database's
     write lock from BEGIN IMMEDIATE (app/db.py), so FOR UPDATE is dropped by the dialect.
     """
+    assert letter.id is not None
+    exclude_signers(session, letter_ids=[letter.id])
     session.refresh(letter, with_for_update=True)
 
 
@@ -213,6 +280,76 @@ def resolve_or_create(
     return resolution.organisation_id, resolution
 
 
+def _claim_key(
+    session: Session, *, principal: Principal, letter: Letter, key: str, request_hash: str
+) -> tuple[IdempotencyRecord | None, tuple[int, dict[str, Any]] | None]:
+    """Reserve an Idempotency-Key before the work: (our record, None), or (None, the first
+    response) when a request with this key committed first. Signers no longer exclude each
+    other, so two retries can race: PostgreSQL makes the second insert wait for the first's
+    transaction, then it fails and replays what the first stored."""
+    assert letter.id is not None
+    replay = _replay(
+        session, principal=principal, letter=letter, key=key, request_hash=request_hash
+    )
+    if replay is not None:
+        return None, replay
+    record = IdempotencyRecord(
+        token_key=principal.actor,
+        letter_id=letter.id,
+        key=key,
+        request_hash=request_hash,
+        status_code=0,
+        response={},
+    )
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        replay = _replay(
+            session, principal=principal, letter=letter, key=key, request_hash=request_hash
+        )
+        if replay is None:
+            raise
+        return None, replay
+    return record, None
+
+
+def _insert_signature(
+    session: Session,
+    *,
+    letter: Letter,
+    organisation_id: int | None,
+    data: SignatureCreate,
+    source: str,
+) -> tuple[int, Signature]:
+    """(201, the new signature), or (200, the live one) when a concurrent request signed for
+    the same organisation first (the partial unique index; the savepoint undoes our
+    allocation)."""
+    assert letter.id is not None
+    display_name = data.display_name or (data.organisation.name if data.organisation else None)
+    try:
+        with session.begin_nested():
+            signature = Signature(
+                letter_id=letter.id,
+                organisation_id=organisation_id,
+                anonymous=data.anonymous,
+                display_name=display_name,
+                position=allocate(session, letter=letter),
+                source=source,
+            )
+            session.add(signature)
+            session.flush()
+    except IntegrityError:
+        if organisation_id is None:
+            raise
+        existing = live_signature(session, letter_id=letter.id, organisation_id=organisation_id)
+        if existing is None:
+            raise
+        session.refresh(letter)
+        return 200, existing
+    return 201, signature
+
+
 def sign(
     session: Session,
     *,
@@ -222,11 +359,15 @@ def sign(
     idempotency_key: str | None = None,
     source: str = "api",
 ) -> tuple[int, dict[str, Any]]:
-    """Sign a letter; returns (status code, body): 201 new, 200 already signed or replayed."""
+    """Sign a letter; returns (status code, body): 201 new, 200 already signed or replayed.
+
+    Concurrent signers of one letter run side by side until `allocate`, the one short
+    serialised step (decision 0087)."""
     request_hash = _request_hash(data)
-    lock_letter(session, letter=letter)
+    share_letter(session, letter=letter)
+    record = None
     if idempotency_key is not None:
-        replay = _replay(
+        record, replay = _claim_key(
             session,
             principal=principal,
             letter=letter,
@@ -240,7 +381,6 @@ def sign(
     viewer = Viewer(principal)
     organisation_id, resolution = resolve_or_create(session, data=data, viewer=viewer)
     existing = None
-    restanding = False
     if organisation_id is not None:
         # A signature that may change who can see the organisation (its first public one, or
         # the first anonymous one of an organisation nothing showed) reloads it everywhere.
@@ -260,39 +400,23 @@ def sign(
     if existing is not None:
         status, signature = 200, existing
     else:
-        display_name = data.display_name or (data.organisation.name if data.organisation else None)
-        signature = Signature(
-            letter_id=letter.id,
-            organisation_id=organisation_id,
-            anonymous=data.anonymous,
-            display_name=display_name,
-            position=next_position(session, letter_id=letter.id),
-            source=source,
+        status, signature = _insert_signature(
+            session, letter=letter, organisation_id=organisation_id, data=data, source=source
         )
-        session.add(signature)
-        touch_counts(session, letter=letter)
-        session.flush()
-        status = 201
-        audit_created(session, letter=letter, signature=signature, principal=principal)
-        webhook_events.signature_event(
-            session,
-            letter=letter,
-            event="signature.created",
-            signature=signature,
-            counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
-        )
-    body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
-    if idempotency_key is not None:
-        session.add(
-            IdempotencyRecord(
-                token_key=principal.actor,
-                letter_id=letter.id,
-                key=idempotency_key,
-                request_hash=request_hash,
-                status_code=status,
-                response=body,
+        if status == 201:
+            audit_created(session, letter=letter, signature=signature, principal=principal)
+            webhook_events.signature_event(
+                session,
+                letter=letter,
+                event="signature.created",
+                signature=signature,
+                counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
             )
-        )
+    body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
+    if record is not None:
+        record.status_code = status
+        record.response = body
+        session.add(record)
         session.flush()
     return status, body
 
@@ -359,32 +483,44 @@ def list_signatures(
     return rows[:limit], next_cursor
 
 
+def _public_offset(value: str | None) -> int:
+    """The public list's cursor: how many public entries came before (never a real position,
+    which would tell where hidden signatures sit)."""
+    return _cursor(value)
+
+
 def signatories(
     session: Session, *, letter: Letter, lang: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Named live signatories in letter order; anonymous ones never appear here."""
+    """Named live signatories in letter order; anonymous ones never appear here.
+
+    Public shape (decision 0085): `position` is the rank among the entries the public sees
+    (1, 2, 3, … with no gap where an anonymous or withdrawn signature sits), and no
+    organisation id, whose creation order would count hidden organisations. The coordinator's
+    list (`list_signatures`) keeps real positions and ids."""
+    start = _public_offset(cursor)
     query = (
         select(Signature)
-        .where(Signature.letter_id == letter.id, shows(), Signature.position > _cursor(cursor))
+        .where(Signature.letter_id == letter.id, shows())
         .order_by(col(Signature.position))
+        .offset(start)
         .limit(limit + 1)
     )
     rows = list(session.exec(query))
-    next_cursor = str(rows[limit - 1].position) if len(rows) > limit else None
+    next_cursor = str(start + limit) if len(rows) > limit else None
     rows = rows[:limit]
     names = organisation_service.names_of(
         session, organisation_ids=[r.organisation_id for r in rows if r.organisation_id]
     )
     wanted = reader_names.reader(lang) if lang else None
+    # shows() implies an organisation: every row gets the next public number.
     data = [
         {
-            "position": r.position,
+            "position": start + index,
             "name": reader_names.name_for(
-                names.get(r.organisation_id, []), wanted=wanted, display_name=r.display_name
+                names.get(r.organisation_id or 0, []), wanted=wanted, display_name=r.display_name
             ),
-            "organisation_id": r.organisation_id,
         }
-        for r in rows
-        if r.organisation_id is not None
+        for index, r in enumerate(rows, start=1)
     ]
     return data, next_cursor

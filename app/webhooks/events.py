@@ -4,10 +4,11 @@ Public-safe by default: an anonymous signature carries no organisation and no pr
 `include_anonymous` (a subscription of the letter's own coordinators) adds them. Organisation
 ids are public ids (app/opendata/publicid.py)."""
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.letters.models import Letter
 from app.opendata.publicid import public_org_id
@@ -66,3 +67,38 @@ def letter_updated(session: Session, *, letter: Letter, fields: list[str]) -> No
         event="letter.updated",
         data=lambda _private: {"slug": letter.slug, "status": letter.status, "fields": fields},
     )
+
+
+def signatures_moved(
+    session: Session,
+    *,
+    signatures: Iterable[Signature],
+    recounted: set[int],
+    counts: Callable[[int], tuple[int, int]],
+) -> None:
+    """After a merge or its undo: `signature.moved` for each signature whose organisation or
+    state changed, then `count.changed` on the letters in `recounted` (a retired duplicate, a
+    signature brought back)."""
+    by_letter: dict[int, list[Signature]] = defaultdict(list)
+    for signature in signatures:
+        by_letter[signature.letter_id].append(signature)
+    letter_ids = set(by_letter) | recounted
+    if not letter_ids:
+        return
+    letters = {
+        letter.id: letter
+        for letter in session.exec(select(Letter).where(col(Letter.id).in_(letter_ids)))
+    }
+    for letter_id in sorted(letter_ids):
+        letter = letters[letter_id]
+        for signature in sorted(by_letter.get(letter_id, []), key=lambda s: s.position):
+            service.emit(
+                session,
+                letter=letter,
+                event="signature.moved",
+                data=lambda private, signature=signature: {  # type: ignore[misc]
+                    "signature": _signature(signature, private)
+                },
+            )
+        if letter_id in recounted:
+            counted(session, letter=letter, counts=lambda letter_id=letter_id: counts(letter_id))  # type: ignore[misc]

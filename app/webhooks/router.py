@@ -1,10 +1,8 @@
 """Webhook endpoints: subscribe a letter, send a test event, list deliveries, pause."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
 
 from app.auth.dependencies import CoordinatorUser
 from app.db import SessionDep
@@ -14,57 +12,22 @@ from app.letters.models import Letter
 from app.resolution.visibility import Viewer
 from app.webhooks import service
 from app.webhooks.models import WebhookSubscription
+from app.webhooks.schemas import (
+    DeliveriesPublic,
+    DeliveryPublic,
+    WebhookCreate,
+    WebhookCreatedPublic,
+    WebhookPublic,
+    WebhookUpdate,
+)
 
 router = APIRouter(tags=["webhooks"])
 WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-class WebhookIn(BaseModel):
-    url: str = Field(max_length=2000, description="HTTPS URL of the receiver")
-    events: list[str] = Field(max_length=10, description=f"Any of {', '.join(service.EVENTS)}")
-    include_anonymous: bool = Field(
-        default=False,
-        description="Anonymous signers' organisations too (the letter's coordinators only)",
-    )
-
-
-class WebhookOut(BaseModel):
-    id: int
-    letter: str
-    url: str
-    events: list[str]
-    include_anonymous: bool
-    paused: bool
-    created_at: datetime
-
-
-class WebhookCreated(WebhookOut):
-    secret: str = Field(description="HMAC-SHA256 key of the signatures: shown this once")
-
-
-class WebhookPatch(BaseModel):
-    paused: bool
-
-
-class DeliveryOut(BaseModel):
-    id: str
-    event: str
-    status: str
-    attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
-
-
-class DeliveriesOut(BaseModel):
-    data: list[DeliveryOut]
-
-
-def _out(row: WebhookSubscription, letter: Letter) -> WebhookOut:
+def _out(row: WebhookSubscription, letter: Letter) -> WebhookPublic:
     assert row.id is not None
-    return WebhookOut(
+    return WebhookPublic(
         id=row.id,
         letter=letter.slug,
         url=row.url,
@@ -81,7 +44,7 @@ def _managed(
     """The subscription and its letter, when the caller manages the letter (404 otherwise:
     another letter's webhooks are not the caller's business)."""
     row = service.get(session, subscription_id=webhook_id)
-    letter = session.get(Letter, row.letter_id)
+    letter = service.letter_of(session, subscription=row)
     viewer = Viewer(principal)
     if letter is None or not (viewer.is_admin or row.letter_id in viewer.managed(session)):
         raise NotFound(f"no webhook {webhook_id}", field="id")
@@ -90,8 +53,8 @@ def _managed(
 
 @router.post("/letters/{slug}/webhooks", status_code=201)
 def create_webhook(
-    data: WebhookIn, letter: ManagedLetter, session: SessionDep, principal: CoordinatorUser
-) -> WebhookCreated:
+    data: WebhookCreate, letter: ManagedLetter, session: SessionDep, principal: CoordinatorUser
+) -> WebhookCreatedPublic:
     """Subscribe an HTTPS URL to a letter's events; the secret is shown once."""
     viewer = Viewer(principal)
     assert letter.id is not None
@@ -104,29 +67,23 @@ def create_webhook(
         may_see_anonymous=not viewer.is_admin and letter.id in viewer.managed(session),
         actor=principal.actor,
     )
-    return WebhookCreated(**_out(row, letter).model_dump(), secret=row.secret)
+    return WebhookCreatedPublic(**_out(row, letter).model_dump(), secret=row.secret)
 
 
 @router.get("/letters/{slug}/webhooks")
-def list_webhooks(letter: ManagedLetter, session: SessionDep) -> list[WebhookOut]:
-    from sqlmodel import col, select
-
-    rows = session.exec(
-        select(WebhookSubscription)
-        .where(WebhookSubscription.letter_id == letter.id)
-        .order_by(col(WebhookSubscription.id))
-    )
-    return [_out(r, letter) for r in rows]
+def list_webhooks(letter: ManagedLetter, session: SessionDep) -> list[WebhookPublic]:
+    assert letter.id is not None
+    return [_out(r, letter) for r in service.of_letter(session, letter_id=letter.id)]
 
 
 @router.post("/webhooks/{webhook_id}/test", status_code=202)
 def send_test_event(
     webhook_id: WebhookId, session: SessionDep, principal: CoordinatorUser
-) -> DeliveryOut:
+) -> DeliveryPublic:
     """Queue a `ping` event for this subscription only."""
     row, letter = _managed(session, principal, webhook_id)
     delivery = service.test_event(session, subscription=row, letter=letter)
-    return DeliveryOut(
+    return DeliveryPublic(
         id=delivery.uid,
         event=delivery.event,
         status=delivery.status,
@@ -145,13 +102,13 @@ def list_deliveries(
     session: SessionDep,
     principal: CoordinatorUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> DeliveriesOut:
+) -> DeliveriesPublic:
     """The most recent deliveries, newest first, with their status."""
     row, _ = _managed(session, principal, webhook_id)
     assert row.id is not None
-    return DeliveriesOut(
+    return DeliveriesPublic(
         data=[
-            DeliveryOut(
+            DeliveryPublic(
                 id=d.uid,
                 event=d.event,
                 status=d.status,
@@ -169,8 +126,8 @@ def list_deliveries(
 
 @router.patch("/webhooks/{webhook_id}")
 def pause_webhook(
-    webhook_id: WebhookId, data: WebhookPatch, session: SessionDep, principal: CoordinatorUser
-) -> WebhookOut:
+    webhook_id: WebhookId, data: WebhookUpdate, session: SessionDep, principal: CoordinatorUser
+) -> WebhookPublic:
     """Pause (events still queue, nothing is sent) or resume."""
     row, letter = _managed(session, principal, webhook_id)
     row.paused = data.paused

@@ -127,6 +127,20 @@ def get(session: Session, *, subscription_id: int) -> WebhookSubscription:
     return row
 
 
+def of_letter(session: Session, *, letter_id: int) -> list[WebhookSubscription]:
+    """A letter's subscriptions, oldest first."""
+    query = (
+        select(WebhookSubscription)
+        .where(WebhookSubscription.letter_id == letter_id)
+        .order_by(col(WebhookSubscription.id))
+    )
+    return list(session.exec(query))
+
+
+def letter_of(session: Session, *, subscription: WebhookSubscription) -> Letter | None:
+    return session.get(Letter, subscription.letter_id)
+
+
 def recent(session: Session, *, subscription_id: int, limit: int) -> list[WebhookDelivery]:
     return list(
         session.exec(

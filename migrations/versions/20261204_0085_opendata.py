@@ -1,7 +1,7 @@
 """open data: external identifiers, name sources, public id secret, webhooks
 
 Revision ID: 0085
-Revises: 0060
+Revises: 0080
 Create Date: 2026-12-04 15:30:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '0085'
-down_revision: str | None = '0060'
+down_revision: str | None = '0080'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -46,8 +46,11 @@ def test_seed_merge_hric_and_undo(client: TestClient, admin_headers, seeded) -> 
     body = merged.json()
     assert body["retired_signatures"] == 1 and body["letters"] == [SEED]
     assert counts(client) == (280, 39, 319)
-    # The earlier position (117, printed as HRIC) wins and now belongs to the survivor.
-    signatories = client.get(f"/api/v1/letters/{SEED}/signatories?limit=1000").json()["data"]
+    # The earlier position (117, printed as HRIC) wins and now belongs to the survivor (the
+    # coordinator's list: real positions and ids, decision 0085).
+    signatories = client.get(
+        f"/api/v1/letters/{SEED}/signatures?limit=1000", headers=admin_headers
+    ).json()["data"]
     survivor_rows = [s for s in signatories if s["organisation_id"] == full]
     assert [s["position"] for s in survivor_rows] == [117]
     assert not [s for s in signatories if s["organisation_id"] == hric]
@@ -66,7 +69,9 @@ def test_seed_merge_hric_and_undo(client: TestClient, admin_headers, seeded) -> 
     assert undone.status_code == 200, undone.text
     assert undone.json()["undone_at"] is not None
     assert counts(client) == (281, 39, 320)
-    signatories = client.get(f"/api/v1/letters/{SEED}/signatories?limit=1000").json()["data"]
+    signatories = client.get(
+        f"/api/v1/letters/{SEED}/signatures?limit=1000", headers=admin_headers
+    ).json()["data"]
     by_position = {s["position"]: s["organisation_id"] for s in signatories}
     assert by_position[117] == hric and by_position[121] == full
     assert client.get(f"/api/v1/organisations/{hric}", headers=admin_headers).status_code == 200

@@ -21,7 +21,16 @@ def test_count_fields_and_sentence(
     response = client.get(URL.format(letter), params={"locale": "fr"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"letter", "total", "named", "anonymous", "updated_at", "locale", "text"}
+    assert set(body) == {
+        "letter",
+        "total",
+        "named",
+        "anonymous",
+        "awaiting_verification",  # selfsign: self-signatures waiting for a coordinator
+        "updated_at",
+        "locale",
+        "text",
+    }
     assert (body["letter"], body["total"], body["named"], body["anonymous"]) == (letter, 3, 2, 1)
     assert body["locale"] == "fr"
     assert body["text"] == "3 organisations ont signé, dont une anonymement"

@@ -267,8 +267,10 @@ ALPHA, BETA = "Alpha Merge Race Foundation", "Beta Watch Collective"
 
 
 def merge_race_plan(slugs: list[str], alpha: int, beta: int) -> list[dict[str, Any]]:
-    """600 signs on three letters: the two organisations being merged, by id and by name,
-    anonymously too, and 40 bystanders; (letter, body) per request."""
+    """2,400 signs on three letters (600 could finish before the merges on a loaded machine,
+    more so once signers of one letter stopped queueing: decision 0087): the two
+    organisations being merged, by id and by name, anonymously too, and 40 bystanders;
+    (letter, body) per request."""
     bodies: list[dict[str, Any]] = [
         {"organisation_id": alpha},
         {"organisation_id": beta},
@@ -278,7 +280,7 @@ def merge_race_plan(slugs: list[str], alpha: int, beta: int) -> list[dict[str, A
         {"anonymous": True},
     ]
     plan = []
-    for index in range(600):
+    for index in range(2400):
         slug = slugs[index % 3]
         body = (
             {"organisation": {"name": f"Merge Race Bystander {index % 40:02d}"}}

@@ -46,7 +46,7 @@ def test_public_csv_has_named_signatories_only(
     assert "attachment" in response.headers["content-disposition"]
     assert "7f3a" not in response.text
     rows = read_csv(response.text)
-    assert [r["position"] for r in rows] == ["1", "4", "5", "6", "7"]
+    assert [r["position"] for r in rows] == ["1", "2", "3", "4", "5"]  # no gaps (0085)
     assert rows[0]["name"] == "Open Society Watch"
     # Organisation details are coordinator-only in the API; the public file has the name.
     assert (rows[0]["website"], rows[0]["country"], rows[0]["other_names"]) == ("", "", "")
@@ -115,7 +115,8 @@ def test_json_export(client: TestClient, coordinator_headers, make_letter) -> No
     public: dict[str, Any] = client.get("/api/v1/letters/test-letter/export.json").json()
     assert public["full"] is False
     assert (public["named_count"], public["anonymous_count"]) == (5, 2)
-    assert [s["position"] for s in public["signatories"]] == [1, 4, 5, 6, 7]
+    assert [s["position"] for s in public["signatories"]] == [1, 2, 3, 4, 5]
+    assert "organisation_id" not in public["signatories"][0]
     assert "anonymous" not in public["signatories"][0]
     assert "7f3a" not in str(public)
     full = client.get("/api/v1/letters/test-letter/export.json", headers=coordinator_headers)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-from fastapi.testclient import TestClient
 
 SPEC = Path(__file__).resolve().parent / "spec"
 BASE = "https://reconciliation-api.github.io/specs/0.2/schemas/"
@@ -38,9 +37,3 @@ def validator(name: str) -> Any:
 def assert_valid(name: str, document: Any) -> None:
     errors = [str(e) for e in validator(name).iter_errors(document)]
     assert not errors, f"{name}: {errors}"
-
-
-def sign(client: TestClient, headers: dict[str, str], slug: str, body: dict[str, Any]) -> dict:
-    response = client.post(f"/api/v1/letters/{slug}/signatures", json=body, headers=headers)
-    assert response.status_code in (200, 201), response.text
-    return response.json()

@@ -18,7 +18,7 @@ from app.cli import app as cli
 from app.db import open_session
 from app.opendata.models import NameSource
 from app.organisations.models import OrganisationName
-from tests.opendata.helpers import sign
+from tests.factories import sign
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 runner = CliRunner()

@@ -12,7 +12,8 @@ from app.errors import BadRequest
 from app.opendata import identifiers
 from app.opendata.publicid import public_org_id
 from app.resolution.models import DuplicateCandidate
-from tests.opendata.helpers import assert_valid, sign
+from tests.factories import sign
+from tests.opendata.helpers import assert_valid
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.i18n.catalogs import SUPPORTED
 from app.opendata.publicid import internal_org_id, public_org_id
-from tests.opendata.helpers import sign
+from tests.factories import sign
 
 
 def _world(client: TestClient, coordinator_headers: dict[str, str], make_letter: Any) -> dict:

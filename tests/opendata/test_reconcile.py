@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.opendata.publicid import public_org_id
-from tests.opendata.helpers import SPEC, assert_valid, sign, validator
+from tests.factories import sign
+from tests.opendata.helpers import SPEC, assert_valid, validator
 
 ORGS = [
     {"name": "Human Rights Watch", "country": "us", "website": "https://www.hrw.org"},

@@ -19,7 +19,7 @@ from app.db import open_session, utcnow
 from app.opendata.publicid import public_org_id
 from app.webhooks import service
 from app.webhooks.models import WebhookDelivery
-from tests.opendata.helpers import sign
+from tests.factories import sign
 
 ALL = ["signature.created", "signature.withdrawn", "count.changed", "letter.updated"]
 
@@ -310,3 +310,45 @@ def test_letter_updated(client: TestClient, coordinator_headers, make_letter, re
         "status": "closed",
         "fields": ["status"],
     }
+
+
+def test_merge_and_undo_send_signature_moved(
+    client: TestClient, coordinator_headers, admin_headers, make_letter, receiver
+) -> None:
+    make_letter(coordinator_headers)
+    _subscribe(client, coordinator_headers, receiver, events=["signature.moved", "count.changed"])
+    ids = [
+        client.post(
+            "/api/v1/letters/test-letter/signatures",
+            json={"organisation": {"name": name}},
+            headers=coordinator_headers,
+        ).json()["organisation_id"]
+        for name in ("Riverside Tenants Union", "Harbour Fishers Guild")
+    ]
+    _drain()
+    _Receiver.received = []
+    merged = client.post(
+        "/api/v1/admin/merges",
+        json={"survivor_id": ids[0], "merged_ids": [ids[1]]},
+        headers=admin_headers,
+    )
+    assert merged.status_code == 201, merged.text
+    _drain()
+    events = [
+        (r["headers"]["Undersigned-Event"], json.loads(r["body"])["data"])
+        for r in _Receiver.received
+    ]
+    assert [e for e, _ in events] == ["signature.moved", "count.changed"]
+    assert events[1][1]["total"] == 1
+    _Receiver.received = []
+    undone = client.post(
+        f"/api/v1/admin/merges/{merged.json()['merge_id']}/undo", headers=admin_headers
+    )
+    assert undone.status_code == 200, undone.text
+    _drain()
+    events = [
+        (r["headers"]["Undersigned-Event"], json.loads(r["body"])["data"])
+        for r in _Receiver.received
+    ]
+    assert [e for e, _ in events] == ["signature.moved", "count.changed"]
+    assert events[1][1]["total"] == 2

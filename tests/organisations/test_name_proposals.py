@@ -6,10 +6,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.audit import AuditEvent
 from app.db import open_session
+from app.letters.models import Letter
+from app.resolution.visibility import shows
+from app.signatures.models import Signature
 from tests.admin.test_admin_page import login, page_csrf
 
 API = "/api/v1"
@@ -37,8 +41,24 @@ def front_line(client: TestClient, headers: Headers) -> int:
 
 
 def russian_listing(client: TestClient, organisation_id: int) -> str:
+    """The organisation's line in the public Russian list, found by its public position (the
+    public list carries no organisation ids: decision 0085)."""
+    with open_session() as session:
+        letter_id = session.exec(select(Letter.id).where(Letter.slug == SEED)).one()
+        mine = session.exec(
+            select(Signature.position).where(
+                Signature.letter_id == letter_id,
+                Signature.organisation_id == organisation_id,
+                col(Signature.withdrawn_at).is_(None),
+            )
+        ).one()
+        rank = session.exec(
+            select(func.count())
+            .select_from(Signature)
+            .where(Signature.letter_id == letter_id, shows(), Signature.position <= mine)
+        ).one()
     rows = client.get(f"{API}/letters/{SEED}/signatories", params={"lang": "ru", "limit": 500})
-    return next(r["name"] for r in rows.json()["data"] if r["organisation_id"] == organisation_id)
+    return next(r["name"] for r in rows.json()["data"] if r["position"] == rank)
 
 
 def links(client: TestClient, headers: Headers, name: str) -> list[int]:

@@ -147,3 +147,26 @@ def test_match_refuses_bad_names(client: TestClient, coordinator_headers) -> Non
         "/api/v1/organisations/match", params={"name": "a\u202eb"}, headers=coordinator_headers
     )
     assert response.status_code == 400 and response.json()["field"] == "name"
+
+
+def test_organisation_signatures_show_public_ranks_not_real_positions(
+    client: TestClient, coordinator_headers, make_letter
+) -> None:
+    """Another letter's coordinator reads an organisation: the position of its signature is its
+    rank among public entries, so it does not tell how many anonymous signers came before."""
+    make_letter(coordinator_headers)
+    for index in range(3):
+        sign(
+            client,
+            coordinator_headers,
+            "test-letter",
+            {"organisation": {"name": f"Hidden Group {index}"}, "anonymous": True},
+        )
+    sign(client, coordinator_headers, "test-letter", {"organisation": {"name": "First Named"}})
+    signed = sign(
+        client, coordinator_headers, "test-letter", {"organisation": {"name": "Second Named"}}
+    )
+    org = client.get(
+        f"/api/v1/organisations/{signed['organisation_id']}", headers=coordinator_headers
+    ).json()
+    assert [s["position"] for s in org["signatures"]] == [2]

@@ -11,18 +11,9 @@ from typer.testing import CliRunner
 from app.db import open_session
 from app.resolution import queue
 from app.resolution.models import DuplicateCandidate, DuplicateQueueState
+from tests import factories
 
 API = "/api/v1"
-
-
-def sign(client: TestClient, headers: dict[str, str], slug: str, name: str) -> int:
-    response = client.post(
-        f"{API}/letters/{slug}/signatures",
-        json={"organisation": {"name": name}},
-        headers=headers,
-    )
-    assert response.status_code in (200, 201), response.text
-    return int(response.json()["organisation_id"])
 
 
 def stored() -> dict[tuple[int, int], tuple[int | None, str, float]]:
@@ -56,7 +47,10 @@ def setup(client: TestClient, headers: dict[str, str], make_letter: Any) -> dict
         "Karapatan Alliance Pilipinas",
         "Gamma Forum",
     ]
-    return {name: sign(client, headers, "queue", name) for name in names}
+    return {
+        name: factories.sign(client, headers, "queue", name=name)["organisation_id"]
+        for name in names
+    }
 
 
 def test_new_organisations_reach_the_queue_before_and_after_catch_up(

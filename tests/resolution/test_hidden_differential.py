@@ -206,6 +206,14 @@ def ask(
         ["Tibet Orchard Union", "Lantern Rights Watch", "Harbour Exile Networ", "Tibet Orchard"],
     )
 )
+@example(
+    # Chinese glosses are candidates too: a hidden "Dialogue China" is never one.
+    world=(
+        ["Canada Tibet Committee", "Harbour Exile Network"],
+        ["Dialogue China", "China Aid"],
+        ["对话中国", "加拿大西藏委員會", "对华援助协会"],
+    )
+)
 @given(world=worlds())
 def test_answers_are_the_same_with_and_without_hidden_organisations(
     engine: Engine,

@@ -128,10 +128,23 @@ def test_reasons_name_the_discriminator() -> None:
     assert any("Canada" in r and "Belgium" in r for r in reasons)
 
 
-def test_initials_are_review_only() -> None:
-    score, reasons = score_names(["UHRP"], ["Uyghur Human Rights Project"])
+def test_three_letter_initials_are_review_only() -> None:
+    score, reasons = score_names(["UHR"], ["Uyghur Human Rights"])
     assert REVIEW <= score < LINK
     assert any("initials" in r for r in reasons)
+
+
+def test_longer_initials_reach_the_link_line_in_any_language() -> None:
+    # Whether they link is the resolver's: only when no other candidate has them (margin).
+    score, reasons = score_names(["UHRP"], ["Uyghur Human Rights Project"])
+    assert score == LINK
+    assert any("initials" in r for r in reasons)
+    # FIDH comes from the French name; the registry holds the acronym only.
+    score, _ = score_names(["Fédération internationale pour les droits humains"], ["FIDH"])
+    assert score == LINK
+    # The places the acronym spells are not places it leaves out: ACHK.
+    score, _ = score_names(["ACHK"], ["Alliance Canada Hong Kong"])
+    assert score == LINK
 
 
 def test_website_domain() -> None:

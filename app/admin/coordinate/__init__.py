@@ -1,0 +1,1 @@
+"""The coordinators' pages (admin floor: the admin page's sessions)."""

@@ -1,0 +1,202 @@
+"""One hot letter on PostgreSQL: this checkout against the previous commit, side by side.
+
+    .venv/bin/python bench/hot_letter.py [--clients 8 32] [--seconds 10] [--workers 2]
+        [--previous REV] [--kind new|existing] [--rounds 2]
+
+For each checkout: a throwaway PostgreSQL database (migrated, seeded), uvicorn with
+`--workers`, one open letter; `clients` concurrent coordinators sign it for `seconds`, each
+signature for a new organisation (`--kind new`, as in issue 13) or for an organisation the
+registry already has that has not signed this letter (`--kind existing`). Checkouts
+alternate round by round. Prints signatures/s, p50/p99, errors, and checks after each run
+that the letter's count equals a recount of its live signatures and that its positions are
+unique. Prints the load average. Rate limits off (one loopback client stands for many).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get(
+    "UNDERSIGNED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TOKEN = "hot-letter-admin-" + secrets.token_hex(8)
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def load_average() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@contextlib.contextmanager
+def checkout(revision: str) -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="undersigned-hot-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), revision],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield directory
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(directory)], check=False
+        )
+
+
+@contextlib.contextmanager
+def server(root: Path, port: int, workers: int) -> Iterator[tuple[str, str]]:
+    name = f"undersigned_hot_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    env = os.environ | {
+        "UNDERSIGNED_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
+        "UNDERSIGNED_ADMIN_TOKEN": TOKEN,
+        "UNDERSIGNED_RATE_LIMIT_ENABLED": "false",
+        "UNDERSIGNED_LOG_LEVEL": "warning",
+    }
+    for step in ("migrate", "seed"):
+        subprocess.run([sys.executable, "-m", "app.cli", step], cwd=root, env=env, check=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--workers",
+         str(workers), "--log-level", "warning", "--no-access-log"],
+        cwd=root, env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}", dsn
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def hammer(
+    base: str, *, slug: str, clients: int, seconds: float, kind: str, names: list[str]
+) -> tuple[int, list[float], dict[int, int]]:
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    counter = iter(range(10**9))
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def one_client(index: int) -> None:
+            while time.monotonic() < deadline:
+                n = next(counter)
+                if kind == "new":
+                    body = {"organisation": {"name": f"Hot Letter Signer {slug} {n:07d}"}}
+                else:
+                    if n >= len(names):
+                        return
+                    body = {"organisation": {"name": names[n]}}
+                start = time.perf_counter()
+                response = await client.post(
+                    f"/api/v1/letters/{slug}/signatures", json=body, headers=ADMIN
+                )
+                latencies.append(time.perf_counter() - start)
+                if response.status_code not in (200, 201):
+                    errors[response.status_code] = errors.get(response.status_code, 0) + 1
+
+        await asyncio.gather(*(one_client(i) for i in range(clients)))
+    return len(latencies), latencies, errors
+
+
+def check_exact(base: str, dsn: str, slug: str) -> str:
+    count = httpx.get(f"{base}/api/v1/letters/{slug}/count").json()["total"]
+    with psycopg.connect(dsn) as conn:
+        recount, positions, distinct = conn.execute(
+            "SELECT count(*) FILTER (WHERE s.withdrawn_at IS NULL), count(*), "
+            "count(DISTINCT s.position) FROM signature s JOIN letter l ON l.id = s.letter_id "
+            "WHERE l.slug = %s",
+            (slug,),
+        ).fetchone()  # type: ignore[misc]
+    ok = count == recount and positions == distinct
+    return f"count {count} = recount {recount}, positions unique: {ok}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--kind", choices=["new", "existing"], default="new")
+    parser.add_argument("--previous", default="HEAD~1")
+    parser.add_argument("--port", type=int, default=8730)  # outside the tests' 8700-8719
+    args = parser.parse_args()
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {os.cpu_count()}, PostgreSQL, "
+        f"{args.workers} workers, {args.seconds:.0f} s per run, kind {args.kind}, previous = "
+        f"{args.previous}; load average at start {load_average()}\n"
+    )
+    print("| round | checkout | clients | signatures/s | p50 ms | p99 ms | errors | exact |")
+    print("|---|---|---|---|---|---|---|---|")
+    with checkout(args.previous) as previous:
+        roots = {"this": ROOT, "previous": previous}
+        for round_ in range(1, args.rounds + 1):
+            for name, root in roots.items():
+                with server(root, args.port, args.workers) as (base, dsn):
+                    names: list[str] = []
+                    if args.kind == "existing":
+                        with psycopg.connect(dsn) as conn:
+                            names = [
+                                r[0]
+                                for r in conn.execute(
+                                    "SELECT name FROM organisation_name WHERE is_primary "
+                                    "ORDER BY organisation_id"
+                                )
+                            ]
+                    for clients in args.clients:
+                        slug = f"hot-{clients}-{round_}"
+                        created = httpx.post(
+                            f"{base}/api/v1/letters",
+                            json={"slug": slug, "title": "Hot", "lang": "en", "body": "We ask.",
+                                  "status": "open"},
+                            headers=ADMIN,
+                        )  # fmt: skip
+                        assert created.status_code == 201, created.text
+                        done, latencies, errors = asyncio.run(
+                            hammer(
+                                base,
+                                slug=slug,
+                                clients=clients,
+                                seconds=args.seconds,
+                                kind=args.kind,
+                                names=names,
+                            )
+                        )
+                        latencies.sort()
+                        p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+                        print(
+                            f"| {round_} | {name} | {clients} | {done / args.seconds:,.0f} | "
+                            f"{statistics.median(latencies) * 1000:.0f} | {p99 * 1000:.0f} | "
+                            f"{errors or 0} | {check_exact(base, dsn, slug)} |",
+                            flush=True,
+                        )
+    print(f"\nload average at end {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
