@@ -56,12 +56,15 @@ def key_hash(item: str | int) -> int:
 
 @lru_cache(maxsize=1)
 def fingerprint() -> str:
-    """The code that decides what an entry holds and under which keys it is filed: a snapshot
-    written by other code (or another Python's marshal) is rebuilt, never read."""
+    """The code and data (app/resolution/) that decide what an entry holds and under which
+    keys it is filed: a snapshot written by others (or another Python's marshal) is rebuilt,
+    never read."""
     digest = hashlib.sha256(f"{sys.version_info[:2]}{_NAME_FIELDS}".encode())
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    folder = Path(__file__).parent
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:32]
 
 
