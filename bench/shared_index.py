@@ -162,6 +162,7 @@ def main() -> None:
     parser.add_argument("--data", default="")
     parser.add_argument("--spawned", type=float, default=0.0)
     parser.add_argument("--hold", type=float, default=0.0)
+    parser.add_argument("--methods", default="index,mapped", help="comma-separated")
     args = parser.parse_args()
     if args.role == "build":
         return build(args)
@@ -198,7 +199,8 @@ def main() -> None:
         check=True,
     )
     report["snapshot_build"] = json.loads(built.stdout)
-    for role in ("index", "mapped"):
+    methods = args.methods.split(",")
+    for role in methods:
         together = collect([spawn(args, role, 3.0) for _ in range(args.workers)])
         # One worker restarted while another keeps running (holding its index or mapping).
         running = spawn(args, role, 6.0)
@@ -206,7 +208,7 @@ def main() -> None:
         restarted = collect([spawn(args, role, 0.0)])[0]
         collect([running])
         report[role] = {"workers": together, "restarted": restarted}
-    ones = {w["decisions"] for role in ("index", "mapped") for w in report[role]["workers"]}  # type: ignore[index]
+    ones = {w["decisions"] for role in methods for w in report[role]["workers"]}  # type: ignore[index]
     report["same_decisions"] = len(ones) == 1
     report["load_average_before"] = [round(x, 2) for x in load_before]
     report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -184,6 +184,9 @@ class Snapshot:
     def __init__(self, path: Path) -> None:
         with open(path, "rb") as handle:
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        # Ask the kernel to read the file ahead (into the page cache every worker shares):
+        # the first queries then fault on cached pages rather than wait for the disk.
+        self._map.madvise(mmap.MADV_WILLNEED)
         if self._map[:8] != _MAGIC:
             raise ValueError("not a resolution snapshot")
         length = int.from_bytes(self._map[8:16], "little")
