@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from app import audit, db
+from app import audit, db, listeners
 from app.auth import service as auth_service
 from app.auth.models import LetterGrant, Role
 from app.config import get_settings
@@ -128,6 +128,7 @@ def main(
 ) -> None:
     global _debug
     _debug = debug
+    listeners.install()
 
 
 Database = Annotated[

@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, FastAPI, Response
 from pydantic import BaseModel
 
-from app import security
+from app import listeners, security
 from app.admin.coordinate.web import router as coordinate_page_router
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
@@ -53,7 +53,11 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
     # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
     threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()
-    webhooks.start()  # deliveries a stopped process left pending go out now
+    # Every background task, started here: identity checks and the duplicate queue's catch-up
+    # (their threads also wake on commits that queue work), webhook deliveries (what a stopped
+    # process left pending goes out now).
+    resolution_service.start_background()
+    webhooks.start()
     with held_by_server(get_engine().url.render_as_string(hide_password=False)):
         yield
 
@@ -79,6 +83,7 @@ def healthz(response: Response) -> HealthPublic:
 
 
 def create_app() -> FastAPI:
+    listeners.install()
     app = FastAPI(
         title="Undersigned",
         version="1.0.0",

@@ -37,7 +37,7 @@ from alembic.config import Config  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from app import db  # noqa: E402
+from app import db, listeners  # noqa: E402
 from app.admin import merges  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.service import Principal  # noqa: E402
@@ -52,6 +52,8 @@ from app.resolution.names import detect_script  # noqa: E402
 from app.resolution.normalise import normalise  # noqa: E402
 from app.resolution.visibility import Viewer  # noqa: E402
 from app.signatures.models import Signature  # noqa: E402
+
+listeners.install()
 
 KINDS = [
     "Watch",

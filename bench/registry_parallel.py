@@ -32,12 +32,14 @@ from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from app import db  # noqa: E402
+from app import db, listeners  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.service import Principal  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from app.resolution import service as identity  # noqa: E402
 from app.resolution.visibility import Viewer  # noqa: E402
+
+listeners.install()
 
 ADMIN = Viewer(Principal(role=Role.admin, token_id=None))
 SYL = [

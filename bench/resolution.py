@@ -24,10 +24,13 @@ from babel import Locale
 from rapidfuzz import process
 from rapidfuzz.fuzz import WRatio
 
+from app import listeners
 from app.resolution.index import Index, settle
 from app.resolution.lemmas import lemma
 from app.resolution.normalise import name_key
 from app.resolution.scoring import LINK, MARGIN, REVIEW
+
+listeners.install()
 
 LATIN = [
     "human",

@@ -24,7 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from resolution import generate, perturb
 
+from app import listeners
 from app.resolution.normalise import normalise
+
+listeners.install()
 
 ADMIN = os.environ.get("UNDERSIGNED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import db
+from app import db, listeners
 from app.auth import service as auth_service
 from app.auth.models import Role
 from app.config import get_settings
@@ -36,6 +36,7 @@ from tests.factories import create_letter
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = os.environ["UNDERSIGNED_ADMIN_TOKEN"]
 get_settings.cache_clear()
+listeners.install()
 
 
 def pytest_configure(config: pytest.Config) -> None:

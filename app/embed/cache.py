@@ -11,11 +11,11 @@ client's cache lifetime (max-age) never extends past max-age after a write.
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import select
 
@@ -132,7 +132,6 @@ count_cache = CountCache()
 _PENDING = counting.CHANGED_LETTERS
 
 
-@event.listens_for(OrmSession, "after_flush")
 def _collect_letters(session: OrmSession, _context: Any) -> None:
     # Any written letter row (signature counts via touch_counts, status, deletion) is evicted
     # once the transaction commits; until then other requests must still see the old state.
@@ -145,13 +144,20 @@ def _collect_letters(session: OrmSession, _context: Any) -> None:
         session.info.setdefault(_PENDING, set()).update(changed)
 
 
-@event.listens_for(OrmSession, "after_commit")
 def _evict_committed(session: OrmSession) -> None:
     slugs = session.info.pop(_PENDING, None)
     if slugs:
         count_cache.invalidate(slugs)
 
 
-@event.listens_for(OrmSession, "after_rollback")
 def _forget_rolled_back(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)
+
+
+# Session events this module reacts to, installed by app/listeners.py (at start-up, never as a
+# side effect of an import).
+LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("after_flush", _collect_letters),
+    ("after_commit", _evict_committed),
+    ("after_rollback", _forget_rolled_back),
+)

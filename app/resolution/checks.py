@@ -11,8 +11,8 @@ organisations and queues the plausible pairs for an admin (decision 0001).
 
 import logging
 import threading
+from collections.abc import Callable
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, delete, select
 
@@ -41,14 +41,12 @@ def queue(session: Session, *, organisation_ids: list[int]) -> None:
     session.info[_QUEUED] = True
 
 
-@event.listens_for(OrmSession, "after_commit")
 def _committed(session: OrmSession) -> None:
     if session.info.pop(_QUEUED, False):
         start()
         _wake.set()
 
 
-@event.listens_for(OrmSession, "after_rollback")
 def _rolled_back(session: OrmSession) -> None:
     session.info.pop(_QUEUED, None)
 
@@ -116,3 +114,11 @@ def start() -> None:
             _thread = threading.Thread(target=_loop, name="identity-checks", daemon=True)
             _thread.start()
     _wake.set()
+
+
+# Session events this module reacts to, installed by app/listeners.py (at start-up, never as a
+# side effect of an import).
+LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("after_commit", _committed),
+    ("after_rollback", _rolled_back),
+)

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, update
+from sqlalchemy import delete, func, insert, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
@@ -415,8 +415,12 @@ def wake() -> None:
         _wake.set()
 
 
-@event.listens_for(OrmSession, "after_commit")
 def _committed(session: OrmSession) -> None:
     # A transaction that bumped the registry changed organisations: bring the queue along.
     if session.info.get(registry.COMMITTED_VERSION) is not None:
         wake()
+
+
+# Session events this module reacts to, installed by app/listeners.py (at start-up, never as a
+# side effect of an import).
+LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (("after_commit", _committed),)

@@ -29,7 +29,7 @@ import secrets
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -132,7 +132,6 @@ def reset_cache() -> None:
         _shared.version = 0
 
 
-@event.listens_for(OrmSession, "after_transaction_end")
 def _end_of_transaction(session: OrmSession, transaction: SessionTransaction) -> None:
     # Only the outermost transaction: SQLAlchemy also ends savepoints (and its own internal
     # subtransactions), after which this transaction still holds its placeholder and overlay.
@@ -141,12 +140,10 @@ def _end_of_transaction(session: OrmSession, transaction: SessionTransaction) ->
             session.info.pop(key, None)
 
 
-@event.listens_for(OrmSession, "after_begin")
 def _begins(session: OrmSession, transaction: SessionTransaction, connection: Any) -> None:
     session.info.pop(COMMITTED_VERSION, None)
 
 
-@event.listens_for(OrmSession, "after_soft_rollback")
 def _savepoint_rolled_back(session: OrmSession, previous_transaction: SessionTransaction) -> None:
     """A rolled-back savepoint takes its organisations with it: drop the overlay (the next
     resolve rebuilds it from what the database still has under the placeholder)."""
@@ -154,7 +151,6 @@ def _savepoint_rolled_back(session: OrmSession, previous_transaction: SessionTra
         session.info.pop(_OVERLAY, None)
 
 
-@event.listens_for(OrmSession, "before_commit")
 def _stamp(session: OrmSession) -> None:
     """The registry version, taken in the transaction's last statements: bump the counter and
     stamp this transaction's organisations with it. The counter's row lock is held from here
@@ -186,6 +182,10 @@ def _pending(session: Session) -> int:
     held` ever matches it, and unique, so that commit stamps only this transaction's rows."""
     pending = session.info.get(PENDING)
     if pending is None:
+        if not event.contains(OrmSession, "before_commit", _stamp):
+            # Without the commit hook these organisations would keep a placeholder revision
+            # that no worker ever loads: refuse rather than corrupt the registry.
+            raise RuntimeError("session listeners not installed: call app.listeners.install()")
         pending = session.info[PENDING] = -(secrets.randbits(30) + 1)
     return int(pending)
 
@@ -831,3 +831,13 @@ def _insert_in_one_statement(
         params |= {f"{key}{i}": value for key, value in row.items()}
     created = session.execute(_one_statement(len(names)), params).one()
     return int(created[0])
+
+
+# Session events this module reacts to, installed by app/listeners.py (at start-up, never as a
+# side effect of an import).
+LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("after_transaction_end", _end_of_transaction),
+    ("after_begin", _begins),
+    ("after_soft_rollback", _savepoint_rolled_back),
+    ("before_commit", _stamp),
+)

@@ -81,12 +81,15 @@ def reset_cache() -> None:
 
 
 def warm(session: Session) -> int:
-    """At start-up: build the registry now rather than on the first request (its size), and
-    resume the checks a stopped process left queued."""
-    size = registry.warm(session)
+    """At start-up: build the registry now rather than on the first request (its size)."""
+    return registry.warm(session)
+
+
+def start_background() -> None:
+    """The resolver's background work (app/main.py starts it with the server): identity checks
+    and the duplicate queue's catch-up, resuming what a stopped process left queued."""
     checks.start()
     duplicate_queue.start()
-    return size
 
 
 def parse_names(*, name: str, other_names: Sequence[str] = ()) -> list[ParsedName]:

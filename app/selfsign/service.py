@@ -264,12 +264,12 @@ def materialise(
         data = SignatureCreate(
             anonymous=row.anonymous, organisation=OrganisationCreate(**row.submitted)
         )
-    status, body = signature_service.sign(
+    signed = signature_service.sign(
         session, letter=letter, data=data, principal=principal, source=SOURCE
     )
-    row.organisation_id = body["organisation_id"]
-    if status == 201:
-        row.signature_id = body["id"]
+    row.organisation_id = signed.body["organisation_id"]
+    if signed.created:
+        row.signature_id = signed.body["id"]
     session.add(row)
     session.flush()
 

@@ -52,10 +52,10 @@ def sign_letter(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Sign the letter for an organisation (resolved by name or given by id) or anonymously."""
-    status, body = service.sign(
+    signed = service.sign(
         session, letter=letter, data=data, principal=principal, idempotency_key=idempotency_key
     )
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(signed.body, status_code=201 if signed.created else 200)
 
 
 @router.delete("/signatures/{signature_id}", response_model=SignaturePublic)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, text, update
@@ -25,6 +26,24 @@ from app.signatures import counting
 from app.signatures.models import IdempotencyRecord, Signature
 from app.signatures.schemas import SignatureCreate, SignaturePublic
 from app.webhooks import events as webhook_events
+
+# The request's fields stored as they come: every field SignatureCreate shares with the table,
+# except those signing decides (who signs, under which name). A new column that the request
+# also takes flows through here with no other change.
+_CARRIED = (set(SignatureCreate.model_fields) & set(Signature.model_fields)) - {
+    "organisation_id",
+    "display_name",
+}
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What signing did: `created` is false when the organisation had signed already (or the
+    replayed request's first answer said so); `body` is the answer, kept for replays."""
+
+    created: bool
+    body: dict[str, Any]
+
 
 # PostgreSQL advisory-lock class of "a letter's signatures" (the key is (class, letter id)).
 LETTER_LOCK_CLASS = 0x5547
@@ -190,7 +209,7 @@ def _request_hash(data: SignatureCreate) -> str:
 
 def _replay(
     session: Session, *, principal: Principal, letter: Letter, key: str, request_hash: str
-) -> tuple[int, dict[str, Any]] | None:
+) -> Signed | None:
     record = session.exec(
         select(IdempotencyRecord).where(
             IdempotencyRecord.token_key == principal.actor,
@@ -206,23 +225,13 @@ def _replay(
             field="Idempotency-Key",
             error="idempotency_key_reused",
         )
-    return record.status_code, record.response
+    return Signed(created=record.status_code == 201, body=record.response)
 
 
 def signature_out(signature: Signature, *, letter: Letter) -> dict[str, Any]:
     """JSON-ready signature, serialised like every other response (pydantic, UTC "Z")."""
-    assert signature.id is not None
-    return SignaturePublic(
-        id=signature.id,
-        letter=letter.slug,
-        organisation_id=signature.organisation_id,
-        anonymous=signature.anonymous,
-        display_name=signature.display_name,
-        position=signature.position,
-        signed_at=signature.signed_at,
-        source=signature.source,
-        withdrawn_at=signature.withdrawn_at,
-    ).model_dump(mode="json")
+    fields = signature.model_dump() | {"letter": letter.slug}
+    return SignaturePublic.model_validate(fields).model_dump(mode="json")
 
 
 def resolution_out(resolution: Resolution | None) -> dict[str, Any]:
@@ -282,7 +291,7 @@ def resolve_or_create(
 
 def _claim_key(
     session: Session, *, principal: Principal, letter: Letter, key: str, request_hash: str
-) -> tuple[IdempotencyRecord | None, tuple[int, dict[str, Any]] | None]:
+) -> tuple[IdempotencyRecord | None, Signed | None]:
     """Reserve an Idempotency-Key before the work: (our record, None), or (None, the first
     response) when a request with this key committed first. Signers no longer exclude each
     other, so two retries can race: PostgreSQL makes the second insert wait for the first's
@@ -321,8 +330,8 @@ def _insert_signature(
     organisation_id: int | None,
     data: SignatureCreate,
     source: str,
-) -> tuple[int, Signature]:
-    """(201, the new signature), or (200, the live one) when a concurrent request signed for
+) -> tuple[bool, Signature]:
+    """(True, the new signature), or (False, the live one) when a concurrent request signed for
     the same organisation first (the partial unique index; the savepoint undoes our
     allocation)."""
     assert letter.id is not None
@@ -330,9 +339,9 @@ def _insert_signature(
     try:
         with session.begin_nested():
             signature = Signature(
+                **data.model_dump(include=_CARRIED),
                 letter_id=letter.id,
                 organisation_id=organisation_id,
-                anonymous=data.anonymous,
                 display_name=display_name,
                 position=allocate(session, letter=letter),
                 source=source,
@@ -346,8 +355,8 @@ def _insert_signature(
         if existing is None:
             raise
         session.refresh(letter)
-        return 200, existing
-    return 201, signature
+        return False, existing
+    return True, signature
 
 
 def sign(
@@ -358,8 +367,8 @@ def sign(
     principal: Principal,
     idempotency_key: str | None = None,
     source: str = "api",
-) -> tuple[int, dict[str, Any]]:
-    """Sign a letter; returns (status code, body): 201 new, 200 already signed or replayed.
+) -> Signed:
+    """Sign a letter: a new signature, the organisation's live one, or a replayed answer.
 
     Concurrent signers of one letter run side by side until `allocate`, the one short
     serialised step (decision 0087)."""
@@ -398,12 +407,12 @@ def sign(
         if restanding and existing is None:
             registry.touch(session, organisations=[organisation])
     if existing is not None:
-        status, signature = 200, existing
+        created, signature = False, existing
     else:
-        status, signature = _insert_signature(
+        created, signature = _insert_signature(
             session, letter=letter, organisation_id=organisation_id, data=data, source=source
         )
-        if status == 201:
+        if created:
             audit_created(session, letter=letter, signature=signature, principal=principal)
             webhook_events.signature_event(
                 session,
@@ -414,11 +423,12 @@ def sign(
             )
     body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
     if record is not None:
-        record.status_code = status
+        # The idempotency record replays the first answer, HTTP status included.
+        record.status_code = 201 if created else 200
         record.response = body
         session.add(record)
         session.flush()
-    return status, body
+    return Signed(created=created, body=body)
 
 
 def withdraw(
