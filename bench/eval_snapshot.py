@@ -38,7 +38,7 @@ def _seeded(session):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     listeners.install()
-    evaluation.load_seed = _seeded  # type: ignore[attr-defined]
+    evaluation.load_seed = _seeded  # type: ignore[attr-defined,assignment]
     report = evaluation.evaluate(Path(sys.argv[1]))
     public = registry._shared.public
     assert isinstance(public, snapshot.MappedIndex) and public.delta_size == 0
