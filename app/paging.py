@@ -1,8 +1,11 @@
-"""Keyset paging, the one way every list pages: `limit`, an opaque `cursor` (the key of the last
-row of the previous page) and `next_cursor` (null on the last page).
+"""Paging, the one way every list pages: `limit`, an opaque `cursor` and `next_cursor` (null on
+the last page).
 
-A keyset cursor, not an offset: a page read while rows are being added neither repeats nor skips
-a row, and reading page 100 costs what page 1 costs.
+`keyset` is the rule: the cursor is the key of the last row of the previous page, so a page read
+while rows are being added neither repeats nor skips a row, and page 100 costs what page 1 costs.
+`ranked` is the one exception, for public lists that number their entries (decision 0085):
+there the key (a real position) would tell where hidden entries sit, so the cursor is the
+number of public entries already listed.
 """
 
 from dataclasses import dataclass
@@ -53,3 +56,14 @@ def keyset(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(items=rows, next_cursor=str(getattr(rows[-1], key.key)) if more else None)
+
+
+def ranked(
+    session: Session, query: SelectOfScalar[Row], *, limit: int, cursor: str | None
+) -> tuple[Page[Row], int]:
+    """One page of an already ordered public `query`, and the public number of its first row
+    minus one (what the page's numbering starts after)."""
+    start = decode(cursor) or 0
+    rows = list(session.exec(query.offset(start).limit(limit + 1)))
+    more = len(rows) > limit
+    return Page(items=rows[:limit], next_cursor=str(start + limit) if more else None), start

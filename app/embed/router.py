@@ -12,7 +12,6 @@ from babel.dates import format_date, format_datetime
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import BaseModel
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +19,7 @@ from app.config import Settings, get_settings
 from app.db import SessionDep, open_session
 from app.embed import pdf, service
 from app.embed.cache import Entry, Snapshot, count_cache
+from app.embed.schemas import CountPublic
 from app.errors import BadRequest, NotFound
 from app.i18n import names as reader_names
 from app.i18n.catalogs import SUPPORTED, translations
@@ -52,16 +52,6 @@ LocaleQuery = Annotated[
 ]
 LangQuery = Annotated[str | None, Query(description="Alias of locale")]
 AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
-
-
-class CountPublic(BaseModel):
-    letter: str
-    total: int
-    named: int
-    anonymous: int
-    updated_at: str
-    locale: str
-    text: str
 
 
 def _public_counts(slug: str, settings: Settings) -> Entry:

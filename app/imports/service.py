@@ -27,9 +27,11 @@ from app.organisations.schemas import OrganisationCreate
 from app.resolution import registry
 from app.resolution import service as identity
 from app.resolution.visibility import Viewer
+from app.signatures import counting
 from app.signatures import service as signature_service
 from app.signatures.models import Signature, SignatureSource
 from app.signatures.schemas import SignatureCreate
+from app.webhooks import events as webhook_events
 
 # Row statuses. "anonymous" is an anonymous signer recorded without identity (a CSV row with
 # anonymous=true and no name).
@@ -442,6 +444,14 @@ def _sign(
             )
             for signature_id, row in zip(ids, rows, strict=True)
         ],
+    )
+    webhook_events.signatures_imported(
+        session,
+        letter=letter,
+        signatures=lambda: [
+            Signature(id=signature_id, **row) for signature_id, row in zip(ids, rows, strict=True)
+        ],
+        counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
     )
     return ids
 

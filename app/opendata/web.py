@@ -18,11 +18,10 @@ from app.auth.dependencies import CoordinatorUser
 from app.config import get_settings
 from app.db import SessionDep, open_session
 from app.errors import BadRequest
-from app.i18n.catalogs import SUPPORTED
+from app.i18n.catalogs import SUPPORTED, translations
 from app.i18n.negotiation import negotiate
 from app.i18n.sentences import language_name
 from app.opendata import identifiers, public, publicid, reconcile
-from app.opendata.labels import gettext_for
 from app.opendata.schemas import IdentifierCreate, IdentifierPublic, IdentifiersPublic
 from app.organisations import service as organisations
 from app.resolution.visibility import Viewer
@@ -184,7 +183,11 @@ def organisation_page(
         {"tag": tag, "name": language_name(tag, in_locale=tag)} for tag in SUPPORTED.values()
     ]
     content = _templates.get_template("organisation.html").render(
-        ui=ui, _=gettext_for(ui), languages=languages, org=org, country_name=country_name
+        ui=ui,
+        _=translations(ui.name).gettext,
+        languages=languages,
+        org=org,
+        country_name=country_name,
     )
     headers = {"Cache-Control": "no-cache"}
     if vary:

@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from app import audit
+from app import audit, paging
 from app.auth.service import Principal
 from app.db import utcnow
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import Conflict, NotFound
 from app.i18n import names as reader_names
 from app.letters.models import Letter, LetterStatus
 from app.organisations import service as organisation_service
@@ -472,31 +472,14 @@ def withdraw(
     return signature
 
 
-def _cursor(value: str | None) -> int:
-    if value is None or value == "":
-        return 0
-    if not value.isdigit() or len(value) > 9:
-        raise BadRequest("cursor must be a value returned as next_cursor", field="cursor")
-    return int(value)
-
-
 def list_signatures(
     session: Session, *, letter: Letter, limit: int, cursor: str | None, include_withdrawn: bool
 ) -> tuple[list[Signature], str | None]:
-    query = select(Signature).where(
-        Signature.letter_id == letter.id, Signature.position > _cursor(cursor)
-    )
+    query = select(Signature).where(Signature.letter_id == letter.id)
     if not include_withdrawn:
         query = query.where(col(Signature.withdrawn_at).is_(None))
-    rows = list(session.exec(query.order_by(col(Signature.position)).limit(limit + 1)))
-    next_cursor = str(rows[limit - 1].position) if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
-def _public_offset(value: str | None) -> int:
-    """The public list's cursor: how many public entries came before (never a real position,
-    which would tell where hidden signatures sit)."""
-    return _cursor(value)
+    page = paging.keyset(session, query, key=Signature.position, limit=limit, cursor=cursor)
+    return page.items, page.next_cursor
 
 
 def signatories(
@@ -508,17 +491,13 @@ def signatories(
     (1, 2, 3, … with no gap where an anonymous or withdrawn signature sits), and no
     organisation id, whose creation order would count hidden organisations. The coordinator's
     list (`list_signatures`) keeps real positions and ids."""
-    start = _public_offset(cursor)
     query = (
         select(Signature)
         .where(Signature.letter_id == letter.id, shows())
         .order_by(col(Signature.position))
-        .offset(start)
-        .limit(limit + 1)
     )
-    rows = list(session.exec(query))
-    next_cursor = str(start + limit) if len(rows) > limit else None
-    rows = rows[:limit]
+    page, start = paging.ranked(session, query, limit=limit, cursor=cursor)
+    rows, next_cursor = page.items, page.next_cursor
     names = organisation_service.names_of(
         session, organisation_ids=[r.organisation_id for r in rows if r.organisation_id]
     )

@@ -102,3 +102,27 @@ def signatures_moved(
             )
         if letter_id in recounted:
             counted(session, letter=letter, counts=lambda letter_id=letter_id: counts(letter_id))  # type: ignore[misc]
+
+
+def signatures_imported(
+    session: Session,
+    *,
+    letter: Letter,
+    signatures: Callable[[], list[Signature]],
+    counts: Callable[[], tuple[int, int]],
+) -> None:
+    """An import's `signature.created` events, one per signature in letter order, then one
+    `count.changed`. `signatures` is called only when the letter has subscriptions: an import
+    of ten thousand rows pays one query otherwise."""
+    if not service.has_subscriptions(session, letter=letter):
+        return
+    for signature in signatures():
+        service.emit(
+            session,
+            letter=letter,
+            event="signature.created",
+            data=lambda private, signature=signature: {  # type: ignore[misc]
+                "signature": _signature(signature, private)
+            },
+        )
+    counted(session, letter=letter, counts=counts)

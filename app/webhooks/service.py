@@ -177,6 +177,11 @@ def _queue(
     return row
 
 
+def has_subscriptions(session: Session, *, letter: Letter) -> bool:
+    query = select(WebhookSubscription.id).where(WebhookSubscription.letter_id == letter.id)
+    return session.exec(query.limit(1)).first() is not None
+
+
 def emit(
     session: Session,
     *,

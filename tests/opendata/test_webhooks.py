@@ -19,7 +19,7 @@ from app.db import open_session, utcnow
 from app.opendata.publicid import public_org_id
 from app.webhooks import service
 from app.webhooks.models import WebhookDelivery
-from tests.factories import sign
+from tests.factories import csv_of, sign
 
 ALL = ["signature.created", "signature.withdrawn", "count.changed", "letter.updated"]
 
@@ -352,3 +352,20 @@ def test_merge_and_undo_send_signature_moved(
     ]
     assert [e for e, _ in events] == ["signature.moved", "count.changed"]
     assert events[1][1]["total"] == 2
+
+
+def test_an_import_sends_its_signatures_and_one_count(
+    client: TestClient, coordinator_headers, make_letter, receiver
+) -> None:
+    make_letter(coordinator_headers)
+    _subscribe(client, coordinator_headers, receiver)
+    imported = client.post(
+        "/api/v1/letters/test-letter/imports",
+        content=csv_of(["Lakeside Watch", "Mountain Rights Forum", "Valley Press Union"]),
+        headers=coordinator_headers | {"Content-Type": "text/csv"},
+    )
+    assert imported.status_code in (200, 201), imported.text
+    _drain()
+    events = [r["headers"]["Undersigned-Event"] for r in _Receiver.received]
+    assert events == ["signature.created"] * 3 + ["count.changed"]
+    assert json.loads(_Receiver.received[-1]["body"])["data"]["total"] == 3
