@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     # whether each worker process runs the delivery thread.
     webhook_allow_private: bool = False
     webhooks_in_background: bool = True
+    # The machine's shared resolution index (app/resolution/snapshot.py, decision 0093): the
+    # directory of its snapshot file (empty: next to a SQLite database, else the system's
+    # temporary directory), and the registry size from which workers share one (below it,
+    # each worker builds its own in-memory index as it always did; 0 always shares).
+    resolution_index_dir: str = ""
+    resolution_index_min: int = 20_000
 
     @field_validator("admin_token")
     @classmethod

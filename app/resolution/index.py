@@ -60,6 +60,32 @@ class OrgEntry:
     country: str | None
 
 
+def make_entry(
+    organisation_id: int,
+    names: Sequence[str],
+    *,
+    website: str | None = None,
+    country: str | None = None,
+) -> OrgEntry:
+    """What the index files for an organisation: its parsed names (and the whole line)."""
+    keys = [build_name_key(n) for n in names if n and n.strip()]
+    long_names = [
+        k.raw for k in keys if k.norm and not k.cjk and not k.translit and not k.is_acronym
+    ]
+    if len(long_names) > 1:
+        # The printed line split at a slash or dash is also matched whole.
+        keys.append(build_name_key(" ".join(long_names)))
+    return OrgEntry(organisation_id, tuple(k for k in keys if k.norm), website, country)
+
+
+def filed_keys(entry: OrgEntry) -> set[str | int]:
+    """Every blocking key an entry is filed under."""
+    filed: set[str | int] = set()
+    for key in entry.names:
+        filed |= name_index_keys(key)
+    return filed
+
+
 # A posting is one organisation id, a short list, or (from _SET_AT ids on) a set: most keys
 # belong to a single organisation, and a set costs ~200 bytes even when it holds one id.
 Posting = int | list[int] | set[int]
@@ -181,14 +207,7 @@ class Index:
         website: str | None = None,
         country: str | None = None,
     ) -> None:
-        keys = [build_name_key(n) for n in names if n and n.strip()]
-        long_names = [
-            k.raw for k in keys if k.norm and not k.cjk and not k.translit and not k.is_acronym
-        ]
-        if len(long_names) > 1:
-            # The printed line split at a slash or dash is also matched whole.
-            keys.append(build_name_key(" ".join(long_names)))
-        self.adopt(OrgEntry(organisation_id, tuple(k for k in keys if k.norm), website, country))
+        self.adopt(make_entry(organisation_id, names, website=website, country=country))
 
     def adopt(self, entry: OrgEntry) -> None:
         """File an entry built by another index (or upsert) as it is."""
@@ -216,10 +235,7 @@ class Index:
 
     @staticmethod
     def _filed(entry: OrgEntry) -> set[str | int]:
-        filed: set[str | int] = set()
-        for key in entry.names:
-            filed |= name_index_keys(key)
-        return filed
+        return filed_keys(entry)
 
     def remove(self, organisation_id: int) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ stopwords), `t:` anyascii transliteration (non-Latin alphabets), `b:` CJK charac
 (`u:` a lone CJK character). The admin duplicate scan (scan.py) walks the same keys.
 """
 
+import hashlib
 import itertools
 
 from app.resolution.lemmas import is_cyrillic, latin_reading
@@ -19,8 +20,10 @@ _EXACT_WEIGHT = 60.0
 
 def _exact(text: str) -> int:
     """Whole-name keys are filed by hash: one per name, a string would cost ~80 bytes each;
-    a collision only adds a candidate that scoring then rejects."""
-    return hash("~" + text)
+    a collision only adds a candidate that scoring then rejects. A stable 64-bit hash, not
+    hash(): the machine's shared index file (snapshot.py) is read by processes whose str
+    hashes are salted differently."""
+    return int.from_bytes(hashlib.blake2b(("~" + text).encode(), digest_size=8).digest())
 
 
 def whole_name_key(key: NameKey) -> int:

@@ -24,6 +24,7 @@
   it has committed, stamped version included (decision 0090, which refines 0066).
 """
 
+import logging
 import secrets
 import threading
 import zlib
@@ -38,10 +39,12 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
+from app.config import get_settings
 from app.db import utcnow
 from app.letters.models import Letter
 from app.organisations.models import Organisation, OrganisationName, RegistryState
-from app.resolution.index import Index, OrgEntry, settle
+from app.resolution import snapshot
+from app.resolution.index import Index, OrgEntry, make_entry, settle
 from app.resolution.names import ParsedName
 from app.resolution.normalise import NameKey, normalise
 from app.resolution.rules import Rarity
@@ -93,13 +96,15 @@ class _Shared:
         self.public: Index | None = None
         self.hidden = Index()
         self.revision: dict[int, int] = {}  # of hidden organisations (what `extra` caches on)
-        self.unsigned: set[int] = set()  # in `public`, but nothing shows them publicly
+        # In `public`, but nothing shows them publicly.
+        self.unsigned: set[int] | snapshot.Unsigned = set()
         self.version = 0
         # Small indexes of hidden organisations some callers may see, by their (id, revision).
         self.extra: OrderedDict[tuple[tuple[int, int], ...], Index] = OrderedDict()
 
 
 _shared = _Shared()
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -123,7 +128,7 @@ def reset_cache() -> None:
         _shared.public = None
         _shared.hidden = Index()
         _shared.revision.clear()
-        _shared.unsigned.clear()
+        _shared.unsigned = set()
         _shared.extra.clear()
         _shared.version = 0
 
@@ -359,14 +364,87 @@ def _apply_shared(loaded: list[_Loaded], ids: set[int], public: Index) -> None:
             _shared.unsigned.add(item.organisation_id)
 
 
+def _identity(session: Session) -> str:
+    """Which database a snapshot was written from: its first organisation's id and creation
+    time (a database wiped and refilled past the snapshot's version differs here)."""
+    first = session.execute(
+        text("SELECT id, created_at FROM organisation ORDER BY id LIMIT 1")
+    ).first()
+    return "" if first is None else f"{first[0]}:{first[1]}"
+
+
+def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | None:
+    """The registry at a version ≤ `committed` from the machine's shared snapshot, written
+    first (under a file lock, so once per machine) when there is none usable or it is far
+    behind; None below the configured registry size."""
+    settings = get_settings()
+    live = session.execute(
+        text("SELECT count(*) FROM organisation WHERE merged_into IS NULL")
+    ).scalar()
+    if int(live or 0) < settings.resolution_index_min:
+        return None
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    path = snapshot.location(url, settings.resolution_index_dir)
+    identity = _identity(session)
+    with snapshot.FileLock(path):
+        opened = snapshot.usable(path, identity=identity, committed=committed)
+        if opened is not None:
+            behind = session.execute(
+                text(
+                    "SELECT count(*) FROM organisation WHERE revision > :after AND revision <= :upto"
+                ),
+                {"after": opened.version, "upto": committed},
+            ).scalar()
+            if not snapshot.stale(opened, behind=int(behind or 0)):
+                return opened
+        loaded, _ = _load(session, after=0, upto=committed)
+        hidden = [item for item in loaded if item.standing == Standing.hidden]
+        snapshot.write(
+            path,
+            version=committed,
+            identity=identity,
+            public=(
+                make_entry(i.organisation_id, i.names, website=i.website, country=i.country)
+                for i in loaded
+                if i.standing != Standing.hidden
+            ),
+            hidden=[
+                (
+                    make_entry(i.organisation_id, i.names, website=i.website, country=i.country),
+                    i.revision,
+                )
+                for i in hidden
+            ],
+            unsigned=[i.organisation_id for i in loaded if i.standing == Standing.unsigned],
+        )
+        del loaded, hidden
+        return snapshot.usable(path, identity=identity, committed=committed)
+
+
 def _advance_shared(session: Session, *, committed: int) -> Index:
     """The shared indexes, brought to the committed registry version `committed`."""
     with _shared.lock:
         if _shared.public is None or committed < _shared.version:
             _shared.public, _shared.hidden = Index(), Index()
-            _shared.revision.clear()
-            _shared.unsigned.clear()
+            _shared.revision = {}
+            _shared.unsigned = set()
             _shared.extra.clear()
+            try:
+                opened = _machine_index(session, committed=committed)
+            except OSError:
+                # No shared file (directory not writable, disk full): this worker builds its
+                # own index, as every worker did before decision 0093.
+                _log.warning("resolution snapshot unavailable; building a per-worker index")
+                opened = None
+            if opened is not None:
+                # The machine's snapshot, and what was committed since it was written.
+                _shared.public, _shared.hidden = opened.public, opened.hidden
+                _shared.revision, _shared.unsigned = opened.revision, opened.unsigned
+                loaded, ids = _load(session, after=opened.version, upto=committed)
+                _apply_shared(loaded, ids, _shared.public)
+                _shared.version = committed
+                settle()  # what start-up allocated stays out of full collections' way
+                return _shared.public
             loaded, ids = _load(session, after=0, upto=committed)
             _apply_shared(loaded, ids, _shared.public)
             _shared.version = committed

@@ -1,0 +1,602 @@
+"""The machine's resolution index: one memory-mapped snapshot file shared by its workers.
+
+A snapshot is the registry's committed organisations at one registry version, written once per
+machine (by whichever process finds none usable, under a file lock) and mapped read-only by
+every worker: the kernel keeps one copy of its pages for all of them, and a worker that starts
+maps it in milliseconds instead of building Python objects for every name (decision 0093).
+
+Layout (little-endian, each section 8-byte aligned): a header and JSON metadata; sorted 64-bit
+key hashes, their offsets into one array of organisation ids (each posting ascending); sorted
+organisation ids, their offsets into a blob of marshalled entries (the parsed names as the
+scorer needs them, website, country); the ids of unsigned organisations; and the hidden
+organisations (few) as one marshalled list, loaded into an ordinary in-memory Index so that
+they stay apart from the public index exactly as before.
+
+Changes committed after the snapshot's version are applied on top, per worker, by
+MappedIndex: a small in-memory Index of organisations added or changed since, and the set of
+snapshot organisations it replaces or that left. Lookups give the same postings, sizes and
+entries as an Index built from scratch, so blocking and scoring decide the same.
+"""
+
+import bisect
+import hashlib
+import json
+import marshal
+import mmap
+import os
+import sys
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from app.resolution.index import _COMMON, _SET_AT, Index, OrgEntry, Posting, filed_keys
+from app.resolution.normalise import NameKey
+
+_MAGIC = b"USIDX01\n"
+_MASK = (1 << 64) - 1
+_NAME_FIELDS = tuple(f.name for f in fields(NameKey))
+# Postings decoded into sets (large ones: blocking reads them with set operations), kept per
+# worker up to this many ids in all (~70 bytes each).
+_CACHED_IDS = 300_000
+_DECODED_ENTRIES = 8192
+
+
+@lru_cache(maxsize=1 << 16)
+def key_hash(item: str | int) -> int:
+    """A blocking key as 64 bits, the same in every process (str hashes are salted per
+    process; whole-name keys are already stable hashes, keys.py)."""
+    if isinstance(item, int):
+        return item & _MASK
+    return int.from_bytes(hashlib.blake2b(item.encode(), digest_size=8, person=b"str").digest())
+
+
+@lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """The code and data (app/resolution/) that decide what an entry holds and under which
+    keys it is filed: a snapshot written by others (or another Python's marshal) is rebuilt,
+    never read."""
+    digest = hashlib.sha256(f"{sys.version_info[:2]}{_NAME_FIELDS}".encode())
+    folder = Path(__file__).parent
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _encode(entry: OrgEntry) -> bytes:
+    names = tuple(tuple(getattr(key, name) for name in _NAME_FIELDS) for key in entry.names)
+    return marshal.dumps((entry.website, entry.country, names))
+
+
+def _decode(organisation_id: int, blob: bytes | memoryview) -> OrgEntry:
+    website, country, names = marshal.loads(blob)
+    return OrgEntry(organisation_id, tuple(NameKey(*values) for values in names), website, country)
+
+
+def _pad(out: Any, written: int) -> int:
+    extra = -written % 8
+    out.write(b"\0" * extra)
+    return written + extra
+
+
+def write(
+    path: Path,
+    *,
+    version: int,
+    identity: str,
+    public: Iterable[OrgEntry],
+    hidden: Iterable[tuple[OrgEntry, int]],
+    unsigned: Iterable[int],
+) -> dict[str, Any]:
+    """Write a snapshot atomically (a temporary file renamed over `path`); its metadata."""
+    from array import array
+
+    postings: dict[int, int | array[int]] = {}
+    entry_ids = array("q")
+    entry_offsets = array("Q", [0])
+    blob = bytearray()
+    for entry in sorted(public, key=lambda e: e.organisation_id):
+        if not entry.names:
+            continue  # an Index does not hold it either
+        organisation_id = entry.organisation_id
+        entry_ids.append(organisation_id)
+        blob += _encode(entry)
+        entry_offsets.append(len(blob))
+        for item in filed_keys(entry):
+            h = key_hash(item)
+            posting = postings.get(h)
+            if posting is None:
+                postings[h] = organisation_id  # most keys name one organisation
+            elif isinstance(posting, int):
+                postings[h] = array("q", (posting, organisation_id))
+            else:
+                posting.append(organisation_id)
+    keys = array("Q", sorted(postings))
+    offsets = array("Q", [0])
+    ids = array("q")
+    for h in keys:
+        posting = postings[h]
+        if isinstance(posting, int):
+            ids.append(posting)
+        else:
+            ids.extend(posting)
+        offsets.append(len(ids))
+    del postings
+    hidden_blob = marshal.dumps(
+        [(entry.organisation_id, revision, _encode(entry)) for entry, revision in hidden]
+    )
+    unsigned_ids = array("q", sorted(unsigned))
+    sections = [
+        ("keys", keys),
+        ("offsets", offsets),
+        ("ids", ids),
+        ("entry_ids", entry_ids),
+        ("entry_offsets", entry_offsets),
+        ("entries", bytes(blob)),
+        ("unsigned", unsigned_ids),
+        ("hidden", hidden_blob),
+    ]
+    meta: dict[str, Any] = {
+        "version": version,
+        "identity": identity,
+        "fingerprint": fingerprint(),
+        "organisations": len(entry_ids),
+        "keys": len(keys),
+        "sections": {},
+    }
+    # Offsets are laid out after a header of fixed size (the metadata padded to 4 KB).
+    position = 4096
+    for name, data in sections:
+        size = len(data) * (data.itemsize if hasattr(data, "itemsize") else 1)
+        meta["sections"][name] = [position, size]
+        position += size + (-size % 8)
+    header = json.dumps(meta).encode()
+    if len(header) > 4096 - 16:
+        raise ValueError("snapshot metadata too large")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    # Owner-only: the file holds hidden organisations' names, like the database does.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(_MAGIC)
+        out.write(len(header).to_bytes(8, "little"))
+        out.write(header)
+        out.write(b"\0" * (4096 - 16 - len(header)))
+        written = 4096
+        for _, data in sections:
+            chunk: Any = data.tobytes() if hasattr(data, "tobytes") else data
+            out.write(chunk)
+            written = _pad(out, written + len(chunk))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+    return meta
+
+
+class Snapshot:
+    """A snapshot file mapped read-only (never written once renamed into place)."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        # Ask the kernel to read the file ahead (into the page cache every worker shares):
+        # the first queries then fault on cached pages rather than wait for the disk.
+        self._map.madvise(mmap.MADV_WILLNEED)
+        if self._map[:8] != _MAGIC:
+            raise ValueError("not a resolution snapshot")
+        length = int.from_bytes(self._map[8:16], "little")
+        self.meta: dict[str, Any] = json.loads(self._map[16 : 16 + length])
+        self.version = int(self.meta["version"])
+        view = memoryview(self._map)
+
+        def section(name: str, fmt: Any = None) -> memoryview:
+            start, size = self.meta["sections"][name]
+            part = view[start : start + size]
+            return part.cast(fmt) if fmt else part
+
+        self._keys = section("keys", "Q")
+        self._offsets = section("offsets", "Q")
+        self._ids = section("ids", "q")
+        self._entry_ids = section("entry_ids", "q")
+        self._entry_offsets = section("entry_offsets", "Q")
+        self._entries = section("entries", None)
+        self.unsigned = section("unsigned", "q")
+        self._hidden = section("hidden", None)
+
+    def __len__(self) -> int:
+        return len(self._entry_ids)
+
+    def span(self, h: int) -> tuple[int, int] | None:
+        """Where a key's posting lies in the ids array (None: no such key)."""
+        keys = self._keys
+        i = bisect.bisect_left(keys, h)
+        if i == len(keys) or keys[i] != h:
+            return None
+        return self._offsets[i], self._offsets[i + 1]
+
+    def ids(self, start: int, end: int) -> memoryview:
+        return self._ids[start:end]
+
+    def position(self, organisation_id: int) -> int | None:
+        ids = self._entry_ids
+        i = bisect.bisect_left(ids, organisation_id)
+        return i if i < len(ids) and ids[i] == organisation_id else None
+
+    def entry_at(self, i: int) -> OrgEntry:
+        blob = self._entries[self._entry_offsets[i] : self._entry_offsets[i + 1]]
+        return _decode(self._entry_ids[i], blob)
+
+    def hidden(self) -> list[tuple[OrgEntry, int]]:
+        return [
+            (_decode(organisation_id, blob), revision)
+            for organisation_id, revision, blob in marshal.loads(self._hidden)
+        ]
+
+
+class Unsigned:
+    """The ids of unsigned organisations: the snapshot's, then added and discarded since
+    (the interface of the set it replaces in registry._Shared)."""
+
+    def __init__(self, base: Iterable[int] = ()) -> None:
+        self._base: Any = base
+        self._added: set[int] = set()
+        self._removed: set[int] = set()
+
+    def _in_base(self, organisation_id: int) -> bool:
+        base = self._base
+        i = bisect.bisect_left(base, organisation_id)
+        return i < len(base) and base[i] == organisation_id
+
+    def __contains__(self, organisation_id: object) -> bool:
+        if not isinstance(organisation_id, int) or organisation_id in self._removed:
+            return False
+        return organisation_id in self._added or self._in_base(organisation_id)
+
+    def add(self, organisation_id: int) -> None:
+        self._removed.discard(organisation_id)
+        if not self._in_base(organisation_id):
+            self._added.add(organisation_id)
+
+    def discard(self, organisation_id: int) -> None:
+        self._added.discard(organisation_id)
+        if self._in_base(organisation_id):
+            self._removed.add(organisation_id)
+
+    def clear(self) -> None:
+        self._base = ()
+        self._added.clear()
+        self._removed.clear()
+
+
+class _Large:
+    """A posting too common for blocking to read whole (over index._COMMON ids), left in the
+    file: block() only counts it, intersects it with a few hundred leaders (bisection), or,
+    when a query has nothing rarer, makes a set of it (as it copies an Index's set)."""
+
+    def __init__(
+        self,
+        base: memoryview,
+        gone: AbstractSet[int],
+        added: tuple[int, ...] | list[int] | set[int],
+        size: int,
+    ) -> None:
+        self._base = base
+        self._gone = gone
+        self._added = added
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, organisation_id: object) -> bool:
+        if organisation_id in self._added:
+            return True
+        if organisation_id in self._gone or not isinstance(organisation_id, int):
+            return False
+        base = self._base
+        i = bisect.bisect_left(base, organisation_id)
+        return i < len(base) and base[i] == organisation_id
+
+    def __iter__(self) -> Iterator[int]:
+        gone = self._gone
+        if gone:
+            yield from (i for i in self._base.tolist() if i not in gone)
+        else:
+            yield from self._base.tolist()
+        yield from self._added
+
+    def intersection(self, ids: Iterable[int]) -> set[int]:
+        return {i for i in ids if i in self}
+
+
+class _Postings:
+    """Index._postings as block() reads it: key → posting (int, ascending list or set)."""
+
+    def __init__(self, owner: "MappedIndex") -> None:
+        self._owner = owner
+
+    def get(self, item: str | int, default: Posting | None = None) -> Posting | None:
+        posting = self._owner._posting(item)
+        return default if posting is None else posting
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str | int) and self._owner.size(item) > 0
+
+    def __getitem__(self, item: str | int) -> Posting:
+        posting = self._owner._posting(item)
+        if posting is None:
+            raise KeyError(item)
+        return posting
+
+
+class _Entries:
+    """Index._entries as its readers use it: organisation id → entry."""
+
+    def __init__(self, owner: "MappedIndex") -> None:
+        self._owner = owner
+
+    def get(self, organisation_id: int, default: OrgEntry | None = None) -> OrgEntry | None:
+        found = self._owner.entry(organisation_id)
+        return default if found is None else found
+
+    def __contains__(self, organisation_id: object) -> bool:
+        return self._owner.__contains__(organisation_id)
+
+    def __len__(self) -> int:
+        return len(self._owner)
+
+    def values(self) -> Iterator[OrgEntry]:
+        return self._owner._all_entries()
+
+
+class MappedIndex(Index):
+    """An Index whose committed bulk lives in a snapshot; what changed since is held in a
+    small in-memory Index (`delta`) and a set of snapshot organisations it shadows (`gone`)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self._base = snapshot
+        self._delta = Index()
+        self._gone: set[int] = set()
+        # Per key hash: how many of its snapshot organisations are gone (sizes stay exact).
+        self._minus: dict[int, int] = {}
+        self._postings = _Postings(self)  # type: ignore[assignment]
+        self._entries = _Entries(self)  # type: ignore[assignment]
+        self._sets: OrderedDict[str | int, set[int]] = OrderedDict()
+        self._set_ids = 0
+        self._decoded: OrderedDict[int, OrgEntry] = OrderedDict()
+
+    @property
+    def delta_size(self) -> int:
+        return len(self._delta) + len(self._gone)
+
+    def __len__(self) -> int:
+        return len(self._base) - len(self._gone) + len(self._delta)
+
+    def __contains__(self, organisation_id: object) -> bool:
+        if not isinstance(organisation_id, int):
+            return False
+        if organisation_id in self._delta:
+            return True
+        return (
+            organisation_id not in self._gone and self._base.position(organisation_id) is not None
+        )
+
+    def _base_entry(self, organisation_id: int) -> OrgEntry | None:
+        # Under the lock: Index.score reads entries outside it, and the cache is shared by
+        # the worker's threads.
+        with self._lock:
+            entry = self._decoded.get(organisation_id)
+            if entry is not None:
+                self._decoded.move_to_end(organisation_id)
+                return entry
+            position = self._base.position(organisation_id)
+            if position is None:
+                return None
+            entry = self._decoded[organisation_id] = self._base.entry_at(position)
+            if len(self._decoded) > _DECODED_ENTRIES:
+                self._decoded.popitem(last=False)
+            return entry
+
+    def entry(self, organisation_id: int) -> OrgEntry | None:
+        found = self._delta.entry(organisation_id)
+        if found is not None or organisation_id in self._gone:
+            return found
+        return self._base_entry(organisation_id)
+
+    def _all_entries(self) -> Iterator[OrgEntry]:
+        for i in range(len(self._base)):
+            if self._base._entry_ids[i] not in self._gone:
+                yield self._base.entry_at(i)
+        yield from self._delta.entries()
+
+    def entries(self) -> list[OrgEntry]:
+        with self._lock:
+            return list(self._all_entries())
+
+    def adopt(self, entry: OrgEntry) -> None:
+        with self._lock:
+            self._drop(entry.organisation_id)
+            if entry.names:
+                self._delta.adopt(entry)
+                self._forget(filed_keys(entry))
+
+    def _drop(self, organisation_id: int) -> None:
+        old = self._delta.entry(organisation_id)
+        if old is not None:
+            self._delta.remove(organisation_id)
+            self._forget(filed_keys(old))
+            return
+        if organisation_id in self._gone:
+            return
+        old = self._base_entry(organisation_id)
+        if old is None:
+            return
+        self._gone.add(organisation_id)
+        self._decoded.pop(organisation_id, None)
+        filed = filed_keys(old)
+        for item in filed:
+            h = key_hash(item)
+            self._minus[h] = self._minus.get(h, 0) + 1
+        self._forget(filed)
+
+    def _forget(self, items: Iterable[str | int]) -> None:
+        """Postings decoded or sorted before a change to them are stale."""
+        for item in items:
+            self._ascending.pop(item, None)
+            dropped = self._sets.pop(item, None)
+            if dropped is not None:
+                self._set_ids -= len(dropped)
+
+    def _ascending_ids(self, item: str | int, posting: set[int]) -> list[int]:
+        """A posting untouched since the snapshot is already ascending in the file."""
+        h = key_hash(item)
+        span = self._base.span(h)
+        if span is not None and not self._minus.get(h) and self._delta.size(item) == 0:
+            return self._base.ids(*span)  # type: ignore[return-value]
+        return super()._ascending_ids(item, posting)
+
+    def size(self, item: str | int) -> int:
+        h = key_hash(item)
+        span = self._base.span(h)
+        base = 0 if span is None else span[1] - span[0] - self._minus.get(h, 0)
+        return base + self._delta.size(item)
+
+    def rarity(self, word: str) -> int:
+        return self.size("w:" + word)
+
+    def _posting(self, item: str | int) -> Posting | None:
+        """The posting an Index built from scratch would hold (as a set from _SET_AT ids)."""
+        with self._lock:
+            return self._decode(item)
+
+    def _decode(self, item: str | int) -> Posting | None:
+        cached = self._sets.get(item)
+        if cached is not None:
+            self._sets.move_to_end(item)
+            return cached
+        h = key_hash(item)
+        span = self._base.span(h)
+        delta = self._delta._postings.get(item)
+        if span is None:
+            return delta
+        start, end = span
+        added = () if delta is None else ((delta,) if isinstance(delta, int) else delta)
+        total = end - start - self._minus.get(h, 0) + len(added)
+        if total <= 0:
+            return None
+        ids = self._base.ids(start, end)
+        if total > _COMMON:
+            gone = self._gone if self._minus.get(h) else frozenset()
+            return _Large(ids, gone, added, total)  # type: ignore[return-value]
+        if total < _SET_AT:
+            found = ids.tolist()
+            if self._minus.get(h):
+                found = [i for i in found if i not in self._gone]
+            if added:
+                found = sorted(found + list(added))
+            return found[0] if len(found) == 1 else found
+        decoded = set(ids.tolist())
+        if self._minus.get(h):
+            decoded.difference_update(self._gone)
+        decoded.update(added)
+        self._sets[item] = decoded
+        self._set_ids += len(decoded)
+        while self._set_ids > _CACHED_IDS and len(self._sets) > 1:
+            _, evicted = self._sets.popitem(last=False)
+            self._set_ids -= len(evicted)
+        return decoded
+
+
+@dataclass
+class Opened:
+    """A snapshot opened for a worker: its indexes and registry state at `version`."""
+
+    version: int
+    public: MappedIndex
+    hidden: Index
+    revision: dict[int, int]
+    unsigned: Unsigned
+
+
+def _opened(snapshot: Snapshot) -> Opened:
+    hidden = Index()
+    revision: dict[int, int] = {}
+    for entry, revised in snapshot.hidden():
+        hidden.adopt(entry)
+        revision[entry.organisation_id] = revised
+    return Opened(
+        snapshot.version, MappedIndex(snapshot), hidden, revision, Unsigned(snapshot.unsigned)
+    )
+
+
+# A snapshot further behind the registry than this (organisations changed since, at least
+# this many and this share of it) is rebuilt by the next worker that starts.
+_STALE_AT = 5000
+_STALE_SHARE = 0.05
+
+
+def location(database_url: str, directory: str) -> Path:
+    """The snapshot file of a database on this machine."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if directory:
+        folder = Path(directory)
+    elif url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = Path(str(url.database)).resolve().parent
+    else:
+        import tempfile
+
+        folder = Path(tempfile.gettempdir()) / "undersigned-index"
+    # Named after the database (without its password), so that two databases never share one.
+    named = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return folder / f"resolution-{named}.idx"
+
+
+def usable(path: Path, *, identity: str, committed: int) -> Opened | None:
+    """The snapshot at `path` if it was written by this code for this database, at a version
+    not past `committed` (a lower committed version means the database was reset)."""
+    try:
+        snapshot = Snapshot(path)
+    except (OSError, ValueError, KeyError):
+        return None
+    meta = snapshot.meta
+    if (
+        meta.get("fingerprint") != fingerprint()
+        or meta.get("identity") != identity
+        or snapshot.version > committed
+    ):
+        return None
+    return _opened(snapshot)
+
+
+def stale(opened: Opened, *, behind: int) -> bool:
+    return behind >= _STALE_AT and behind >= _STALE_SHARE * len(opened.public)
+
+
+class FileLock:
+    """An exclusive lock on a file beside the snapshot (fcntl: released if the holder dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path.with_name(path.name + ".lock")
+        self._handle: Any = None
+
+    def __enter__(self) -> "FileLock":
+        import fcntl
+
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self._path, "a+b")  # held until __exit__
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+        self._handle.close()

@@ -1,0 +1,219 @@
+"""The machine's shared resolution index against the per-worker index, side by side in one run.
+
+    .venv/bin/python bench/shared_index.py [--orgs 100000] [--queries 2000] [--workers 2]
+
+On one generated registry (bench/resolution.py's generator and queries), for each method:
+`--workers` worker processes started together, as after a deploy, each either building its
+own in-memory Index from the registry rows (what every worker did before decision 0093) or
+mapping the machine's snapshot file (written once, its build timed apart); then per worker
+its memory (RSS, PSS: shared pages divided among the processes mapping them, USS: its own),
+the time from its process start to its first answered resolution, and the latency of every
+query (wall and CPU). Then one worker restarted alone while the others run. Both methods'
+decisions (best organisation and score per query) are compared. Prints one JSON report with
+the load average before and after.
+"""
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STARTED = time.time()
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from resolution import cpu_model, decide, generate, perturb  # noqa: E402
+
+from app.resolution import snapshot  # noqa: E402
+from app.resolution.index import Index, make_entry, settle  # noqa: E402
+from app.resolution.normalise import name_key  # noqa: E402
+from app.resolution.scoring import REVIEW  # noqa: E402
+
+
+def memory() -> dict[str, float]:
+    """RSS, PSS and USS of this process in MB (/proc/self/smaps_rollup)."""
+    fields: dict[str, float] = {}
+    with open("/proc/self/smaps_rollup") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                fields[parts[0][:-1]] = int(parts[1]) / 1000
+    return {
+        "rss_mb": round(fields["Rss"], 1),
+        "pss_mb": round(fields["Pss"], 1),
+        "uss_mb": round(fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), 1),
+    }
+
+
+def worker(args: argparse.Namespace) -> None:
+    queries = json.loads(Path(args.data, "queries.json").read_text())
+    gc.collect()
+    before = memory()
+    t0 = time.perf_counter()
+    index: Index
+    if args.role == "index":
+        registry = json.loads(Path(args.data, "registry.json").read_text())
+        index = Index()
+        for organisation_id, names in enumerate(registry, start=1):
+            index.upsert(organisation_id, names)
+        del registry
+        settle()
+    else:
+        opened = snapshot.usable(Path(args.data, "r.idx"), identity="bench", committed=1)
+        assert opened is not None
+        index = opened.public
+        settle()  # as registry.py does after mapping
+    ready = time.perf_counter() - t0
+    first = index.score([name_key(queries[0])], minimum=REVIEW)
+    first_answer = time.time() - args.spawned
+    name_key.cache_clear()
+    timings, cpu, decisions = [], [], []
+    for query in queries:
+        w0, c0 = time.perf_counter(), time.thread_time()
+        scored = index.score([name_key(query)], minimum=REVIEW)
+        outcome = decide(scored)
+        cpu.append((time.thread_time() - c0) * 1000)
+        timings.append((time.perf_counter() - w0) * 1000)
+        decisions.append(
+            (outcome, scored[0][0] if scored else None, scored[0][1].score if scored else 0)
+        )
+    del first
+    gc.collect()
+    time.sleep(args.hold)  # the other workers are mapped and warm by now: PSS shares pages
+    after = memory()
+    timings.sort()
+    cpu.sort()
+    print(
+        json.dumps(
+            {
+                "role": args.role,
+                "index_ready_s": round(ready, 3),
+                "process_start_to_first_answer_s": round(first_answer, 3),
+                "memory_before_index": before,
+                "memory": after,
+                "index_rss_mb": round(after["rss_mb"] - before["rss_mb"], 1),
+                "p50_ms": round(statistics.median(timings), 3),
+                "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 3),
+                "cpu_p99_ms": round(cpu[int(len(cpu) * 0.99) - 1], 3),
+                "max_ms": round(timings[-1], 3),
+                "decisions": hashlib.sha256(json.dumps(decisions).encode()).hexdigest()[:16],
+            }
+        )
+    )
+
+
+def build(args: argparse.Namespace) -> None:
+    """The snapshot as the first worker of a machine writes it (from the registry rows)."""
+    registry = json.loads(Path(args.data, "registry.json").read_text())
+    t0 = time.perf_counter()
+    snapshot.write(
+        Path(args.data, "r.idx"),
+        version=1,
+        identity="bench",
+        public=(make_entry(i, names) for i, names in enumerate(registry, start=1)),
+        hidden=[],
+        unsigned=[],
+    )
+    print(
+        json.dumps(
+            {
+                "build_s": round(time.perf_counter() - t0, 2),
+                "builder_peak_rss_mb": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000, 1
+                ),
+                "file_mb": round(Path(args.data, "r.idx").stat().st_size / 1e6, 1),
+            }
+        )
+    )
+
+
+def spawn(args: argparse.Namespace, role: str, hold: float) -> subprocess.Popen[str]:
+    command = [sys.executable, __file__, "--role", role, "--data", args.data]
+    command += ["--spawned", repr(time.time()), "--hold", str(hold)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def collect(processes: list[subprocess.Popen[str]]) -> list[dict[str, object]]:
+    results = []
+    for process in processes:
+        out, _ = process.communicate()
+        assert process.returncode == 0, out
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orgs", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--role", choices=["index", "mapped", "build"])
+    parser.add_argument("--data", default="")
+    parser.add_argument("--spawned", type=float, default=0.0)
+    parser.add_argument("--hold", type=float, default=0.0)
+    parser.add_argument("--methods", default="index,mapped", help="comma-separated")
+    args = parser.parse_args()
+    if args.role == "build":
+        return build(args)
+    if args.role:
+        return worker(args)
+    load_before = os.getloadavg()
+    rng = random.Random(args.seed)
+    registry = generate(args.orgs, rng)
+    names = [n for org in registry for n in org]
+    queries = []
+    for _ in range(args.queries):
+        kind = rng.random()
+        if kind < 0.4:
+            queries.append(rng.choice(names))
+        elif kind < 0.8:
+            queries.append(perturb(rng.choice(names), rng))
+        else:
+            queries.append(generate(1, rng)[0][0])
+    args.data = tempfile.mkdtemp(prefix="bench-shared-index-")
+    Path(args.data, "registry.json").write_text(json.dumps(registry))
+    Path(args.data, "queries.json").write_text(json.dumps(queries))
+    del registry, names
+    report: dict[str, object] = {
+        "machine": {"nproc": os.cpu_count(), "cpu": cpu_model()},
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "organisations": args.orgs,
+        "queries": args.queries,
+        "workers": args.workers,
+    }
+    built = subprocess.run(
+        [sys.executable, __file__, "--role", "build", "--data", args.data],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report["snapshot_build"] = json.loads(built.stdout)
+    methods = args.methods.split(",")
+    for role in methods:
+        together = collect([spawn(args, role, 3.0) for _ in range(args.workers)])
+        # One worker restarted while another keeps running (holding its index or mapping).
+        running = spawn(args, role, 6.0)
+        time.sleep(1.0 if role == "mapped" else 0.0)
+        restarted = collect([spawn(args, role, 0.0)])[0]
+        collect([running])
+        report[role] = {"workers": together, "restarted": restarted}
+    ones = {w["decisions"] for role in methods for w in report[role]["workers"]}  # type: ignore[index]
+    report["same_decisions"] = len(ones) == 1
+    report["load_average_before"] = [round(x, 2) for x in load_before]
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
