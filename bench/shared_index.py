@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resolution import cpu_model, decide, generate, perturb  # noqa: E402
 
 from app.resolution import snapshot  # noqa: E402
+from app.resolution.decide import REVIEW  # noqa: E402
 from app.resolution.index import Index, make_entry, settle  # noqa: E402
 from app.resolution.normalise import name_key  # noqa: E402
-from app.resolution.scoring import REVIEW  # noqa: E402
 
 
 def memory() -> dict[str, float]:

@@ -406,7 +406,7 @@ class Index:
     ) -> list[tuple[int, OrgScore]]:
         """Blocked candidates scored against the query, best first (ties by id).
 
-        With `minimum`, a candidate whose cheap upper bound (scoring.score_bound) is below it
+        With `minimum`, a candidate whose cheap upper bound (bound.ScoreBound) is below it
         and no higher than the best score found is left out: it can change neither the best
         score nor the list at or above `minimum`. `rarity` counts a word's organisations over
         more than this index (a caller's view of several); by default, over this one."""

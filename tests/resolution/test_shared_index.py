@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.resolution import snapshot
+from app.resolution.decide import REVIEW
 from app.resolution.index import Index, make_entry
 from app.resolution.normalise import name_key
-from app.resolution.scoring import REVIEW
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from resolution import generate, perturb
