@@ -17,6 +17,7 @@ from app.letters.schemas import (
     VersionPublic,
     VersionsPublic,
 )
+from app.paging import Cursor
 
 router = APIRouter(prefix="/letters", tags=["letters"])
 
@@ -42,11 +43,15 @@ def list_letters(
     session: SessionDep,
     principal: OptionalUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Cursor = None,
 ) -> LettersPublic:
-    """List letters: public ones, plus the drafts a coordinator manages."""
-    letters, total = service.list_visible(session, principal=principal, limit=limit, offset=offset)
-    return LettersPublic(data=[service.to_public(session, letter=x) for x in letters], count=total)
+    """List letters: public ones, plus the drafts a coordinator manages, newest first."""
+    page, total = service.list_visible(session, principal=principal, limit=limit, cursor=cursor)
+    return LettersPublic(
+        data=[service.to_public(session, letter=x) for x in page.items],
+        count=total,
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.get("/{slug}", response_model=LetterPublic)

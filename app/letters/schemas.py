@@ -133,3 +133,4 @@ class VersionsPublic(BaseModel):
 class LettersPublic(BaseModel):
     data: list[LetterPublic]
     count: int
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page")

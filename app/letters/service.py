@@ -4,6 +4,7 @@ from sqlalchemy import ColumnElement, exists, func, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import paging
 from app.auth import service as auth_service
 from app.auth.service import Principal
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -359,16 +360,15 @@ def translations_of(session: Session, *, letter: Letter) -> list[LetterTranslati
 
 
 def list_visible(
-    session: Session, *, principal: Principal | None, limit: int, offset: int
-) -> tuple[list[Letter], int]:
+    session: Session, *, principal: Principal | None, limit: int, cursor: str | None
+) -> tuple[paging.Page[Letter], int]:
+    """One page of the letters the caller may see, newest first, and how many there are. Paged
+    by rank (`paging.ranked`): a cursor made of letter ids would show where drafts sit."""
     query = select(Letter).where(_visible_to(session, principal=principal))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.exec(
-        query.order_by(col(Letter.created_at).desc(), col(Letter.id).desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return list(rows), int(total)
+    ordered = query.order_by(col(Letter.created_at).desc(), col(Letter.id).desc())
+    page, _ = paging.ranked(session, ordered, limit=limit, cursor=cursor)
+    return page, int(total)
 
 
 def to_public(session: Session, *, letter: Letter) -> LetterPublic:

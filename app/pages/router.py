@@ -32,9 +32,10 @@ def home(
 ) -> HTMLResponse:
     """Home page: the open and closed public letters with their counts and languages."""
     ui, vary = negotiate(locale=locale, accept_language=accept_language)
-    letters, total = letter_service.list_visible(
-        session, principal=None, limit=HOME_LIMIT, offset=0
+    page, total = letter_service.list_visible(
+        session, principal=None, limit=HOME_LIMIT, cursor=None
     )
+    letters = page.items
     by_status: dict[str, list[dict[str, Any]]] = {LetterStatus.open: [], LetterStatus.closed: []}
     for letter in letters:
         assert letter.id is not None
