@@ -247,7 +247,7 @@ def _run_one(session: Session, query: Query) -> list[dict[str, Any]]:
                 },
             ]
             found[candidate.organisation_id] = (
-                round(candidate.score * 100, 2),
+                round(candidate.score, 2),  # the resolver's 0..100, like an identifier's 100
                 candidate.decision == "same" and not query.ids,
                 features,
             )

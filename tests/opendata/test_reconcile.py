@@ -278,3 +278,15 @@ def test_merged_away_id_answers_with_its_survivor(
         "/api/v1/reconcile", params={"queries": json.dumps({"q": {"query": "Sunrise Workshop"}})}
     ).json()
     assert results["q"]["result"][0]["id"] == public_org_id(a)
+
+
+def test_scores_are_on_one_scale_of_0_to_100(client: TestClient, seeded: str) -> None:
+    """A name found exactly scores 100, like an identifier match, never more."""
+    answer = client.post(
+        "/api/v1/reconcile",
+        data={"queries": json.dumps({"q0": {"query": "Amnesty International"}})},
+    ).json()
+    (best, *_) = answer["q0"]["result"]
+    assert best["match"] is True
+    assert best["score"] == 100.0
+    assert all(0 <= r["score"] <= 100 for r in answer["q0"]["result"])
