@@ -337,14 +337,20 @@ def managed_by_token(session: Session, *, token: str) -> SelfSignature | None:
     return session.get(SelfSignature, found.self_signature_id)
 
 
+def may_withdraw(*, letter: Letter, row: SelfSignature) -> bool:
+    """The one rule: a closed letter may forbid withdrawing a signature, never an unconfirmed
+    request."""
+    return (
+        letter.status != LetterStatus.closed
+        or letter.self_sign_withdraw_after_close
+        or row.state == SelfSignState.pending_confirmation
+    )
+
+
 def withdraw(session: Session, *, row: SelfSignature) -> SelfSignature:
     """The signer withdraws: gone from public lists and counts in this transaction."""
     letter = _lock(session, row)
-    if (
-        letter.status == LetterStatus.closed
-        and not letter.self_sign_withdraw_after_close
-        and row.state != SelfSignState.pending_confirmation
-    ):
+    if not may_withdraw(letter=letter, row=row):
         raise Conflict(
             "the letter is closed and its coordinators do not allow withdrawals any more",
             field="slug",

@@ -304,8 +304,8 @@ def _manage_page(
     errors: set[str] | None = None,
 ) -> str:
     letter = service.letter_of(session, row)
-    can_withdraw = row.state != SelfSignState.withdrawn and (
-        letter.status != LetterStatus.closed or letter.self_sign_withdraw_after_close
+    can_withdraw = row.state != SelfSignState.withdrawn and service.may_withdraw(
+        letter=letter, row=row
     )
     return render(
         "manage.html",

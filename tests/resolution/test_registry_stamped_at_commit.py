@@ -48,13 +48,8 @@ def test_revisions_are_the_commit_version_and_a_transaction_sees_its_own(engine:
         assert (found.status, found.organisation_id) == ("existing", second.organisation_id)
 
 
-def _postgresql_only(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises every writer with BEGIN IMMEDIATE")
-
-
+@pytest.mark.postgresql_only
 def test_creations_on_postgresql_do_not_wait_for_each_other(engine: Engine) -> None:
-    _postgresql_only(engine)
     held = threading.Event()
     release = threading.Event()
 
@@ -83,8 +78,7 @@ def test_creations_on_postgresql_do_not_wait_for_each_other(engine: Engine) -> N
     assert registry_version() == 2
 
 
-def test_one_name_on_postgresql_waits_and_links(engine: Engine) -> None:
-    _postgresql_only(engine)
+def test_one_name_waits_and_links(engine: Engine) -> None:
     held = threading.Event()
     release = threading.Event()
     created: list[int | None] = []
