@@ -21,7 +21,7 @@ from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.opendata.models import ExternalIdentifier
 from app.organisations.models import Organisation
 from app.resolution import candidates as candidate_queue
-from app.resolution.visibility import Viewer, letters_showing
+from app.resolution.visibility import Viewer
 
 
 @dataclass(frozen=True)
@@ -162,10 +162,8 @@ def holders(session: Session, *, scheme: str, value: str) -> list[int]:
 def _may_edit(session: Session, *, organisation: Organisation, viewer: Viewer) -> None:
     """Admins; a coordinator when every letter that shows the organisation is theirs (the
     scope rule of names, decision 0067)."""
-    if viewer.is_admin:
-        return
     assert organisation.id is not None
-    if not letters_showing(session, organisation_id=organisation.id) <= viewer.managed(session):
+    if not viewer.may_edit(session, organisation_id=organisation.id):
         raise Forbidden(
             "letters you do not manage show this organisation: ask an admin to set its identifiers",
             field="organisation_id",

@@ -19,7 +19,7 @@ from app.resolution import registry
 from app.resolution.models import NameProposal, ProposalStatus
 from app.resolution.names import detect_script, is_acronym
 from app.resolution.normalise import normalise
-from app.resolution.visibility import Viewer, letters_showing
+from app.resolution.visibility import Viewer
 
 
 @dataclass
@@ -81,8 +81,7 @@ def add_name(
     organisation publicly. The caller must be allowed to see the organisation."""
     _check_new(session, organisation=organisation, name=name)
     assert organisation.id is not None
-    showing = letters_showing(session, organisation_id=organisation.id)
-    if viewer.is_admin or showing <= viewer.managed(session):
+    if viewer.may_edit(session, organisation_id=organisation.id):
         row = _insert(session, organisation=organisation, name=name, lang=lang, acronym=acronym)
         audit.record(
             session,

@@ -142,6 +142,13 @@ class Viewer:
             )
         return self._managed
 
+    def may_edit(self, session: Session, *, organisation_id: int) -> bool:
+        """Whether this caller may change an organisation's names or identifiers at once:
+        admins, and a coordinator when every letter that shows it is theirs (decision 0067)."""
+        if self.is_admin:
+            return True
+        return letters_showing(session, organisation_id=organisation_id) <= self.managed(session)
+
     def extra(self, session: Session) -> frozenset[int]:
         """Organisations that signed a letter this caller manages by a signature that does not
         show them publicly: among them, the hidden ones this caller may see anyway. What it
