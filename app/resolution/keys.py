@@ -12,7 +12,7 @@ import hashlib
 import itertools
 
 from app.resolution.lemmas import is_cyrillic, latin_reading
-from app.resolution.normalise import TYPE_WORDS, NameKey
+from app.resolution.normalise import TYPE_WORDS, NameKey, acronym_letters
 
 # The bonus of a query's whole-name key over the IDF weights of its other keys.
 _EXACT_WEIGHT = 60.0
@@ -42,6 +42,9 @@ def name_index_keys(key: NameKey) -> set[str | int]:
     keys: set[str | int] = set()
     if key.norm:
         keys.add(_exact(key.despaced))
+    if key.is_acronym:
+        # ICRtoP is also filed as ICRP: a long name's initials find it.
+        keys.update(_exact(letters) for letters, _ in acronym_letters(key.raw)[1:])
     for kind, value, _ in key.items:
         if kind != "s":
             keys.add(("w:" if kind in "ct" else "p:") + value)
@@ -74,7 +77,7 @@ def query_keys(key: NameKey) -> dict[str | int, float]:
     keys[_exact(key.despaced)] = _EXACT_WEIGHT
     if key.is_acronym and len(key.despaced) >= 2:
         # An acronym query finds long names with these initials and names that contain it.
-        keys[_exact("i:" + key.despaced)] = 0.0
+        keys.update(dict.fromkeys((_exact("i:" + a) for a, _ in acronym_letters(key.raw)), 0.0))
         keys["w:" + key.despaced] = 0.0
     if len(initials) >= 2:
         keys.setdefault(_exact(initials), 0.0)  # a long name finds the registered acronym

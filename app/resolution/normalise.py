@@ -400,6 +400,29 @@ def is_acronym(raw: str) -> bool:
     return upper >= 2 and upper > len(letters) - upper and not any(is_cjk_char(c) for c in letters)
 
 
+# Runs of capitals, of small letters, of digits: ICRtoP is I C R "to" P.
+_CAPITALS = re.compile(r"[A-Z]+|[a-z]+|\d+")
+
+
+@lru_cache(maxsize=8192)
+def acronym_letters(raw: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The letters an acronym may stand for as initials, each with the small words it writes
+    out: itself folded (none), and, for an acronym that writes its stopwords out in small
+    letters (ICRtoP: International Coalition for the Responsibility *to* Protect; not HRiC:
+    `i` is no word), its capitals alone, the initials of the long name's other words, which
+    must then contain the words written out."""
+    folded = _fold(raw).replace(" ", "")
+    plain = ((folded, frozenset[str]()),)
+    if not is_acronym(raw):
+        return plain
+    runs = _CAPITALS.findall(unicodedata.normalize("NFKC", raw.strip()))
+    small = frozenset(r for r in runs if r.islower())
+    if not small or not all(len(r) >= 2 and r in STOPWORDS for r in small):
+        return plain
+    capitals = "".join(r for r in runs if r.isupper()).lower()
+    return (*plain, (capitals, small)) if len(capitals) >= 2 else plain
+
+
 _SET_APART = re.compile(r"(?:,|\(|\[)\s*([A-Z]{2,3})\s*[)\]]?\s*$")
 _CAPS_SPLIT = re.compile(r"[\s\-–—/(),.:;!?\[\]【】]+")
 

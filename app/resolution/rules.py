@@ -55,6 +55,7 @@ from app.resolution.normalise import (
     TYPE_WORDS,
     NameKey,
     abbreviates,
+    acronym_letters,
     describe,
     fold,
     name_key,
@@ -133,17 +134,9 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         return PairScore(92.0, [f"acronym {q.raw} written in '{r.raw}'"], q, r, acronym=True)
     if r.is_acronym and r.despaced in q.caps_tokens and r.despaced not in TYPE_WORDS:
         return PairScore(92.0, [f"'{q.raw}' contains the acronym {r.raw}"], q, r, acronym=True)
-    if (
-        q.is_acronym
-        and len(q.despaced) >= 3
-        and q.despaced in (r.initials, r.initials_with_stopwords)
-    ):
+    if q.is_acronym and _initials_of(q, r):
         return _initials_pair(q, r, f"acronym {q.raw} matches the initials of '{r.raw}'")
-    if (
-        r.is_acronym
-        and len(r.despaced) >= 3
-        and r.despaced in (q.initials, q.initials_with_stopwords)
-    ):
+    if r.is_acronym and _initials_of(r, q):
         return _initials_pair(q, r, f"'{q.raw}' has the initials of the acronym {r.raw}")
     return _word_pair(q, r, rarity)
 
@@ -241,6 +234,20 @@ def _read_in_latin(q: NameKey, r: NameKey) -> PairScore | None:
     )
 
 
+def _initials_of(acronym: NameKey, long_name: NameKey) -> bool:
+    """Whether an acronym (of ≥ 3 letters) is the initials of a long name, with or without its
+    stopwords (acronym_letters: ICRtoP writes its stopword out, which the name must have)."""
+    initials = (long_name.initials, long_name.initials_with_stopwords)
+    return any(
+        len(letters) >= 3 and letters in initials and _has_words(long_name, written)
+        for letters, written in acronym_letters(acronym.raw)
+    )
+
+
+def _has_words(key: NameKey, words: AbstractSet[str]) -> bool:
+    return words <= {value for _, value, _ in key.items}
+
+
 def _initials_pair(q: NameKey, r: NameKey, reason: str) -> PairScore:
     """An acronym against a long name whose initials it is, in whatever language the long
     name is written (FIDH: Fédération internationale pour les droits humains).
@@ -254,10 +261,11 @@ def _initials_pair(q: NameKey, r: NameKey, reason: str) -> PairScore:
     spelled = q.discriminators if r.is_acronym else r.discriminators
     long_name = r if q.is_acronym else q
     acronym = q if q.is_acronym else r
-    if (
-        len(acronym.despaced) >= _LINKING_INITIALS
-        and acronym.despaced == long_name.initials
-        and long_name.identifying
+    if long_name.identifying and any(
+        len(letters) >= _LINKING_INITIALS
+        and letters == long_name.initials
+        and _has_words(long_name, written)
+        for letters, written in acronym_letters(acronym.raw)
     ):
         return PairScore(
             ACRONYM_INITIALS,

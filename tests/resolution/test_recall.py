@@ -83,6 +83,9 @@ def test_sibling_in_another_place_is_not_the_headquarters(session: Session) -> N
         # An acronym-only entry and a full name in another language that spells it.
         ("FIDH", "Fédération internationale pour les droits humains"),
         ("Hong Kong Democracy Council (HKDC)", "Hong Kong Democratic Council"),
+        # Small words written out in small letters: the capitals are the initials.
+        ("International Coalition for the Responsibility to Protect", "ICRtoP"),
+        ("ICRtoP", "International Coalition for the Responsibility to Protect"),
     ],
 )
 def test_acronym_links_to_the_one_name_with_its_initials(
@@ -91,6 +94,22 @@ def test_acronym_links_to_the_one_name_with_its_initials(
     own = create(session, registered)
     result = resolve(session, query)
     assert (result.status, result.organisation_id) == ("existing", own), result
+
+
+@pytest.mark.parametrize(
+    ("registered", "query"),
+    [
+        # "i" is no word: HRiC is not read as HRC.
+        ("Human Rights Council", "HRiC"),
+        # The word written out must be one of the long name's: "of" is not "to".
+        ("International Coalition for the Responsibility to Protect", "ICRofP"),
+    ],
+)
+def test_small_letters_in_an_acronym_must_be_words_it_spells(
+    session: Session, registered: str, query: str
+) -> None:
+    create(session, registered)
+    assert resolve(session, query).status != "existing"
 
 
 def test_acronym_two_names_spell_is_for_a_person(session: Session) -> None:
