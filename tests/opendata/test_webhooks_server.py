@@ -3,6 +3,7 @@ receiver is down while signatures arrive, the server is killed with -9 before an
 delivered, then both come back. Every event arrives once, in order, validly signed."""
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,11 +34,26 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def _reserve_port() -> tuple[socket.socket, int]:
+    for _ in range(50):
+        reserved = socket.socket()
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            reserved.bind(("127.0.0.1", free_port()))
+        except OSError:  # taken between free_port's probe and this bind
+            reserved.close()
+            continue
+        return reserved, int(reserved.getsockname()[1])
+    raise RuntimeError("no port to reserve")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_events_survive_a_down_receiver_and_kill_9(kind: str, tmp_path: Path) -> None:
     url, drop = throwaway_database(kind, tmp_path)
-    port = free_port()  # nothing listens there yet: the receiver is down
+    # The receiver is down: its port is bound (so no other process on this shared machine can
+    # take it while the events wait) but not listening, so deliveries are refused.
+    reserved, port = _reserve_port()
     hook_url = f"http://127.0.0.1:{port}/hook"
     env = UNLIMITED | {
         "UNDERSIGNED_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -66,7 +82,10 @@ def test_events_survive_a_down_receiver_and_kill_9(kind: str, tmp_path: Path) ->
             )
             assert signed.status_code == 201, signed.text
         server.kill()  # -9, with every event still undelivered
-        receiver = ThreadingHTTPServer(("127.0.0.1", port), _Receiver)
+        receiver = ThreadingHTTPServer(("127.0.0.1", port), _Receiver, bind_and_activate=False)
+        receiver.socket.close()
+        receiver.socket, receiver.server_name, receiver.server_port = reserved, "127.0.0.1", port
+        receiver.server_activate()
         threading.Thread(target=receiver.serve_forever, daemon=True).start()
         server.start(log_level="warning")
         deadline = time.monotonic() + 120  # backoff after the failed attempts is ≤ 40 s
@@ -90,5 +109,6 @@ def test_events_survive_a_down_receiver_and_kill_9(kind: str, tmp_path: Path) ->
         if receiver is not None:
             receiver.shutdown()
             receiver.server_close()
+        reserved.close()
         server.log_path.unlink(missing_ok=True)
         drop()
