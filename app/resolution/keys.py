@@ -13,6 +13,7 @@ import itertools
 
 from app.resolution.lemmas import is_cyrillic, latin_reading
 from app.resolution.normalise import TYPE_WORDS, NameKey, acronym_letters
+from app.resolution.scripts import hangul_readings
 
 # The bonus of a query's whole-name key over the IDF weights of its other keys.
 _EXACT_WEIGHT = 60.0
@@ -61,6 +62,8 @@ def name_index_keys(key: NameKey) -> set[str | int]:
                 if len(w) >= 3 and w not in TYPE_WORDS
             )
     if key.cjk:
+        # 한변 is filed as Hanbyun too, and finds it (scripts.hangul_readings).
+        keys.update(_exact(reading) for reading in hangul_readings(key.norm))
         if len(key.cjk) == 1:
             keys.add("u:" + key.cjk)
         keys.update("b:" + key.cjk[i : i + 2] for i in range(len(key.cjk) - 1))

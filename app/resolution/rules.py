@@ -31,9 +31,12 @@ The rules, each leaving a reason:
   query names a place the candidate does not → at most 60 (50 when the candidate names
   another); the candidate names a place the query does not → at most 85 (review);
 - CJK: equal folded characters → 100; one inside the other → 78; any different character → 50;
-- transliteration (anyascii) between scripts: equal → 92, close → 80;
+- transliteration (anyascii) between scripts: equal → 92, close → 80; a name in Hangul equal
+  to a Latin one in one of its romanisations (민변 / MINBYUN, scripts.hangul_readings) → 92;
 - acronyms: an acronym written in capitals inside a candidate name (LSVD) → 92; an acronym equal
-  to the initials of a long name → 78 (review only);
+  to the initials of a long name → 78 (review only), 90 from four letters when no other
+  registered name has them; an acronym that writes its stopwords out (ICRtoP) is read as its
+  capitals;
 - the same registrable website domain → at least 95 unless a discriminator, a contradicting
   acronym or one of the "two bodies" caps above speaks against it; two different domains → −5;
   different declared countries → at most 55.
@@ -61,6 +64,7 @@ from app.resolution.normalise import (
     name_key,
     names_a_body,
 )
+from app.resolution.scripts import hangul_readings
 
 # Caps of the rules that ask for a person: the names fit, but two bodies could bear them.
 UNIDENTIFIED = 75.0  # a name made only of places, numbers or type words
@@ -121,7 +125,7 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     if cjk is not None:
         return cjk
     if q.cjk or r.cjk:
-        return PairScore(0.0, [], q, r)
+        return _korean_pair(q, r) or PairScore(0.0, [], q, r)
     translit = _translit_pair(q, r)
     if translit is not None:
         return translit
@@ -193,6 +197,18 @@ def _cjk_pair(q: NameKey, r: NameKey) -> PairScore | None:
         return PairScore(50.0, [f"differs from '{r.raw}' by character(s) {shown}"], q, r)
     score = min(60.0, fuzz.ratio(q.cjk, r.cjk) * 0.6)
     return PairScore(score, [f"different characters from '{r.raw}'"], q, r)
+
+
+def _korean_pair(q: NameKey, r: NameKey) -> PairScore | None:
+    """A name in Hangul against a Latin one: the same when the Latin spelling is one of its
+    readings (scripts.hangul_readings: 민변 is MINBYUN), as an equal transliteration is."""
+    korean, latin = (q, r) if q.cjk else (r, q)
+    if latin.cjk or latin.translit or not latin.despaced:
+        return None
+    if latin.despaced not in hangul_readings(korean.norm):
+        return None
+    reason = f"'{korean.raw}' is read '{latin.raw}' (a romanisation of Korean)"
+    return PairScore(92.0, [reason], q, r)
 
 
 def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:

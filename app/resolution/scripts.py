@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import opencc
+from anyascii import anyascii
 
 _to_simplified = opencc.OpenCC("t2s")
 
@@ -112,3 +113,20 @@ def detect_script(text: str) -> str:
 
 def is_cjk_script(script: str | None) -> bool:
     return script in {"Hani", "Hant", "Hans", "Jpan", "Kana", "Kore", "Hang"}
+
+
+# Korean names reach Latin letters through several romanisations: anyascii writes the Revised
+# Romanization (변 "byeon", 승 "seung"), while organisations and the press often spell the
+# same vowels as McCune–Reischauer without its breves or by ear (민변 MINBYUN, 한변 Hanbyun).
+_KOREAN_VOWELS = (("eo", "u"), ("eo", "o"), ("eu", "u"))
+
+
+@lru_cache(maxsize=8192)
+def hangul_readings(norm: str) -> tuple[str, ...]:
+    """The Latin readings of a name written in Hangul alone, despaced: anyascii's (Revised
+    Romanization) and the common respellings of its vowels ㅓ and ㅡ; () for other names."""
+    letters = [c for c in norm if c.isalpha()]
+    if not letters or any(char_script(c) != "Hang" for c in letters):
+        return ()
+    plain = anyascii(norm).lower().replace(" ", "")
+    return tuple(dict.fromkeys([plain, *(plain.replace(a, b) for a, b in _KOREAN_VOWELS)]))

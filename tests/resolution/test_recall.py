@@ -210,3 +210,33 @@ def test_acronym_needing_stopwords_is_for_a_person(session: Session) -> None:
     # The seed letter itself lists HRIC and Human Rights in China as two signatories.
     create(session, "HRIC")
     assert resolve(session, "Human Rights in China").status == "needs_review"
+
+
+@pytest.mark.parametrize(
+    ("registered", "query"),
+    [
+        ("Hanbyun (Lawyers for Human Rights and Unification of Korea)", "한변"),
+        ("MINBYUN - Lawyers for a Democratic Society", "민변"),
+        ("민변", "Minbyeon"),
+    ],
+)
+def test_hangul_links_to_its_romanisations(session: Session, registered: str, query: str) -> None:
+    own = create(session, registered)
+    result = resolve(session, query)
+    assert (result.status, result.organisation_id) == ("existing", own), result
+    assert any("romanisation of Korean" in r for r in result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("registered", "query"),
+    [
+        ("Hanbyul", "한변"),  # another syllable: another name
+        ("Minbyun Foundation", "민변"),  # a body named after it, not its spelling
+        ("Seoul", "서울"),  # a place names nobody
+    ],
+)
+def test_hangul_readings_do_not_link_other_names(
+    session: Session, registered: str, query: str
+) -> None:
+    create(session, registered)
+    assert resolve(session, query).status != "existing"
