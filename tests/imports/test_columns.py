@@ -3,11 +3,18 @@ why, as not carried: a new column is a decision, not something the import silent
 export never writes. Columns the model marks CSV_COLUMN reach the import's validation through
 SignatureCreate, and nothing else names them."""
 
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from app.imports.parsing import IMPORT_COLUMNS, NOT_CARRIED, SIGNATURE_COLUMNS
 from app.signatures.models import Signature
 from app.signatures.schemas import SignatureCreate
+from tests.imports.test_export import read_csv
+from tests.imports.test_imports_api import post_import
 
 COLUMNS = {column.key for column in inspect(Signature).columns}
 
@@ -37,3 +44,52 @@ def test_marked_columns_are_not_read_by_hand_as_well() -> None:
     # position and anonymous have rules of their own in parsing and planning: marking one of them
     # would make it a column twice.
     assert len(set(IMPORT_COLUMNS)) == len(IMPORT_COLUMNS), IMPORT_COLUMNS
+
+
+# A cell a spreadsheet would run, with a comma (quoted in CSV), and text after it.
+HOSTILE = '=HYPERLINK("http://evil.example","x"), then text'
+
+
+def _csv(rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=IMPORT_COLUMNS, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+# Written for text columns (the house types of app/fields.py refuse control characters); a
+# column of another type needs its own values here. No marked column yet: collected as skipped.
+@pytest.mark.parametrize("column", SIGNATURE_COLUMNS)
+def test_a_marked_column_round_trips_guarded_and_validated(
+    client: TestClient, coordinator_headers, make_letter, column: str
+) -> None:
+    make_letter(coordinator_headers)
+    rows = [
+        {"position": "1", "name": "Open Society Watch", column: HOSTILE},
+        {"position": "2", "anonymous": "true", column: "plain"},
+        {"position": "3", "name": "Lantern Circle"},
+    ]
+    response = post_import(client, coordinator_headers, "test-letter", _csv(rows))
+    assert response.status_code == 200, response.text
+    exported = client.get("/api/v1/letters/test-letter/export.csv", headers=coordinator_headers)
+    cells = [r[column] for r in read_csv(exported.text)]
+    assert cells == ["'" + HOSTILE, "plain", ""]
+    public = client.get("/api/v1/letters/test-letter/export.csv")
+    assert [r[column] for r in read_csv(public.text)] == ["", ""]
+    # The coordinator's export imports back as the same list, the column included.
+    make_letter(coordinator_headers, slug="copy-letter")
+    again = post_import(client, coordinator_headers, "copy-letter", exported.text)
+    assert again.status_code == 200, again.text
+    copy = client.get("/api/v1/letters/copy-letter/export.csv", headers=coordinator_headers)
+    assert copy.text == exported.text
+
+    bad = [
+        {"position": "1", "name": "Harbour Trust", column: "a\u202eb"},
+        {"position": "2", "anonymous": "true", column: "a\u0007b"},
+    ]
+    refused = post_import(client, coordinator_headers, "copy-letter", _csv(bad))
+    assert refused.status_code == 400, refused.text
+    report = refused.json()["report"]
+    assert [(r["line"], r["status"]) for r in report["rows"]] == [(2, "error"), (3, "error")]
+    assert all(r["reason"].startswith(f"{column}: ") for r in report["rows"]), report["rows"]
