@@ -86,7 +86,6 @@ class SignatoryExport(BaseModel):
     anonymous: bool | None = None
     signed_at: str | None = None
     source: str | None = None
-    note: str | None = None
 
 
 class SignatoriesExport(BaseModel):

@@ -51,7 +51,6 @@ class Signature(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
-    note: str | None = Field(default=None, max_length=5000, sa_column_kwargs=CSV_COLUMN)
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
-from app.fields import OrganisationName, ShortText
+from app.fields import OrganisationName
 from app.organisations.schemas import OrganisationCreate
 
 
@@ -13,7 +13,6 @@ class SignatureCreate(BaseModel):
     anonymous: StrictBool = False
     display_name: OrganisationName | None = None
     organisation_id: StrictInt | None = Field(default=None, ge=1, le=2**31 - 1)
-    note: ShortText | None = None
     organisation: OrganisationCreate | None = Field(default=None, validate_default=True)
 
     @field_validator("organisation")
@@ -56,7 +55,6 @@ class SignaturePublic(BaseModel):
     signed_at: datetime
     source: str
     withdrawn_at: datetime | None
-    note: str | None
 
 
 class SignResponse(SignaturePublic):
