@@ -11,7 +11,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.imports.parsing import FORMULA_TRIGGERS, IMPORT_COLUMNS, OTHER_NAMES_SEPARATOR
+from app.imports.parsing import (
+    FORMULA_TRIGGERS,
+    IMPORT_COLUMNS,
+    OTHER_NAMES_SEPARATOR,
+    SIGNATURE_COLUMNS,
+)
 from app.letters.models import Letter
 from app.organisations.models import Organisation, OrganisationName
 from app.resolution.lookalike import strip_invisible
@@ -96,9 +101,15 @@ def signatories(session: Session, *, letter: Letter, full: bool) -> list[dict[st
                 "organisation_id": signature.organisation_id,
                 "signed_at": signature.signed_at.isoformat(),
                 "source": signature.source,
-            }
+            } | {c: getattr(signature, c) for c in SIGNATURE_COLUMNS}
         result.append(entry)
     return result
+
+
+def _text(value: Any) -> str:
+    """A signature's own value as its SignatureCreate field reads it back; empty for None (and
+    in public exports, which do not carry these columns)."""
+    return "" if value is None else str(value)
 
 
 def to_csv(rows: list[dict[str, Any]], *, bom: bool) -> str:
@@ -120,7 +131,7 @@ def to_csv(rows: list[dict[str, Any]], *, bom: bool) -> str:
             "country": row.get("country", ""),
             "website": row.get("website", ""),
             "anonymous": "true" if row.get("anonymous") else "false",
-        }
+        } | {c: _text(row.get(c)) for c in SIGNATURE_COLUMNS}
         writer.writerow([neutralise(cells[c]) for c in IMPORT_COLUMNS])
     return buffer.getvalue()
 

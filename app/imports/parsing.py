@@ -9,10 +9,18 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from sqlalchemy import inspect
+
 from app.errors import BadRequest
 from app.resolution.lookalike import strip_invisible
+from app.signatures.models import Signature
 
-# The columns of seeds/signatories.csv, which is also what the CSV export writes.
+# The signature's own values the model marks `CSV_COLUMN`, each a column of the same name: a row
+# gives its cell (when not empty) to SignatureCreate, which validates it, the import stores it,
+# and the coordinator's export writes it back. Nothing else names them.
+SIGNATURE_COLUMNS = tuple(c.key for c in inspect(Signature).columns if c.info.get("csv"))
+# The columns of seeds/signatories.csv (who signs, and where), then the signature's own: what
+# the CSV export writes, in this order.
 IMPORT_COLUMNS = (
     "position",
     "name",
@@ -22,7 +30,20 @@ IMPORT_COLUMNS = (
     "country",
     "website",
     "anonymous",
+    *SIGNATURE_COLUMNS,
 )
+# The signature's columns that have no cell of their own, and why. With IMPORT_COLUMNS they
+# name every column of the table (tests/imports/test_columns.py): a new column is either marked
+# CSV_COLUMN or listed here, never forgotten by the import or the export.
+NOT_CARRIED = {
+    "id": "given by the database",
+    "letter_id": "the letter imported into, or exported",
+    "organisation_id": "resolved from name, other_names, kind, lang, country and website",
+    "display_name": "the name cell, as the file prints it",
+    "signed_at": "the time of the import",
+    "source": "import or seed, said by who imports",
+    "withdrawn_at": "exports list live signatures only",
+}
 # Every other column may be left out: a missing column reads as empty cells.
 REQUIRED_COLUMN = "name"
 OTHER_NAMES_SEPARATOR = "|"
@@ -66,6 +87,8 @@ class ImportRow:
     country: str | None = None
     website: str | None = None
     anonymous: bool = False
+    # The non-empty cells of SIGNATURE_COLUMNS, as read; validated when the row is planned.
+    cells: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # why this row cannot be imported, found while parsing
 
 
@@ -207,6 +230,7 @@ def _row_from_record(line: int, record: dict[str, str]) -> ImportRow:
     row.lang = _cell(record, "lang") or None
     row.country = _cell(record, "country") or None
     row.website = _cell(record, "website") or None
+    row.cells = {c: cell for c in SIGNATURE_COLUMNS if (cell := _cell(record, c))}
     anonymous = _cell(record, "anonymous").lower()
     if anonymous in _TRUE:
         row.anonymous = True

@@ -20,7 +20,7 @@ from app import audit
 from app.auth.service import Principal
 from app.db import utcnow
 from app.errors import AppError, BadRequest
-from app.imports.parsing import ImportRow, ParsedImport
+from app.imports.parsing import SIGNATURE_COLUMNS, ImportRow, ParsedImport
 from app.letters.models import Letter
 from app.organisations.models import Organisation
 from app.organisations.schemas import OrganisationCreate
@@ -61,6 +61,8 @@ class RowPlan:
     reason: str | None = None
     note: str | None = None
     display_name: str | None = None
+    # The signature's own columns (parsing.SIGNATURE_COLUMNS), validated: what it is signed with.
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -83,16 +85,16 @@ def _plan_named_row(
     batch: registry.Batch,
 ) -> RowPlan:
     try:
-        data = SignatureCreate(
-            organisation=OrganisationCreate(
-                name=row.name,
-                other_names=row.other_names,
-                lang=row.lang,
-                country=row.country,
-                website=row.website,
-                kind=row.kind,
-            ),
-            anonymous=row.anonymous,
+        organisation = OrganisationCreate(
+            name=row.name,
+            other_names=row.other_names,
+            lang=row.lang,
+            country=row.country,
+            website=row.website,
+            kind=row.kind,
+        )
+        data = SignatureCreate.model_validate(
+            row.cells | {"organisation": organisation, "anonymous": row.anonymous}
         )
     except ValidationError as exc:
         return RowPlan(row=row, status=ERROR, reason=_validation_reason(exc))
@@ -122,6 +124,7 @@ def _plan_named_row(
             for c in resolution.candidates
         ],
         display_name=data.organisation.name,
+        values=data.model_dump(include=set(SIGNATURE_COLUMNS)),
     )
     if resolution.status in (NEW, NEEDS_REVIEW):
         created_by_line[organisation_id] = row.line
@@ -139,6 +142,17 @@ def _plan_named_row(
             )
     first_line.setdefault(organisation_id, row.line)
     return plan
+
+
+def _plan_anonymous_row(row: ImportRow) -> RowPlan:
+    """An anonymous signer without identity: only the signature's own cells to validate."""
+    try:
+        data = SignatureCreate.model_validate(row.cells | {"anonymous": True})
+    except ValidationError as exc:
+        return RowPlan(row=row, status=ERROR, reason=_validation_reason(exc))
+    return RowPlan(
+        row=row, status=ANONYMOUS, values=data.model_dump(include=set(SIGNATURE_COLUMNS))
+    )
 
 
 def _restanding(session: Session, *, plans: list[RowPlan], created: set[int]) -> set[int]:
@@ -272,7 +286,7 @@ def _plan_rows(
         if row.error is not None:
             plans.append(RowPlan(row=row, status=ERROR, reason=row.error))
         elif not row.name:
-            plans.append(RowPlan(row=row, status=ANONYMOUS))
+            plans.append(_plan_anonymous_row(row))
         else:
             plans.append(
                 _plan_named_row(
@@ -408,6 +422,7 @@ def _sign(
                 "signed_at": now,
                 "source": source,
                 "withdrawn_at": None,
+                **plan.values,
             }
         )
     if not rows:

@@ -16,6 +16,12 @@ class SignatureSource(StrEnum):
     seed = "seed"
 
 
+# Marks a column that signatory CSV files carry as a cell of the same name, for the import and
+# the coordinator's export (`Field(..., sa_column_kwargs=CSV_COLUMN)`): a plain value of the
+# signature, validated on import by its field in SignatureCreate (app/imports/parsing.py).
+CSV_COLUMN: dict[str, Any] = {"info": {"csv": True}}
+
+
 class Signature(SQLModel, table=True):
     __tablename__ = "signature"
     __table_args__ = (

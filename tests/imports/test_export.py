@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from app.imports.parsing import IMPORT_COLUMNS
 from tests.imports.test_imports_api import HEADER, post_import, signatures_of
 
 HOSTILE = [
@@ -60,7 +61,7 @@ def test_coordinator_csv_has_everyone_with_the_anonymous_flag(
     response = client.get("/api/v1/letters/test-letter/export.csv", headers=coordinator_headers)
     assert response.headers["cache-control"] == "no-store"
     rows = read_csv(response.text)
-    assert list(rows[0]) == HEADER.strip().split(",")
+    assert list(rows[0]) == list(IMPORT_COLUMNS)
     assert [(r["position"], r["anonymous"]) for r in rows[:3]] == [
         ("1", "false"),
         ("2", "true"),
