@@ -40,24 +40,34 @@ def signature_event(
     signature: Signature,
     counts: Callable[[], tuple[int, int]],
 ) -> None:
-    """`signature.created` / `.withdrawn` / `.moved`, then `count.changed`."""
-    service.emit(
+    """`signature.created` / `.withdrawn` / `.moved`, then `count.changed` (the letter's
+    subscriptions read once for both)."""
+    service.emit_all(
         session,
         letter=letter,
-        event=event,
-        data=lambda private: {"signature": _signature(signature, private)},
+        events=[
+            (event, lambda private: {"signature": _signature(signature, private)}),
+            ("count.changed", _count_payload(counts)),
+        ],
     )
-    counted(session, letter=letter, counts=counts)
+
+
+def _count_payload(counts: Callable[[], tuple[int, int]]) -> Callable[[bool], dict[str, int]]:
+    """Counted only when someone subscribed (signing pays nothing otherwise)."""
+
+    taken: list[tuple[int, int]] = []  # once, however many subscriptions want it
+
+    def payload(_private: bool) -> dict[str, int]:
+        if not taken:
+            taken.append(counts())
+        named, anonymous = taken[0]
+        return {"total": named + anonymous, "named": named, "anonymous": anonymous}
+
+    return payload
 
 
 def counted(session: Session, *, letter: Letter, counts: Callable[[], tuple[int, int]]) -> None:
-    """Counted only when someone subscribed (signing pays nothing otherwise)."""
-
-    def payload(_private: bool) -> dict[str, int]:
-        named, anonymous = counts()
-        return {"total": named + anonymous, "named": named, "anonymous": anonymous}
-
-    service.emit(session, letter=letter, event="count.changed", data=payload)
+    service.emit(session, letter=letter, event="count.changed", data=_count_payload(counts))
 
 
 def letter_updated(session: Session, *, letter: Letter, fields: list[str]) -> None:
