@@ -34,7 +34,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, bindparam, event, func, insert, text, update
+from sqlalchemy import (
+    ColumnElement,
+    TextClause,
+    bindparam,
+    event,
+    exists,
+    func,
+    insert,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
@@ -86,6 +96,8 @@ _TRANSACTION_KEYS = (
 _BUCKETS = 256
 _LOCK_SPACE = 0x5E6  # the first key of pg_advisory_xact_lock(int, int): ours
 _SETTLE_AT = 10_000
+# Up to this many organisations written, the commit's stamp returns them (PostgreSQL).
+_STAMP_RETURNS = 64
 _EXTRA_CACHE = 32
 
 _REGISTRY = RegistryState.__table__  # type: ignore[attr-defined]
@@ -205,29 +217,38 @@ def _stamp(session: OrmSession) -> None:
     # A savepoint's release also fires before_commit: the version waits for the real COMMIT.
     if pending is None or session.in_nested_transaction():
         return
+    assert isinstance(session, Session)
     session.flush()
-    # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
-    # run): the registry did not change, and its version stays.
-    bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
-    if bumped is None:
-        return
-    version = int(bumped)
-    session.info[COMMITTED_VERSION] = version
-    with _shared.lock:
-        follows = _shared.public is not None and _shared.version == version - 1
-    if follows and session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_stamp_returning(), {"pending": pending, "version": version})
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    loaded: list[_Loaded] | None = None
+    if postgresql and _written(session) <= _STAMP_RETURNS:
+        # A signature's few organisations: bump, stamp and read them back in one statement
+        # (signers of a hot letter hold its row lock until COMMIT: every round trip counts).
+        rows = session.execute(_stamp_returning(), {"pending": pending}).all()
+        if not rows:
+            return  # nothing under the placeholder (see below)
+        version = int(rows[0][4])  # the stamped revision
         loaded, ids = _loaded_rows(rows)
     else:
+        # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
+        # run): the registry did not change, and its version stays.
+        bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
+        if bumped is None:
+            return
+        version = int(bumped)
         session.execute(
             update(_ORGANISATION)
             .where(_ORGANISATION.c.revision == pending)
             .values(revision=version)
         )
-        if not follows:
+    session.info[COMMITTED_VERSION] = version
+    with _shared.lock:
+        if _shared.public is None or _shared.version != version - 1:
             return
-        # SQLite runs in-process: the three statements of a reload cost little there.
-        assert isinstance(session, Session)
+    if loaded is None:
+        if postgresql:
+            return  # many organisations (an import): every worker reloads them
+        # SQLite runs in-process: the statements of a reload cost little there.
         loaded, ids = _load(session, after=version - 1, upto=version)
         for item in loaded:
             item.revision = version  # the session's own objects may still say the placeholder
@@ -241,6 +262,13 @@ def _stamp(session: OrmSession) -> None:
             ):
                 item.entry = overlay.index.entry(item.organisation_id)
     session.info[_ADVANCE] = (version, loaded, ids)
+
+
+def _written(session: Session) -> int:
+    """About how many organisations this transaction wrote (created or touched)."""
+    overlay = session.info.get(_OVERLAY)
+    own = 0 if overlay is None else len(overlay.shadow) + len(overlay.dirty)
+    return own + len(session.info.get(_TOUCHED, ())) + (1_000_000 if session.info.get(_LOST) else 0)
 
 
 def _advance_in_place(session: OrmSession) -> None:
@@ -401,12 +429,27 @@ class _Loaded:
 
 @lru_cache(maxsize=1)
 def _stamp_returning() -> Any:
-    """Stamp a transaction's organisations, returning them as a reload reads them (built
-    once: building it cost about as much as running it)."""
+    """PostgreSQL, one statement: bump the counter if organisations carry the placeholder,
+    stamp them with the new version and return them (`_returned_columns`). Built
+    once: building it cost about as much as running it."""
+    organisation, registry = _ORGANISATION, _REGISTRY
+    pending = bindparam("pending")
+    bumped = (
+        update(registry)
+        .where(
+            registry.c.id == 1,
+            exists().where(organisation.c.revision == pending).correlate(None),
+        )
+        .values(version=registry.c.version + 1)
+        .returning(registry.c.version)
+        .cte("bumped")
+    )
+    # The counter's row is bumped only when some organisation carries the placeholder, seen
+    # by the same snapshot as this WHERE: either both happen or neither.
     return (
-        update(_ORGANISATION)
-        .where(_ORGANISATION.c.revision == bindparam("pending"))
-        .values(revision=bindparam("version"))
+        update(organisation)
+        .where(organisation.c.revision == pending)
+        .values(revision=select(bumped.c.version).scalar_subquery())
         .returning(*_returned_columns())
     )
 

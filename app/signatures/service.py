@@ -26,6 +26,7 @@ from app.signatures import counting
 from app.signatures.models import IdempotencyRecord, Signature
 from app.signatures.schemas import SignatureCreate, SignaturePublic
 from app.webhooks import events as webhook_events
+from app.webhooks import service as webhook_service
 
 # The request's fields stored as they come: every field SignatureCreate shares with the table,
 # except those signing decides (who signs, under which name). A new column that the request
@@ -422,6 +423,9 @@ def sign(
     if existing is not None:
         created, signature = False, existing
     else:
+        # Read before `allocate` takes the letter's row lock: all signers of the letter queue
+        # on that lock, so every round trip after it counts (decision 0106).
+        subscriptions = webhook_service.subscribed(session, letter=letter)
         created, signature = _insert_signature(
             session,
             letter=letter,
@@ -438,6 +442,7 @@ def sign(
                 event="signature.created",
                 signature=signature,
                 counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
+                subscriptions=subscriptions,
             )
     body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
     if record is not None:

@@ -5,7 +5,7 @@ Public-safe by default: an anonymous signature carries no organisation and no pr
 ids are public ids (app/opendata/publicid.py)."""
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -14,6 +14,7 @@ from app.letters.models import Letter
 from app.opendata.publicid import public_org_id
 from app.signatures.models import Signature
 from app.webhooks import service
+from app.webhooks.models import WebhookSubscription
 
 
 def _signature(signature: Signature, include_anonymous: bool) -> dict[str, Any]:
@@ -39,9 +40,10 @@ def signature_event(
     event: str,
     signature: Signature,
     counts: Callable[[], tuple[int, int]],
+    subscriptions: Sequence[WebhookSubscription] | None = None,
 ) -> None:
     """`signature.created` / `.withdrawn` / `.moved`, then `count.changed` (the letter's
-    subscriptions read once for both)."""
+    subscriptions read once for both, or given: `service.subscribed`)."""
     service.emit_all(
         session,
         letter=letter,
@@ -49,6 +51,7 @@ def signature_event(
             (event, lambda private: {"signature": _signature(signature, private)}),
             ("count.changed", _count_payload(counts)),
         ],
+        subscriptions=subscriptions,
     )
 
 
