@@ -5,7 +5,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import ColumnElement, func, text, update
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -80,9 +81,10 @@ def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
             )
 
 
-def allocate(session: Session, *, letter: Letter) -> int:
+def allocate(session: Session, *, letter: Letter) -> ColumnElement[int]:
     """The hot lock, taken as late as possible: one UPDATE of the letter row (revision and
-    counts time, only while the letter is open) then the next position under that lock.
+    counts time, only while the letter is open); the next position, as SQL for the statement
+    that inserts the signature under that lock (`next_position_sql`).
 
     Everything slow (resolution, organisation creation, the organisation's lock) happened
     before; what follows until commit is the signature, audit and idempotency inserts. The
@@ -106,7 +108,7 @@ def allocate(session: Session, *, letter: Letter) -> int:
     set_committed_value(letter, "revision", row[0])
     set_committed_value(letter, "counts_changed_at", changed_at)
     counting.note_changed(session, slug=letter.slug)
-    return next_position(session, letter_id=letter.id)
+    return next_position_sql(letter_id=letter.id)
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
@@ -149,6 +151,18 @@ def touch_counts(session: Session, *, letter: Letter) -> None:
     letter.revision += 1
     letter.counts_changed_at = utcnow()
     session.add(letter)
+
+
+def next_position_sql(*, letter_id: int) -> ColumnElement[int]:
+    """The letter's next position, computed by the statement that uses it. Inside the INSERT
+    that follows `allocate`'s UPDATE it is exact: a statement's snapshot is taken when it
+    starts, after the letter's row lock was granted, so it sees every signature committed by
+    the lock's earlier holders (one round trip less while every signer waits on that lock)."""
+    return (
+        select(func.coalesce(func.max(Signature.position), 0) + 1)
+        .where(Signature.letter_id == letter_id)
+        .scalar_subquery()
+    )
 
 
 def next_position(session: Session, *, letter_id: int) -> int:
@@ -342,17 +356,17 @@ def _insert_signature(
 
     def insert() -> Signature:
         assert letter.id is not None
-        signature = Signature(
+        row = Signature(
             **data.model_dump(include=_CARRIED),
             letter_id=letter.id,
             organisation_id=organisation_id,
             display_name=display_name,
-            position=allocate(session, letter=letter),
+            position=0,  # given by the statement (allocate)
             source=source,
         )
-        session.add(signature)
-        session.flush()
-        return signature
+        values = row.model_dump(exclude={"id"}) | {"position": allocate(session, letter=letter)}
+        # One INSERT … RETURNING that computes the position and gives the session its object.
+        return session.scalars(insert_rows(Signature).values(values).returning(Signature)).one()
 
     if not contested:
         return True, insert()
