@@ -433,7 +433,7 @@ def _stamp_returning() -> Any:
     stamp them with the new version and return them (`_returned_columns`). Built
     once: building it cost about as much as running it."""
     organisation, registry = _ORGANISATION, _REGISTRY
-    pending = bindparam("pending")
+    pending: Any = bindparam("pending")
     bumped = (
         update(registry)
         .where(
