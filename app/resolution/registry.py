@@ -214,8 +214,7 @@ def _stamp(session: OrmSession) -> None:
     and they are filed after COMMIT (`_advance_in_place`): the process does not reload its
     own organisations on its next resolve (decision 0106)."""
     pending = session.info.get(PENDING)
-    # A savepoint's release also fires before_commit: the version waits for the real COMMIT.
-    if pending is None or session.in_nested_transaction():
+    if pending is None or _releasing_savepoint(session):
         return
     assert isinstance(session, Session)
     session.flush()
@@ -269,6 +268,14 @@ def _written(session: Session) -> int:
     overlay = session.info.get(_OVERLAY)
     own = 0 if overlay is None else len(overlay.shadow) + len(overlay.dirty)
     return own + len(session.info.get(_TOUCHED, ())) + (1_000_000 if session.info.get(_LOST) else 0)
+
+
+def _releasing_savepoint(session: OrmSession) -> bool:
+    """Whether this before_commit is a savepoint's release, which fires it too: the version
+    then waits for the real COMMIT (taking the counter's row lock there would hold it for the
+    rest of the transaction). A COMMIT issued with savepoints still open releases them first,
+    innermost out, and fires it for the transaction last, with none open."""
+    return session.in_nested_transaction()
 
 
 def _advance_in_place(session: OrmSession) -> None:

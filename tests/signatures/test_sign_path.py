@@ -153,3 +153,20 @@ def test_a_released_savepoint_does_not_take_the_registry_counter(engine: Engine)
         finish.set()
         thread.join()
     assert committed_version() == 2
+
+
+def test_a_commit_with_a_savepoint_still_open_stamps_its_organisations(engine: Engine) -> None:
+    """Releasing a savepoint does not take the version; committing with one still open must."""
+    with open_session(write=True) as session:
+        session.begin_nested()
+        created = identity.identify(session, name="Open Savepoint Guild", viewer=ADMIN)
+        session.commit()
+    assert committed_version() == 1
+    with open_session() as session:
+        revision = session.execute(
+            text("SELECT revision FROM organisation WHERE id = :id"),
+            {"id": created.organisation_id},
+        ).scalar()
+        assert revision == 1
+        found = identity.resolve(session, names=["Open Savepoint Guild"], viewer=ADMIN)
+        assert found.organisation_id == created.organisation_id
