@@ -34,7 +34,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, TextClause, bindparam, event, insert, text, update
+from sqlalchemy import (
+    ColumnElement,
+    TextClause,
+    bindparam,
+    event,
+    exists,
+    func,
+    insert,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
@@ -57,17 +68,44 @@ COMMITTED_VERSION = "registry_committed_version"
 _OVERLAY = "registry_overlay"
 _SYNCED = "registry_synced_version"
 _CLAIMED = "registry_claimed_buckets"
-_TRANSACTION_KEYS = (PENDING, _OVERLAY, _SYNCED, _CLAIMED)
+# Organisations this transaction created: nobody else can see, sign or merge them before it
+# commits.
+_CREATED = "registry_created"
+# Organisations it touched before it had an overlay (the overlay loads them when it starts).
+_TOUCHED = "registry_touched"
+# A savepoint rolled back and took the overlay along: rebuild it from the database.
+_LOST = "registry_overlay_lost"
+# The committed registry version the last claim read, for the resolve that follows at once.
+_FRESH = "registry_fresh_version"
+# (version, what this transaction's organisations are at it): applied to this process's
+# shared indexes after commit when they were at the version just before (_advance_in_place).
+_ADVANCE = "registry_advance"
+_TRANSACTION_KEYS = (
+    PENDING,
+    _OVERLAY,
+    _SYNCED,
+    _CLAIMED,
+    _CREATED,
+    _TOUCHED,
+    _LOST,
+    _FRESH,
+    _ADVANCE,
+)
 # Advisory lock buckets of names being created (PostgreSQL): few enough that a bulk import
 # can hold them all, many enough that two signers creating unrelated names rarely meet.
 _BUCKETS = 256
 _LOCK_SPACE = 0x5E6  # the first key of pg_advisory_xact_lock(int, int): ours
 _SETTLE_AT = 10_000
+# Up to this many organisations written, the commit's stamp returns them (PostgreSQL).
+_STAMP_RETURNS = 64
 _EXTRA_CACHE = 32
 
 _REGISTRY = RegistryState.__table__  # type: ignore[attr-defined]
 _ORGANISATION = Organisation.__table__  # type: ignore[attr-defined]
 _NAME = OrganisationName.__table__  # type: ignore[attr-defined]
+_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
+_LETTER = Letter.__table__  # type: ignore[attr-defined]
+_VERSION = select(RegistryState.version).where(RegistryState.id == 1)
 # Built once: an import runs these thousands of times, and building a statement costs about
 # as much as SQLite executing it.
 _BUMP_IF_PENDING = text(
@@ -117,6 +155,16 @@ class _Overlay:
     standing: dict[int, Standing] = field(default_factory=dict)
     # Changed since the overlay last read them (touch): reloaded by id on the next resolve.
     dirty: set[int] = field(default_factory=set)
+    # What each entry was built from (names, website, country): at commit, an organisation
+    # that is still so is filed in the shared index as this entry, not parsed again.
+    sources: dict[int, tuple[tuple[str, ...], str | None, str | None]] = field(default_factory=dict)
+
+    def file(
+        self, organisation_id: int, names: Sequence[str], website: str | None, country: str | None
+    ) -> None:
+        self.index.upsert(organisation_id, names, website=website, country=country)
+        self.sources[organisation_id] = (tuple(names), website, country)
+        self.shadow.add(organisation_id)
 
     def hidden(self) -> set[int]:
         return {i for i, held in self.standing.items() if held == Standing.hidden}
@@ -150,27 +198,97 @@ def _savepoint_rolled_back(session: OrmSession, previous_transaction: SessionTra
     resolve rebuilds it from what the database still has under the placeholder)."""
     if previous_transaction.nested:
         session.info.pop(_OVERLAY, None)
+        session.info.pop(_CREATED, None)
+        session.info.pop(_TOUCHED, None)
+        session.info[_LOST] = True
 
 
 def _stamp(session: OrmSession) -> None:
     """The registry version, taken in the transaction's last statements: bump the counter and
     stamp this transaction's organisations with it. The counter's row lock is held from here
     to COMMIT, so versions still become visible in order (workers reload `revision > held`),
-    but no longer for a whole signing or import."""
+    but no longer for a whole signing or import.
+
+    When this process's shared indexes are at the version just before, the stamping
+    statement also returns the organisations as a reload would read them (names, standing),
+    and they are filed after COMMIT (`_advance_in_place`): the process does not reload its
+    own organisations on its next resolve (decision 0106)."""
     pending = session.info.get(PENDING)
-    if pending is None:
+    if pending is None or _releasing_savepoint(session):
         return
+    assert isinstance(session, Session)
     session.flush()
-    # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
-    # run): the registry did not change, and its version stays.
-    bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
-    if bumped is None:
-        return
-    version = int(bumped)
-    session.execute(
-        update(_ORGANISATION).where(_ORGANISATION.c.revision == pending).values(revision=version)
-    )
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    loaded: list[_Loaded] | None = None
+    if postgresql and _written(session) <= _STAMP_RETURNS:
+        # A signature's few organisations: bump, stamp and read them back in one statement
+        # (signers of a hot letter hold its row lock until COMMIT: every round trip counts).
+        rows = session.execute(_stamp_returning(), {"pending": pending}).all()
+        if not rows:
+            return  # nothing under the placeholder (see below)
+        version = int(rows[0][4])  # the stamped revision
+        loaded, ids = _loaded_rows(rows)
+    else:
+        # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
+        # run): the registry did not change, and its version stays.
+        bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
+        if bumped is None:
+            return
+        version = int(bumped)
+        session.execute(
+            update(_ORGANISATION)
+            .where(_ORGANISATION.c.revision == pending)
+            .values(revision=version)
+        )
     session.info[COMMITTED_VERSION] = version
+    with _shared.lock:
+        if _shared.public is None or _shared.version != version - 1:
+            return
+    if loaded is None:
+        if postgresql:
+            return  # many organisations (an import): every worker reloads them
+        # SQLite runs in-process: the statements of a reload cost little there.
+        loaded, ids = _load(session, after=version - 1, upto=version)
+        for item in loaded:
+            item.revision = version  # the session's own objects may still say the placeholder
+    overlay = session.info.get(_OVERLAY)
+    if overlay is not None:
+        for item in loaded:
+            if overlay.sources.get(item.organisation_id) == (
+                tuple(item.names),
+                item.website,
+                item.country,
+            ):
+                item.entry = overlay.index.entry(item.organisation_id)
+    session.info[_ADVANCE] = (version, loaded, ids)
+
+
+def _written(session: Session) -> int:
+    """About how many organisations this transaction wrote (created or touched)."""
+    overlay = session.info.get(_OVERLAY)
+    own = 0 if overlay is None else len(overlay.shadow) + len(overlay.dirty)
+    return own + len(session.info.get(_TOUCHED, ())) + (1_000_000 if session.info.get(_LOST) else 0)
+
+
+def _releasing_savepoint(session: OrmSession) -> bool:
+    """Whether this before_commit is a savepoint's release, which fires it too: the version
+    then waits for the real COMMIT (taking the counter's row lock there would hold it for the
+    rest of the transaction). A COMMIT issued with savepoints still open releases them first,
+    innermost out, and fires it for the transaction last, with none open."""
+    return session.in_nested_transaction()
+
+
+def _advance_in_place(session: OrmSession) -> None:
+    """After COMMIT: file this transaction's organisations in the shared indexes, if nothing
+    else moved them meanwhile (they are then exactly the registry at its version)."""
+    advance = session.info.pop(_ADVANCE, None)
+    if advance is None:
+        return
+    version, loaded, ids = advance
+    with _shared.lock:
+        if _shared.public is not None and _shared.version == version - 1:
+            _apply_shared(loaded, ids, _shared.public)
+            _shared.version = version
 
 
 def changed(session: Session) -> bool:
@@ -218,8 +336,11 @@ def claim(session: Session, *, names: Sequence[str] = (), bulk: bool = False) ->
             )
             held.update(wanted)
     synced = session.info.get(_SYNCED)
-    current = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
-    return synced is None or int(current or 0) != int(synced)
+    current = int(session.exec(_VERSION).first() or 0)
+    # Read after the locks: the resolve that follows (when the registry moved) needs no
+    # second read.
+    session.info[_FRESH] = current
+    return synced is None or current != int(synced)
 
 
 def touch(session: Session, *, organisations: Iterable[Organisation]) -> None:
@@ -255,12 +376,28 @@ def _dirty(session: Session, organisation_ids: Iterable[int]) -> None:
     overlay = session.info.get(_OVERLAY)
     if overlay is not None:
         overlay.dirty.update(organisation_ids)
+    else:
+        session.info.setdefault(_TOUCHED, set()).update(organisation_ids)
+
+
+def created_here(session: Session, organisation_id: int) -> bool:
+    """Whether this transaction created the organisation (uncommitted: nobody else can see,
+    sign or merge it yet)."""
+    return organisation_id in session.info.get(_CREATED, ())
 
 
 def standings(session: Session, organisation_ids: Iterable[int]) -> dict[int, Standing | None]:
     """The standing this process's registry holds for each organisation (None: not live).
     Organisations this transaction created count as public until its commit reloads them."""
-    public, overlay = _sync(session)
+    wanted = list(organisation_ids)
+    own = _own(session)
+    if own is not None and all(i in own.shadow for i in wanted):
+        # Only this transaction's own organisations: the shared indexes have nothing to say.
+        public: Index = Index()
+        overlay: _Overlay | None = own
+    else:
+        public, overlay = _sync(session)
+    organisation_ids = wanted
     result: dict[int, Standing | None] = {}
     with _shared.lock:
         for organisation_id in organisation_ids:
@@ -293,6 +430,88 @@ class _Loaded:
     country: str | None
     standing: Standing
     revision: int
+    # Already built (this transaction's overlay holds it, from the same names): filed as is.
+    entry: OrgEntry | None = None
+
+
+@lru_cache(maxsize=1)
+def _stamp_returning() -> Any:
+    """PostgreSQL, one statement: bump the counter if organisations carry the placeholder,
+    stamp them with the new version and return them (`_returned_columns`). Built
+    once: building it cost about as much as running it."""
+    organisation, registry = _ORGANISATION, _REGISTRY
+    pending: Any = bindparam("pending")
+    bumped = (
+        update(registry)
+        .where(
+            registry.c.id == 1,
+            exists().where(organisation.c.revision == pending).correlate(None),
+        )
+        .values(version=registry.c.version + 1)
+        .returning(registry.c.version)
+        .cte("bumped")
+    )
+    # The counter's row is bumped only when some organisation carries the placeholder, seen
+    # by the same snapshot as this WHERE: either both happen or neither.
+    return (
+        update(organisation)
+        .where(organisation.c.revision == pending)
+        .values(revision=select(bumped.c.version).scalar_subquery())
+        .returning(*_returned_columns())
+    )
+
+
+@lru_cache(maxsize=1)
+def _returned_columns() -> tuple[ColumnElement[Any], ...]:
+    """An organisation as a reload reads it, in one row (PostgreSQL): id, merged_into,
+    website, country, revision, its names (primary first, then in order) and its standing's
+    two aggregates (visibility.standing_columns)."""
+    organisation = _ORGANISATION
+    names = (
+        select(
+            func.array_agg(aggregate_order_by(_NAME.c.name, _NAME.c.is_primary.desc(), _NAME.c.id))
+        )
+        .where(_NAME.c.organisation_id == organisation.c.id)
+        .correlate(organisation)
+        .scalar_subquery()
+    )
+    signed = _SIGNATURE.join(_LETTER, _LETTER.c.id == _SIGNATURE.c.letter_id)
+    public, sensitive = (
+        select(aggregate)
+        .select_from(signed)
+        .where(_SIGNATURE.c.organisation_id == organisation.c.id)
+        .correlate(organisation)
+        .scalar_subquery()
+        for aggregate in standing_columns()
+    )
+    return (
+        organisation.c.id,
+        organisation.c.merged_into,
+        organisation.c.website,
+        organisation.c.country,
+        organisation.c.revision,
+        names,
+        public,
+        sensitive,
+    )
+
+
+def _loaded_rows(rows: Iterable[Sequence[Any]]) -> tuple[list[_Loaded], set[int]]:
+    """`_returned_columns` rows as `_load` gives them: the live ones in id order, and the ids
+    of all (merged ones included)."""
+    loaded = []
+    ids = set()
+    for row in sorted(rows, key=lambda row: int(row[0])):
+        organisation_id, merged_into, website, country, revision, names, public, sensitive = row
+        ids.add(int(organisation_id))
+        if merged_into is None:
+            standing = standing_of(public=bool(public), sensitive=bool(sensitive))
+            loaded.append(
+                _Loaded(
+                    int(organisation_id), list(names or []), website, country, standing, revision
+                )
+            )
+    return loaded, ids
 
 
 def _load(
@@ -316,6 +535,10 @@ def _load(
         where = col(Organisation.revision) > after
         if upto is not None:
             where &= col(Organisation.revision) <= upto
+    if session.get_bind().dialect.name == "postgresql" and (after > 0 or ids or pending):
+        # A few organisations (what other workers committed since this one last looked): one
+        # round trip rather than three. A whole registry still loads by joins.
+        return _loaded_rows(session.execute(select(*_returned_columns()).where(where)))
     organisations = session.exec(
         select(Organisation).where(where).order_by(col(Organisation.id))
     ).all()
@@ -357,7 +580,12 @@ def _apply_shared(loaded: list[_Loaded], ids: set[int], public: Index) -> None:
         _shared.unsigned.discard(organisation_id)
     for item in loaded:
         target = _shared.hidden if item.standing == Standing.hidden else public
-        target.upsert(item.organisation_id, item.names, website=item.website, country=item.country)
+        if item.entry is not None:
+            target.adopt(item.entry)
+        else:
+            target.upsert(
+                item.organisation_id, item.names, website=item.website, country=item.country
+            )
         if item.standing == Standing.hidden:
             _shared.revision[item.organisation_id] = item.revision
         elif item.standing == Standing.unsigned:
@@ -460,32 +688,41 @@ def _advance_shared(session: Session, *, committed: int) -> Index:
 def _sync(session: Session) -> tuple[Index, _Overlay | None]:
     """The shared public index at the latest committed version, plus this transaction's own
     changes."""
-    version = session.exec(select(RegistryState.version).where(RegistryState.id == 1)).first()
-    version = int(version or 0)
+    fresh = session.info.pop(_FRESH, None)
+    version = int(fresh if fresh is not None else session.exec(_VERSION).first() or 0)
     shared = _advance_shared(session, committed=version)
     session.info[_SYNCED] = version
+    return shared, _own(session)
+
+
+def _own(session: Session) -> _Overlay | None:
+    """This transaction's overlay (None while it has written no organisation), up to date
+    with what it touched."""
     pending = session.info.get(PENDING)
     if pending is None:
-        return shared, None
+        return None
     overlay = session.info.get(_OVERLAY)
     if overlay is None:
         overlay = session.info[_OVERLAY] = _Overlay()
-        _reload(overlay, *_load(session, pending=pending))
+        # What it touched before: by id (created ones are noted from memory, _note_created),
+        # or, after a rolled-back savepoint, whatever still carries its placeholder.
+        overlay.dirty = session.info.pop(_TOUCHED, set())
+        if session.info.pop(_LOST, False):
+            _reload(overlay, *_load(session, pending=pending))
     if overlay.dirty:
         ids = sorted(overlay.dirty)
         overlay.dirty.clear()
         _reload(overlay, *_load(session, ids=ids))
-    return shared, overlay
+    return overlay
 
 
 def _reload(overlay: _Overlay, loaded: list[_Loaded], ids: set[int]) -> None:
     for organisation_id in ids:
         overlay.index.remove(organisation_id)
         overlay.standing.pop(organisation_id, None)
+        overlay.sources.pop(organisation_id, None)
     for item in loaded:
-        overlay.index.upsert(
-            item.organisation_id, item.names, website=item.website, country=item.country
-        )
+        overlay.file(item.organisation_id, item.names, item.website, item.country)
         overlay.standing[item.organisation_id] = item.standing
     overlay.shadow |= ids
 
@@ -658,14 +895,10 @@ def _note_created(
 ) -> None:
     """Add an organisation this transaction just created to its overlay, without a query (an
     organisation still pending in a bulk write would not be found by one)."""
-    overlay = session.info.get(_OVERLAY)
-    if overlay is None:
-        # The overlay starts from what the database holds under the placeholder (nothing
-        # yet, for the transaction's first organisation).
-        _sync(session)
-        overlay = session.info[_OVERLAY]
-    overlay.index.upsert(organisation_id, names, website=website, country=country)
-    overlay.shadow.add(organisation_id)
+    overlay = _own(session)
+    assert overlay is not None  # created under the placeholder
+    overlay.file(organisation_id, names, website, country)
+    session.info.setdefault(_CREATED, set()).add(organisation_id)
 
 
 class Batch:
@@ -841,4 +1074,5 @@ LISTENERS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("after_begin", _begins),
     ("after_soft_rollback", _savepoint_rolled_back),
     ("before_commit", _stamp),
+    ("after_commit", _advance_in_place),
 )

@@ -5,7 +5,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import ColumnElement, func, text, update
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -26,6 +27,7 @@ from app.signatures import counting
 from app.signatures.models import IdempotencyRecord, Signature
 from app.signatures.schemas import SignatureCreate, SignaturePublic
 from app.webhooks import events as webhook_events
+from app.webhooks import service as webhook_service
 
 # The request's fields stored as they come: every field SignatureCreate shares with the table,
 # except those signing decides (who signs, under which name). A new column that the request
@@ -79,9 +81,10 @@ def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
             )
 
 
-def allocate(session: Session, *, letter: Letter) -> int:
+def allocate(session: Session, *, letter: Letter) -> ColumnElement[int]:
     """The hot lock, taken as late as possible: one UPDATE of the letter row (revision and
-    counts time, only while the letter is open) then the next position under that lock.
+    counts time, only while the letter is open); the next position, as SQL for the statement
+    that inserts the signature under that lock (`next_position_sql`).
 
     Everything slow (resolution, organisation creation, the organisation's lock) happened
     before; what follows until commit is the signature, audit and idempotency inserts. The
@@ -105,7 +108,7 @@ def allocate(session: Session, *, letter: Letter) -> int:
     set_committed_value(letter, "revision", row[0])
     set_committed_value(letter, "counts_changed_at", changed_at)
     counting.note_changed(session, slug=letter.slug)
-    return next_position(session, letter_id=letter.id)
+    return next_position_sql(letter_id=letter.id)
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
@@ -148,6 +151,18 @@ def touch_counts(session: Session, *, letter: Letter) -> None:
     letter.revision += 1
     letter.counts_changed_at = utcnow()
     session.add(letter)
+
+
+def next_position_sql(*, letter_id: int) -> ColumnElement[int]:
+    """The letter's next position, computed by the statement that uses it. Inside the INSERT
+    that follows `allocate`'s UPDATE it is exact: a statement's snapshot is taken when it
+    starts, after the letter's row lock was granted, so it sees every signature committed by
+    the lock's earlier holders (one round trip less while every signer waits on that lock)."""
+    return (
+        select(func.coalesce(func.max(Signature.position), 0) + 1)
+        .where(Signature.letter_id == letter_id)
+        .scalar_subquery()
+    )
 
 
 def next_position(session: Session, *, letter_id: int) -> int:
@@ -330,24 +345,34 @@ def _insert_signature(
     organisation_id: int | None,
     data: SignatureCreate,
     source: str,
+    contested: bool = True,
 ) -> tuple[bool, Signature]:
     """(True, the new signature), or (False, the live one) when a concurrent request signed for
     the same organisation first (the partial unique index; the savepoint undoes our
-    allocation)."""
+    allocation). Not `contested` (no organisation, or one this transaction created that
+    nobody else can sign yet): no savepoint, two statements fewer."""
     assert letter.id is not None
     display_name = data.display_name or (data.organisation.name if data.organisation else None)
+
+    def insert() -> Signature:
+        assert letter.id is not None
+        row = Signature(
+            **data.model_dump(include=_CARRIED),
+            letter_id=letter.id,
+            organisation_id=organisation_id,
+            display_name=display_name,
+            position=0,  # given by the statement (allocate)
+            source=source,
+        )
+        values = row.model_dump(exclude={"id"}) | {"position": allocate(session, letter=letter)}
+        # One INSERT … RETURNING that computes the position and gives the session its object.
+        return session.scalars(insert_rows(Signature).values(values).returning(Signature)).one()
+
+    if not contested:
+        return True, insert()
     try:
         with session.begin_nested():
-            signature = Signature(
-                **data.model_dump(include=_CARRIED),
-                letter_id=letter.id,
-                organisation_id=organisation_id,
-                display_name=display_name,
-                position=allocate(session, letter=letter),
-                source=source,
-            )
-            session.add(signature)
-            session.flush()
+            signature = insert()
     except IntegrityError:
         if organisation_id is None:
             raise
@@ -390,7 +415,10 @@ def sign(
     viewer = Viewer(principal)
     organisation_id, resolution = resolve_or_create(session, data=data, viewer=viewer)
     existing = None
-    if organisation_id is not None:
+    # Created by this transaction: nobody else can see, sign or merge it before it commits,
+    # and its standing is read when it is stamped (registry._stamp). Nothing to lock or check.
+    fresh = organisation_id is not None and registry.created_here(session, organisation_id)
+    if organisation_id is not None and not fresh:
         # A signature that may change who can see the organisation (its first public one, or
         # the first anonymous one of an organisation nothing showed) reloads it everywhere.
         # The counter is taken before the organisation: the lock order of decision 0052.
@@ -409,8 +437,16 @@ def sign(
     if existing is not None:
         created, signature = False, existing
     else:
+        # Read before `allocate` takes the letter's row lock: all signers of the letter queue
+        # on that lock, so every round trip after it counts (decision 0106).
+        subscriptions = webhook_service.subscribed(session, letter=letter)
         created, signature = _insert_signature(
-            session, letter=letter, organisation_id=organisation_id, data=data, source=source
+            session,
+            letter=letter,
+            organisation_id=organisation_id,
+            data=data,
+            source=source,
+            contested=organisation_id is not None and not fresh,
         )
         if created:
             audit_created(session, letter=letter, signature=signature, principal=principal)
@@ -420,6 +456,7 @@ def sign(
                 event="signature.created",
                 signature=signature,
                 counts=lambda: counting.counts(session, letter_id=letter.id),  # type: ignore[arg-type]
+                subscriptions=subscriptions,
             )
     body = signature_out(signature, letter=letter) | {"resolution": resolution_out(resolution)}
     if record is not None:

@@ -5,7 +5,7 @@ Public-safe by default: an anonymous signature carries no organisation and no pr
 ids are public ids (app/opendata/publicid.py)."""
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -14,6 +14,7 @@ from app.letters.models import Letter
 from app.opendata.publicid import public_org_id
 from app.signatures.models import Signature
 from app.webhooks import service
+from app.webhooks.models import WebhookSubscription
 
 
 def _signature(signature: Signature, include_anonymous: bool) -> dict[str, Any]:
@@ -39,25 +40,37 @@ def signature_event(
     event: str,
     signature: Signature,
     counts: Callable[[], tuple[int, int]],
+    subscriptions: Sequence[WebhookSubscription] | None = None,
 ) -> None:
-    """`signature.created` / `.withdrawn` / `.moved`, then `count.changed`."""
-    service.emit(
+    """`signature.created` / `.withdrawn` / `.moved`, then `count.changed` (the letter's
+    subscriptions read once for both, or given: `service.subscribed`)."""
+    service.emit_all(
         session,
         letter=letter,
-        event=event,
-        data=lambda private: {"signature": _signature(signature, private)},
+        events=[
+            (event, lambda private: {"signature": _signature(signature, private)}),
+            ("count.changed", _count_payload(counts)),
+        ],
+        subscriptions=subscriptions,
     )
-    counted(session, letter=letter, counts=counts)
+
+
+def _count_payload(counts: Callable[[], tuple[int, int]]) -> Callable[[bool], dict[str, int]]:
+    """Counted only when someone subscribed (signing pays nothing otherwise)."""
+
+    taken: list[tuple[int, int]] = []  # once, however many subscriptions want it
+
+    def payload(_private: bool) -> dict[str, int]:
+        if not taken:
+            taken.append(counts())
+        named, anonymous = taken[0]
+        return {"total": named + anonymous, "named": named, "anonymous": anonymous}
+
+    return payload
 
 
 def counted(session: Session, *, letter: Letter, counts: Callable[[], tuple[int, int]]) -> None:
-    """Counted only when someone subscribed (signing pays nothing otherwise)."""
-
-    def payload(_private: bool) -> dict[str, int]:
-        named, anonymous = counts()
-        return {"total": named + anonymous, "named": named, "anonymous": anonymous}
-
-    service.emit(session, letter=letter, event="count.changed", data=payload)
+    service.emit(session, letter=letter, event="count.changed", data=_count_payload(counts))
 
 
 def letter_updated(session: Session, *, letter: Letter, fields: list[str]) -> None:
