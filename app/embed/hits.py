@@ -174,12 +174,20 @@ def page_number(value: str | None) -> int:
     return int(value)
 
 
-@lru_cache(maxsize=1024)
 def _query(query_string: bytes) -> tuple[str | None, str | None, str | None]:
-    # Starlette's own parsing (the routes read request.query_params), memoised: partner pages
-    # send the same few query strings over and over.
+    # Starlette's own parsing (the routes read request.query_params), memoised for the short
+    # query strings partner pages send over and over; a long one is parsed, not kept.
+    if len(query_string) > 200:
+        return _parse_query(query_string)
+    return _parse_short_query(query_string)
+
+
+def _parse_query(query_string: bytes) -> tuple[str | None, str | None, str | None]:
     query = QueryParams(query_string)
     return query.get("locale"), query.get("lang"), query.get("page")
+
+
+_parse_short_query = lru_cache(maxsize=1024)(_parse_query)
 
 
 class PublicAnswers:

@@ -128,6 +128,9 @@ def test_only_hits_are_answered_early(
     for path in paths:
         status, headers, body = answers(http_scope(path))  # type: ignore[misc]
         assert status == 200 and body and b"age" in dict(headers)
+        long_query = b"locale=en&utm_source=" + b"x" * 500  # parsed, not memoised
+        long_answer = answers(http_scope(path, query=long_query))
+        assert long_answer is not None and long_answer[::2] == (200, body)
         assert answers(http_scope(path, query=b"locale=!!")) is None  # the route's 400
         assert answers(http_scope(path, method="HEAD")) is None  # the router's 405
         assert answers(http_scope(path + "/")) is None
