@@ -16,6 +16,7 @@ from app.admin.web import router as admin_page_router
 from app.backup import held_by_server
 from app.config import get_settings
 from app.db import get_engine, open_session, probe_storage
+from app.embed import hits as embed_hits
 from app.embed.router import pages_router as embed_pages_router
 from app.embed.router import router as embed_router
 from app.errors import register_error_handlers
@@ -116,7 +117,13 @@ def create_app() -> FastAPI:
     app.include_router(embed_pages_router)
     app.include_router(home_router)
     install_docs(app)
-    security.install(app, settings=get_settings())
+    # Cache hits of the public pages are answered inside the security middleware, before
+    # routing (decision 0108); everything else reaches the routes.
+    security.install(
+        app,
+        settings=get_settings(),
+        from_memory=embed_hits.PublicAnswers(api_prefix=API_PREFIX),
+    )
     refine_schema(app)
     return app
 

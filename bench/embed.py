@@ -59,7 +59,10 @@ def load_average() -> str:
 def prepare_database(root: Path, directory: Path) -> str:
     url = f"sqlite:///{directory}/bench.db"
     env = os.environ | {"UNDERSIGNED_DATABASE_URL": url}
-    code = "from app.cli import run_migrations, run_seed; run_migrations(); run_seed()"
+    code = (
+        "from app import listeners; from app.cli import run_migrations, run_seed; "
+        "listeners.install(); run_migrations(); run_seed()"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True)
     return url
 

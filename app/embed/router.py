@@ -14,11 +14,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
 from app.db import SessionDep, open_session
+from app.embed import hits, pdf, service
 from app.embed import page as letter_view
-from app.embed import pdf, service
 from app.embed.cache import Entry, Snapshot, count_cache
 from app.embed.schemas import CountPublic
-from app.errors import BadRequest
 from app.i18n.catalogs import translations
 from app.i18n.negotiation import UiLocale, negotiate
 from app.i18n.sentences import count_sentence
@@ -87,24 +86,6 @@ async def _public_counts_async(slug: str, settings: Settings) -> Entry:
     return await asyncio.shield(pending)
 
 
-def _cached_response(
-    rendered: service.Rendered,
-    *,
-    entry: Entry,
-    vary: bool,
-    if_none_match: str | None,
-    media_type: str,
-    settings: Settings,
-) -> Response:
-    if service.etag_matches(if_none_match, rendered.etag):
-        response = Response(status_code=304)
-    else:
-        response = Response(rendered.body, media_type=media_type)
-    response.raw_headers += service.raw_cache_headers(settings, rendered, vary=vary)
-    response.raw_headers.append((b"age", service.age(entry).encode()))
-    return response
-
-
 # The two hottest routes read their path, query and headers from the request instead of
 # declared parameters: FastAPI's per-parameter dependency solving was most of their own cost
 # (docs/decisions/0030). The slug is validated by service.check_slug (400); the parameters are
@@ -137,6 +118,15 @@ _NEGOTIATED = {
 }
 
 
+def _answer(
+    rendered: hits.Rendered, request: Request, *, entry: Entry, vary: bool, settings: Settings
+) -> Response:
+    if_none_match = request.headers.get("if-none-match")
+    return hits.AnswerResponse(
+        rendered.answer(settings, entry, vary=vary, if_none_match=if_none_match)
+    )
+
+
 def _negotiate(request: Request) -> tuple[UiLocale, bool]:
     query = request.query_params
     return negotiate(
@@ -160,15 +150,8 @@ async def letter_count(request: Request) -> Response:
     entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         raise service.not_found(settings)
-    rendered = service.render_count(entry.snapshot, ui)
-    return _cached_response(
-        rendered,
-        entry=entry,
-        vary=vary,
-        if_none_match=request.headers.get("if-none-match"),
-        media_type="application/json",
-        settings=settings,
-    )
+    rendered = hits.render_count(entry.snapshot, ui)
+    return _answer(rendered, request, entry=entry, vary=vary, settings=settings)
 
 
 @router.options("/letters/{slug}/count", include_in_schema=False)
@@ -208,15 +191,8 @@ async def letter_badge(request: Request) -> Response:
             media_type="image/svg+xml",
             headers=service.CORS | {"Cache-Control": f"public, max-age={settings.count_max_age}"},
         )
-    rendered = service.render_badge(entry.snapshot, ui)
-    return _cached_response(
-        rendered,
-        entry=entry,
-        vary=vary,
-        if_none_match=request.headers.get("if-none-match"),
-        media_type="image/svg+xml",
-        settings=settings,
-    )
+    rendered = hits.render_badge(entry.snapshot, ui)
+    return _answer(rendered, request, entry=entry, vary=vary, settings=settings)
 
 
 def _static(name: str) -> Response:
@@ -275,27 +251,8 @@ def _letter_url(settings: Settings, slug: str, ui: UiLocale) -> str:
 _AGE_MARK = "@@undersigned-age@@"
 
 
-def _fresh_page(snapshot: Snapshot, key: tuple[Any, ...], settings: Settings) -> Any:
-    """A page rendered for this snapshot (letter revision) less than page_render_max_age ago."""
-    cached = snapshot.pages.get(key)
-    if cached is not None and time.monotonic() - cached[1] < settings.page_render_max_age:
-        return cached[0]
-    return None
-
-
-def _keep_page(
-    snapshot: Snapshot, key: tuple[Any, ...], value: Any, *, revision: int, made_at: float
-) -> None:
-    # Read in its own transaction, the page may be newer than the snapshot: stored only when
-    # it shows exactly the snapshot's revision, so a key never holds another revision's page.
-    if revision == snapshot.revision:
-        snapshot.pages[key] = (value, made_at)
-
-
-def _widget_parts(
-    slug: str, snapshot: Snapshot, ui: UiLocale, settings: Settings
-) -> tuple[bytes, bytes, str]:
-    """The widget's bytes before and after its data-age value, and its ETag (blocking)."""
+def _widget_parts(slug: str, snapshot: Snapshot, ui: UiLocale, settings: Settings) -> hits.Rendered:
+    """The widget, with the place of its data-age value, and its ETag (blocking)."""
     made_at = time.monotonic()
     with open_session() as session:
         letter = service.public_letter(session, slug=slug, settings=settings)
@@ -307,34 +264,16 @@ def _widget_parts(
             sentence=count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous),
             count_url=f"/api/v1/letters/{slug}/count?locale={quote(ui.tag)}",
             letter_url=_letter_url(settings, slug, ui),
-            etag=service.render_count(snapshot, ui).etag,
+            etag=hits.render_count(snapshot, ui).etag,
             max_age=settings.count_max_age,
             age=_AGE_MARK,
         )
         revision = letter.revision
     before, after = content.encode("utf-8").split(_AGE_MARK.encode(), 1)
-    parts = (before, after, service.etag_of(before + after))
-    _keep_page(snapshot, ("widget", ui.name), parts, revision=revision, made_at=made_at)
-    return parts
-
-
-def _page_headers(
-    settings: Settings, entry: Entry, *, etag: str, csp: str, vary: bool
-) -> dict[str, str]:
-    """Cacheable by browsers and CDNs: revalidated by ETag, served stale while revalidating."""
-    max_age = settings.count_max_age
-    headers = {
-        "Content-Security-Policy": csp,
-        "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={2 * max_age}, "
-        f"stale-if-error={settings.count_stale_if_error}",
-        "ETag": etag,
-        "Age": service.age(entry),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
-    if vary:
-        headers["Vary"] = "Accept-Language"
-    return headers
+    body = before + after
+    rendered = hits.Rendered("widget", body, service.etag_of(body), age_at=len(before))
+    hits.keep_page(snapshot, hits.widget_key(ui), rendered, revision=revision, made_at=made_at)
+    return rendered
 
 
 @pages_router.get(
@@ -355,29 +294,10 @@ async def widget(request: Request) -> Response:
     if entry.snapshot is None:
         raise service.not_found(settings)
     snapshot = entry.snapshot
-    parts = _fresh_page(snapshot, ("widget", ui.name), settings)
-    if parts is None:
-        parts = await run_in_threadpool(_widget_parts, slug, snapshot, ui, settings)
-    before, after, etag = parts
-    headers = _page_headers(settings, entry, etag=etag, csp=_widget_csp(settings), vary=vary)
-    if service.etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    body = before + headers["Age"].encode() + after
-    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
-
-
-def _widget_csp(settings: Settings) -> str:
-    return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; "
-        f"frame-ancestors {settings.embed_frame_ancestors}"
-    )
-
-
-_LETTER_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'self'"
-)
+    rendered = hits.fresh_page(snapshot, hits.widget_key(ui), settings)
+    if rendered is None:
+        rendered = await run_in_threadpool(_widget_parts, slug, snapshot, ui, settings)
+    return _answer(rendered, request, entry=entry, vary=vary, settings=settings)
 
 
 @pages_router.get(
@@ -426,7 +346,7 @@ def _letter_page(
     requested: str,
     page: int,
     key: tuple[Any, ...],
-) -> service.Rendered:
+) -> hits.Rendered:
     """Render one page of the letter and keep it for the snapshot's revision (blocking)."""
     made_at = time.monotonic()
     with open_session() as session:
@@ -439,8 +359,8 @@ def _letter_page(
             page=page,
         )
     body = _render("letter.html", ui, for_print=False, **context).encode("utf-8")
-    rendered = service.Rendered(body, service.etag_of(body))
-    _keep_page(snapshot, key, rendered, revision=context["revision"], made_at=made_at)
+    rendered = hits.Rendered("page", body, service.etag_of(body))
+    hits.keep_page(snapshot, key, rendered, revision=context["revision"], made_at=made_at)
     return rendered
 
 
@@ -456,14 +376,6 @@ _PAGED = {
         },
     ]
 }
-
-
-def _page_number(value: str | None) -> int:
-    if value is None:
-        return 1
-    if not value.isdigit() or not 1 <= int(value) <= 10_000_000 or len(value) > 8:
-        raise BadRequest("page must be a whole number from 1", field="page")
-    return int(value)
 
 
 @pages_router.get(
@@ -482,12 +394,12 @@ async def letter_page(request: Request) -> Response:
     query = request.query_params
     ui, vary = _negotiate(request)
     requested = letter_view.requested_tag(query.get("locale"), query.get("lang"), ui)
-    page = _page_number(query.get("page"))
+    page = hits.page_number(query.get("page"))
     entry = await _public_counts_async(slug, settings)
     if entry.snapshot is None:
         raise service.not_found(settings)
-    key = ("page", ui.name, requested, page)
-    rendered = _fresh_page(entry.snapshot, key, settings)
+    key = hits.page_key(ui, requested=requested, page=page)
+    rendered = hits.fresh_page(entry.snapshot, key, settings)
     if rendered is None:
         rendered = await run_in_threadpool(
             partial(
@@ -501,7 +413,4 @@ async def letter_page(request: Request) -> Response:
                 key=key,
             )
         )
-    headers = _page_headers(settings, entry, etag=rendered.etag, csp=_LETTER_CSP, vary=vary)
-    if service.etag_matches(request.headers.get("if-none-match"), rendered.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(rendered.body, media_type="text/html; charset=utf-8", headers=headers)
+    return _answer(rendered, request, entry=entry, vary=vary, settings=settings)

@@ -5,7 +5,6 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
@@ -23,19 +22,13 @@ _SLUG = re.compile(r"^[a-z0-9-]{3,80}$")
 CORS = {"Access-Control-Allow-Origin": "*"}
 
 
-@dataclass(frozen=True)
-class Rendered:
-    body: bytes
-    etag: str
-    # Encoded response headers except Age, per (max-age, stale-if-error, vary): built once.
-    raw_headers: dict[tuple[int, int, bool], list[tuple[bytes, bytes]]] = field(
-        default_factory=dict, compare=False
-    )
+def is_slug(slug: str) -> bool:
+    return _SLUG.match(slug) is not None
 
 
 def check_slug(slug: str) -> str:
     """400 for anything that cannot be a slug; the value is not echoed."""
-    if not _SLUG.match(slug):
+    if not is_slug(slug):
         raise BadRequest(
             "slug must be 3 to 80 characters among a-z, 0-9 and '-'",
             field="slug",
@@ -72,25 +65,14 @@ def count_payload(snapshot: Snapshot, ui: UiLocale) -> dict[str, Any]:
     }
 
 
-def render_count(snapshot: Snapshot, ui: UiLocale) -> Rendered:
-    key = ("count", ui.name)
-    rendered = snapshot.renders.get(key)
-    if rendered is None:
-        body = json.dumps(
-            count_payload(snapshot, ui), ensure_ascii=False, separators=(",", ":")
-        ).encode("utf-8")
-        rendered = snapshot.renders[key] = Rendered(body, etag_of(body))
-    return rendered
+def count_body(snapshot: Snapshot, ui: UiLocale) -> bytes:
+    payload = count_payload(snapshot, ui)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def render_badge(snapshot: Snapshot, ui: UiLocale) -> Rendered:
-    key = ("badge", ui.name)
-    rendered = snapshot.renders.get(key)
-    if rendered is None:
-        text = count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous)
-        body = badge.render(text, ui)
-        rendered = snapshot.renders[key] = Rendered(body, etag_of(body))
-    return rendered
+def badge_body(snapshot: Snapshot, ui: UiLocale) -> bytes:
+    text = count_sentence(ui, total=snapshot.total, anonymous=snapshot.anonymous)
+    return badge.render(text, ui)
 
 
 _unknown_badges: dict[str, bytes] = {}
@@ -120,38 +102,6 @@ def age(entry: Entry) -> str:
     """Seconds (rounded up) since this worker checked the counts against the database: a cache
     adds it to the response's age, so the data is never older than max-age when it expires."""
     return str(max(0, math.ceil(time.monotonic() - entry.checked_at - 0.001)))
-
-
-def cache_headers(settings: Settings, entry: Entry, *, vary: bool, etag: str) -> dict[str, str]:
-    max_age = settings.count_max_age
-    headers = CORS | {
-        "Cache-Control": f"public, max-age={max_age}, stale-while-revalidate={2 * max_age}, "
-        f"stale-if-error={settings.count_stale_if_error}",
-        "ETag": etag,
-        "Age": age(entry),
-        "Access-Control-Expose-Headers": "ETag, Age",
-    }
-    if vary:
-        headers["Vary"] = "Accept-Language"
-    return headers
-
-
-def raw_cache_headers(
-    settings: Settings, rendered: Rendered, *, vary: bool
-) -> list[tuple[bytes, bytes]]:
-    """`cache_headers` minus Age, encoded once per representation (the hot path's headers)."""
-    key = (settings.count_max_age, settings.count_stale_if_error, vary)
-    raw = rendered.raw_headers.get(key)
-    if raw is None:
-        headers = cache_headers(
-            settings, Entry(None, time.monotonic()), vary=vary, etag=rendered.etag
-        )
-        del headers["Age"]
-        raw = rendered.raw_headers[key] = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in headers.items()
-        ]
-    return raw
 
 
 def public_letter(session: Session, *, slug: str, settings: Settings) -> Letter:

@@ -5,20 +5,21 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.security.headers import SecurityHeadersMiddleware
 from app.security.limits import (
     AdmissionMiddleware,
     FailureThrottle,
-    RateLimitMiddleware,
+    RateLimits,
     RequestBodyMiddleware,
 )
-from app.security.logs import ErrorShieldMiddleware, install_log_filters, log_config
+from app.security.logs import install_log_filters, log_config
+from app.security.middleware import FromMemory, SecurityMiddleware
 
 
-def install(app: FastAPI, *, settings: Settings) -> None:
-    """Wrap the app. Middleware added last runs first: headers go on every answer (429, 413 and
-    500 included), rejected requests never wait for admission, and a request is admitted only
-    once its body has arrived."""
+def install(app: FastAPI, *, settings: Settings, from_memory: FromMemory | None = None) -> None:
+    """Wrap the app. Middleware added last runs first: the security middleware (rate limits,
+    answers from memory, error shield, headers on every answer: 429, 413 and 500 included),
+    then the body reader, then admission, so that rejected requests and answers from memory
+    never wait for admission, and a request is admitted only once its body has arrived."""
     install_log_filters()
     app.add_middleware(
         AdmissionMiddleware, max_in_flight=settings.db_pool_size + settings.db_max_overflow
@@ -29,16 +30,20 @@ def install(app: FastAPI, *, settings: Settings) -> None:
         read_timeout=settings.body_read_timeout,
         max_slow_per_client=settings.max_slow_uploads_per_ip,
     )
+    limits = None
     if settings.rate_limit_enabled:
-        app.add_middleware(
-            RateLimitMiddleware,
+        limits = RateLimits(
             read_rate=settings.rate_limit_read_per_second,
             read_burst=settings.rate_limit_read_burst,
             write_rate=settings.rate_limit_write_per_second,
             write_burst=settings.rate_limit_write_burst,
         )
-    app.add_middleware(ErrorShieldMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=_docs_paths(app))
+    app.add_middleware(
+        SecurityMiddleware,
+        limits=limits,
+        docs_paths=_docs_paths(app),
+        from_memory=from_memory,
+    )
     app.state.login_throttle = FailureThrottle(
         free=settings.login_free_failures,
         max_lockout=settings.login_max_lockout,

@@ -1,8 +1,5 @@
 """Security headers; a header a route already set (the embed widget's CSP) is never replaced."""
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 # No third-party assets anywhere: pages load their own scripts and styles only. Inline styles
 # are allowed (low risk, used by small server-rendered pages); inline scripts are not.
 HTML_CSP = (
@@ -21,34 +18,37 @@ DOCS_CSP = (
 )
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, docs_paths: frozenset[str] = frozenset()) -> None:
-        self.app = app
-        self.docs_paths = docs_paths
+HTML_CSP_BYTES = HTML_CSP.encode("ascii")
+SVG_CSP_BYTES = SVG_CSP.encode("ascii")
+DOCS_CSP_BYTES = DOCS_CSP.encode("ascii")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_REFERRER = (b"referrer-policy", b"no-referrer")
+_DENY_FRAMES = (b"x-frame-options", b"DENY")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                self._decorate(MutableHeaders(scope=message), path=path)
-            await send(message)
+def secured(headers: list[tuple[bytes, bytes]], *, docs: bool = False) -> list[tuple[bytes, bytes]]:
+    """The headers with the security headers a response lacks added (a new list, or the same one
+    when nothing is missing). `docs`: the response is one of the API documentation pages.
 
-        await self.app(scope, receive, send_with_headers)
-
-    def _decorate(self, headers: MutableHeaders, *, path: str) -> None:
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if "content-security-policy" in headers:
-            return
-        if content_type == "text/html":
-            headers["Content-Security-Policy"] = DOCS_CSP if path in self.docs_paths else HTML_CSP
+    Applied by the security middleware to every response, and once per representation to the
+    public answers built in memory (app/embed/hits.py), which therefore pass through unchanged.
+    """
+    names: dict[bytes, bytes] = {}
+    for name, value in headers:
+        names.setdefault(name.lower(), value)
+    added: list[tuple[bytes, bytes]] = []
+    if b"x-content-type-options" not in names:
+        added.append(_NOSNIFF)
+    if b"referrer-policy" not in names:
+        added.append(_NO_REFERRER)
+    if b"content-security-policy" not in names:
+        content_type = names.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if content_type == b"text/html":
+            added.append((b"content-security-policy", DOCS_CSP_BYTES if docs else HTML_CSP_BYTES))
             # For browsers without CSP frame-ancestors; only with our own CSP, so that a
             # route that allows framing (the widget) is never contradicted.
-            headers.setdefault("X-Frame-Options", "DENY")
-        elif content_type == "image/svg+xml":
-            headers["Content-Security-Policy"] = SVG_CSP
+            if b"x-frame-options" not in names:
+                added.append(_DENY_FRAMES)
+        elif content_type == b"image/svg+xml":
+            added.append((b"content-security-policy", SVG_CSP_BYTES))
+    return [*headers, *added] if added else headers

@@ -10,12 +10,6 @@ import re
 import traceback
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from app.security.limits import send_error
-
-logger = logging.getLogger("undersigned.errors")
-
 # `Bearer <anything>`, minted tokens (`us_` + urlsafe base64), Authorization header dumps and
 # the emailed links of self-signatures (app/selfsign: the token is a path segment).
 _SECRETS = re.compile(
@@ -123,42 +117,3 @@ def describe_exception(exc: BaseException) -> str:
             lines.append(f"  at {frame.filename}:{frame.lineno} in {frame.name}")
         current = current.__cause__ or current.__context__
     return "\n".join(lines)
-
-
-class ErrorShieldMiddleware:
-    """Outermost: an unhandled error becomes a JSON 500 and a log line without data in it.
-
-    Re-raising would let the server log the exception's message, which may quote a name.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            logger.error(
-                "unhandled error on %s %s\n%s",
-                scope.get("method"),
-                scope.get("path"),
-                describe_exception(exc),
-            )
-            if not started:
-                await send_error(
-                    send,
-                    status=500,
-                    error="internal_error",
-                    detail="an internal error occurred; it has been logged",
-                )

@@ -22,10 +22,10 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
 
 from app import db
+from app.config import get_settings
 from app.db import make_engine, open_session
 from app.imports.seed import load_seed
 from app.main import create_app
-from app.security.limits import RateLimitMiddleware
 from tests.conftest import ADMIN_TOKEN, alembic_config
 
 MAX_EXAMPLES = int(os.environ.get("UNDERSIGNED_FUZZ_EXAMPLES", "80"))
@@ -33,9 +33,17 @@ MAX_EXAMPLES = int(os.environ.get("UNDERSIGNED_FUZZ_EXAMPLES", "80"))
 
 def fuzz_app() -> FastAPI:
     """The app as served, minus the rate limiter (the fuzzer is one very busy client)."""
-    app = create_app()
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not RateLimitMiddleware]
-    return app
+    saved = os.environ.get("UNDERSIGNED_RATE_LIMIT_ENABLED")
+    os.environ["UNDERSIGNED_RATE_LIMIT_ENABLED"] = "false"
+    get_settings.cache_clear()
+    try:
+        return create_app()
+    finally:
+        if saved is None:
+            del os.environ["UNDERSIGNED_RATE_LIMIT_ENABLED"]
+        else:
+            os.environ["UNDERSIGNED_RATE_LIMIT_ENABLED"] = saved
+        get_settings.cache_clear()
 
 
 # Loaded at collection (the lazy `from_fixture` loader does not work with pytest 9), so
