@@ -93,7 +93,7 @@ def pairs_of(
             entries.append(entry)
     met: dict[int, tuple[set[int], set[int]]] = {}
     for entry in entries:
-        met[entry.organisation_id] = scan._blocked(seen, entry, _domains(session, entry))
+        met[entry.organisation_id] = scan.blocked(seen, entry, _domains(session, entry))
     negatives = learned.Negatives(session)
     for entry in entries:
         strong, weak = met[entry.organisation_id]

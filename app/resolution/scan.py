@@ -13,16 +13,18 @@ cheap upper bound of the score (bound.ScoreBound) skips each direction that cann
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from app.resolution import judgements as judgement_service
 from app.resolution.bound import ScoreBound
 from app.resolution.decide import REVIEW
 from app.resolution.index import OrgEntry
 from app.resolution.keys import query_keys, whole_name_key
+from app.resolution.normalise import NameKey
 from app.resolution.registry import View
 from app.resolution.rules import registrable_domain
 from app.resolution.scoring import OrgScore, score_organisation
@@ -35,6 +37,9 @@ RARE_KEYS_PER_NAME = 2
 # The best pairs an in-memory scan returns by default (the stored queue keeps them all:
 # queue.rescan).
 MAX_KEPT_PAIRS = 20_000
+# Names alike but for one word are looked for among the organisations having the other words
+# only when the rarest of those words is shared by at most this many (what a lookup reads).
+MAX_NEAR_POOL = 5000
 
 
 @dataclass(slots=True)
@@ -51,6 +56,16 @@ def _members(seen: View, item: str | int) -> set[int]:
     for layer in seen.layers:
         found.update(i for i in layer.index.members(item) if i not in layer.exclude)
     return found
+
+
+def _entry(seen: View, organisation_id: int) -> OrgEntry | None:
+    for layer in seen.layers:
+        if organisation_id in layer.exclude:
+            continue
+        found = layer.index.entry(organisation_id)
+        if found is not None:
+            return found
+    return None
 
 
 def _blocked(
@@ -82,6 +97,134 @@ def _blocked(
         strong.update(domains[domain])
     strong.discard(entry.organisation_id)
     return strong, weak - strong - {entry.organisation_id}
+
+
+# ---- Names alike but for one word: the same words in another order, or one misspelled ----
+#
+# Neither meets through the keys above when every word the two names share is common: the
+# whole name differs ("Watch Rights Human Kalo", "Kalo Huan Rights Watch") and so do the
+# initials. Two names are `near` when they have the same number of words and all but at most
+# one in common, the odd two one edit apart (Levenshtein ≤ 1: a letter deleted, added or
+# changed). The full scan groups names by their words less one (_near_pairs); an
+# organisation refreshed alone reads the organisations having those words (_near_of); both
+# keep exactly the pairs `_near` accepts, whose rarest shared word is within MAX_NEAR_POOL.
+
+
+def word_keys(key: NameKey) -> frozenset[str]:
+    """The keys under which keys.name_index_keys files a name's words (not its stopwords);
+    empty for names compared otherwise (acronyms, CJK) or of fewer than two words."""
+    if key.is_acronym or key.cjk:
+        return frozenset()
+    words = frozenset(
+        ("w:" if kind in "ct" else "p:") + value for kind, value, _ in key.items if kind != "s"
+    )
+    return words if len(words) >= 2 else frozenset()
+
+
+def _near(q: frozenset[str], r: frozenset[str]) -> bool:
+    if len(q) != len(r) or not q:
+        return False
+    q_only = q - r
+    if not q_only:
+        return True
+    if len(q_only) > 1:
+        return False
+    (a,) = q_only
+    (b,) = r - q
+    return Levenshtein.distance(a, b, score_cutoff=1) <= 1
+
+
+def _pool(seen: View, words: Iterable[str]) -> list[tuple[int, str]]:
+    """The words with how many organisations have each, rarest first."""
+    return sorted((sum(layer.index.size(w) for layer in seen.layers), w) for w in words)
+
+
+def _near_of(seen: View, entry: OrgEntry) -> set[int]:
+    """The organisations with a name near one of this organisation's (see above)."""
+    found: set[int] = set()
+    words_of: dict[int, list[frozenset[str]]] = {}
+    for key in entry.names:
+        words = word_keys(key)
+        for odd in words:
+            rest = _pool(seen, words - {odd})
+            if rest[0][0] > MAX_NEAR_POOL:
+                continue
+            having = _members(seen, rest[0][1])
+            if len(rest) > 1:
+                having &= _members(seen, rest[1][1])
+            for other_id in having - found - {entry.organisation_id}:
+                others = words_of.get(other_id)
+                if others is None:
+                    other = _entry(seen, other_id)
+                    others = words_of[other_id] = (
+                        [] if other is None else [word_keys(k) for k in other.names]
+                    )
+                if any(_near(words, r) for r in others):
+                    found.add(other_id)
+    return found
+
+
+def _deletions(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _near_pairs(seen: View, entries: Iterable[OrgEntry]) -> set[int]:
+    """Every pair of organisations with near names, as low << 32 | high."""
+    ids: list[int] = []
+    odds: list[str] = []
+    names: list[frozenset[str]] = []
+    # Records by their words less the odd one (a sum of word hashes: a collision only costs
+    # a _near check); a single record as an int, several as a list.
+    groups: dict[int, int | list[int]] = {}
+    for entry in entries:
+        for key in entry.names:
+            words = word_keys(key)
+            if not words:
+                continue
+            total = sum(hash(w) for w in words)
+            for odd in words:
+                record = len(ids)
+                ids.append(entry.organisation_id)
+                odds.append(odd)
+                names.append(words)
+                rest = (total - hash(odd)) & 0xFFFFFFFFFFFFFFFF
+                held = groups.get(rest)
+                if held is None:
+                    groups[rest] = record
+                elif isinstance(held, int):
+                    groups[rest] = [held, record]
+                else:
+                    held.append(record)
+    pairs: set[int] = set()
+    for held in groups.values():
+        if isinstance(held, int):
+            continue
+        rest = names[held[0]] - {odds[held[0]]}
+        if rest and _pool(seen, rest)[0][0] > MAX_NEAR_POOL:
+            continue
+        # Records whose odd words are one edit apart share one of their deletions.
+        by_deletion: dict[str, list[int]] = defaultdict(list)
+        for record in held:
+            for deleted in _deletions(odds[record]):
+                by_deletion[deleted].append(record)
+        for records in by_deletion.values():
+            for i, first in enumerate(records):
+                for second in records[i + 1 :]:
+                    a, b = ids[first], ids[second]
+                    if a != b and _near(names[first], names[second]):
+                        pairs.add(min(a, b) << 32 | max(a, b))
+    return pairs
+
+
+def blocked(
+    seen: View, entry: OrgEntry, domains: dict[str, list[int]]
+) -> tuple[set[int], set[int]]:
+    """The organisations one organisation is compared with, as the full scan compares it
+    (refreshing one organisation's pairs: queue.pairs_of): strong ones (_blocked, and near
+    names) and those met through a rare word only (scored when _alike)."""
+    strong, weak = _blocked(seen, entry, domains)
+    strong |= _near_of(seen, entry)
+    return strong, weak - strong
 
 
 def _alike(a: OrgEntry, b: OrgEntry) -> bool:
@@ -168,6 +311,14 @@ def scan(
     done: set[int] = set()  # pairs as low << 32 | high, scored
     unlike: set[int] = set()  # met through a rare word only, and not alike
     total = len(entries)
+    for key in sorted(_near_pairs(seen, entries.values())):
+        low, high = key >> 32, key & 0xFFFFFFFF
+        done.add(key)
+        score, reasons = score_pair(
+            seen, entries[low], entries[high], minimum=min_score, bounds=bounds
+        )
+        if score >= min_score:
+            pairs.append(Pair(low, high, round(score, 1), reasons))
     for done_count, organisation_id in enumerate(sorted(entries)):
         if progress is not None and done_count % 2000 == 0:
             progress(done_count, total)
