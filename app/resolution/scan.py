@@ -12,6 +12,7 @@ person would glance): the scorer could not lift the others to the review line. A
 cheap upper bound of the score (bound.ScoreBound) skips each direction that cannot reach it.
 """
 
+import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from app.resolution import judgements as judgement_service
 from app.resolution.bound import ScoreBound
 from app.resolution.decide import REVIEW
 from app.resolution.index import OrgEntry
@@ -54,7 +54,11 @@ class Pair:
 def _members(seen: View, item: str | int) -> set[int]:
     found: set[int] = set()
     for layer in seen.layers:
-        found.update(i for i in layer.index.members(item) if i not in layer.exclude)
+        # Set operations in C: a common word's posting holds thousands of ids.
+        members = set(layer.index.members(item))
+        if layer.exclude:
+            members.difference_update(layer.exclude)
+        found |= members
     return found
 
 
@@ -139,8 +143,17 @@ def _pool(seen: View, words: Iterable[str]) -> list[tuple[int, str]]:
     return sorted((sum(layer.index.size(w) for layer in seen.layers), w) for w in words)
 
 
-def _near_of(seen: View, entry: OrgEntry) -> set[int]:
-    """The organisations with a name near one of this organisation's (see above)."""
+def _near_of(seen: View, entry: OrgEntry, postings: dict[str, set[int]]) -> set[int]:
+    """The organisations with a name near one of this organisation's (see above). `postings`
+    keeps the words' organisations read for the next organisation of a batch: the common
+    words of names (type words) are read once."""
+
+    def having(word: str) -> set[int]:
+        found = postings.get(word)
+        if found is None:
+            found = postings[word] = _members(seen, word)
+        return found
+
     found: set[int] = set()
     words_of: dict[int, list[frozenset[str]]] = {}
     for key in entry.names:
@@ -149,10 +162,10 @@ def _near_of(seen: View, entry: OrgEntry) -> set[int]:
             rest = _pool(seen, words - {odd})
             if rest[0][0] > MAX_NEAR_POOL:
                 continue
-            having = _members(seen, rest[0][1])
+            pool = having(rest[0][1])
             if len(rest) > 1:
-                having &= _members(seen, rest[1][1])
-            for other_id in having - found - {entry.organisation_id}:
+                pool = pool & having(rest[1][1])
+            for other_id in pool - found - {entry.organisation_id}:
                 others = words_of.get(other_id)
                 if others is None:
                     other = _entry(seen, other_id)
@@ -199,8 +212,8 @@ def _near_pairs(seen: View, entries: Iterable[OrgEntry]) -> set[int]:
     for held in groups.values():
         if isinstance(held, int):
             continue
-        rest = names[held[0]] - {odds[held[0]]}
-        if rest and _pool(seen, rest)[0][0] > MAX_NEAR_POOL:
+        shared = names[held[0]] - {odds[held[0]]}
+        if _pool(seen, shared)[0][0] > MAX_NEAR_POOL:
             continue
         # Records whose odd words are one edit apart share one of their deletions.
         by_deletion: dict[str, list[int]] = defaultdict(list)
@@ -217,13 +230,17 @@ def _near_pairs(seen: View, entries: Iterable[OrgEntry]) -> set[int]:
 
 
 def blocked(
-    seen: View, entry: OrgEntry, domains: dict[str, list[int]]
+    seen: View,
+    entry: OrgEntry,
+    domains: dict[str, list[int]],
+    postings: dict[str, set[int]] | None = None,
 ) -> tuple[set[int], set[int]]:
     """The organisations one organisation is compared with, as the full scan compares it
     (refreshing one organisation's pairs: queue.pairs_of): strong ones (_blocked, and near
-    names) and those met through a rare word only (scored when _alike)."""
+    names) and those met through a rare word only (scored when _alike). Pass one `postings`
+    dict for a batch of organisations of one view."""
     strong, weak = _blocked(seen, entry, domains)
-    strong |= _near_of(seen, entry)
+    strong |= _near_of(seen, entry, {} if postings is None else postings)
     return strong, weak - strong
 
 
@@ -291,56 +308,90 @@ class _Bounds:
         return bound(other.names, website=other.website, country=other.country)
 
 
+# What the worker processes of one full scan read: set before they are forked (copy on write:
+# the index is not copied), never pickled.
+_FORKED: tuple[View, dict[int, OrgEntry], dict[str, list[int]], float] | None = None
+# Organisations (blocking) and pairs (scoring) per task of a worker process.
+_CHUNK = 2000
+
+
+def _meet(organisation_ids: list[int]) -> set[int]:
+    """The pairs these organisations' blocking proposes for scoring, as low << 32 | high:
+    every strong one, and those met through a rare word only that are _alike."""
+    assert _FORKED is not None
+    seen, entries, domains, _ = _FORKED
+    found: set[int] = set()
+    for organisation_id in organisation_ids:
+        entry = entries[organisation_id]
+        strong, weak = _blocked(seen, entry, domains)
+        for other_id in strong | weak:
+            other = entries.get(other_id)
+            if other is None:
+                continue
+            key = min(organisation_id, other_id) << 32 | max(organisation_id, other_id)
+            if key in found or (other_id in weak and not _alike(entry, other)):
+                continue
+            found.add(key)
+    return found
+
+
+def _score(keys: list[int]) -> list[tuple[int, int, float, list[str]]]:
+    assert _FORKED is not None
+    seen, entries, _, min_score = _FORKED
+    bounds = _Bounds()
+    scored = []
+    for key in keys:
+        low, high = key >> 32, key & 0xFFFFFFFF
+        score, reasons = score_pair(
+            seen, entries[low], entries[high], minimum=min_score, bounds=bounds
+        )
+        if score >= min_score:
+            scored.append((low, high, round(score, 1), reasons))
+    return scored
+
+
 def scan(
     seen: View,
     *,
     min_score: float = MIN_SCORE,
     keep: int | None = MAX_KEPT_PAIRS,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> list[Pair]:
     """Every blocked pair scored once; the best `keep` (None: all) at or above `min_score`.
-    `progress(done, total)` is called every few thousand organisations."""
+    `progress(done, total)` is called as organisations are blocked, then as pairs are scored.
+    With `workers` > 1, blocking and scoring run in that many forked processes (a batch job:
+    the caller must hold no lock another thread could be holding, nor need its threads)."""
+    global _FORKED
     entries = seen.entries()
     domains: dict[str, list[int]] = defaultdict(list)
     for entry in entries.values():
         domain = registrable_domain(entry.website)
         if domain is not None:
             domains[domain].append(entry.organisation_id)
-    bounds = _Bounds()
-    pairs: list[Pair] = []
-    done: set[int] = set()  # pairs as low << 32 | high, scored
-    unlike: set[int] = set()  # met through a rare word only, and not alike
-    total = len(entries)
-    for key in sorted(_near_pairs(seen, entries.values())):
-        low, high = key >> 32, key & 0xFFFFFFFF
-        done.add(key)
-        score, reasons = score_pair(
-            seen, entries[low], entries[high], minimum=min_score, bounds=bounds
-        )
-        if score >= min_score:
-            pairs.append(Pair(low, high, round(score, 1), reasons))
-    for done_count, organisation_id in enumerate(sorted(entries)):
-        if progress is not None and done_count % 2000 == 0:
-            progress(done_count, total)
-        entry = entries[organisation_id]
-        strong, weak = _blocked(seen, entry, domains)
-        for other_id in [*strong, *weak]:
-            low, high = judgement_service.ordered(organisation_id, other_id)
-            key = low << 32 | high
-            other = entries.get(other_id)
-            if key in done or other is None:
-                continue
-            if other_id in weak:
-                if key in unlike:
-                    continue
-                if not _alike(entry, other):
-                    unlike.add(key)  # the other side may still meet it through a stronger key
-                    continue
-            done.add(key)
-            score, reasons = score_pair(seen, entry, other, minimum=min_score, bounds=bounds)
-            if score >= min_score:
-                pairs.append(Pair(low, high, round(score, 1), reasons))
-    if progress is not None:
-        progress(total, total)
+    ids = sorted(entries)
+    organisation_chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    _FORKED = (seen, entries, domains, min_score)
+    pool = None
+    try:
+        if workers > 1 and len(organisation_chunks) > 1:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        mapped = pool.imap_unordered if pool is not None else map
+        candidates = _near_pairs(seen, entries.values())
+        for done, found in enumerate(mapped(_meet, organisation_chunks), start=1):
+            candidates |= found
+            if progress is not None:
+                progress(min(done * _CHUNK, len(ids)), len(ids))
+        keys = sorted(candidates)
+        pair_chunks = [keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
+        pairs: list[Pair] = []
+        for done, scored in enumerate(mapped(_score, pair_chunks), start=1):
+            pairs.extend(Pair(a, b, score, reasons) for a, b, score, reasons in scored)
+            if progress is not None:
+                progress(min(done * _CHUNK, len(keys)), len(keys))
+    finally:
+        _FORKED = None
+        if pool is not None:
+            pool.terminate()
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
     return pairs if keep is None else pairs[:keep]

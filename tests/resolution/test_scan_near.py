@@ -117,8 +117,11 @@ def test_one_organisation_meets_exactly_the_near_names_the_full_scan_pairs(
         seen = view_of(registry)
         entries = seen.entries()
         grouped = scan._near_pairs(seen, entries.values())
+        batch: dict[str, set[int]] = {}  # as a catch-up shares it
         one_by_one = {
-            min(a, b) << 32 | max(a, b) for a in entries for b in scan._near_of(seen, entries[a])
+            min(a, b) << 32 | max(a, b)
+            for a in entries
+            for b in scan._near_of(seen, entries[a], batch)
         }
         assert grouped == one_by_one
         assert len(grouped) > (50 if pool == DEFAULT_POOL else 5)
@@ -126,3 +129,19 @@ def test_one_organisation_meets_exactly_the_near_names_the_full_scan_pairs(
             monkeypatch.undo()
             assert len(scan._near_pairs(seen, entries.values())) > len(grouped)
             monkeypatch.setattr(scan, "MAX_NEAR_POOL", pool)
+
+
+def test_the_scan_in_worker_processes_finds_what_one_process_finds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = next(registries())
+    monkeypatch.setattr(scan, "_CHUNK", 50)  # several tasks per worker
+    seen = view_of(registry)
+    progress: list[tuple[int, int]] = []
+    alone = scan.scan(seen, keep=None)
+    forked = scan.scan(seen, keep=None, workers=2, progress=lambda *done: progress.append(done))
+    assert [(p.a, p.b, p.score, p.reasons) for p in forked] == [
+        (p.a, p.b, p.score, p.reasons) for p in alone
+    ]
+    assert len(alone) > 50
+    assert progress[-1][0] == progress[-1][1] and (len(registry), len(registry)) in progress
