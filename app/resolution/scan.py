@@ -107,11 +107,14 @@ def _blocked(
 #
 # Neither meets through the keys above when every word the two names share is common: the
 # whole name differs ("Watch Rights Human Kalo", "Kalo Huan Rights Watch") and so do the
-# initials. Two names are `near` when they have the same number of words and all but at most
-# one in common, the odd two one edit apart (Levenshtein ≤ 1: a letter deleted, added or
-# changed). The full scan groups names by their words less one (_near_pairs); an
-# organisation refreshed alone reads the organisations having those words (_near_of); both
-# keep exactly the pairs `_near` accepts, whose rarest shared word is within MAX_NEAR_POOL.
+# initials. Two names are `_near` when they share all their words but at most one on each
+# side, and are one letter apart as written (Levenshtein ≤ 1: a letter deleted, added or
+# changed, even one that turns "The" into "Te" or "Centre" into the stopword "entre") or the
+# same words in another order. Their shared words are one of each name's `_rests` (its words,
+# or its words less one), and the full scan groups names by their rests (_near_pairs); an
+# organisation refreshed alone reads the organisations having all the words of one of its
+# rests (_near_of). Both keep exactly the pairs `_near` accepts whose shared words include one
+# had by at most MAX_NEAR_POOL organisations (tests/resolution/test_scan_near.py).
 
 
 def word_keys(key: NameKey) -> frozenset[str]:
@@ -125,17 +128,16 @@ def word_keys(key: NameKey) -> frozenset[str]:
     return words if len(words) >= 2 else frozenset()
 
 
-def _near(q: frozenset[str], r: frozenset[str]) -> bool:
-    if len(q) != len(r) or not q:
+def _rests(words: frozenset[str]) -> list[frozenset[str]]:
+    return [words, *(words - {odd} for odd in words)] if words else []
+
+
+def _near(q: NameKey, q_words: frozenset[str], r: NameKey, r_words: frozenset[str]) -> bool:
+    if not q_words or not r_words or len(q_words - r_words) > 1 or len(r_words - q_words) > 1:
         return False
-    q_only = q - r
-    if not q_only:
-        return True
-    if len(q_only) > 1:
-        return False
-    (a,) = q_only
-    (b,) = r - q
-    return Levenshtein.distance(a, b, score_cutoff=1) <= 1
+    return Levenshtein.distance(q.norm, r.norm, score_cutoff=1) <= 1 or sorted(
+        q.norm.split()
+    ) == sorted(r.norm.split())
 
 
 def _pool(seen: View, words: Iterable[str]) -> list[tuple[int, str]]:
@@ -155,39 +157,44 @@ def _near_of(seen: View, entry: OrgEntry, postings: dict[str, set[int]]) -> set[
         return found
 
     found: set[int] = set()
-    words_of: dict[int, list[frozenset[str]]] = {}
+    names_of: dict[int, list[tuple[NameKey, frozenset[str]]]] = {}
     for key in entry.names:
         words = word_keys(key)
-        for odd in words:
-            rest = _pool(seen, words - {odd})
-            if rest[0][0] > MAX_NEAR_POOL:
+        for rest in _rests(words):
+            rarest = _pool(seen, rest)
+            if rarest[0][0] > MAX_NEAR_POOL:
                 continue
-            pool = having(rest[0][1])
-            if len(rest) > 1:
-                pool = pool & having(rest[1][1])
+            pool = having(rarest[0][1])
+            if len(rarest) > 1:
+                pool = pool & having(rarest[1][1])
             for other_id in pool - found - {entry.organisation_id}:
-                others = words_of.get(other_id)
+                others = names_of.get(other_id)
                 if others is None:
                     other = _entry(seen, other_id)
-                    others = words_of[other_id] = (
-                        [] if other is None else [word_keys(k) for k in other.names]
+                    others = names_of[other_id] = (
+                        [] if other is None else [(k, word_keys(k)) for k in other.names]
                     )
-                if any(_near(words, r) for r in others):
+                if any(_near(key, words, r, r_words) for r, r_words in others):
                     found.add(other_id)
     return found
 
 
-def _deletions(word: str) -> set[str]:
-    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+def _deletions(text: str) -> set[str]:
+    return {text} | {text[:i] + text[i + 1 :] for i in range(len(text))}
+
+
+# A group of names sharing a rest larger than this is compared through the deletions of the
+# names (names one letter apart share one) and their sorted words, not pair by pair.
+_GROUP_PAIRWISE = 32
 
 
 def _near_pairs(seen: View, entries: Iterable[OrgEntry]) -> set[int]:
     """Every pair of organisations with near names, as low << 32 | high."""
     ids: list[int] = []
-    odds: list[str] = []
+    keys: list[NameKey] = []
     names: list[frozenset[str]] = []
-    # Records by their words less the odd one (a sum of word hashes: a collision only costs
-    # a _near check); a single record as an int, several as a list.
+    # Records (a name under one of its rests) by the rest: a sum of word hashes (a collision
+    # only costs a _near check); a single record as an int, several as a list.
     groups: dict[int, int | list[int]] = {}
     for entry in entries:
         for key in entry.names:
@@ -195,12 +202,12 @@ def _near_pairs(seen: View, entries: Iterable[OrgEntry]) -> set[int]:
             if not words:
                 continue
             total = sum(hash(w) for w in words)
-            for odd in words:
-                record = len(ids)
-                ids.append(entry.organisation_id)
-                odds.append(odd)
-                names.append(words)
-                rest = (total - hash(odd)) & 0xFFFFFFFFFFFFFFFF
+            record = len(ids)
+            ids.append(entry.organisation_id)
+            keys.append(key)
+            names.append(words)
+            for rest in [total, *(total - hash(odd) for odd in words)]:
+                rest &= 0xFFFFFFFFFFFFFFFF
                 held = groups.get(rest)
                 if held is None:
                     groups[rest] = record
@@ -212,20 +219,26 @@ def _near_pairs(seen: View, entries: Iterable[OrgEntry]) -> set[int]:
     for held in groups.values():
         if isinstance(held, int):
             continue
-        shared = names[held[0]] - {odds[held[0]]}
-        if _pool(seen, shared)[0][0] > MAX_NEAR_POOL:
-            continue
-        # Records whose odd words are one edit apart share one of their deletions.
-        by_deletion: dict[str, list[int]] = defaultdict(list)
-        for record in held:
-            for deleted in _deletions(odds[record]):
-                by_deletion[deleted].append(record)
-        for records in by_deletion.values():
+        subgroups: Iterable[list[int]] = [held]
+        if len(held) > _GROUP_PAIRWISE:
+            by_spelling: dict[str, list[int]] = defaultdict(list)
+            for record in held:
+                norm = keys[record].norm
+                for spelled in [*_deletions(norm), "\0" + " ".join(sorted(norm.split()))]:
+                    by_spelling[spelled].append(record)
+            subgroups = by_spelling.values()
+        for records in subgroups:
             for i, first in enumerate(records):
                 for second in records[i + 1 :]:
                     a, b = ids[first], ids[second]
-                    if a != b and _near(names[first], names[second]):
-                        pairs.add(min(a, b) << 32 | max(a, b))
+                    pair = min(a, b) << 32 | max(a, b)
+                    if a == b or pair in pairs:
+                        continue
+                    if not _near(keys[first], names[first], keys[second], names[second]):
+                        continue
+                    shared = names[first] & names[second]
+                    if _pool(seen, shared)[0][0] <= MAX_NEAR_POOL:
+                        pairs.add(pair)
     return pairs
 
 

@@ -28,10 +28,6 @@ def near_ids(seen: View, organisation_id: int) -> set[int]:
     return strong
 
 
-def words(name: str) -> frozenset[str]:
-    return scan.word_keys(build_name_key(name))
-
-
 @pytest.mark.parametrize(
     ("a", "b", "near"),
     [
@@ -43,11 +39,17 @@ def words(name: str) -> frozenset[str]:
         ("Kalo Human Rights Watch", "Kl Human Rights Watch", False),
         ("Kalo Human Rights Watch", "Kalo Human Rights Watch Kenya", False),
         ("Kalo Human Rights Watch", "Klo Hman Rights Watch", False),
+        # A typo that makes a stopword a word, or a word a stopword.
+        ("Kalo The Rights Watch", "Kalo Te Rights Watch", True),
+        ("Kalo Rights Centre", "Kalo Rights entre", True),
+        # A misspelled place is no longer a place.
+        ("Kalo Rights Watch Switzerland", "Kalo Rights Watch Switzrland", True),
     ],
 )
 def test_near_names(a: str, b: str, near: bool) -> None:
-    assert scan._near(words(a), words(b)) is near
-    assert scan._near(words(b), words(a)) is near
+    q, r = build_name_key(a), build_name_key(b)
+    assert scan._near(q, scan.word_keys(q), r, scan.word_keys(r)) is near
+    assert scan._near(r, scan.word_keys(r), q, scan.word_keys(q)) is near
 
 
 def test_word_keys_are_keys_the_index_files() -> None:
