@@ -8,8 +8,12 @@ transliteration or CJK keys; organisations with the same website domain meet too
 shared by more than a few dozen organisations ("human", "rights", "AI") says nothing about
 identity and is skipped, which keeps the scan sub-quadratic. Pairs that share only a rare
 word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
-person would glance): the scorer could not lift the others to the review line. A
-cheap upper bound of the score (bound.ScoreBound) skips each direction that cannot reach it.
+person would glance): the scorer could not lift the others to the review line. Names alike
+but for one word (reordered, or one letter apart) meet whatever their words' rarity
+(`_near`, decision 0111). A cheap upper bound of the score (bound.ScoreBound) skips each
+direction that cannot reach it. The full scan is a batch job: it blocks and scores in forked
+worker processes; queue.pairs_of refreshes a few organisations through `blocked`, the same
+rules.
 """
 
 import multiprocessing
