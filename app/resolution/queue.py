@@ -22,6 +22,7 @@ Only admins see the queue, so it reads the whole registry, hidden organisations 
 """
 
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -92,8 +93,9 @@ def pairs_of(
         if entry is not None:
             entries.append(entry)
     met: dict[int, tuple[set[int], set[int]]] = {}
+    postings: dict[str, set[int]] = {}
     for entry in entries:
-        met[entry.organisation_id] = scan._blocked(seen, entry, _domains(session, entry))
+        met[entry.organisation_id] = scan.blocked(seen, entry, _domains(session, entry), postings)
     negatives = learned.Negatives(session)
     for entry in entries:
         strong, weak = met[entry.organisation_id]
@@ -270,13 +272,19 @@ def catch_up_all(*, limit: int = BATCH) -> int:
             session.commit()
 
 
-def rescan(session: Session, *, progress: Callable[[int, int], None] | None = None) -> int:
+def rescan(
+    session: Session,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> int:
     """The full scan, stored: every scan pair recomputed, the watermark set to the registry
-    version scanned (the caller commits); how many pairs."""
+    version scanned (the caller commits); how many pairs. A batch job (`undersigned scan`):
+    it scores in `workers` processes, by default one per core."""
     state = _state(session, lock=True)
     seen = registry.view(session, viewer=None)
     upto = registry.version(session)
-    pairs = scan.scan(seen, keep=None, progress=progress)
+    pairs = scan.scan(seen, keep=None, progress=progress, workers=workers or os.cpu_count() or 1)
     refused = learned.refused_pairs(
         learned.Negatives(session), seen.entries(), [(p.a, p.b) for p in pairs]
     )

@@ -8,21 +8,27 @@ transliteration or CJK keys; organisations with the same website domain meet too
 shared by more than a few dozen organisations ("human", "rights", "AI") says nothing about
 identity and is skipped, which keeps the scan sub-quadratic. Pairs that share only a rare
 word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
-person would glance): the scorer could not lift the others to the review line. A
-cheap upper bound of the score (bound.ScoreBound) skips each direction that cannot reach it.
+person would glance): the scorer could not lift the others to the review line. Names alike
+but for one word (reordered, or one letter apart) meet whatever their words' rarity
+(`_near`, decision 0111). A cheap upper bound of the score (bound.ScoreBound) skips each
+direction that cannot reach it. The full scan is a batch job: it blocks and scores in forked
+worker processes; queue.pairs_of refreshes a few organisations through `blocked`, the same
+rules.
 """
 
+import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
-from app.resolution import judgements as judgement_service
 from app.resolution.bound import ScoreBound
 from app.resolution.decide import REVIEW
 from app.resolution.index import OrgEntry
 from app.resolution.keys import query_keys, whole_name_key
+from app.resolution.normalise import NameKey
 from app.resolution.registry import View
 from app.resolution.rules import registrable_domain
 from app.resolution.scoring import OrgScore, score_organisation
@@ -35,6 +41,9 @@ RARE_KEYS_PER_NAME = 2
 # The best pairs an in-memory scan returns by default (the stored queue keeps them all:
 # queue.rescan).
 MAX_KEPT_PAIRS = 20_000
+# Names alike but for one word are looked for among the organisations having the other words
+# only when the rarest of those words is shared by at most this many (what a lookup reads).
+MAX_NEAR_POOL = 5000
 
 
 @dataclass(slots=True)
@@ -49,8 +58,22 @@ class Pair:
 def _members(seen: View, item: str | int) -> set[int]:
     found: set[int] = set()
     for layer in seen.layers:
-        found.update(i for i in layer.index.members(item) if i not in layer.exclude)
+        # Set operations in C: a common word's posting holds thousands of ids.
+        members = set(layer.index.members(item))
+        if layer.exclude:
+            members.difference_update(layer.exclude)
+        found |= members
     return found
+
+
+def _entry(seen: View, organisation_id: int) -> OrgEntry | None:
+    for layer in seen.layers:
+        if organisation_id in layer.exclude:
+            continue
+        found = layer.index.entry(organisation_id)
+        if found is not None:
+            return found
+    return None
 
 
 def _blocked(
@@ -82,6 +105,160 @@ def _blocked(
         strong.update(domains[domain])
     strong.discard(entry.organisation_id)
     return strong, weak - strong - {entry.organisation_id}
+
+
+# ---- Names alike but for one word: the same words in another order, or one misspelled ----
+#
+# Neither meets through the keys above when every word the two names share is common: the
+# whole name differs ("Watch Rights Human Kalo", "Kalo Huan Rights Watch") and so do the
+# initials. Two names are `_near` when they share all their words but at most one on each
+# side, and are one letter apart as written (Levenshtein ≤ 1: a letter deleted, added or
+# changed, even one that turns "The" into "Te" or "Centre" into the stopword "entre") or the
+# same words in another order. Their shared words are one of each name's `_rests` (its words,
+# or its words less one), and the full scan groups names by their rests (_near_pairs); an
+# organisation refreshed alone reads the organisations having all the words of one of its
+# rests (_near_of). Both keep exactly the pairs `_near` accepts whose shared words include one
+# had by at most MAX_NEAR_POOL organisations (tests/resolution/test_scan_near.py).
+
+
+def word_keys(key: NameKey) -> frozenset[str]:
+    """The keys under which keys.name_index_keys files a name's words (not its stopwords);
+    empty for names compared otherwise (acronyms, CJK) or of fewer than two words."""
+    if key.is_acronym or key.cjk:
+        return frozenset()
+    words = frozenset(
+        ("w:" if kind in "ct" else "p:") + value for kind, value, _ in key.items if kind != "s"
+    )
+    return words if len(words) >= 2 else frozenset()
+
+
+def _rests(words: frozenset[str]) -> list[frozenset[str]]:
+    return [words, *(words - {odd} for odd in words)] if words else []
+
+
+def _near(q: NameKey, q_words: frozenset[str], r: NameKey, r_words: frozenset[str]) -> bool:
+    if not q_words or not r_words or len(q_words - r_words) > 1 or len(r_words - q_words) > 1:
+        return False
+    return Levenshtein.distance(q.norm, r.norm, score_cutoff=1) <= 1 or sorted(
+        q.norm.split()
+    ) == sorted(r.norm.split())
+
+
+def _pool(seen: View, words: Iterable[str]) -> list[tuple[int, str]]:
+    """The words with how many organisations have each, rarest first."""
+    return sorted((sum(layer.index.size(w) for layer in seen.layers), w) for w in words)
+
+
+def _near_of(seen: View, entry: OrgEntry, postings: dict[str, set[int]]) -> set[int]:
+    """The organisations with a name near one of this organisation's (see above). `postings`
+    keeps the words' organisations read for the next organisation of a batch: the common
+    words of names (type words) are read once."""
+
+    def having(word: str) -> set[int]:
+        found = postings.get(word)
+        if found is None:
+            found = postings[word] = _members(seen, word)
+        return found
+
+    found: set[int] = set()
+    names_of: dict[int, list[tuple[NameKey, frozenset[str]]]] = {}
+    for key in entry.names:
+        words = word_keys(key)
+        for rest in _rests(words):
+            rarest = _pool(seen, rest)
+            if rarest[0][0] > MAX_NEAR_POOL:
+                continue
+            pool = having(rarest[0][1])
+            if len(rarest) > 1:
+                pool = pool & having(rarest[1][1])
+            for other_id in pool - found - {entry.organisation_id}:
+                others = names_of.get(other_id)
+                if others is None:
+                    other = _entry(seen, other_id)
+                    others = names_of[other_id] = (
+                        [] if other is None else [(k, word_keys(k)) for k in other.names]
+                    )
+                if any(_near(key, words, r, r_words) for r, r_words in others):
+                    found.add(other_id)
+    return found
+
+
+def _deletions(text: str) -> set[str]:
+    return {text} | {text[:i] + text[i + 1 :] for i in range(len(text))}
+
+
+# A group of names sharing a rest larger than this is compared through the deletions of the
+# names (names one letter apart share one) and their sorted words, not pair by pair.
+_GROUP_PAIRWISE = 32
+
+
+def _near_pairs(seen: View, entries: Iterable[OrgEntry]) -> set[int]:
+    """Every pair of organisations with near names, as low << 32 | high."""
+    ids: list[int] = []
+    keys: list[NameKey] = []
+    names: list[frozenset[str]] = []
+    # Records (a name under one of its rests) by the rest: a sum of word hashes (a collision
+    # only costs a _near check); a single record as an int, several as a list.
+    groups: dict[int, int | list[int]] = {}
+    for entry in entries:
+        for key in entry.names:
+            words = word_keys(key)
+            if not words:
+                continue
+            total = sum(hash(w) for w in words)
+            record = len(ids)
+            ids.append(entry.organisation_id)
+            keys.append(key)
+            names.append(words)
+            for rest in [total, *(total - hash(odd) for odd in words)]:
+                rest &= 0xFFFFFFFFFFFFFFFF
+                held = groups.get(rest)
+                if held is None:
+                    groups[rest] = record
+                elif isinstance(held, int):
+                    groups[rest] = [held, record]
+                else:
+                    held.append(record)
+    pairs: set[int] = set()
+    for held in groups.values():
+        if isinstance(held, int):
+            continue
+        subgroups: Iterable[list[int]] = [held]
+        if len(held) > _GROUP_PAIRWISE:
+            by_spelling: dict[str, list[int]] = defaultdict(list)
+            for record in held:
+                norm = keys[record].norm
+                for spelled in [*_deletions(norm), "\0" + " ".join(sorted(norm.split()))]:
+                    by_spelling[spelled].append(record)
+            subgroups = by_spelling.values()
+        for records in subgroups:
+            for i, first in enumerate(records):
+                for second in records[i + 1 :]:
+                    a, b = ids[first], ids[second]
+                    pair = min(a, b) << 32 | max(a, b)
+                    if a == b or pair in pairs:
+                        continue
+                    if not _near(keys[first], names[first], keys[second], names[second]):
+                        continue
+                    shared = names[first] & names[second]
+                    if _pool(seen, shared)[0][0] <= MAX_NEAR_POOL:
+                        pairs.add(pair)
+    return pairs
+
+
+def blocked(
+    seen: View,
+    entry: OrgEntry,
+    domains: dict[str, list[int]],
+    postings: dict[str, set[int]] | None = None,
+) -> tuple[set[int], set[int]]:
+    """The organisations one organisation is compared with, as the full scan compares it
+    (refreshing one organisation's pairs: queue.pairs_of): strong ones (_blocked, and near
+    names) and those met through a rare word only (scored when _alike). Pass one `postings`
+    dict for a batch of organisations of one view."""
+    strong, weak = _blocked(seen, entry, domains)
+    strong |= _near_of(seen, entry, {} if postings is None else postings)
+    return strong, weak - strong
 
 
 def _alike(a: OrgEntry, b: OrgEntry) -> bool:
@@ -148,48 +325,90 @@ class _Bounds:
         return bound(other.names, website=other.website, country=other.country)
 
 
+# What the worker processes of one full scan read: set before they are forked (copy on write:
+# the index is not copied), never pickled.
+_FORKED: tuple[View, dict[int, OrgEntry], dict[str, list[int]], float] | None = None
+# Organisations (blocking) and pairs (scoring) per task of a worker process.
+_CHUNK = 2000
+
+
+def _meet(organisation_ids: list[int]) -> set[int]:
+    """The pairs these organisations' blocking proposes for scoring, as low << 32 | high:
+    every strong one, and those met through a rare word only that are _alike."""
+    assert _FORKED is not None
+    seen, entries, domains, _ = _FORKED
+    found: set[int] = set()
+    for organisation_id in organisation_ids:
+        entry = entries[organisation_id]
+        strong, weak = _blocked(seen, entry, domains)
+        for other_id in strong | weak:
+            other = entries.get(other_id)
+            if other is None:
+                continue
+            key = min(organisation_id, other_id) << 32 | max(organisation_id, other_id)
+            if key in found or (other_id in weak and not _alike(entry, other)):
+                continue
+            found.add(key)
+    return found
+
+
+def _score(keys: list[int]) -> list[tuple[int, int, float, list[str]]]:
+    assert _FORKED is not None
+    seen, entries, _, min_score = _FORKED
+    bounds = _Bounds()
+    scored = []
+    for key in keys:
+        low, high = key >> 32, key & 0xFFFFFFFF
+        score, reasons = score_pair(
+            seen, entries[low], entries[high], minimum=min_score, bounds=bounds
+        )
+        if score >= min_score:
+            scored.append((low, high, round(score, 1), reasons))
+    return scored
+
+
 def scan(
     seen: View,
     *,
     min_score: float = MIN_SCORE,
     keep: int | None = MAX_KEPT_PAIRS,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> list[Pair]:
     """Every blocked pair scored once; the best `keep` (None: all) at or above `min_score`.
-    `progress(done, total)` is called every few thousand organisations."""
+    `progress(done, total)` is called as organisations are blocked, then as pairs are scored.
+    With `workers` > 1, blocking and scoring run in that many forked processes (a batch job:
+    the caller must hold no lock another thread could be holding, nor need its threads)."""
+    global _FORKED
     entries = seen.entries()
     domains: dict[str, list[int]] = defaultdict(list)
     for entry in entries.values():
         domain = registrable_domain(entry.website)
         if domain is not None:
             domains[domain].append(entry.organisation_id)
-    bounds = _Bounds()
-    pairs: list[Pair] = []
-    done: set[int] = set()  # pairs as low << 32 | high, scored
-    unlike: set[int] = set()  # met through a rare word only, and not alike
-    total = len(entries)
-    for done_count, organisation_id in enumerate(sorted(entries)):
-        if progress is not None and done_count % 2000 == 0:
-            progress(done_count, total)
-        entry = entries[organisation_id]
-        strong, weak = _blocked(seen, entry, domains)
-        for other_id in [*strong, *weak]:
-            low, high = judgement_service.ordered(organisation_id, other_id)
-            key = low << 32 | high
-            other = entries.get(other_id)
-            if key in done or other is None:
-                continue
-            if other_id in weak:
-                if key in unlike:
-                    continue
-                if not _alike(entry, other):
-                    unlike.add(key)  # the other side may still meet it through a stronger key
-                    continue
-            done.add(key)
-            score, reasons = score_pair(seen, entry, other, minimum=min_score, bounds=bounds)
-            if score >= min_score:
-                pairs.append(Pair(low, high, round(score, 1), reasons))
-    if progress is not None:
-        progress(total, total)
+    ids = sorted(entries)
+    organisation_chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    _FORKED = (seen, entries, domains, min_score)
+    pool = None
+    try:
+        if workers > 1 and len(organisation_chunks) > 1:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        mapped = pool.imap_unordered if pool is not None else map
+        candidates = _near_pairs(seen, entries.values())
+        for done, found in enumerate(mapped(_meet, organisation_chunks), start=1):
+            candidates |= found
+            if progress is not None:
+                progress(min(done * _CHUNK, len(ids)), len(ids))
+        keys = sorted(candidates)
+        pair_chunks = [keys[i : i + _CHUNK] for i in range(0, len(keys), _CHUNK)]
+        pairs: list[Pair] = []
+        for done, scored in enumerate(mapped(_score, pair_chunks), start=1):
+            pairs.extend(Pair(a, b, score, reasons) for a, b, score, reasons in scored)
+            if progress is not None:
+                progress(min(done * _CHUNK, len(keys)), len(keys))
+    finally:
+        _FORKED = None
+        if pool is not None:
+            pool.terminate()
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
     return pairs if keep is None else pairs[:keep]

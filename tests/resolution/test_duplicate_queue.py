@@ -4,6 +4,7 @@ touches only the pairs of the organisations involved; the page reads what is sto
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 from typer.testing import CliRunner
@@ -157,3 +158,29 @@ def test_the_scan_command_rebuilds_the_stored_queue(
     again = CliRunner().invoke(cli, ["scan", "--database", database_url])
     assert again.exit_code == 0, again.output
     assert set(stored()) == set(rows)
+
+
+def test_a_reordered_name_reaches_the_stored_queue_from_either_side(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    make_letter: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.resolution import scan
+
+    # No word rare enough to meet by (as when every word is shared by hundreds): only the
+    # near names rule (the same words reordered) pairs these two.
+    monkeypatch.setattr(scan, "MAX_BLOCK", 0)
+    make_letter(admin_headers, slug="near")
+    first = factories.sign(client, admin_headers, "near", name="Kalomba Human Rights Watch")
+    second = factories.sign(client, admin_headers, "near", name="Watch Rights Human Kalomba")
+    key = pair(first["organisation_id"], second["organisation_id"])
+    caught_up()
+    assert "scan" in stored()[key][1]
+    # Refreshed alone (a rename, a merge of another organisation into it), the first meets
+    # the second again: the same rule as the full scan, from its side.
+    with open_session(write=True) as session:
+        queue._forget(session, [second["organisation_id"]])
+        queue.refresh(session, organisation_ids=[first["organisation_id"]])
+        session.commit()
+    assert "scan" in stored()[key][1]
