@@ -26,14 +26,15 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import delete, func, insert, text, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from app.db import open_session, utcnow
+from app.db import get_engine, open_session, utcnow
 from app.organisations.models import Organisation
 from app.resolution import judgements as judgement_service
 from app.resolution import learned, registry, scan
@@ -249,10 +250,45 @@ def catch_up(session: Session, *, limit: int = BATCH) -> int:
     return len(ids)
 
 
-def catch_up_all(*, limit: int = BATCH) -> int:
+# pg_try_advisory_lock key of the catch-up ("undq"): one worker of all machines scores a batch.
+_CATCH_UP_LOCK = 0x756E6471
+
+
+@contextmanager
+def _alone(*, wait: bool) -> Iterator[bool]:
+    """Whether this process may catch up now. On PostgreSQL the workers of every machine wake
+    after the same commits; without this each scored the same batch and all but one threw it
+    away (the watermark check below), doubling the CPU a hot letter's signers compete with.
+    A session-level advisory lock on a connection of its own, released at the end (or by the
+    server if the process dies); `wait` waits for it. SQLite: no lock, the watermark check
+    alone."""
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as conn:
+        take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        got = conn.execute(text(f"SELECT {take}(:k)"), {"k": _CATCH_UP_LOCK}).scalar()
+        got = wait or bool(got)
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _CATCH_UP_LOCK})
+                conn.commit()
+
+
+def catch_up_all(*, limit: int = BATCH, wait: bool = True) -> int:
     """catch_up until nothing is left, scoring in a read transaction and writing in a short
     one (on SQLite a write transaction holds the database's write lock: signers must not wait
-    for the scoring); how many organisations were refreshed."""
+    for the scoring); how many organisations were refreshed. Without `wait` (the background
+    thread), -1 at once when another worker is catching up."""
+    with _alone(wait=wait) as alone:
+        return _catch_up_all(limit=limit) if alone else -1
+
+
+def _catch_up_all(*, limit: int) -> int:
     total = 0
     while True:
         with open_session() as session:
@@ -408,7 +444,10 @@ def _loop() -> None:
         time.sleep(_GATHER_SECONDS)
         _wake.clear()
         try:
-            catch_up_all()
+            if catch_up_all(wait=False) < 0:
+                # Another worker holds the batch; what this one's commits added after that
+                # worker read the watermark is caught up on the next round.
+                _wake.set()
         except Exception as exc:  # the watermark stays: the next wake-up retries
             logger.warning("duplicate queue catch-up postponed: %s", type(exc).__name__)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
@@ -72,6 +73,28 @@ def test_new_organisations_reach_the_queue_before_and_after_catch_up(
     # Read from storage now, the same pairs in the same order.
     assert listed(client, admin_headers) == before
     assert caught_up() == 0
+
+
+@pytest.mark.postgresql_only
+def test_a_worker_finding_another_catching_up_scores_nothing(
+    client: TestClient, admin_headers: dict[str, str], make_letter: Any
+) -> None:
+    # The background thread of every worker wakes after the same commits: only the one holding
+    # the catch-up lock scores the batch (the others used to score it too, then throw it away).
+    setup(client, admin_headers, make_letter)
+    with queue.get_engine().connect() as other_worker:
+        lock = text("SELECT pg_advisory_lock(:k)")
+        other_worker.execute(lock, {"k": queue._CATCH_UP_LOCK})
+        other_worker.commit()
+        assert queue.catch_up_all(wait=False) == -1
+        with open_session() as session:
+            assert queue.pending(session) == 5 and queue.watermark(session) == 0
+        unlock = text("SELECT pg_advisory_unlock(:k)")
+        other_worker.execute(unlock, {"k": queue._CATCH_UP_LOCK})
+        other_worker.commit()
+    assert queue.catch_up_all(wait=False) == 5
+    with open_session() as session:
+        assert queue.pending(session) == 0
 
 
 def test_a_merge_touches_only_the_pairs_of_the_organisations_involved(
