@@ -54,16 +54,6 @@ _QUEUED_REASON = "queued at signing: the resolver was unsure"
 _CANDIDATE = DuplicateCandidate.__table__  # type: ignore[attr-defined]
 
 
-def _entry(seen: View, organisation_id: int) -> OrgEntry | None:
-    for layer in seen.layers:
-        if organisation_id in layer.exclude:
-            continue
-        found = layer.index.entry(organisation_id)
-        if found is not None:
-            return found
-    return None
-
-
 def _domains(session: Session, entry: OrgEntry) -> defaultdict[str, list[int]]:
     """The live organisations sharing this one's website domain (scan._blocked's `domains`)."""
     domains: defaultdict[str, list[int]] = defaultdict(list)
@@ -90,7 +80,7 @@ def pairs_of(
     done: set[tuple[int, int]] = set()
     entries: list[OrgEntry] = []
     for organisation_id in sorted(set(organisation_ids)):
-        entry = _entry(seen, organisation_id)
+        entry = seen.entry(organisation_id)
         if entry is not None:
             entries.append(entry)
     met: dict[int, tuple[set[int], set[int]]] = {}
@@ -105,7 +95,7 @@ def pairs_of(
             if key in done:
                 continue
             done.add(key)
-            other = _entry(seen, other_id)
+            other = seen.entry(other_id)
             if other is None:
                 continue
             if other_id not in strong and not scan._alike(entry, other):

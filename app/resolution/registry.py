@@ -750,6 +750,16 @@ class View:
         else:
             self.rarity = lambda word: sum(index.rarity(word) for index in indexes)
 
+    def entry(self, organisation_id: int) -> OrgEntry | None:
+        """The organisation as the first layer that holds it and does not leave it out."""
+        for layer in self.layers:
+            if organisation_id in layer.exclude:
+                continue
+            found = layer.index.entry(organisation_id)
+            if found is not None:
+                return found
+        return None
+
     def exact(self, keys: Sequence[NameKey]) -> dict[int, Index]:
         """Organisations with a name equal to a query name, and the index holding each."""
         hits: dict[int, Index] = {}

@@ -66,16 +66,6 @@ def _members(seen: View, item: str | int) -> set[int]:
     return found
 
 
-def _entry(seen: View, organisation_id: int) -> OrgEntry | None:
-    for layer in seen.layers:
-        if organisation_id in layer.exclude:
-            continue
-        found = layer.index.entry(organisation_id)
-        if found is not None:
-            return found
-    return None
-
-
 def _blocked(
     seen: View, entry: OrgEntry, domains: dict[str, list[int]]
 ) -> tuple[set[int], set[int]]:
@@ -174,7 +164,7 @@ def _near_of(seen: View, entry: OrgEntry, postings: dict[str, set[int]]) -> set[
             for other_id in pool - found - {entry.organisation_id}:
                 others = names_of.get(other_id)
                 if others is None:
-                    other = _entry(seen, other_id)
+                    other = seen.entry(other_id)
                     others = names_of[other_id] = (
                         [] if other is None else [(k, word_keys(k)) for k in other.names]
                     )
