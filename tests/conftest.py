@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -167,6 +168,23 @@ def client(engine: Engine) -> Iterator[TestClient]:
 
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def build_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FastAPI]]:
+    """A fresh app whose Settings come from the given UNDERSIGNED_* values."""
+
+    def _build(**settings: object) -> FastAPI:
+        for key, value in settings.items():
+            monkeypatch.setenv(f"UNDERSIGNED_{key.upper()}", str(value))
+        get_settings.cache_clear()
+        from app.main import create_app
+
+        return create_app()
+
+    yield _build
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

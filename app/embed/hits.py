@@ -11,6 +11,7 @@ an invalid parameter, a 404) goes on to the route, which has the one copy of tho
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -122,22 +123,24 @@ class AnswerResponse(Response):
         self.background = None
 
 
-def render_count(snapshot: Snapshot, ui: UiLocale) -> Rendered:
-    key = ("count", ui.name)
+def _rendered(
+    snapshot: Snapshot, ui: UiLocale, kind: str, body_of: Callable[[Snapshot, UiLocale], bytes]
+) -> Rendered:
+    """The count or badge of this snapshot in this locale, rendered once."""
+    key = (kind, ui.name)
     rendered = snapshot.renders.get(key)
     if rendered is None:
-        body = service.count_body(snapshot, ui)
-        rendered = snapshot.renders[key] = Rendered("count", body, service.etag_of(body))
+        body = body_of(snapshot, ui)
+        rendered = snapshot.renders[key] = Rendered(kind, body, service.etag_of(body))
     return rendered
+
+
+def render_count(snapshot: Snapshot, ui: UiLocale) -> Rendered:
+    return _rendered(snapshot, ui, "count", service.count_body)
 
 
 def render_badge(snapshot: Snapshot, ui: UiLocale) -> Rendered:
-    key = ("badge", ui.name)
-    rendered = snapshot.renders.get(key)
-    if rendered is None:
-        body = service.badge_body(snapshot, ui)
-        rendered = snapshot.renders[key] = Rendered("badge", body, service.etag_of(body))
-    return rendered
+    return _rendered(snapshot, ui, "badge", service.badge_body)
 
 
 def fresh_page(snapshot: Snapshot, key: tuple[Any, ...], settings: Settings) -> Rendered | None:

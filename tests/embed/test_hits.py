@@ -3,10 +3,9 @@ hits, behind the rate limiter, never for a path another route owns."""
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -152,21 +151,6 @@ def test_hits_stay_behind_the_rate_limit(
         path = f"/api/v1/letters/{seeded}/count"
         statuses = [client.get(path).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]  # the last two were hits
-
-
-@pytest.fixture
-def build_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FastAPI]]:
-    from app.config import get_settings
-
-    def _build(**settings: object) -> FastAPI:
-        for key, value in settings.items():
-            monkeypatch.setenv(f"UNDERSIGNED_{key.upper()}", str(value))
-        get_settings.cache_clear()
-        return create_app()
-
-    yield _build
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def test_security_headers_are_added_once_and_never_replace_a_routes_own() -> None:

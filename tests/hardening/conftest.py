@@ -14,32 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-
-from app.config import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Ports this suite may bind (the project's allocation for hardening tests); a session sharing
 # the machine may move it with UNDERSIGNED_TEST_PORTS=FIRST-LAST.
 _first, _last = os.environ.get("UNDERSIGNED_TEST_PORTS", "8700-8719").split("-")
 PORTS = range(int(_first), int(_last) + 1)
-
-
-@pytest.fixture
-def build_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FastAPI]]:
-    """A fresh app whose Settings come from the given UNDERSIGNED_* values."""
-
-    def _build(**settings: object) -> FastAPI:
-        for key, value in settings.items():
-            monkeypatch.setenv(f"UNDERSIGNED_{key.upper()}", str(value))
-        get_settings.cache_clear()
-        from app.main import create_app
-
-        return create_app()
-
-    yield _build
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def own_ports() -> range:
