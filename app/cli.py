@@ -281,8 +281,7 @@ def serve(
     """Migrate, seed if empty, and serve the API."""
     import os
 
-    import uvicorn
-
+    from app import serving
     from app.security import uvicorn_options
 
     _use_database(database)
@@ -294,9 +293,7 @@ def serve(
     run_seed()
     console.print(f"database: {_describe(make_url(_database_url()))}")
     console.print(f"serving on http://{host}:{port} (API docs at /docs)")
-    uvicorn.run(
-        "app.main:app", host=host, port=port, workers=workers, **uvicorn_options(get_settings())
-    )
+    serving.run(host=host, port=port, workers=workers, options=uvicorn_options(get_settings()))
 
 
 class ImportFormat(StrEnum):

@@ -3,8 +3,8 @@
     .venv/bin/python bench/hot_letter.py [--clients 8 32] [--seconds 10] [--workers 2]
         [--previous REV] [--kind new|existing] [--rounds 2]
 
-For each checkout: a throwaway PostgreSQL database (migrated, seeded), uvicorn with
-`--workers`, one open letter; `clients` concurrent coordinators sign it for `seconds`, each
+For each checkout: a throwaway PostgreSQL database (migrated, seeded), `undersigned serve
+--workers`, one open letter; `clients` concurrent coordinators sign it for `seconds`, each
 signature for a new organisation (`--kind new`, as in issue 13) or for an organisation the
 registry already has that has not signed this letter (`--kind existing`). Checkouts
 alternate round by round. Prints signatures/s, p50/p99, errors, and checks after each run
@@ -71,9 +71,12 @@ def server(root: Path, port: int, workers: int) -> Iterator[tuple[str, str]]:
     }
     for step in ("migrate", "seed"):
         subprocess.run([sys.executable, "-m", "app.cli", step], cwd=root, env=env, check=True)
+    # As the service runs in production (the Dockerfile's CMD): `undersigned serve`, whose
+    # workers each listen on their own socket since decision 0107 (uvicorn's shared one
+    # before, in checkouts older than that).
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--workers",
-         str(workers), "--log-level", "warning", "--no-access-log"],
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers)],
         cwd=root, env=env,
     )  # fmt: skip
     try:
