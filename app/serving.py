@@ -41,6 +41,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _refuse_taken(host: str, port: int) -> None:
+    """Fail here, once, when anything listens on the address (not one worker after another).
+
+    The probe binds without `SO_REUSEPORT`, so it also fails when another server of this
+    user already has its own group there: a second `undersigned serve` on a taken port must not
+    silently join the first one's workers and take half of its connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 class _OwnSocketProcess(multiprocess.Process):
     """A uvicorn worker that binds its own `SO_REUSEPORT` socket instead of the parent's."""
 
@@ -63,9 +75,7 @@ def run(*, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
         uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return
     config = Config(APP, host=host, port=port, workers=workers, **options)
-    # Fail here, once, when the address is taken by something else (not one worker after
-    # another); the probe is closed before any worker binds.
-    bind(host, port).close()
+    _refuse_taken(host, port)
     # The supervisor builds its workers through this module-level name (start, restart after
     # a crash, SIGHUP's rolling restart): this parent process runs only the supervisor.
     multiprocess.Process = _OwnSocketProcess  # type: ignore[misc]

@@ -1,0 +1,145 @@
+"""`undersigned serve --workers N`: every worker listens on its own socket and takes its share of
+the connections (decision 0107); a killed worker is replaced; a taken port is refused."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.hardening.conftest import UNLIMITED, Server, free_port, throwaway_database
+
+COUNT = "/api/v1/letters/global-call-un-mechanism-china/count"
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _workers(server: Server) -> list[int]:
+    """The supervisor's worker processes (its other child is multiprocessing's tracker)."""
+    assert server.process is not None
+    return [
+        p
+        for p in _children(server.process.pid)
+        if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="ignore")
+    ]
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _tcp(port: int, state: str) -> dict[int, tuple[int, int]]:
+    """Server-side sockets on `port` in `state` (0A listening, 01 established): inode →
+    (local port, remote port), from /proc/net/tcp."""
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, st, inode = fields[1], fields[2], fields[3], int(fields[9])
+        if st == state and int(local.split(":")[1], 16) == port:
+            found[inode] = (port, int(remote.split(":")[1], 16))
+    return found
+
+
+def _owners(server: Server, state: str) -> Counter[int]:
+    """How many of the server's sockets in `state` each worker holds; a socket two workers
+    share (uvicorn's --workers passes one listening socket to all) is counted for nobody."""
+    sockets = _tcp(server.port, state).keys()
+    held = {pid: _socket_inodes(pid) & sockets for pid in _workers(server)}
+    shared = Counter(inode for inodes in held.values() for inode in inodes)
+    return Counter({pid: sum(shared[i] == 1 for i in inodes) for pid, inodes in held.items()})
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_every_worker_listens_and_takes_a_share_of_the_connections(
+    kind: str, tmp_path: Path
+) -> None:
+    url, drop = throwaway_database(kind, tmp_path)
+    server = Server(database_url=url, serve=True, workers=2, env=UNLIMITED)
+    try:
+        server.start(log_level="warning")
+        # Each worker has its own listening socket (uvicorn's --workers shares the parent's
+        # one); the server answers as soon as the first worker listens.
+        deadline = time.monotonic() + 60
+        listening = _owners(server, "0A")
+        while sorted(listening.values()) != [1, 1] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            listening = _owners(server, "0A")
+        assert sorted(listening.values()) == [1, 1], listening
+
+        # 32 keep-alive connections opened at once, as a campaign tool's signers or a proxy's
+        # pool would: the kernel spreads them over both workers (all 32 on one worker by chance
+        # has a probability of 2**-31 with a fair hash).
+        clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(32)]
+        try:
+            for client in clients:
+                assert client.get(COUNT).json()["total"] == 320
+            held = _owners(server, "01")
+            assert sum(held.values()) == 32, held
+            assert len(held) == 2 and min(held.values()) >= 1, held
+
+            # A worker killed outright: the other keeps answering on its connections, the
+            # supervisor starts a replacement that listens on its own socket again.
+            victim = max(held, key=lambda pid: held[pid])
+            os.kill(victim, signal.SIGKILL)
+            answered = 0
+            for client in clients:
+                try:
+                    answered += client.get(COUNT).json()["total"] == 320
+                except httpx.HTTPError:
+                    pass  # a connection the killed worker held
+            assert answered >= 32 - held[victim]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                workers = _workers(server)
+                if victim not in workers and sorted(_owners(server, "0A").values()) == [1, 1]:
+                    break
+                time.sleep(0.2)
+            else:
+                pytest.fail(f"no replacement worker listens; log:\n{server.log()}")
+            fresh = httpx.Client(base_url=server.url, timeout=30)
+            assert fresh.get(COUNT).json()["total"] == 320
+            fresh.close()
+        finally:
+            for client in clients:
+                client.close()
+    finally:
+        server.kill(signal.SIGTERM)
+        drop()
+
+
+def test_a_taken_port_is_refused_not_shared(tmp_path: Path) -> None:
+    """A second server on a port in use stops with an error: it never joins the first one's
+    workers (same user, so the kernel would let a SO_REUSEPORT socket in)."""
+    url, drop = throwaway_database("sqlite", tmp_path)
+    port = free_port()
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "undersigned"), "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "2"],
+            env=os.environ | {"UNDERSIGNED_DATABASE_URL": url}, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+    drop()
+    assert result.returncode != 0
+    assert "Address already in use" in result.stderr + result.stdout
