@@ -328,7 +328,7 @@ def run_import(
     live = signature_service.live_signatures(session, letter_id=letter.id)
     live_by_organisation = {s.organisation_id: s for s in live if s.organisation_id is not None}
     by_position = {s.position: s for s in live}
-    last_position = signature_service.next_position(session, letter_id=letter.id) - 1
+    last_position = signature_service.next_position(session, letter=letter) - 1
 
     # What the caller may see is read once per import (its letters' anonymous signers); the
     # registry follows every other change row by row.
@@ -442,7 +442,9 @@ def _sign(
         )
     }
     ids = [by_position[row["position"]] for row in rows]
-    signature_service.touch_counts(session, letter=letter)
+    signature_service.touch_counts(
+        session, letter=letter, placed=max(row["position"] for row in rows)
+    )
     audit.record_many(
         session,
         actor=principal.actor,

@@ -61,6 +61,10 @@ class Letter(SQLModel, table=True):
     counts_changed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    # The highest position any signature of the letter holds (withdrawn ones included): a
+    # signer takes the next one in the same statement that takes the letter's row lock, so
+    # that lock is held for one statement and COMMIT (docs/decisions/0109).
+    last_position: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Organisations may sign for themselves through the letter's public form (app/selfsign);
     # whether self-signatures a coordinator has not verified count publicly; whether a signer
     # may still withdraw once the letter is closed.

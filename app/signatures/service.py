@@ -3,15 +3,18 @@
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, text, update
+from sqlalchemy import String, cast, func, literal, text, true, update
 from sqlalchemy import insert as insert_rows
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app import audit, paging
+from app.audit import AuditEvent
 from app.auth.service import Principal
 from app.db import utcnow
 from app.errors import Conflict, NotFound
@@ -81,34 +84,104 @@ def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
             )
 
 
-def allocate(session: Session, *, letter: Letter) -> ColumnElement[int]:
-    """The hot lock, taken as late as possible: one UPDATE of the letter row (revision and
-    counts time, only while the letter is open); the next position, as SQL for the statement
-    that inserts the signature under that lock (`next_position_sql`).
+def _taken(*, letter_id: int, changed_at: datetime) -> Any:
+    """The hot step, as a statement: bump the letter's revision and counts time and take its
+    next position, only while it is open. The UPDATE takes the letter's row lock; from here to
+    COMMIT every other signer of the letter waits (decision 0109). The position comes from the
+    row it updates (the newest committed version, re-read after the lock was granted), so no
+    other statement needs to run under the lock to find it."""
+    table = Letter.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(table.c.id == letter_id, table.c.status == LetterStatus.open)
+        .values(
+            revision=table.c.revision + 1,
+            counts_changed_at=changed_at,
+            last_position=table.c.last_position + 1,
+        )
+        .returning(table.c.revision, table.c.last_position)
+    )
 
-    Everything slow (resolution, organisation creation, the organisation's lock) happened
-    before; what follows until commit is the signature, audit and idempotency inserts. The
-    revision is bumped in SQL, not from the value this transaction read, so concurrent
-    signers never write the same revision. Raises `letter_not_open` when the letter was closed
-    meanwhile (the UPDATE re-reads the committed row before matching)."""
+
+def _finish(
+    session: Session, *, letter: Letter, values: dict[str, Any], actor: str
+) -> tuple[Signature, int] | None:
+    """Take the letter's next position, insert the signature and its audit event: (the
+    signature, the letter's new revision), or None when the letter is no longer open (nothing
+    written).
+
+    PostgreSQL: one statement (data-modifying CTEs), so the letter's row lock is held for that
+    statement and COMMIT alone, not for three round trips, each of which also waits for the
+    worker's GIL behind the other requests' threads. SQLite runs the same three steps one
+    after the other (it has no data-modifying CTEs; its write lock is held from BEGIN
+    IMMEDIATE anyway)."""
     assert letter.id is not None
     changed_at = utcnow()
-    table = Letter.__table__  # type: ignore[attr-defined]
-    row = session.execute(
-        update(table)
-        .where(table.c.id == letter.id, table.c.status == LetterStatus.open)
-        .values(revision=table.c.revision + 1, counts_changed_at=changed_at)
-        .returning(table.c.revision)
-    ).first()
-    if row is None:
-        session.refresh(letter)
-        ensure_open(letter=letter)
-        raise AssertionError("letter row vanished")  # pragma: no cover - open yet no row
-    # The ORM's copy follows the row without flushing it again.
-    set_committed_value(letter, "revision", row[0])
+    table = Signature.__table__  # type: ignore[attr-defined]
+    audits = AuditEvent.__table__  # type: ignore[attr-defined]
+    # Everything of the audit event but the signature's id is known now; an anonymous
+    # signature is recorded without its organisation.
+    event = {
+        "actor": actor,
+        "action": "signature.create",
+        "target_type": "signature",
+        "details": created_details(
+            letter=letter,
+            anonymous=bool(values["anonymous"]),
+            organisation_id=values["organisation_id"],
+        ),
+        "created_at": changed_at,
+    }
+    if _is_postgresql(session):
+        taken = _taken(letter_id=letter.id, changed_at=changed_at).cte("taken")
+        columns = [table.c[name] for name in values]
+        signed = (
+            insert_rows(table)
+            .from_select(
+                [*values, "position"],
+                core_select(
+                    *(
+                        literal(v, type_=c.type)
+                        for v, c in zip(values.values(), columns, strict=True)
+                    ),
+                    taken.c.last_position,
+                ),
+            )
+            .returning(*table.c)
+            .cte("signed")
+        )
+        audited = insert_rows(audits).from_select(
+            [*event, "target_id"],
+            core_select(
+                *(literal(v, type_=audits.c[k].type) for k, v in event.items()),
+                cast(signed.c.id, String),
+            ),
+        )
+        row = session.execute(
+            core_select(signed, taken.c.revision)
+            .select_from(signed.join(taken, true()))  # one row each: no cartesian product
+            .add_cte(audited.cte("audited"))
+        ).first()
+        if row is None:
+            return None
+        fields = row._asdict()
+        revision = int(fields.pop("revision"))
+    else:
+        taken_row = session.execute(_taken(letter_id=letter.id, changed_at=changed_at)).first()
+        if taken_row is None:
+            return None
+        revision, position = int(taken_row[0]), int(taken_row[1])
+        inserted = session.execute(
+            insert_rows(table).values(values | {"position": position}).returning(*table.c)
+        ).one()
+        fields = inserted._asdict()
+        session.execute(insert_rows(audits).values(event | {"target_id": str(fields["id"])}))
+    # The ORM's copy of the letter follows its row without flushing it again.
+    set_committed_value(letter, "revision", revision)
     set_committed_value(letter, "counts_changed_at", changed_at)
+    set_committed_value(letter, "last_position", fields["position"])
     counting.note_changed(session, slug=letter.slug)
-    return next_position_sql(letter_id=letter.id)
+    return Signature(**fields), revision
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
@@ -147,29 +220,23 @@ def ensure_open(*, letter: Letter) -> None:
         )
 
 
-def touch_counts(session: Session, *, letter: Letter) -> None:
+def touch_counts(session: Session, *, letter: Letter, placed: int | None = None) -> None:
+    """A whole-letter write (under `lock_letter`) changed its signatures; `placed`: the highest
+    position it gave a new signature."""
     letter.revision += 1
     letter.counts_changed_at = utcnow()
+    if placed is not None:
+        letter.last_position = max(letter.last_position, placed)
     session.add(letter)
 
 
-def next_position_sql(*, letter_id: int) -> ColumnElement[int]:
-    """The letter's next position, computed by the statement that uses it. Inside the INSERT
-    that follows `allocate`'s UPDATE it is exact: a statement's snapshot is taken when it
-    starts, after the letter's row lock was granted, so it sees every signature committed by
-    the lock's earlier holders (one round trip less while every signer waits on that lock)."""
-    return (
-        select(func.coalesce(func.max(Signature.position), 0) + 1)
-        .where(Signature.letter_id == letter_id)
-        .scalar_subquery()
-    )
-
-
-def next_position(session: Session, *, letter_id: int) -> int:
+def next_position(session: Session, *, letter: Letter) -> int:
+    """The next free position of a letter under `lock_letter` (whole-letter writers): past
+    both the letter's counter and its signatures (they agree; the larger is the safe one)."""
     current = session.scalar(
-        select(func.max(Signature.position)).where(Signature.letter_id == letter_id)
+        select(func.max(Signature.position)).where(Signature.letter_id == letter.id)
     )
-    return int(current or 0) + 1
+    return max(int(current or 0), letter.last_position) + 1
 
 
 def live_signature(session: Session, *, letter_id: int, organisation_id: int) -> Signature | None:
@@ -198,23 +265,6 @@ def created_details(
     if not anonymous:
         details["organisation_id"] = organisation_id
     return details
-
-
-def audit_created(
-    session: Session, *, letter: Letter, signature: Signature, principal: Principal
-) -> None:
-    audit.record(
-        session,
-        actor=principal.actor,
-        action="signature.create",
-        target_type="signature",
-        target_id=signature.id,
-        details=created_details(
-            letter=letter,
-            anonymous=signature.anonymous,
-            organisation_id=signature.organisation_id,
-        ),
-    )
 
 
 def _request_hash(data: SignatureCreate) -> str:
@@ -345,28 +395,32 @@ def _insert_signature(
     organisation_id: int | None,
     data: SignatureCreate,
     source: str,
+    actor: str,
     contested: bool = True,
 ) -> tuple[bool, Signature]:
-    """(True, the new signature), or (False, the live one) when a concurrent request signed for
-    the same organisation first (the partial unique index; the savepoint undoes our
-    allocation). Not `contested` (no organisation, or one this transaction created that
-    nobody else can sign yet): no savepoint, two statements fewer."""
+    """(True, the new signature, audited), or (False, the live one) when a concurrent request
+    signed for the same organisation first (the partial unique index; the savepoint undoes our
+    position and revision). Not `contested` (no organisation, or one this transaction created
+    that nobody else can sign yet): no savepoint, two statements fewer."""
     assert letter.id is not None
     display_name = data.display_name or (data.organisation.name if data.organisation else None)
+    values = Signature(
+        **data.model_dump(include=_CARRIED),
+        letter_id=letter.id,
+        organisation_id=organisation_id,
+        display_name=display_name,
+        position=0,  # taken by the statement (_finish)
+        source=source,
+    ).model_dump(exclude={"id", "position"})
 
     def insert() -> Signature:
-        assert letter.id is not None
-        row = Signature(
-            **data.model_dump(include=_CARRIED),
-            letter_id=letter.id,
-            organisation_id=organisation_id,
-            display_name=display_name,
-            position=0,  # given by the statement (allocate)
-            source=source,
-        )
-        values = row.model_dump(exclude={"id"}) | {"position": allocate(session, letter=letter)}
-        # One INSERT … RETURNING that computes the position and gives the session its object.
-        return session.scalars(insert_rows(Signature).values(values).returning(Signature)).one()
+        finished = _finish(session, letter=letter, values=values, actor=actor)
+        if finished is None:
+            # Closed after the signer's first check: nothing was written.
+            session.refresh(letter)
+            ensure_open(letter=letter)
+            raise AssertionError("letter row vanished")  # pragma: no cover - open yet no row
+        return finished[0]
 
     if not contested:
         return True, insert()
@@ -395,8 +449,8 @@ def sign(
 ) -> Signed:
     """Sign a letter: a new signature, the organisation's live one, or a replayed answer.
 
-    Concurrent signers of one letter run side by side until `allocate`, the one short
-    serialised step (decision 0087)."""
+    Concurrent signers of one letter run side by side until `_finish`, the one short
+    serialised step (decisions 0087, 0109)."""
     request_hash = _request_hash(data)
     share_letter(session, letter=letter)
     record = None
@@ -437,7 +491,7 @@ def sign(
     if existing is not None:
         created, signature = False, existing
     else:
-        # Read before `allocate` takes the letter's row lock: all signers of the letter queue
+        # Read before `_finish` takes the letter's row lock: all signers of the letter queue
         # on that lock, so every round trip after it counts (decision 0106).
         subscriptions = webhook_service.subscribed(session, letter=letter)
         created, signature = _insert_signature(
@@ -446,10 +500,10 @@ def sign(
             organisation_id=organisation_id,
             data=data,
             source=source,
+            actor=principal.actor,
             contested=organisation_id is not None and not fresh,
         )
         if created:
-            audit_created(session, letter=letter, signature=signature, principal=principal)
             webhook_events.signature_event(
                 session,
                 letter=letter,
