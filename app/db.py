@@ -3,6 +3,7 @@ the database's errors say about its storage."""
 
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ def make_engine(url: str) -> Engine:
 
 
 _engine: Engine | None = None
+# PostgreSQL engines for short statements outside any request's transaction, per app engine.
+_outside: dict[int, tuple[Engine, Engine]] = {}
+_outside_lock = threading.Lock()
 
 
 def get_engine() -> Engine:
@@ -113,6 +117,37 @@ def set_engine(engine: Engine | None) -> None:
     """Point the app at another engine (tests, CLI --database)."""
     global _engine
     _engine = engine
+    with _outside_lock:
+        for key, (base, outside) in list(_outside.items()):
+            if base is not engine:
+                # Its connections would keep the old database busy (a test's DROP DATABASE).
+                outside.dispose()
+                del _outside[key]
+
+
+def outside_engine() -> Engine:
+    """PostgreSQL: an engine whose statements each commit at once, on a small pool of its own,
+    for a counter a hot row must hold for one statement only (decision 0109: a letter's next
+    position). Its own pool: a request that holds a connection of the main pool must never
+    wait for another one from it. `synchronous_commit=off`: the row lock is released when the
+    statement ends, not after the WAL flush; a position lost in a server crash was never given
+    to a committed signature, whose own (synchronous) commit flushes the WAL that precedes it.
+    `lock_timeout`: never wait forever on a row another transaction holds."""
+    base = get_engine()
+    with _outside_lock:
+        held = _outside.get(id(base))
+        if held is None or held[0] is not base:
+            engine = create_engine(
+                base.url,
+                isolation_level="AUTOCOMMIT",
+                pool_pre_ping=True,
+                pool_size=2,
+                max_overflow=8,
+                connect_args={"options": "-c synchronous_commit=off -c lock_timeout=10000"},
+                hide_parameters=True,
+            )
+            held = _outside[id(base)] = (base, engine)
+        return held[1]
 
 
 def open_session(*, write: bool = False) -> Session:

@@ -1,7 +1,8 @@
 """Per-process cache of public letter counts, revalidated against `letter.revision`.
 
-Every signature write bumps `letter.revision` and `letter.counts_changed_at` in the same
-transaction as the signature (`signatures.service.touch_counts`). A worker serves a count from
+Every signature write bumps `letter.revision` and `letter.counts_changed_at`: in the same
+transaction (`signatures.service.touch_counts`), or, for a signature on PostgreSQL, in a
+statement of its own just after its commit (`counting.bump_signed`, decision 0109). A worker serves a count from
 memory for at most `count_cache_ttl` seconds after it last checked that row, then re-reads the
 one indexed row (slug → id, status, revision, counts_changed_at) and recounts only if the
 revision moved. A commit in this process evicts the letter at once (see `_collect_letters`);
@@ -17,13 +18,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app.db import open_session
 from app.letters.models import Letter, LetterStatus
 from app.signatures import counting
 
 MAX_ENTRIES = 4096
+# The fold: a letter whose revision did not move is recounted all the same once this many
+# seconds have passed since its last count. A PostgreSQL signature moves the revision just
+# after its commit (decision 0109); a process killed in between leaves the count one short
+# in other workers for at most this long, never for good.
+RECOUNT_AFTER = 60.0
 
 
 @dataclass
@@ -41,6 +47,8 @@ class Snapshot:
     awaiting: int = 0
     renders: dict[tuple[str, str], Any] = field(default_factory=dict)
     pages: dict[tuple[Any, ...], tuple[Any, float]] = field(default_factory=dict)
+    # When the counts were last compared with a recount (time.monotonic), for the fold.
+    counted_at: float = field(default_factory=time.monotonic)
 
     @property
     def total(self) -> int:
@@ -96,11 +104,20 @@ class CountCache:
             else:
                 letter_id, _, revision, changed_at = row
                 old = previous.snapshot if previous else None
-                if old is not None and (old.letter_id, old.revision, old.counts_changed_at) == (
-                    letter_id,
-                    revision,
-                    changed_at,
-                ):
+                same = old is not None and (
+                    old.letter_id,
+                    old.revision,
+                    old.counts_changed_at,
+                ) == (letter_id, revision, changed_at)
+                if old is not None and same and checked_at - old.counted_at >= RECOUNT_AFTER:
+                    # The fold: a recount now and then, whatever the revision says.
+                    same = counting.counts(session, letter_id=letter_id) == (
+                        old.named,
+                        old.anonymous,
+                    )
+                    if same:
+                        old.counted_at = checked_at
+                if old is not None and same:
                     entry = Entry(old, checked_at)
                 else:
                     named, anonymous = counting.counts(session, letter_id=letter_id)
@@ -148,10 +165,14 @@ def _evict_committed(session: OrmSession) -> None:
     slugs = session.info.pop(_PENDING, None)
     if slugs:
         count_cache.invalidate(slugs)
+    assert isinstance(session, Session)
+    counting.bump_signed(session)
 
 
 def _forget_rolled_back(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)
+    assert isinstance(session, Session)
+    counting.forget_signed(session)
 
 
 # Session events this module reacts to, installed by app/listeners.py (at start-up, never as a

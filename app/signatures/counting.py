@@ -1,11 +1,17 @@
 """Live signature counts, always recounted from the signature table, and the note a write
 leaves on its session so that caches drop the letter once it commits."""
 
-from sqlalchemy import case, func
+import logging
+
+from sqlalchemy import case, func, update
 from sqlmodel import Session, col, select
 
+from app.db import outside_engine, utcnow
+from app.letters.models import Letter
 from app.selfsign.models import SelfSignature, SelfSignState
 from app.signatures.models import Signature
+
+logger = logging.getLogger("undersigned.counts")
 
 
 def counts(session: Session, *, letter_id: int) -> tuple[int, int]:
@@ -27,6 +33,41 @@ CHANGED_LETTERS = "changed_letters"
 
 def note_changed(session: Session, *, slug: str) -> None:
     session.info.setdefault(CHANGED_LETTERS, set()).add(slug)
+
+
+# session.info key: ids of letters a signer's transaction added to without moving their row
+# (PostgreSQL signing takes its position outside the transaction: decision 0109).
+SIGNED_LETTERS = "signed_letters"
+
+
+def note_signed(session: Session, *, letter_id: int) -> None:
+    session.info.setdefault(SIGNED_LETTERS, set()).add(letter_id)
+
+
+def bump_signed(session: Session) -> None:
+    """After COMMIT: move the revision and counts time of the letters this transaction signed,
+    so every worker's cache recounts them (in a statement of its own, as the position was
+    taken: the letter's row lock is held for that statement alone). Until then other workers
+    serve the count from before this signature, as they would have until this commit. Should
+    this process die between the two, the cache's fold (`RECOUNT_AFTER`, app/embed/cache.py)
+    recounts every letter within a minute all the same."""
+    letter_ids = session.info.pop(SIGNED_LETTERS, None)
+    if not letter_ids:
+        return
+    table = Letter.__table__  # type: ignore[attr-defined]
+    try:
+        with outside_engine().connect() as outside:
+            outside.execute(
+                update(table)
+                .where(table.c.id.in_(sorted(letter_ids)))
+                .values(revision=table.c.revision + 1, counts_changed_at=utcnow())
+            )
+    except Exception as exc:  # the signature is committed: never fail its answer for this
+        logger.warning("letter revision not moved after a signature: %s", type(exc).__name__)
+
+
+def forget_signed(session: Session) -> None:
+    session.info.pop(SIGNED_LETTERS, None)
 
 
 def awaiting(session: Session, *, letter_id: int) -> int:

@@ -6,17 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, text, true, update
+from sqlalchemy import String, cast, func, literal, text, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app import audit, paging
 from app.audit import AuditEvent
 from app.auth.service import Principal
-from app.db import utcnow
+from app.db import outside_engine, utcnow
 from app.errors import Conflict, NotFound
 from app.i18n import names as reader_names
 from app.letters.models import Letter, LetterStatus
@@ -85,11 +84,8 @@ def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
 
 
 def _taken(*, letter_id: int, changed_at: datetime) -> Any:
-    """The hot step, as a statement: bump the letter's revision and counts time and take its
-    next position, only while it is open. The UPDATE takes the letter's row lock; from here to
-    COMMIT every other signer of the letter waits (decision 0109). The position comes from the
-    row it updates (the newest committed version, re-read after the lock was granted), so no
-    other statement needs to run under the lock to find it."""
+    """The letter's next position, only while it is open, with its revision and counts time
+    bumped: the step that makes signers of one letter wait for each other."""
     table = Letter.__table__  # type: ignore[attr-defined]
     return (
         update(table)
@@ -99,24 +95,49 @@ def _taken(*, letter_id: int, changed_at: datetime) -> Any:
             counts_changed_at=changed_at,
             last_position=table.c.last_position + 1,
         )
-        .returning(table.c.revision, table.c.last_position)
+        .returning(table.c.last_position)
     )
+
+
+# session.info key: ids of letters whose row this transaction locked (`lock_letter`) or wrote.
+_HELD_HERE = "letters_held_here"
+
+
+def _take_position(session: Session, *, letter: Letter, changed_at: datetime) -> int | None:
+    """The letter's next position, or None when it is no longer open (decision 0109).
+
+    PostgreSQL: in a statement of its own that commits at once, on a connection outside this
+    transaction, so the letter's row lock — the one thing all signers of a letter wait for —
+    is held for that statement alone, in the server, never across this transaction's other
+    statements, its COMMIT, or the waits of this worker's threads for the GIL. Counts and
+    caches follow at this transaction's commit (`counting.note_signed`). A position taken by a
+    transaction that then fails stays unused: positions are unique and in signing order, and
+    may have gaps.
+
+    SQLite, or a transaction that already holds the letter's row (`lock_letter`: a
+    self-signature's confirmation; waiting outside for it would wait for ourselves): inside
+    the transaction."""
+    assert letter.id is not None
+    if _is_postgresql(session) and letter.id not in session.info.get(_HELD_HERE, ()):
+        with outside_engine().connect() as outside:
+            row = outside.execute(_taken(letter_id=letter.id, changed_at=changed_at)).first()
+        if row is not None:
+            counting.note_signed(session, letter_id=letter.id)
+    else:
+        row = session.execute(_taken(letter_id=letter.id, changed_at=changed_at)).first()
+    return None if row is None else int(row[0])
 
 
 def _finish(
     session: Session, *, letter: Letter, values: dict[str, Any], actor: str
-) -> tuple[Signature, int] | None:
-    """Take the letter's next position, insert the signature and its audit event: (the
-    signature, the letter's new revision), or None when the letter is no longer open (nothing
-    written).
-
-    PostgreSQL: one statement (data-modifying CTEs), so the letter's row lock is held for that
-    statement and COMMIT alone, not for three round trips, each of which also waits for the
-    worker's GIL behind the other requests' threads. SQLite runs the same three steps one
-    after the other (it has no data-modifying CTEs; its write lock is held from BEGIN
-    IMMEDIATE anyway)."""
+) -> Signature | None:
+    """Take the letter's next position, insert the signature and its audit event: the
+    signature, or None when the letter is no longer open (nothing written)."""
     assert letter.id is not None
     changed_at = utcnow()
+    position = _take_position(session, letter=letter, changed_at=changed_at)
+    if position is None:
+        return None
     table = Signature.__table__  # type: ignore[attr-defined]
     audits = AuditEvent.__table__  # type: ignore[attr-defined]
     # Everything of the audit event but the signature's id is known now; an anonymous
@@ -132,24 +153,10 @@ def _finish(
         ),
         "created_at": changed_at,
     }
+    signature = insert_rows(table).values(values | {"position": position}).returning(*table.c)
     if _is_postgresql(session):
-        taken = _taken(letter_id=letter.id, changed_at=changed_at).cte("taken")
-        columns = [table.c[name] for name in values]
-        signed = (
-            insert_rows(table)
-            .from_select(
-                [*values, "position"],
-                core_select(
-                    *(
-                        literal(v, type_=c.type)
-                        for v, c in zip(values.values(), columns, strict=True)
-                    ),
-                    taken.c.last_position,
-                ),
-            )
-            .returning(*table.c)
-            .cte("signed")
-        )
+        # One statement for both rows (a data-modifying CTE); SQLite has none.
+        signed = signature.cte("signed")
         audited = insert_rows(audits).from_select(
             [*event, "target_id"],
             core_select(
@@ -157,31 +164,14 @@ def _finish(
                 cast(signed.c.id, String),
             ),
         )
-        row = session.execute(
-            core_select(signed, taken.c.revision)
-            .select_from(signed.join(taken, true()))  # one row each: no cartesian product
-            .add_cte(audited.cte("audited"))
-        ).first()
-        if row is None:
-            return None
-        fields = row._asdict()
-        revision = int(fields.pop("revision"))
+        fields = (
+            session.execute(core_select(signed).add_cte(audited.cte("audited"))).one()._asdict()
+        )
     else:
-        taken_row = session.execute(_taken(letter_id=letter.id, changed_at=changed_at)).first()
-        if taken_row is None:
-            return None
-        revision, position = int(taken_row[0]), int(taken_row[1])
-        inserted = session.execute(
-            insert_rows(table).values(values | {"position": position}).returning(*table.c)
-        ).one()
-        fields = inserted._asdict()
+        fields = session.execute(signature).one()._asdict()
         session.execute(insert_rows(audits).values(event | {"target_id": str(fields["id"])}))
-    # The ORM's copy of the letter follows its row without flushing it again.
-    set_committed_value(letter, "revision", revision)
-    set_committed_value(letter, "counts_changed_at", changed_at)
-    set_committed_value(letter, "last_position", fields["position"])
     counting.note_changed(session, slug=letter.slug)
-    return Signature(**fields), revision
+    return Signature(**fields)
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:
@@ -194,6 +184,7 @@ def lock_letter(session: Session, *, letter: Letter) -> None:
     assert letter.id is not None
     exclude_signers(session, letter_ids=[letter.id])
     session.refresh(letter, with_for_update=True)
+    session.info.setdefault(_HELD_HERE, set()).add(letter.id)
 
 
 def lock_live_organisation(session: Session, *, organisation: Organisation) -> Organisation:
@@ -228,6 +219,7 @@ def touch_counts(session: Session, *, letter: Letter, placed: int | None = None)
     if placed is not None:
         letter.last_position = max(letter.last_position, placed)
     session.add(letter)
+    session.info.setdefault(_HELD_HERE, set()).add(letter.id)
 
 
 def next_position(session: Session, *, letter: Letter) -> int:
@@ -414,13 +406,13 @@ def _insert_signature(
     ).model_dump(exclude={"id", "position"})
 
     def insert() -> Signature:
-        finished = _finish(session, letter=letter, values=values, actor=actor)
-        if finished is None:
+        signature = _finish(session, letter=letter, values=values, actor=actor)
+        if signature is None:
             # Closed after the signer's first check: nothing was written.
             session.refresh(letter)
             ensure_open(letter=letter)
             raise AssertionError("letter row vanished")  # pragma: no cover - open yet no row
-        return finished[0]
+        return signature
 
     if not contested:
         return True, insert()

@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -145,6 +146,41 @@ def test_write_by_another_process_is_seen_within_the_cache_ttl(
         time.sleep(0.02)
     # Age counts (rounded up) from that re-check, so a client's max-age ends by max-age after it.
     assert fresh.headers["age"] in ("0", "1")
+
+
+def test_a_write_no_revision_announced_is_counted_by_the_fold(
+    client: TestClient,
+    engine: Engine,
+    letter: str,
+    sign: Callable[..., Any],
+    override_settings: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker killed between a signature's COMMIT and the revision it moves just after
+    (decision 0109): other workers' caches recount within RECOUNT_AFTER all the same."""
+    from app.embed import cache
+
+    override_settings(count_cache_ttl=0.1)
+    sign(letter, "Access Now")
+    sign(letter, "Front Line Defenders")
+    assert client.get(URL.format(letter)).json()["total"] == 2
+    # Withdrawn by "another process" that died before moving the revision.
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE signature SET withdrawn_at = CURRENT_TIMESTAMP WHERE id = "
+                "(SELECT MIN(id) FROM signature)"
+            )
+        )
+    time.sleep(0.15)
+    for _ in range(3):
+        client.get(URL.format(letter))  # the revision did not move: still 2
+    assert client.get(URL.format(letter)).json()["total"] == 2
+    monkeypatch.setattr(cache, "RECOUNT_AFTER", 0.2)
+    deadline = time.monotonic() + 2
+    while client.get(URL.format(letter)).json()["total"] != 1:
+        assert time.monotonic() < deadline, "the fold never recounted"
+        time.sleep(0.05)
 
 
 def test_draft_and_unknown_letters_are_404_json(

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlmodel import select
 
+from app import db
 from app.auth.models import Role
 from app.auth.service import Principal
 from app.db import open_session
@@ -114,21 +115,28 @@ def test_a_signature_for_a_new_organisation_costs_few_statements(
     make_letter(admin_headers, "hot-letter")
     for n in range(3):
         sign(client, admin_headers, "hot-letter", f"Warm Signer Network {n}")
+    outside: list[str] = []
+
+    def record(*args: Any) -> None:
+        outside.append(" ".join(str(args[2]).split()))
+
+    event.listen(db.outside_engine(), "before_cursor_execute", record)
     statements.clear()
     sign(client, admin_headers, "hot-letter", "Counted Signer Network")
     # 29 before decision 0106: the worker reloaded its own previous organisation, built its
     # overlay from the database, locked and re-read the organisation it had just created,
     # bumped the counter at a savepoint, read the webhooks twice and the next position apart.
     # 12 before decision 0109: the letter's UPDATE, the signature and its audit event were
-    # three statements under the letter's row lock; now one.
+    # three statements under the letter's row lock, held to COMMIT. Now the transaction never
+    # touches the letter's row (the signature and its audit event are one statement)...
     assert len(statements) <= 10, statements
+    assert not any("UPDATE letter" in s for s in statements), statements
     assert not any(s.startswith("SELECT organisation.id, organisation.kind") for s in statements)
-    # Under the letter's row lock (from the statement that takes it to COMMIT): that statement
-    # and the registry's stamp, nothing else.
-    locking = [i for i, s in enumerate(statements) if "UPDATE letter SET revision" in s]
-    assert len(locking) == 1, statements
-    after = statements[locking[0] + 1 :]
-    assert len(after) == 1 and "UPDATE registry_state" in after[0], after
+    # ...which is moved outside it, by two statements that each commit at once: the position,
+    # then, after the signature's COMMIT, the revision that tells other workers' caches.
+    assert len(outside) == 2, outside
+    assert "last_position=(letter.last_position" in outside[0], outside
+    assert "revision=(letter.revision" in outside[1] and "last_position" not in outside[1]
     assert sum("FROM webhook_subscription" in s for s in statements) == 1
     assert not any(s.startswith("SAVEPOINT") for s in statements)
 
@@ -239,10 +247,14 @@ def test_a_closed_letter_refuses_at_the_locked_statement_and_writes_nothing(
 
     make_letter(coordinator_headers, "closing-letter")
     sign(client, coordinator_headers, "closing-letter", "Fern Gate Council")
-    with open_session(write=True) as session:
+    with open_session() as session:
+        # The signer read the letter open...
         letter = session.exec(select(Letter).where(Letter.slug == "closing-letter")).one()
-        # What a concurrent close committed meanwhile looks like to this signer.
-        session.execute(text("UPDATE letter SET status = 'closed' WHERE slug = 'closing-letter'"))
+    with open_session(write=True) as other:
+        # ...and someone else closed it while the signer resolved.
+        other.execute(text("UPDATE letter SET status = 'closed' WHERE slug = 'closing-letter'"))
+        other.commit()
+    with open_session(write=True) as session:
         values = {
             "letter_id": letter.id,
             "organisation_id": None,
