@@ -219,48 +219,39 @@ def _stamp(session: OrmSession) -> None:
     assert isinstance(session, Session)
     session.flush()
     postgresql = session.get_bind().dialect.name == "postgresql"
-    loaded: list[_Loaded] | None = None
     if postgresql and _written(session) <= _STAMP_RETURNS:
-        # A signature's few organisations: bump, stamp and read them back in one statement
-        # (signers of a hot letter hold its row lock until COMMIT: every round trip counts).
+        # A signature's few organisations: bump, stamp and read them back in one statement.
+        # Every creator of organisations, on every letter, waits for the counter's row lock
+        # until this COMMIT: nothing else runs here, not even reading the rows (nor waiting
+        # for this process's index lock, which a resolve may hold through a database read):
+        # that is `_advance_in_place`'s, after COMMIT.
         rows = session.execute(_stamp_returning(), {"pending": pending}).all()
         if not rows:
             return  # nothing under the placeholder (see below)
         version = int(rows[0][4])  # the stamped revision
-        loaded, ids = _loaded_rows(rows)
-    else:
-        # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
-        # run): the registry did not change, and its version stays.
-        bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
-        if bumped is None:
-            return
-        version = int(bumped)
-        session.execute(
-            update(_ORGANISATION)
-            .where(_ORGANISATION.c.revision == pending)
-            .values(revision=version)
-        )
+        session.info[COMMITTED_VERSION] = version
+        session.info[_ADVANCE] = (version, session.info.get(_OVERLAY), rows, None)
+        return
+    # Nothing under the placeholder (a rolled-back savepoint took it all: an import's dry
+    # run): the registry did not change, and its version stays.
+    bumped = session.execute(_BUMP_IF_PENDING, {"pending": pending}).scalar()
+    if bumped is None:
+        return
+    version = int(bumped)
+    session.execute(
+        update(_ORGANISATION).where(_ORGANISATION.c.revision == pending).values(revision=version)
+    )
     session.info[COMMITTED_VERSION] = version
+    if postgresql:
+        return  # many organisations (an import): every worker reloads them
     with _shared.lock:
         if _shared.public is None or _shared.version != version - 1:
             return
-    if loaded is None:
-        if postgresql:
-            return  # many organisations (an import): every worker reloads them
-        # SQLite runs in-process: the statements of a reload cost little there.
-        loaded, ids = _load(session, after=version - 1, upto=version)
-        for item in loaded:
-            item.revision = version  # the session's own objects may still say the placeholder
-    overlay = session.info.get(_OVERLAY)
-    if overlay is not None:
-        for item in loaded:
-            if overlay.sources.get(item.organisation_id) == (
-                tuple(item.names),
-                item.website,
-                item.country,
-            ):
-                item.entry = overlay.index.entry(item.organisation_id)
-    session.info[_ADVANCE] = (version, loaded, ids)
+    # SQLite runs in-process: the statements of a reload cost little there.
+    loaded, ids = _load(session, after=version - 1, upto=version)
+    for item in loaded:
+        item.revision = version  # the session's own objects may still say the placeholder
+    session.info[_ADVANCE] = (version, session.info.get(_OVERLAY), None, (loaded, ids))
 
 
 def _written(session: Session) -> int:
@@ -284,7 +275,19 @@ def _advance_in_place(session: OrmSession) -> None:
     advance = session.info.pop(_ADVANCE, None)
     if advance is None:
         return
-    version, loaded, ids = advance
+    version, overlay, rows, read = advance
+    if _shared.public is None or _shared.version != version - 1:
+        return  # moved meanwhile (checked again under the lock): the next resolve reloads
+    # The stamping statement's rows (PostgreSQL), or what SQLite read back.
+    loaded, ids = _loaded_rows(rows) if rows is not None else read
+    if overlay is not None:
+        for item in loaded:
+            if overlay.sources.get(item.organisation_id) == (
+                tuple(item.names),
+                item.website,
+                item.country,
+            ):
+                item.entry = overlay.index.entry(item.organisation_id)
     with _shared.lock:
         if _shared.public is not None and _shared.version == version - 1:
             _apply_shared(loaded, ids, _shared.public)
