@@ -654,6 +654,18 @@ def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | Non
 
 def _advance_shared(session: Session, *, committed: int) -> Index:
     """The shared indexes, brought to the committed registry version `committed`."""
+    held = _shared.version
+    if _shared.public is not None and held < committed:
+        # The common step (another worker's few new organisations): read them without holding
+        # the index lock. Held through a database round trip, it kept every other thread of
+        # this worker waiting (each also behind the GIL) while the other worker's commits
+        # moved the version again. Filed only if nothing moved the index meanwhile; else the
+        # locked path below reads again.
+        loaded, ids = _load(session, after=held, upto=committed)
+        with _shared.lock:
+            if _shared.public is not None and _shared.version == held:
+                _apply_shared(loaded, ids, _shared.public)
+                _shared.version = committed
     with _shared.lock:
         if _shared.public is None or committed < _shared.version:
             _shared.public, _shared.hidden = Index(), Index()
