@@ -653,8 +653,18 @@ def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | Non
 
 
 def _advance_shared(session: Session, *, committed: int) -> Index:
-    """The shared indexes, brought to the committed registry version `committed`."""
+    """The shared indexes, brought to the committed registry version `committed` (or later)."""
     held = _shared.version
+    if _shared.public is not None and committed < held:
+        # Usually this transaction read the version just before another thread of this worker
+        # filed a newer commit: the newer index is the one to use (what it adds is committed,
+        # and this transaction's next statements see it too). Only a database that really
+        # went back (replaced, restored) rebuilds; rebuilding for a stale read reloaded, under
+        # the index lock, every organisation since the snapshot, again and again while a hot
+        # letter's signers committed.
+        committed = max(committed, int(session.exec(_VERSION).first() or 0))
+    if _shared.public is not None and held == committed:
+        return _shared.public  # nothing to do: no lock to wait for behind the other threads
     if _shared.public is not None and held < committed:
         # The common step (another worker's few new organisations): read them without holding
         # the index lock. Held through a database round trip, it kept every other thread of
