@@ -654,8 +654,8 @@ def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | Non
 
 def _advance_shared(session: Session, *, committed: int) -> Index:
     """The shared indexes, brought to the committed registry version `committed` (or later)."""
-    held = _shared.version
-    if _shared.public is not None and committed < held:
+    public, held = _shared.public, _shared.version
+    if public is not None and committed < held:
         # Usually this transaction read the version just before another thread of this worker
         # filed a newer commit: the newer index is the one to use (what it adds is committed,
         # and this transaction's next statements see it too). Only a database that really
@@ -663,21 +663,23 @@ def _advance_shared(session: Session, *, committed: int) -> Index:
         # the index lock, every organisation since the snapshot, again and again while a hot
         # letter's signers committed.
         committed = max(committed, int(session.exec(_VERSION).first() or 0))
-    if _shared.public is not None and held == committed:
-        return _shared.public  # nothing to do: no lock to wait for behind the other threads
-    if _shared.public is not None and held < committed:
+    went_back = public is not None and committed < held
+    if public is not None and not went_back:
+        if committed == held:
+            return public  # nothing to do: no lock to wait for behind the other threads
         # The common step (another worker's few new organisations): read them without holding
         # the index lock. Held through a database round trip, it kept every other thread of
         # this worker waiting (each also behind the GIL) while the other worker's commits
-        # moved the version again. Filed only if nothing moved the index meanwhile; else the
-        # locked path below reads again.
+        # moved the version again. Filed only if nothing moved the index meanwhile.
         loaded, ids = _load(session, after=held, upto=committed)
         with _shared.lock:
-            if _shared.public is not None and _shared.version == held:
-                _apply_shared(loaded, ids, _shared.public)
+            if _shared.public is public and _shared.version == held:
+                _apply_shared(loaded, ids, public)
                 _shared.version = committed
+            if _shared.public is public and _shared.version >= committed:
+                return public
     with _shared.lock:
-        if _shared.public is None or committed < _shared.version:
+        if _shared.public is None or (went_back and committed < _shared.version):
             _shared.public, _shared.hidden = Index(), Index()
             _shared.revision = {}
             _shared.unsigned = set()
