@@ -590,29 +590,33 @@ def _a_letter_apart(q: NameKey, r: NameKey) -> str:
     """Why two names are a letter apart as written, or "": one letter deleted, added or
     changed in names of NEAR_MISS_LETTERS letters (not a digit: "Charter 77" / "Charter 7",
     nor a space: that is `despaced`), or one CJK character more or less (a changed character
-    makes another word: _cjk_pair's 50)."""
-    if q.is_acronym or r.is_acronym or not (q.identifying and r.identifying):
+    makes another word: _cjk_pair's 50). Cheapest tests first: the scan asks for most pairs."""
+    if q.is_acronym or r.is_acronym:
         return ""
     if q.cjk or r.cjk:
-        if not (q.cjk and r.cjk) or min(len(q.cjk), len(r.cjk)) < NEAR_MISS_CHARACTERS:
+        if not (q.cjk and r.cjk) or abs(len(q.cjk) - len(r.cjk)) != 1:
             return ""
-        if abs(len(q.cjk) - len(r.cjk)) != 1:
+        if min(len(q.cjk), len(r.cjk)) < NEAR_MISS_CHARACTERS:
             return ""
         if Levenshtein.distance(q.cjk, r.cjk, score_cutoff=1) != 1:
             return ""
-        return f"'{q.raw}' and '{r.raw}' are one character apart"
-    if min(len(q.despaced), len(r.despaced)) < NEAR_MISS_LETTERS:
-        return ""
-    if Levenshtein.distance(q.norm, r.norm, score_cutoff=1) != 1:
-        return ""
-    (edit,) = Levenshtein.editops(q.norm, r.norm)
-    edited = {
-        q.norm[edit.src_pos] if edit.tag != "insert" else "",
-        r.norm[edit.dest_pos] if edit.tag != "delete" else "",
-    } - {""}
-    if not all(c.isalpha() for c in edited):
-        return ""
-    return f"'{q.raw}' and '{r.raw}' are one letter apart"
+        apart = f"'{q.raw}' and '{r.raw}' are one character apart"
+    else:
+        if abs(len(q.norm) - len(r.norm)) > 1:
+            return ""
+        if Levenshtein.distance(q.norm, r.norm, score_cutoff=1) != 1:
+            return ""
+        if min(len(q.despaced), len(r.despaced)) < NEAR_MISS_LETTERS:
+            return ""
+        (edit,) = Levenshtein.editops(q.norm, r.norm)
+        edited = {
+            q.norm[edit.src_pos] if edit.tag != "insert" else "",
+            r.norm[edit.dest_pos] if edit.tag != "delete" else "",
+        } - {""}
+        if not all(c.isalpha() for c in edited):
+            return ""
+        apart = f"'{q.raw}' and '{r.raw}' are one letter apart"
+    return apart if q.identifying and r.identifying else ""
 
 
 def near_miss_rule(pair: PairScore) -> PairScore:
