@@ -12,6 +12,7 @@ from app.resolution.normalise import NameKey
 from app.resolution.rules import (
     alignable_words,
     country_bound,
+    near_miss_bound,
     pair_bound,
     place_bound,
     registrable_domain,
@@ -27,7 +28,8 @@ class ScoreBound:
     nothing is `consumed` and the caps for places, websites and countries apply as they will
     to the real score; only the same website domain raises a score. The other rules (word
     order, added body words, names that identify nothing, contradicting and shared acronyms)
-    only lower it."""
+    only lower it. With `near_misses` (score_organisation's), a pair a letter apart is bounded
+    at least at the review line (rules.near_miss_bound)."""
 
     def __init__(
         self,
@@ -35,7 +37,9 @@ class ScoreBound:
         *,
         website: str | None = None,
         country: str | None = None,
+        near_misses: bool = False,
     ) -> None:
+        self._near_misses = near_misses
         self._query = [(q, alignable_words(q)) for q in query]
         self._domain = registrable_domain(website)
         self._country = country.upper() if country else None
@@ -58,7 +62,10 @@ class ScoreBound:
         for r in names:
             r_words = alignable_words(r)
             for q, q_words in self._query:
-                bound = max(bound, pair_bound(q, q_words, r, r_words))
+                pair = pair_bound(q, q_words, r, r_words)
+                if self._near_misses:
+                    pair = near_miss_bound(pair, q, r)
+                bound = max(bound, pair)
                 if bound >= 100.0:
                     return bound
         bound = place_bound(

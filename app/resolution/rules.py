@@ -39,7 +39,10 @@ The rules, each leaving a reason:
   capitals;
 - the same registrable website domain → at least 95 unless a discriminator, a contradicting
   acronym or one of the "two bodies" caps above speaks against it; two different domains → −5;
-  different declared countries → at most 55.
+  different declared countries → at most 55;
+- for the duplicate queue only (`near_misses`), never the resolver: names a letter apart as
+  written (one letter deleted, added or changed in names of ≥ 8 letters; one CJK character
+  more or less in names of ≥ 4) that the rules above put below the review line → REVIEW.
 """
 
 import itertools
@@ -50,6 +53,7 @@ from functools import cache
 
 from babel.core import get_global
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from app.resolution.decide import LINK, REVIEW
 from app.resolution.lemmas import is_cyrillic, latin_reading
@@ -565,6 +569,75 @@ def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> floa
     if matchable <= 0:
         return min(45.0, fuzz.token_sort_ratio(q.norm, r.norm) * 0.45)
     return min(68.0, 35.0 + 40.0 * matchable / (matchable + max(q_free, r_free)))
+
+
+# ---- Near misses: names a letter apart, for the review queue only, then their bound ----
+#
+# The rules above read words: a letter deleted from a short word ("Sari" / "Sar", "House" /
+# "Hose") or a word's first letter ("Muslims" / "uslims") leaves a word they cannot align,
+# and a character dropped inside a CJK name is neither the same characters nor one name
+# inside the other. Such a pair is as likely a typo as two bodies ("Hope" / "Home"), so it is
+# never evidence for a link, only for a person's look: the duplicate queue asks for it
+# (score_organisation's `near_misses`, decision 0112), the resolver never does.
+
+# The shorter name keeps at least this many letters (one letter is at most a ninth of it)...
+NEAR_MISS_LETTERS = 8
+# ...or, written in CJK, this many characters (each one a syllable, most often a word).
+NEAR_MISS_CHARACTERS = 4
+
+
+def _a_letter_apart(q: NameKey, r: NameKey) -> str:
+    """Why two names are a letter apart as written, or "": one letter deleted, added or
+    changed in names of NEAR_MISS_LETTERS letters (not a digit: "Charter 77" / "Charter 7",
+    nor a space: that is `despaced`), or one CJK character more or less (a changed character
+    makes another word: _cjk_pair's 50). Cheapest tests first: the scan asks for most pairs."""
+    if q.is_acronym or r.is_acronym:
+        return ""
+    if q.cjk or r.cjk:
+        if not (q.cjk and r.cjk) or abs(len(q.cjk) - len(r.cjk)) != 1:
+            return ""
+        if min(len(q.cjk), len(r.cjk)) < NEAR_MISS_CHARACTERS:
+            return ""
+        if Levenshtein.distance(q.cjk, r.cjk, score_cutoff=1) != 1:
+            return ""
+        apart = f"'{q.raw}' and '{r.raw}' are one character apart"
+    else:
+        if abs(len(q.norm) - len(r.norm)) > 1:
+            return ""
+        if Levenshtein.distance(q.norm, r.norm, score_cutoff=1) != 1:
+            return ""
+        if min(len(q.despaced), len(r.despaced)) < NEAR_MISS_LETTERS:
+            return ""
+        (edit,) = Levenshtein.editops(q.norm, r.norm)
+        edited = {
+            q.norm[edit.src_pos] if edit.tag != "insert" else "",
+            r.norm[edit.dest_pos] if edit.tag != "delete" else "",
+        } - {""}
+        if not all(c.isalpha() for c in edited):
+            return ""
+        apart = f"'{q.raw}' and '{r.raw}' are one letter apart"
+    return apart if q.identifying and r.identifying else ""
+
+
+def near_miss_rule(pair: PairScore) -> PairScore:
+    """A pair scored below the review line whose names are a letter apart (_a_letter_apart) →
+    REVIEW, never more: marked `two_bodies`, so that a shared website does not raise it; the
+    organisation rules after it (places, websites, countries) still lower it."""
+    if pair.score >= REVIEW:
+        return pair
+    apart = _a_letter_apart(pair.query, pair.candidate)
+    if not apart:
+        return pair
+    reason = f"{apart}: a typo, or another body? (review only)"
+    return PairScore(REVIEW, [reason], pair.query, pair.candidate, two_bodies=True)
+
+
+def near_miss_bound(bound: float, q: NameKey, r: NameKey) -> float:
+    """Upper bound of near_miss_rule over a pair bounded by `bound` (pair_bound): the rule
+    itself, which costs one Levenshtein distance with a cutoff."""
+    if bound >= REVIEW or not _a_letter_apart(q, r):
+        return bound
+    return REVIEW
 
 
 # ---- Places (organisation against organisation), then their bound --------------------

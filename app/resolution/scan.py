@@ -11,9 +11,10 @@ word (not an acronym's) are scored when their names are alike at C speed (rapidf
 person would glance): the scorer could not lift the others to the review line. Names alike
 but for one word (reordered, or one letter apart) meet whatever their words' rarity
 (`_near`, decision 0111). A cheap upper bound of the score (bound.ScoreBound) skips each
-direction that cannot reach it. The full scan is a batch job: it blocks and scores in forked
-worker processes; queue.pairs_of refreshes a few organisations through `blocked`, the same
-rules.
+direction that cannot reach it. Names a letter apart that the rules score below the review
+line are lifted to it, for a person to look at (near misses, decision 0112). The full scan
+is a batch job: it blocks and scores in forked worker processes; queue.pairs_of refreshes a
+few organisations through `blocked`, the same rules.
 """
 
 import multiprocessing
@@ -272,7 +273,9 @@ def score_pair(
     minimum: float = 0.0,
     bounds: "_Bounds | None" = None,
 ) -> tuple[float, list[str]]:
-    """Symmetric score of two registered organisations (the larger of both directions).
+    """Symmetric score of two registered organisations (the larger of both directions), as
+    the queue scores them: names a letter apart reach the review line and no further
+    (score_organisation's `near_misses`, decision 0112), which the resolver never asks for.
     With `bounds`, a direction whose upper bound can reach neither `minimum` nor the other
     direction's score is not scored: the result is the same."""
     directions = [(a, b), (b, a)]
@@ -294,6 +297,7 @@ def score_pair(
             website=other.website,
             query_country=query.country,
             country=other.country,
+            near_misses=True,
         )
         if best is None or scored.score > best.score:
             best = scored
@@ -310,7 +314,7 @@ class _Bounds:
         bound = self._bounds.get(query.organisation_id)
         if bound is None:
             bound = self._bounds[query.organisation_id] = ScoreBound(
-                query.names, website=query.website, country=query.country
+                query.names, website=query.website, country=query.country, near_misses=True
             )
         return bound(other.names, website=other.website, country=other.country)
 

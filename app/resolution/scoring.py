@@ -13,12 +13,16 @@ Public API (also used by the admin duplicate scan):
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
+from app.resolution.decide import REVIEW
 from app.resolution.normalise import NameKey, name_key
 from app.resolution.rules import (
+    PairScore,
     Rarity,
     contradicting_acronym_rule,
     country_rule,
+    near_miss_rule,
     place_rule,
     registrable_domain,
     same_site,
@@ -45,13 +49,52 @@ def score_organisation(
     website: str | None = None,
     query_country: str | None = None,
     country: str | None = None,
+    near_misses: bool = False,
 ) -> OrgScore:
     """Submitted names (`query`) against all names of one registered organisation: the best
     pair of names (rules.score_pair), then the rules over all names of both sides, in this
-    order (ScoreBound.__call__ bounds them in the same order)."""
+    order (ScoreBound.__call__ bounds them in the same order).
+
+    `near_misses`: a score below the review line is lifted to it, never further, when a pair
+    of names a letter apart (rules.near_miss_rule) takes it there through the same rules. Only
+    the duplicate queue asks for it (scan.score_pair); the resolver never does, so that a near
+    miss can send a pair to a person but never move what signing decides."""
     if not query or not names:
         return OrgScore(0.0)
     pairs = [score_pair(q, r, rarity=rarity) for q in query for r in names]
+    over_all_names = partial(
+        _over_all_names,
+        query=query,
+        names=names,
+        query_website=query_website,
+        website=website,
+        query_country=query_country,
+        country=country,
+    )
+    scored = over_all_names(pairs)
+    if not near_misses or scored.score >= REVIEW:
+        return scored
+    lifted = [near_miss_rule(pair) for pair in pairs]
+    if all(a is b for a, b in zip(lifted, pairs, strict=True)):
+        return scored
+    near = over_all_names(lifted)
+    if near.score <= scored.score:
+        return scored
+    near.score = min(near.score, REVIEW)
+    return near
+
+
+def _over_all_names(
+    pairs: Sequence[PairScore],
+    *,
+    query: Sequence[NameKey],
+    names: Sequence[NameKey],
+    query_website: str | None,
+    website: str | None,
+    query_country: str | None,
+    country: str | None,
+) -> OrgScore:
+    """The best pair, then the rules over all names of both sides."""
     best = max(pairs, key=lambda p: (p.score, p.exact))
     score = best.score
     reasons = list(best.reasons)

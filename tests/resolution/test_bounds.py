@@ -75,6 +75,12 @@ WORDS = [
     "香港",
     "Мемориал",
     "Memorial",
+    # A letter apart (the duplicate queue's near misses).
+    "house",
+    "hose",
+    "tibt",
+    "人權民主",
+    "人權民",
 ]
 SITES = [
     None,
@@ -96,6 +102,7 @@ names = st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(" ".join)
     st.sampled_from(COUNTRIES),
     st.sampled_from(COUNTRIES),
     st.integers(min_value=0, max_value=5),
+    st.booleans(),
 )
 def test_bound_is_never_below_the_score(
     query: list[str],
@@ -105,6 +112,7 @@ def test_bound_is_never_below_the_score(
     query_country: str | None,
     country: str | None,
     rarity: int,
+    near_misses: bool,
 ) -> None:
     q = [k for k in map(name_key, query) if k.norm]
     r = [k for k in map(name_key, registered) if k.norm]
@@ -116,8 +124,9 @@ def test_bound_is_never_below_the_score(
         website=website,
         query_country=query_country,
         country=country,
+        near_misses=near_misses,
     )
-    bound = ScoreBound(q, website=query_website, country=query_country)(
+    bound = ScoreBound(q, website=query_website, country=query_country, near_misses=near_misses)(
         r, website=website, country=country
     )
     assert bound >= scored.score, (query, registered, scored)

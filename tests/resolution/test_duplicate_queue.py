@@ -207,3 +207,29 @@ def test_a_reordered_name_reaches_the_stored_queue_from_either_side(
         queue.refresh(session, organisation_ids=[first["organisation_id"]])
         session.commit()
     assert "scan" in stored()[key][1]
+
+
+def test_a_near_miss_reaches_the_stored_queue_at_the_review_line_by_every_path(
+    client: TestClient, admin_headers: dict[str, str], make_letter: Any
+) -> None:
+    # A letter dropped from a short word: the word rules score the pair 62, below the review
+    # line; the queue's near-miss rule (decision 0112) lifts it to the line, and no further.
+    make_letter(admin_headers, slug="near-miss")
+    first = factories.sign(client, admin_headers, "near-miss", name="Kalomba Rights House")
+    second = factories.sign(client, admin_headers, "near-miss", name="Kalomba Rights Hose")
+    assert second["resolution"]["status"] == "new"  # signing decides as before
+    key = pair(first["organisation_id"], second["organisation_id"])
+    assert key in listed(client, admin_headers)  # scored by the page before the catch-up
+    caught_up()
+    assert stored()[key][1:] == ("scan", 70.0)
+    # Refreshed alone, from either side, and by the full scan: the same pair, the same score.
+    for organisation_id in key:
+        with open_session(write=True) as session:
+            queue._forget(session, list(key))
+            queue.refresh(session, organisation_ids=[organisation_id])
+            session.commit()
+        assert stored()[key][1:] == ("scan", 70.0)
+    with open_session(write=True) as session:
+        queue.rescan(session, workers=1)
+        session.commit()
+    assert stored()[key][1:] == ("scan", 70.0)

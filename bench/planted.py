@@ -1,0 +1,148 @@
+"""Planted duplicates in the duplicate queue, this checkout and a previous revision side by side
+(run by hand): `.venv/bin/python bench/planted.py [--orgs 100000 300000] [--previous main]`.
+
+For each size, bench/admin.py's `generate(n)` (its registry and planted pairs, seed 4) is filed
+in the registry's `Index` in memory, with no database, and scanned in full (`scan.scan`, every
+pair at the review line, `--workers` forked processes), once with the previous revision's
+`app` (extracted by `git archive`) and once with this checkout's, one after the other, each in
+a process of its own. Prints the share of planted duplicates in the queue (by how each was
+made), the pairs at the review line, the pairs the near-miss rule lifted to it (decision 0112)
+with a few of those that were not planted, CPU and wall time, and the load average before and
+after each run.
+"""
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def measure(organisations: int, workers: int) -> dict[str, Any]:
+    """The scan with whichever `app` is first on sys.path (see `main`)."""
+    from app.resolution.index import Index
+    from app.resolution.registry import Layer, View
+    from app.resolution.scan import scan
+
+    spec = importlib.util.spec_from_file_location("bench_admin", ROOT / "bench" / "admin.py")
+    assert spec is not None and spec.loader is not None
+    admin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(admin)
+    _, name_rows = admin.generate(organisations)
+    names: dict[int, list[str]] = {}
+    for row in name_rows:
+        names.setdefault(row["organisation_id"], []).append(row["name"])
+    index = Index()
+    for organisation_id, its_names in names.items():
+        index.upsert(organisation_id, its_names)
+    load_before = os.getloadavg()
+    start, cpu = time.perf_counter(), time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pairs = scan(View([Layer(index)]), keep=None, workers=workers)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    forked = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    queued = {(p.a, p.b) for p in pairs}
+    kinds: dict[str, list[int]] = {}
+    for pair, kind in admin.PLANTED.items():
+        hits = kinds.setdefault(kind, [0, 0])
+        hits[0] += (min(pair), max(pair)) in queued
+        hits[1] += 1
+    planted = {(min(pair), max(pair)) for pair in admin.PLANTED}
+    others = [
+        " / ".join(names[p.a] + names[p.b])
+        for p in pairs
+        if "a typo, or another body?" in " ".join(p.reasons) and (p.a, p.b) not in planted
+    ]
+    return {
+        "organisations": organisations,
+        "other_near_misses": len(others),
+        "examples": others[:: max(1, len(others) // 8)][:8],
+        "planted": len(admin.PLANTED),
+        "found": sum(hits[0] for hits in kinds.values()),
+        "kinds": kinds,
+        "pairs": len(pairs),
+        "near_misses": sum("a typo, or another body?" in " ".join(p.reasons) for p in pairs),
+        "cpu": cpu,
+        "forked_cpu": forked,
+        "wall": wall,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
+
+
+@contextlib.contextmanager
+def previous_app(revision: str) -> Iterator[Path]:
+    """The previous revision's `app` package in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="undersigned-planted-") as directory:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision, "app"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", directory], input=archive, check=True)
+        yield Path(directory)
+
+
+def run(app_root: Path, organisations: int, workers: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--measure", str(organisations)]
+    command += ["--app-root", str(app_root), "--workers", str(workers)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def show(label: str, result: dict[str, Any]) -> None:
+    share = result["found"] / max(1, result["planted"])
+    kinds = ", ".join(
+        f"{kind} {found / total:.1%} of {total}"
+        for kind, (found, total) in sorted(result["kinds"].items())
+    )
+    load = " → ".join(
+        "/".join(f"{x:.2f}" for x in result[at]) for at in ("load_before", "load_after")
+    )
+    print(
+        f"{result['organisations']:>9,} {label:<9} planted in the queue {share:.2%} "
+        f"({result['found']:,} of {result['planted']:,}: {kinds}); {result['pairs']:,} pairs at "
+        f"the review line ({result['near_misses']:,} near misses); CPU {result['cpu']:.1f} s + "
+        f"{result['forked_cpu']:.1f} s in workers, wall {result['wall']:.1f} s; load {load}",
+        flush=True,
+    )
+    if result.get("other_near_misses"):
+        print(f"{'':>19} near misses not planted: {result['other_near_misses']:,}, e.g.:")
+        for example in result["examples"]:
+            print(f"{'':>21}{example}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orgs", type=int, nargs="+", default=[100_000, 300_000])
+    parser.add_argument("--previous", default="main", help="git revision; '' to skip")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--app-root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure is not None:
+        sys.path.insert(0, str(args.app_root))
+        print(json.dumps(measure(args.measure, args.workers)))
+        return
+    print(f"previous = {args.previous or '-'}, {args.workers} worker processes", flush=True)
+    with contextlib.ExitStack() as stack:
+        roots = {"this": ROOT}
+        if args.previous:
+            roots = {"previous": stack.enter_context(previous_app(args.previous))} | roots
+        for organisations in args.orgs:
+            for label, app_root in roots.items():
+                show(label, run(app_root, organisations, args.workers))
+
+
+if __name__ == "__main__":
+    main()
