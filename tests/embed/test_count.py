@@ -112,6 +112,23 @@ def test_withdrawal_is_visible_at_once(
     assert client.get(URL.format(letter)).json()["total"] == 0
 
 
+def withdraw_behind_this_process(engine: Engine, *, letter: str, announce: bool) -> None:
+    """Withdraw the first signature as another worker would, without this process's session
+    (so no eviction hook runs here); `announce`: move the letter's revision too."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE signature SET withdrawn_at = CURRENT_TIMESTAMP WHERE id = "
+                "(SELECT MIN(id) FROM signature)"
+            )
+        )
+        if announce:
+            conn.execute(
+                text("UPDATE letter SET revision = revision + 1 WHERE slug = :slug"),
+                {"slug": letter},
+            )
+
+
 def test_write_by_another_process_is_seen_within_the_cache_ttl(
     client: TestClient,
     engine: Engine,
@@ -125,16 +142,7 @@ def test_write_by_another_process_is_seen_within_the_cache_ttl(
     sign(letter, "Front Line Defenders")
     assert client.get(URL.format(letter)).json()["total"] == 2
     # What another worker's withdrawal commits, written without this process's ORM session.
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE signature SET withdrawn_at = CURRENT_TIMESTAMP WHERE id = "
-                "(SELECT MIN(id) FROM signature)"
-            )
-        )
-        conn.execute(
-            text("UPDATE letter SET revision = revision + 1 WHERE slug = :slug"), {"slug": letter}
-        )
+    withdraw_behind_this_process(engine, letter=letter, announce=True)
     stale = client.get(URL.format(letter))
     assert stale.json()["total"] == 2  # served from memory, within the TTL…
     time.sleep(0.35)
@@ -165,13 +173,7 @@ def test_a_write_no_revision_announced_is_counted_by_the_fold(
     sign(letter, "Front Line Defenders")
     assert client.get(URL.format(letter)).json()["total"] == 2
     # Withdrawn by "another process" that died before moving the revision.
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE signature SET withdrawn_at = CURRENT_TIMESTAMP WHERE id = "
-                "(SELECT MIN(id) FROM signature)"
-            )
-        )
+    withdraw_behind_this_process(engine, letter=letter, announce=False)
     time.sleep(0.15)
     for _ in range(3):
         client.get(URL.format(letter))  # the revision did not move: still 2
