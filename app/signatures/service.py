@@ -10,6 +10,7 @@ from sqlalchemy import String, cast, func, literal, text, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app import audit, paging
@@ -95,7 +96,7 @@ def _taken(*, letter_id: int, changed_at: datetime) -> Any:
             counts_changed_at=changed_at,
             last_position=table.c.last_position + 1,
         )
-        .returning(table.c.last_position)
+        .returning(table.c.last_position, table.c.revision)
     )
 
 
@@ -125,6 +126,12 @@ def _take_position(session: Session, *, letter: Letter, changed_at: datetime) ->
             counting.note_signed(session, letter_id=letter.id)
     else:
         row = session.execute(_taken(letter_id=letter.id, changed_at=changed_at)).first()
+        if row is not None:
+            # The ORM's copy follows the row this transaction wrote, without flushing it
+            # again (a later touch_counts in it starts from these values).
+            set_committed_value(letter, "last_position", int(row[0]))
+            set_committed_value(letter, "revision", int(row[1]))
+            set_committed_value(letter, "counts_changed_at", changed_at)
     return None if row is None else int(row[0])
 
 
@@ -392,7 +399,7 @@ def _insert_signature(
 ) -> tuple[bool, Signature]:
     """(True, the new signature, audited), or (False, the live one) when a concurrent request
     signed for the same organisation first (the partial unique index; the savepoint undoes our
-    position and revision). Not `contested` (no organisation, or one this transaction created
+    rows, and a position taken outside the transaction stays unused). Not `contested` (no organisation, or one this transaction created
     that nobody else can sign yet): no savepoint, two statements fewer."""
     assert letter.id is not None
     display_name = data.display_name or (data.organisation.name if data.organisation else None)
