@@ -84,9 +84,9 @@ def pairs_of(
         if entry is not None:
             entries.append(entry)
     met: dict[int, tuple[set[int], set[int]]] = {}
-    postings: dict[str, set[int]] = {}
+    cache = scan.NearCache()
     for entry in entries:
-        met[entry.organisation_id] = scan.blocked(seen, entry, _domains(session, entry), postings)
+        met[entry.organisation_id] = scan.blocked(seen, entry, _domains(session, entry), cache)
     negatives = learned.Negatives(session)
     for entry in entries:
         strong, weak = met[entry.organisation_id]

@@ -119,7 +119,7 @@ def test_one_organisation_meets_exactly_the_near_names_the_full_scan_pairs(
         seen = view_of(registry)
         entries = seen.entries()
         grouped = scan._near_pairs(seen, entries.values())
-        batch: dict[str, set[int]] = {}  # as a catch-up shares it
+        batch = scan.NearCache()  # as a catch-up shares it
         one_by_one = {
             min(a, b) << 32 | max(a, b)
             for a in entries
