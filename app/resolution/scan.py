@@ -151,11 +151,45 @@ class NearCache:
 
     postings: dict[str, set[int]] = field(default_factory=dict)
     names: dict[int, list[tuple[NameKey, frozenset[str]]]] = field(default_factory=dict)
+    # Large pools (by their one or two rarest words) as lookups, built once per batch.
+    lookups: dict[tuple[str, ...], "_Lookup"] = field(default_factory=dict)
+
+    def names_of(self, seen: View, organisation_id: int) -> list[tuple[NameKey, frozenset[str]]]:
+        others = self.names.get(organisation_id)
+        if others is None:
+            other = seen.entry(organisation_id)
+            others = self.names[organisation_id] = (
+                [] if other is None else [(k, word_keys(k)) for k in other.names]
+            )
+        return others
+
+
+@dataclass
+class _Lookup:
+    """A large pool's organisations by their names' one-letter deletions and sorted words:
+    every name `_near` a given one shares a deletion with it (the name itself included) or has
+    its words in another order, so a lookup finds a superset of the near names in a few dict
+    reads instead of comparing the name with each of thousands (the pairs are then checked
+    by `_near` as before: the same result, tests/resolution/test_scan_near.py)."""
+
+    deletions: defaultdict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    orders: defaultdict[tuple[str, ...], set[int]] = field(default_factory=lambda: defaultdict(set))
+
+    def add(self, organisation_id: int, key: NameKey) -> None:
+        for deleted in _deletions(key.norm):
+            self.deletions[deleted].add(organisation_id)
+        self.orders[tuple(sorted(key.norm.split()))].add(organisation_id)
+
+    def meeting(self, key: NameKey) -> set[int]:
+        found = set(self.orders.get(tuple(sorted(key.norm.split())), ()))
+        for deleted in _deletions(key.norm):
+            found |= self.deletions.get(deleted, set())
+        return found
 
 
 def _near_of(seen: View, entry: OrgEntry, cache: NearCache) -> set[int]:
     """The organisations with a name near one of this organisation's (see above)."""
-    postings, names_of = cache.postings, cache.names
+    postings = cache.postings
 
     def having(word: str) -> set[int]:
         found = postings.get(word)
@@ -173,13 +207,18 @@ def _near_of(seen: View, entry: OrgEntry, cache: NearCache) -> set[int]:
             pool = having(rarest[0][1])
             if len(rarest) > 1:
                 pool = pool & having(rarest[1][1])
-            for other_id in pool - found - {entry.organisation_id}:
-                others = names_of.get(other_id)
-                if others is None:
-                    other = seen.entry(other_id)
-                    others = names_of[other_id] = (
-                        [] if other is None else [(k, word_keys(k)) for k in other.names]
-                    )
+            candidates = pool - found - {entry.organisation_id}
+            if len(candidates) > _GROUP_PAIRWISE:
+                pool_key = tuple(word for _, word in rarest[:2])
+                lookup = cache.lookups.get(pool_key)
+                if lookup is None:
+                    lookup = cache.lookups[pool_key] = _Lookup()
+                    for member in pool:
+                        for r, _ in cache.names_of(seen, member):
+                            lookup.add(member, r)
+                candidates &= lookup.meeting(key)
+            for other_id in candidates:
+                others = cache.names_of(seen, other_id)
                 if any(_near(key, words, r, r_words) for r, r_words in others):
                     found.add(other_id)
     return found
