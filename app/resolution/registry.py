@@ -680,6 +680,9 @@ def _advance_shared(session: Session, *, committed: int) -> Index:
                 return public
     with _shared.lock:
         if _shared.public is None or (went_back and committed < _shared.version):
+            # No version while the indexes fill: the unlocked paths above never take a
+            # half-built index for a complete one.
+            _shared.version = -1
             _shared.public, _shared.hidden = Index(), Index()
             _shared.revision = {}
             _shared.unsigned = set()
