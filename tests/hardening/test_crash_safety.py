@@ -86,8 +86,9 @@ def writes_until_killed(server: Server, *, acknowledged_before_kill: int) -> lis
     return acknowledged
 
 
-def assert_signs_next(server: Server, *, name: str, position: int) -> None:
-    """The restarted server keeps going: a new signature takes the next position."""
+def assert_signs_next(server: Server, *, name: str, position: int, gaps: int = 0) -> None:
+    """The restarted server keeps going: a new signature takes the next position, or, with
+    `gaps`, one of the next `gaps + 1` (positions that killed signers had taken)."""
     after = httpx.post(
         f"{server.url}/api/v1/letters/{SLUG}/signatures",
         json={"organisation": {"name": name}},
@@ -95,7 +96,7 @@ def assert_signs_next(server: Server, *, name: str, position: int) -> None:
         timeout=30,
     )
     assert after.status_code == 201
-    assert after.json()["position"] == position
+    assert position <= after.json()["position"] <= position + gaps
 
 
 @pytest.mark.slow
@@ -138,8 +139,13 @@ def test_kill_9_during_signing_loses_nothing_and_leaves_nothing_half_done(
             )
         }
         assert audited == set(live)
+        # Positions: unique and in order. On PostgreSQL a signer takes its position outside its
+        # transaction (decision 0109), so one killed in flight (at most the 20 the client
+        # keeps going) leaves its position unused; SQLite takes it inside and leaves no gap.
         positions = sorted(position for position, _ in live.values())
-        assert positions == list(range(1, len(live) + 1))
+        gaps = 0 if kind == "sqlite" else 20
+        assert len(set(positions)) == len(positions) and positions[0] >= 1
+        assert positions[-1] - len(positions) <= gaps, positions
         nameless = query(
             url,
             "SELECT o.id FROM organisation o WHERE NOT EXISTS "
@@ -155,7 +161,7 @@ def test_kill_9_during_signing_loses_nothing_and_leaves_nothing_half_done(
         # The restarted server counts what is there, and keeps going.
         count = httpx.get(f"{server.url}/api/v1/letters/{SLUG}/count", timeout=30).json()
         assert count["total"] == len(live)
-        assert_signs_next(server, name="After The Crash", position=len(live) + 1)
+        assert_signs_next(server, name="After The Crash", position=positions[-1] + 1, gaps=gaps)
     finally:
         server.kill()
         server.log_path.unlink(missing_ok=True)
