@@ -101,8 +101,9 @@ def make_engine(url: str) -> Engine:
 
 
 _engine: Engine | None = None
-# PostgreSQL engines for short statements outside any request's transaction, per app engine.
-_outside: dict[int, tuple[Engine, Engine]] = {}
+# The PostgreSQL engine for short statements outside any request's transaction, with the app
+# engine it was made for.
+_outside: tuple[Engine, Engine] | None = None
 _outside_lock = threading.Lock()
 
 
@@ -115,14 +116,13 @@ def get_engine() -> Engine:
 
 def set_engine(engine: Engine | None) -> None:
     """Point the app at another engine (tests, CLI --database)."""
-    global _engine
+    global _engine, _outside
     _engine = engine
     with _outside_lock:
-        for key, (base, outside) in list(_outside.items()):
-            if base is not engine:
-                # Its connections would keep the old database busy (a test's DROP DATABASE).
-                outside.dispose()
-                del _outside[key]
+        if _outside is not None and _outside[0] is not engine:
+            # Its connections would keep the old database busy (a test's DROP DATABASE).
+            _outside[1].dispose()
+            _outside = None
 
 
 def outside_engine() -> Engine:
@@ -133,10 +133,10 @@ def outside_engine() -> Engine:
     statement ends, not after the WAL flush; a position lost in a server crash was never given
     to a committed signature, whose own (synchronous) commit flushes the WAL that precedes it.
     `lock_timeout`: never wait forever on a row another transaction holds."""
+    global _outside
     base = get_engine()
     with _outside_lock:
-        held = _outside.get(id(base))
-        if held is None or held[0] is not base:
+        if _outside is None or _outside[0] is not base:
             engine = create_engine(
                 base.url,
                 isolation_level="AUTOCOMMIT",
@@ -146,8 +146,8 @@ def outside_engine() -> Engine:
                 connect_args={"options": "-c synchronous_commit=off -c lock_timeout=10000"},
                 hide_parameters=True,
             )
-            held = _outside[id(base)] = (base, engine)
-        return held[1]
+            _outside = (base, engine)
+        return _outside[1]
 
 
 def open_session(*, write: bool = False) -> Session:

@@ -109,18 +109,17 @@ class CountCache:
                     old.revision,
                     old.counts_changed_at,
                 ) == (letter_id, revision, changed_at)
+                recounted = None
                 if old is not None and same and checked_at - old.counted_at >= RECOUNT_AFTER:
                     # The fold: a recount now and then, whatever the revision says.
-                    same = counting.counts(session, letter_id=letter_id) == (
-                        old.named,
-                        old.anonymous,
-                    )
+                    recounted = counting.counts(session, letter_id=letter_id)
+                    same = recounted == (old.named, old.anonymous)
                     if same:
                         old.counted_at = checked_at
                 if old is not None and same:
                     entry = Entry(old, checked_at)
                 else:
-                    named, anonymous = counting.counts(session, letter_id=letter_id)
+                    named, anonymous = recounted or counting.counts(session, letter_id=letter_id)
                     waiting = counting.awaiting(session, letter_id=letter_id)  # selfsign hook
                     snapshot = Snapshot(
                         letter_id, slug, revision, changed_at, named, anonymous, waiting
