@@ -4,7 +4,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # and closing overflow ones on every request. At most 30 in all, as before.
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    # Write requests (not GET/HEAD/OPTIONS) inside one worker at once; the rest wait in the
+    # event loop (decision 0113). About what one worker's GIL keeps busy between database
+    # round trips: more add waiting, not throughput.
+    db_max_writing: int = Field(default=3, ge=1)
     db_pool_timeout: float = 30.0
     # Per client IP token buckets (requests per second, burst), per worker process: with N
     # workers a client gets up to N times these. Reads are GET/HEAD/OPTIONS, writes the rest.

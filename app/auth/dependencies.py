@@ -51,13 +51,17 @@ def optional_principal(
     return principal
 
 
-def coordinator(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+# The role checks below read nothing: `async def` runs them on the event loop, where a plain
+# `def` dependency costs a hand-off to the thread pool and back for every request.
+async def coordinator(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
     if principal is None:
         raise Unauthorized("this endpoint needs a coordinator or admin token", headers=_CHALLENGE)
     return principal
 
 
-def admin(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def admin(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     if principal is None:
         raise Unauthorized("this endpoint needs an admin token", headers=_CHALLENGE)
     if principal.role != Role.admin:

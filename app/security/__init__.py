@@ -22,7 +22,9 @@ def install(app: FastAPI, *, settings: Settings, from_memory: FromMemory | None 
     never wait for admission, and a request is admitted only once its body has arrived."""
     install_log_filters()
     app.add_middleware(
-        AdmissionMiddleware, max_in_flight=settings.db_pool_size + settings.db_max_overflow
+        AdmissionMiddleware,
+        max_in_flight=settings.db_pool_size + settings.db_max_overflow,
+        max_writing=settings.db_max_writing,
     )
     app.add_middleware(
         RequestBodyMiddleware,

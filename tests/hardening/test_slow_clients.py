@@ -144,7 +144,7 @@ def test_a_slow_reader_gives_its_admission_slot_back() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": scope["path"].encode()})
 
-    gate = AdmissionMiddleware(app, max_in_flight=1)
+    gate = AdmissionMiddleware(app, max_in_flight=1, max_writing=1)
 
     async def request(path: str, *, slow: bool) -> None:
         async def receive() -> Message:
@@ -155,7 +155,7 @@ def test_a_slow_reader_gives_its_admission_slot_back() -> None:
                 await stuck.wait()  # the socket's buffer is full: the client is not reading
             order.append(f"{path} {message['type']}")
 
-        await gate({"type": "http", "path": path}, receive, send)
+        await gate({"type": "http", "method": "GET", "path": path}, receive, send)
 
     async def run() -> None:
         slow = asyncio.create_task(request("/slow", slow=True))
@@ -167,6 +167,47 @@ def test_a_slow_reader_gives_its_admission_slot_back() -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
         executor.submit(asyncio.run, run()).result(timeout=10)
     assert order.index("/quick http.response.body") < order.index("/slow http.response.body")
+
+
+def test_writes_wait_for_a_write_slot_and_reads_pass_them() -> None:
+    """Decision 0113: at most `max_writing` writes inside at once, the next write waits for
+    one to finish; a read is let in while writers hold every write slot."""
+    release = asyncio.Event()
+    inside: list[str] = []
+    done: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        inside.append(scope["path"])
+        if scope["path"].startswith("/stuck"):
+            await release.wait()  # a writer waiting on a database lock
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        done.append(scope["path"])
+
+    gate = AdmissionMiddleware(app, max_in_flight=10, max_writing=2)
+
+    async def request(method: str, path: str) -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            return None
+
+        await gate({"type": "http", "method": method, "path": path}, receive, send)
+
+    async def run() -> None:
+        stuck = [asyncio.create_task(request("POST", f"/stuck-{i}")) for i in range(2)]
+        waiting = asyncio.create_task(request("DELETE", "/third-write"))
+        await asyncio.sleep(0.05)
+        assert sorted(inside) == ["/stuck-0", "/stuck-1"]  # the third write waits outside
+        await asyncio.wait_for(request("GET", "/read"), 2)  # a read is not held up
+        assert "/third-write" not in inside
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*stuck, waiting), 2)
+        assert done[-1] == "/third-write"
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(asyncio.run, run()).result(timeout=10)
 
 
 def test_serve_runs_uvicorn_with_the_limits_of_the_settings(
