@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     db_max_overflow: int = 10
     # Write requests (not GET/HEAD/OPTIONS) inside one worker at once; the rest wait in the
-    # event loop (decision 0113). About what one worker's GIL keeps busy between database
+    # event loop (decision 0116). About what one worker's GIL keeps busy between database
     # round trips: more add waiting, not throughput.
     db_max_writing: int = Field(default=3, ge=1)
     db_pool_timeout: float = 30.0

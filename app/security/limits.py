@@ -397,7 +397,7 @@ class AdmissionMiddleware:
     connections). Admitting no more requests than connections, with at least as many threads,
     makes a burst queue fairly in the event loop, where waiting costs nothing.
 
-    Writes have a smaller gate of their own (decision 0113). Writers meet on hot rows (a
+    Writes have a smaller gate of their own (decision 0116). Writers meet on hot rows (a
     letter's position, the registry's version) and, on SQLite, on the database's write lock;
     past a few per worker, more of them at once add no throughput, only waiting backends and
     threads that PostgreSQL and the GIL pay to wake (on one hot letter with 2 workers: 5.1 ms

@@ -170,7 +170,7 @@ def test_a_slow_reader_gives_its_admission_slot_back() -> None:
 
 
 def test_writes_wait_for_a_write_slot_and_reads_pass_them() -> None:
-    """Decision 0113: at most `max_writing` writes inside at once, the next write waits for
+    """Decision 0116: at most `max_writing` writes inside at once, the next write waits for
     one to finish; a read is let in while writers hold every write slot."""
     release = asyncio.Event()
     inside: list[str] = []
