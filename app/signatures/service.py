@@ -4,9 +4,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, text, update
+from sqlalchemy import String, bindparam, cast, func, text, update
 from sqlalchemy import insert as insert_rows
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
@@ -84,16 +85,19 @@ def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
             )
 
 
-def _taken(*, letter_id: int, changed_at: datetime) -> Any:
+@lru_cache(maxsize=1)
+def _taken() -> Any:
     """The letter's next position, only while it is open, with its revision and counts time
-    bumped: the step that makes signers of one letter wait for each other."""
+    bumped: the step that makes signers of one letter wait for each other. Built once, with
+    parameters `letter_id` and `changed_at`: building and keying a statement cost about as
+    much CPU as PostgreSQL spends running it."""
     table = Letter.__table__  # type: ignore[attr-defined]
     return (
         update(table)
-        .where(table.c.id == letter_id, table.c.status == LetterStatus.open)
+        .where(table.c.id == bindparam("letter_id"), table.c.status == LetterStatus.open)
         .values(
             revision=table.c.revision + 1,
-            counts_changed_at=changed_at,
+            counts_changed_at=bindparam("changed_at", type_=table.c.counts_changed_at.type),
             last_position=table.c.last_position + 1,
         )
         .returning(table.c.last_position, table.c.revision)
@@ -121,11 +125,11 @@ def _take_position(session: Session, *, letter: Letter, changed_at: datetime) ->
     assert letter.id is not None
     if _is_postgresql(session) and letter.id not in session.info.get(_HELD_HERE, ()):
         with outside_engine().connect() as outside:
-            row = outside.execute(_taken(letter_id=letter.id, changed_at=changed_at)).first()
+            row = outside.execute(_taken(), {"letter_id": letter.id, "changed_at": changed_at}).first()
         if row is not None:
             counting.note_signed(session, letter_id=letter.id)
     else:
-        row = session.execute(_taken(letter_id=letter.id, changed_at=changed_at)).first()
+        row = session.execute(_taken(), {"letter_id": letter.id, "changed_at": changed_at}).first()
         if row is not None:
             # The ORM's copy follows the row this transaction wrote, without flushing it
             # again (a later touch_counts in it starts from these values).
@@ -145,8 +149,6 @@ def _finish(
     position = _take_position(session, letter=letter, changed_at=changed_at)
     if position is None:
         return None
-    table = Signature.__table__  # type: ignore[attr-defined]
-    audits = AuditEvent.__table__  # type: ignore[attr-defined]
     # Everything of the audit event but the signature's id is known now; an anonymous
     # signature is recorded without its organisation.
     event = {
@@ -160,25 +162,56 @@ def _finish(
         ),
         "created_at": changed_at,
     }
-    signature = insert_rows(table).values(values | {"position": position}).returning(*table.c)
+    row = values | {"position": position}
     if _is_postgresql(session):
-        # One statement for both rows (a data-modifying CTE); SQLite has none.
-        signed = signature.cte("signed")
-        audited = insert_rows(audits).from_select(
-            [*event, "target_id"],
-            core_select(
-                *(literal(v, type_=audits.c[k].type) for k, v in event.items()),
-                cast(signed.c.id, String),
-            ),
-        )
-        fields = (
-            session.execute(core_select(signed).add_cte(audited.cte("audited"))).one()._asdict()
-        )
+        statement = _signed_and_audited(tuple(sorted(row)))
+        params = row | {f"audit_{key}": value for key, value in event.items()}
+        fields = session.execute(statement, params).one()._asdict()
     else:
-        fields = session.execute(signature).one()._asdict()
-        session.execute(insert_rows(audits).values(event | {"target_id": str(fields["id"])}))
+        fields = session.execute(_signed(tuple(sorted(row))), row).one()._asdict()
+        session.execute(_audited(), event | {"target_id": str(fields["id"])})
     counting.note_changed(session, slug=letter.slug)
     return Signature(**fields)
+
+
+_AUDITED = ("actor", "action", "target_type", "details", "created_at")
+
+
+@lru_cache(maxsize=4)
+def _signed(columns: tuple[str, ...]) -> Any:
+    """INSERT of a signature with these columns (parameters named after them), returning it.
+    Built once per set of columns, as `_taken`."""
+    table = Signature.__table__  # type: ignore[attr-defined]
+    return (
+        insert_rows(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .returning(*table.c)
+    )
+
+
+@lru_cache(maxsize=1)
+def _audited() -> Any:
+    audits = AuditEvent.__table__  # type: ignore[attr-defined]
+    names = (*_AUDITED, "target_id")
+    return insert_rows(audits).values(
+        {name: bindparam(name, type_=audits.c[name].type) for name in names}
+    )
+
+
+@lru_cache(maxsize=4)
+def _signed_and_audited(columns: tuple[str, ...]) -> Any:
+    """PostgreSQL: the signature and its audit event in one statement (a data-modifying CTE;
+    SQLite has none), the event's fields as parameters `audit_<field>`."""
+    audits = AuditEvent.__table__  # type: ignore[attr-defined]
+    signed = _signed(columns).cte("signed")
+    audited = insert_rows(audits).from_select(
+        [*_AUDITED, "target_id"],
+        core_select(
+            *(bindparam(f"audit_{name}", type_=audits.c[name].type) for name in _AUDITED),
+            cast(signed.c.id, String),
+        ),
+    )
+    return core_select(signed).add_cte(audited.cte("audited"))
 
 
 def lock_letter(session: Session, *, letter: Letter) -> None:

@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, exists, update
+from sqlalchemy import and_, bindparam, exists, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -177,12 +177,16 @@ def _queue(
     return row
 
 
+# Built once: every signature reads it.
+_SUBSCRIBED = select(WebhookSubscription).where(
+    WebhookSubscription.letter_id == bindparam("letter_id")
+)
+
+
 def subscribed(session: Session, *, letter: Letter) -> list[WebhookSubscription]:
     """The letter's subscriptions, for `emit_all`: a signer reads them before it takes the
     letter's row lock, so that the lock is held for one round trip less."""
-    return list(
-        session.exec(select(WebhookSubscription).where(WebhookSubscription.letter_id == letter.id))
-    )
+    return list(session.exec(_SUBSCRIBED, params={"letter_id": letter.id}))
 
 
 def has_subscriptions(session: Session, *, letter: Letter) -> bool:
