@@ -125,7 +125,9 @@ def _take_position(session: Session, *, letter: Letter, changed_at: datetime) ->
     assert letter.id is not None
     if _is_postgresql(session) and letter.id not in session.info.get(_HELD_HERE, ()):
         with outside_engine().connect() as outside:
-            row = outside.execute(_taken(), {"letter_id": letter.id, "changed_at": changed_at}).first()
+            row = outside.execute(
+                _taken(), {"letter_id": letter.id, "changed_at": changed_at}
+            ).first()
         if row is not None:
             counting.note_signed(session, letter_id=letter.id)
     else:
