@@ -266,6 +266,12 @@ def _refuse_ambiguity(resolution: Resolution, *, name: str) -> None:
     )
 
 
+def _borne_exactly(session: Session, *, names: list[str], viewer: Viewer) -> bool:
+    """Whether an organisation the viewer may see bears one of these names as it is."""
+    keys = query_keys(names)
+    return bool(keys) and bool(registry.view(session, viewer=viewer).exact(keys))
+
+
 def identify(
     session: Session,
     *,
@@ -291,13 +297,22 @@ def identify(
             _refuse_ambiguity(resolution, name=name)
         return resolution
 
-    resolution = decided()
     # One organisation per name: creating takes the advisory locks of the names' buckets,
     # which a concurrent creator of the same name holds until it has committed. If the
     # registry moved since this transaction resolved, that creator may just have made this
-    # very organisation: decide again (decisions 0066, 0090).
-    if resolution.status != "existing" and registry.claim(
-        session, names=plain, bulk=batch is not None
+    # very organisation: decide again (decisions 0066, 0090). A name no organisation the
+    # caller may see bears as it is (a first signature, the usual new organisation) is
+    # claimed before it is decided, and so decided once: claimed after, it would be decided
+    # again whenever anyone created an organisation meanwhile, which under load is nearly
+    # every time. Either way the decision is the one taken after the claim.
+    claimed = not _borne_exactly(session, names=plain, viewer=viewer)
+    if claimed:
+        registry.claim(session, names=plain, bulk=batch is not None)
+    resolution = decided()
+    if (
+        not claimed
+        and resolution.status != "existing"
+        and registry.claim(session, names=plain, bulk=batch is not None)
     ):
         resolution = decided()
     if resolution.status == "existing":
