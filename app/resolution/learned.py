@@ -9,11 +9,12 @@ Negative: a `different` verdict on a pair is also recorded per spelling: each na
 side becomes a `NameNegative` of the other. The resolver never links a query to an
 organisation that refuses every one of its spellings, and leaves it out of the candidates
 (so the pair is never queued again); an organisation refusing only some of them is never
-linked without review. No score overrides it. The negatives are read from the database on
-every resolve (one indexed query on the query's own spellings), so every worker obeys a
-verdict from its commit on. The query does not depend on which organisations the caller may
-see: the same spellings cost the same work for everyone; and only names the public may see
-become negatives, so a refusal never tells of an organisation hidden from the caller.
+linked without review. No score overrides it. The negatives are read from the database by
+every resolve that has a candidate (one indexed query on the query's own spellings), so every
+worker obeys a verdict from its commit on. Whether it is read depends only on organisations
+the caller may see (hidden ones are never candidates, registry.view), and the query itself
+only on the query's spellings; and only names the public may see become negatives, so a
+refusal never tells of an organisation hidden from the caller.
 """
 
 from collections import defaultdict

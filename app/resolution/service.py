@@ -27,6 +27,7 @@ Public API (what other packages call):
 """
 
 from collections.abc import Sequence
+from functools import cache
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
@@ -146,17 +147,22 @@ def resolve(
     seen = registry.view(session, viewer=viewer)
     # An admin's `different` verdict refused some of these spellings for some organisations:
     # one refusing them all is no candidate at all, one refusing some is never linked without
-    # review (learned.py). No score overrides it.
-    refusals = learned.refusals(session, keys=keys)
-    hits = {i: held for i, held in seen.exact(keys).items() if not refusals.excluded(i)}
-    if not any(refusals.partial(i) for i in hits):
+    # review (learned.py). No score overrides it. Read only once some organisation the
+    # caller may see is a candidate: a name that meets none (most new organisations) has
+    # nothing to refuse, and what the caller may see is all this depends on.
+    @cache
+    def refusals() -> learned.Refusals:
+        return learned.refusals(session, keys=keys)
+
+    hits = {i: held for i, held in seen.exact(keys).items() if not refusals().excluded(i)}
+    if not any(refusals().partial(i) for i in hits):
         shortcut = _exact_link(seen, hits, keys, website=website, country=country)
         if shortcut is not None:
             return shortcut
     scored = {
         i: result
         for i, result in seen.score(keys, website=website, country=country, minimum=REVIEW).items()
-        if not refusals.excluded(i)
+        if not refusals().excluded(i)
     }
     ranked = sorted(scored.items(), key=lambda pair: (-pair[1].score, pair[0]))
     plausible = [(oid, s) for oid, s in ranked if s.score >= REVIEW]
@@ -172,7 +178,7 @@ def resolve(
         extra = [
             (oid, s)
             for oid, s in translated.items()
-            if oid not in known and not refusals.excluded(oid)
+            if oid not in known and not refusals().excluded(oid)
         ]
         if extra:
             plausible = sorted([*plausible, *extra], key=lambda pair: (-pair[1].score, pair[0]))
@@ -182,7 +188,7 @@ def resolve(
     if not plausible:
         return Resolution(status="new", score=ranked[0][1].score if ranked else 0.0)
     best_id, best = plausible[0]
-    if not reasons and refusals.partial(best_id):
+    if not reasons and refusals().partial(best_id):
         reasons = ["an admin judged one of these names to be a different organisation"]
     status = "needs_review" if reasons else "existing"
     listed = []
