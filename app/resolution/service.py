@@ -145,6 +145,7 @@ def resolve(
     if not keys:
         return Resolution(status="new", reasons=["no usable name"])
     seen = registry.view(session, viewer=viewer)
+
     # An admin's `different` verdict refused some of these spellings for some organisations:
     # one refusing them all is no candidate at all, one refusing some is never linked without
     # review (learned.py). No score overrides it. Read only once some organisation the
