@@ -27,8 +27,8 @@ Public API (what other packages call):
 """
 
 from collections.abc import Sequence
-from functools import cache
 from dataclasses import dataclass, field
+from functools import cache
 
 from sqlmodel import Session, col, select
 
