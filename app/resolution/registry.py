@@ -873,6 +873,14 @@ def _extra_index(organisation_ids: frozenset[int]) -> Index:
     return index
 
 
+def bears_exactly(keys: Sequence[NameKey]) -> bool:
+    """Whether an organisation of this process's shared public index, as it stands, bears one
+    of these names as it is. No database read, so maybe a few commits behind: a hint for
+    how to go about a decision (`identify`), never the decision."""
+    public = _shared.public
+    return public is not None and bool(public.exact(keys))
+
+
 def view(session: Session, *, viewer: Viewer | None) -> View:
     """The registry as this caller may see it (None: everything, for admin tools)."""
     public, overlay = _sync(session)

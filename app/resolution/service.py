@@ -273,12 +273,6 @@ def _refuse_ambiguity(resolution: Resolution, *, name: str) -> None:
     )
 
 
-def _borne_exactly(session: Session, *, names: list[str], viewer: Viewer) -> bool:
-    """Whether an organisation the viewer may see bears one of these names as it is."""
-    keys = query_keys(names)
-    return bool(keys) and bool(registry.view(session, viewer=viewer).exact(keys))
-
-
 def identify(
     session: Session,
     *,
@@ -311,8 +305,10 @@ def identify(
     # caller may see bears as it is (a first signature, the usual new organisation) is
     # claimed before it is decided, and so decided once: claimed after, it would be decided
     # again whenever anyone created an organisation meanwhile, which under load is nearly
-    # every time. Either way the decision is the one taken after the claim.
-    claimed = not _borne_exactly(session, names=plain, viewer=viewer)
+    # every time. Either way the decision is the one taken after the claim. (Whether a name
+    # is borne is asked of the public index as this process holds it: only public names
+    # choose the order, which changes no answer.)
+    claimed = not registry.bears_exactly(query_keys(plain))
     if claimed:
         registry.claim(session, names=plain, bulk=batch is not None)
     resolution = decided()
