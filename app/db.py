@@ -132,7 +132,9 @@ def outside_engine() -> Engine:
     wait for another one from it. `synchronous_commit=off`: the row lock is released when the
     statement ends, not after the WAL flush; a position lost in a server crash was never given
     to a committed signature, whose own (synchronous) commit flushes the WAL that precedes it.
-    `lock_timeout`: never wait forever on a row another transaction holds."""
+    `lock_timeout`: never wait forever on a row another transaction holds. No ping on
+    checkout (a round trip per statement): `run_outside` runs a statement again on a fresh
+    connection when the one it had turns out dead."""
     global _outside
     base = get_engine()
     with _outside_lock:
@@ -140,7 +142,6 @@ def outside_engine() -> Engine:
             engine = create_engine(
                 base.url,
                 isolation_level="AUTOCOMMIT",
-                pool_pre_ping=True,
                 # Kept open, never opened per use: a connection opened and closed per signature
                 # cost PostgreSQL a backend start each (620 in 15 s on the hot letter). Held
                 # for one statement at a time, so a thread that waits for one waits briefly.
@@ -152,6 +153,23 @@ def outside_engine() -> Engine:
             )
             _outside = (base, engine)
         return _outside[1]
+
+
+def run_outside(statement: Any, params: dict[str, Any]) -> Any:
+    """Run one statement on the outside engine, committed at once: its first row (None for
+    none). A connection found dead (the server restarted since it was pooled) is dropped and
+    the statement runs once more on a new one; nothing of it had committed, or, if the
+    server committed it just before the connection died, what it took (a position) stays
+    unused, which decision 0109 allows."""
+    for attempt in (1, 2):
+        try:
+            with outside_engine().connect() as outside:
+                result = outside.execute(statement, params)
+                return result.first() if result.returns_rows else None
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 def open_session(*, write: bool = False) -> Session:

@@ -6,7 +6,7 @@ import logging
 from sqlalchemy import bindparam, case, func, update
 from sqlmodel import Session, col, select
 
-from app.db import outside_engine, utcnow
+from app.db import run_outside, utcnow
 from app.letters.models import Letter
 from app.selfsign.models import SelfSignature, SelfSignState
 from app.signatures.models import Signature
@@ -67,8 +67,7 @@ def bump_signed(session: Session) -> None:
     if not letter_ids:
         return
     try:
-        with outside_engine().connect() as outside:
-            outside.execute(_BUMP, {"ids": sorted(letter_ids), "now": utcnow()})
+        run_outside(_BUMP, {"ids": sorted(letter_ids), "now": utcnow()})
     except Exception as exc:  # the signature is committed: never fail its answer for this
         logger.warning("letter revision not moved after a signature: %s", type(exc).__name__)
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from app import audit, paging
 from app.audit import AuditEvent
 from app.auth.service import Principal
-from app.db import outside_engine, utcnow
+from app.db import run_outside, utcnow
 from app.errors import Conflict, NotFound
 from app.i18n import names as reader_names
 from app.letters.models import Letter, LetterStatus
@@ -124,10 +124,7 @@ def _take_position(session: Session, *, letter: Letter, changed_at: datetime) ->
     the transaction."""
     assert letter.id is not None
     if _is_postgresql(session) and letter.id not in session.info.get(_HELD_HERE, ()):
-        with outside_engine().connect() as outside:
-            row = outside.execute(
-                _taken(), {"letter_id": letter.id, "changed_at": changed_at}
-            ).first()
+        row = run_outside(_taken(), {"letter_id": letter.id, "changed_at": changed_at})
         if row is not None:
             counting.note_signed(session, letter_id=letter.id)
     else:

@@ -271,3 +271,20 @@ def test_a_closed_letter_refuses_at_the_locked_statement_and_writes_nothing(
         ).one()
         assert tuple(counted) == (1, 1)
         session.rollback()
+
+
+@pytest.mark.postgresql_only
+def test_a_statement_outside_runs_again_on_a_new_connection_when_its_own_died(
+    client: TestClient,
+) -> None:
+    """The outside pool pings no connection on checkout (a round trip per position): a
+    connection the server dropped since it was pooled is replaced and the statement runs."""
+    first = db.run_outside(text("SELECT pg_backend_pid()"), {})
+    assert first is not None
+    with db.get_engine().connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first[0]})
+    again = db.run_outside(text("SELECT pg_backend_pid()"), {})
+    assert again is not None and again[0] != first[0]
+    # Not a retry loop for every error: a statement that fails by itself fails.
+    with pytest.raises(Exception, match="division by zero"):
+        db.run_outside(text("SELECT 1 / 0"), {})
