@@ -5,12 +5,14 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
@@ -104,6 +106,8 @@ _engine: Engine | None = None
 # The PostgreSQL engine for short statements outside any request's transaction, with the app
 # engine it was made for.
 _outside: tuple[Engine, Engine] | None = None
+# The app engine's write variant (`_write_engine`), with the engine it was made from.
+_writes: tuple[Engine, Engine] | None = None
 _outside_lock = threading.Lock()
 
 
@@ -180,16 +184,48 @@ def open_session(*, write: bool = False) -> Session:
     return session
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    # The request owns the transaction: services only flush, this commits or rolls back.
-    write = request.method not in SAFE_METHODS
-    with open_session(write=write) as session:
-        try:
-            yield session
+def _write_engine() -> Engine:
+    """The app engine with the write option (SQLite's BEGIN IMMEDIATE) on every connection."""
+    global _writes
+    base = get_engine()
+    with _outside_lock:
+        if _writes is None or _writes[0] is not base:
+            _writes = (base, base.execution_options(**WRITE_OPTIONS))
+        return _writes[1]
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session. The request owns the transaction: services only flush, this
+    commits or rolls back.
+
+    Opened on the event loop without touching the database (its first statement connects, in
+    the thread that runs it; a write's connection begins with SQLite's write lock, as
+    `open_session(write=True)`), and ended in the thread pool: one hand-off per request, where
+    a `def` generator cost two. The end is shielded: a cancelled request still gives its
+    connection back, rolled back."""
+    write = request.method not in SAFE_METHODS
+    session = Session(_write_engine() if write else get_engine(), expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(partial(_end, session, commit=False))
+        raise
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(partial(_end, session, commit=True))
     if write:
         storage_health.wrote()
 

@@ -66,6 +66,16 @@ def checkout(revision: str) -> Iterator[Path]:
         )
 
 
+def listening(port: int) -> int:
+    """How many sockets listen on this TCP port (IPv4)."""
+    with open("/proc/net/tcp") as table:
+        return sum(
+            1
+            for line in table.readlines()[1:]
+            if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
+        )
+
+
 @contextlib.contextmanager
 def server(
     root: Path, port: int, workers: int, database: str = "postgresql"
@@ -103,6 +113,11 @@ def server(
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        # Every worker listening on its own socket (decision 0107) before the load starts:
+        # connections go to the sockets that exist when they arrive, so a worker still
+        # starting would leave the whole run to the others.
+        while time.monotonic() < deadline and listening(port) < workers:
+            time.sleep(0.2)
         yield f"http://127.0.0.1:{port}", dsn
     finally:
         process.terminate()
