@@ -66,6 +66,49 @@ def checkout(revision: str) -> Iterator[Path]:
         )
 
 
+def cpu_seconds(pids: set[int]) -> dict[int, float]:
+    """User + system CPU of each of these processes so far."""
+    seconds = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def cpu_since(before: dict[int, float], pids: set[int]) -> float:
+    """CPU these processes used since `before`; a process started since counts whole (a
+    PostgreSQL backend the pool opened during the run). One that ended is lost."""
+    return sum(now - before.get(pid, 0.0) for pid, now in cpu_seconds(pids).items())
+
+
+def descendants(root: int) -> set[int]:
+    """The server process and every process under it (its workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found = {root}
+    while True:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        if not more:
+            return found
+        found |= more
+
+
+def postgres_backends() -> set[int]:
+    """Every PostgreSQL process of the machine: other sessions' queries count too."""
+    out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+    return {int(pid) for pid in out.split()}
+
+
 def listening(port: int) -> int:
     """How many sockets listen on this TCP port (IPv4)."""
     with open("/proc/net/tcp") as table:
@@ -79,7 +122,7 @@ def listening(port: int) -> int:
 @contextlib.contextmanager
 def server(
     root: Path, port: int, workers: int, database: str = "postgresql"
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[tuple[str, str, int]]:
     name = f"undersigned_hot_{secrets.token_hex(4)}"
     if database == "sqlite":
         dsn = f"sqlite:///{tempfile.mkdtemp(prefix='undersigned-hot-db-')}/{name}.sqlite"
@@ -118,7 +161,7 @@ def server(
         # starting would leave the whole run to the others.
         while time.monotonic() < deadline and listening(port) < workers:
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", dsn
+        yield f"http://127.0.0.1:{port}", dsn, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -252,13 +295,16 @@ def main() -> None:
         f"{args.previous}; load from {'wrk' if use_wrk else 'httpx'}; load average at start "
         f"{load_average()}\n"
     )
-    print("| round | checkout | clients | signatures/s | p50 ms | p99 ms | errors | exact |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| round | checkout | clients | signatures/s | p50 ms | p99 ms | errors | exact "
+        "| CPU ms per signature: server (PostgreSQL) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     with checkout(args.previous) as previous:
         roots = {"this": ROOT, "previous": previous}
         for round_ in range(1, args.rounds + 1):
             for name, root in roots.items():
-                with server(root, args.port, args.workers, args.database) as (base, dsn):
+                with server(root, args.port, args.workers, args.database) as (base, dsn, pid):
                     names: list[str] = []
                     if args.kind == "existing":
                         assert args.database == "postgresql", "--kind existing: PostgreSQL only"
@@ -279,6 +325,7 @@ def main() -> None:
                             headers=ADMIN,
                         )  # fmt: skip
                         assert created.status_code == 201, created.text
+                        cpu_before = cpu_seconds(descendants(pid)), cpu_seconds(postgres_backends())
                         if use_wrk:
                             done, p50, p99, errors = hammer_wrk(
                                 base, slug=slug, clients=clients, seconds=args.seconds
@@ -297,10 +344,19 @@ def main() -> None:
                             latencies.sort()
                             p50 = statistics.median(latencies)
                             p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+                        # CPU per signature holds up better than signatures/s on a shared
+                        # machine: another session's load takes time, not CPU, from ours.
+                        app_ms, db_ms = (
+                            1000 * cpu_since(before, pids) / max(done, 1)
+                            for pids, before in zip(
+                                (descendants(pid), postgres_backends()), cpu_before, strict=True
+                            )
+                        )
                         print(
                             f"| {round_} | {name} | {clients} | {done / args.seconds:,.0f} | "
                             f"{p50 * 1000:.0f} | {p99 * 1000:.0f} | "
-                            f"{errors or 0} | {check_exact(base, dsn, slug)} |",
+                            f"{errors or 0} | {check_exact(base, dsn, slug)} | "
+                            f"{app_ms:.1f} ({db_ms:.1f}) |",
                             flush=True,
                         )
     print(f"\nload average at end {load_average()}")
