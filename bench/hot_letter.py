@@ -103,10 +103,21 @@ def descendants(root: int) -> set[int]:
         found |= more
 
 
-def postgres_backends() -> set[int]:
-    """Every PostgreSQL process of the machine: other sessions' queries count too."""
+def postgres_backends(database: str) -> set[int]:
+    """The PostgreSQL backends serving this database (their process titles name it): other
+    sessions' queries on the machine stay out of the figure; the server's own background
+    processes (WAL writer, checkpointer) too."""
     out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
-    return {int(pid) for pid in out.split()}
+    found = set()
+    for pid in out.split():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as title:
+                words = title.read().replace(b"\0", b" ").split()
+        except OSError:
+            continue
+        if database.encode() in words:
+            found.add(int(pid))
+    return found
 
 
 def listening(port: int) -> int:
@@ -325,7 +336,11 @@ def main() -> None:
                             headers=ADMIN,
                         )  # fmt: skip
                         assert created.status_code == 201, created.text
-                        cpu_before = cpu_seconds(descendants(pid)), cpu_seconds(postgres_backends())
+                        database = dsn.rsplit("/", 1)[1]
+                        cpu_before = (
+                            cpu_seconds(descendants(pid)),
+                            cpu_seconds(postgres_backends(database)),
+                        )
                         if use_wrk:
                             done, p50, p99, errors = hammer_wrk(
                                 base, slug=slug, clients=clients, seconds=args.seconds
@@ -349,7 +364,9 @@ def main() -> None:
                         app_ms, db_ms = (
                             1000 * cpu_since(before, pids) / max(done, 1)
                             for pids, before in zip(
-                                (descendants(pid), postgres_backends()), cpu_before, strict=True
+                                (descendants(pid), postgres_backends(database)),
+                                cpu_before,
+                                strict=True,
                             )
                         )
                         print(
