@@ -272,6 +272,11 @@ class Index:
             self._ascending.move_to_end(item)
         return ascending
 
+    def _common_pool(self, items: Sequence[str | int]) -> list[int]:
+        """The lowest _BUDGET ids filed under every one of `items` (common keys only)."""
+        sets = [_as_set(self._postings[item]) for item in items]
+        return sorted(set.intersection(*sets))[:_BUDGET]
+
     def members(self, item: str | int) -> Iterable[int]:
         """The organisations filed under one blocking key (name_index_keys, query_keys)."""
         posting = self._postings.get(item)
@@ -369,8 +374,7 @@ class Index:
                 # Only common words ("human rights association"): organisations having all of
                 # the rarest few, found by set intersection in C, lowest ids first when many;
                 # each has every one of those words, so all weigh the same.
-                sets = [_as_set(self._postings[item]) for _, item in common[:4]]
-                pool = sorted(set.intersection(*sets))[:_BUDGET]
+                pool = self._common_pool([item for _, item in common[:4]])
                 weight = sum(math.log(1.0 + total / size) for size, _ in common[:4])
                 overlap = dict.fromkeys(pool, weight)
             _discard(overlap, excluded)
