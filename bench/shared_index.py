@@ -5,10 +5,11 @@
 On one generated registry (bench/resolution.py's generator and queries), for each method:
 `--workers` worker processes started together, as after a deploy, each either building its
 own in-memory Index from the registry rows (what every worker did before decision 0093) or
-mapping the machine's snapshot file (written once, its build timed apart); then per worker
-its memory (RSS, PSS: shared pages divided among the processes mapping them, USS: its own),
-the time from its process start to its first answered resolution, and the latency of every
-query (wall and CPU). Then one worker restarted alone while the others run. Both methods'
+mapping the machine's snapshot file (written once, its build timed apart: wall, and CPU
+with its parsing processes'); then per worker its memory (RSS, PSS: shared pages divided
+among the processes mapping them, USS: its own, anonymous: its heap), the time from its
+process start to its first answered resolution, and the latency of every query (wall and
+CPU). Then one worker restarted alone while the others run. Both methods'
 decisions (best organisation and score per query) are compared. Prints one JSON report with
 the load average before and after.
 """
@@ -41,7 +42,9 @@ from app.resolution.normalise import name_key  # noqa: E402
 
 
 def memory() -> dict[str, float]:
-    """RSS, PSS and USS of this process in MB (/proc/self/smaps_rollup)."""
+    """RSS, PSS and USS of this process in MB (/proc/self/smaps_rollup), and its anonymous
+    memory (heap: its own whatever the other processes map; USS also counts the file's
+    pages once no other process maps them)."""
     fields: dict[str, float] = {}
     with open("/proc/self/smaps_rollup") as handle:
         for line in handle:
@@ -52,6 +55,7 @@ def memory() -> dict[str, float]:
         "rss_mb": round(fields["Rss"], 1),
         "pss_mb": round(fields["Pss"], 1),
         "uss_mb": round(fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), 1),
+        "anon_mb": round(fields["Anonymous"], 1),
     }
 
 

@@ -336,7 +336,7 @@ class Index:
             total = max(1, len(self._entries))
             lists = sorted(
                 (
-                    (_size(self._postings[item]), item, bonus)
+                    (self.size(item), item, bonus)
                     for item, bonus in wanted.items()
                     if item in self._postings
                 ),
@@ -418,10 +418,13 @@ class Index:
             ScoreBound(query, website=website, country=country) if minimum is not None else None
         )
         bounded = []
+        # Each candidate's entry read once (a mapped index decodes it from its file per read).
+        entries: dict[int, OrgEntry] = {}
         for organisation_id in self.block(query, limit=block_limit, exclude=exclude):
             entry = self._entries.get(organisation_id)
             if entry is None:
                 continue
+            entries[organisation_id] = entry
             bound = (
                 100.0
                 if bounds is None
@@ -434,12 +437,11 @@ class Index:
         for negative_bound, organisation_id in bounded:
             if minimum is not None and -negative_bound < minimum and -negative_bound <= best:
                 break  # the bounds only fall from here on
-            scored = self.score_one(
-                query, organisation_id, website=website, country=country, rarity=rarity
+            scored = self._scored(
+                query, entries[organisation_id], website=website, country=country, rarity=rarity
             )
-            if scored is not None:
-                results.append((organisation_id, scored))
-                best = max(best, scored.score)
+            results.append((organisation_id, scored))
+            best = max(best, scored.score)
         results.sort(key=lambda pair: (-pair[1].score, pair[0]))
         return results
 
@@ -456,6 +458,17 @@ class Index:
         entry = self._entries.get(organisation_id)
         if entry is None:
             return None
+        return self._scored(query, entry, website=website, country=country, rarity=rarity)
+
+    def _scored(
+        self,
+        query: Sequence[NameKey],
+        entry: OrgEntry,
+        *,
+        website: str | None,
+        country: str | None,
+        rarity: Rarity | None,
+    ) -> OrgScore:
         return score_organisation(
             query,
             entry.names,

@@ -5,12 +5,15 @@ machine (by whichever process finds none usable, under a file lock) and mapped r
 every worker: the kernel keeps one copy of its pages for all of them, and a worker that starts
 maps it in milliseconds instead of building Python objects for every name (decision 0093).
 
-Layout (little-endian, each section 8-byte aligned): a header and JSON metadata; sorted 64-bit
-key hashes, their offsets into one array of organisation ids (each posting ascending); sorted
-organisation ids, their offsets into a blob of marshalled entries (the parsed names as the
-scorer needs them, website, country); the ids of unsigned organisations; and the hidden
-organisations (few) as one marshalled list, loaded into an ordinary in-memory Index so that
-they stay apart from the public index exactly as before.
+Layout (little-endian, each section 8-byte aligned; ids and offsets in 4 bytes when they fit,
+the metadata says): a header and JSON metadata; sorted 64-bit key hashes, their offsets into
+one array of organisation ids (each posting ascending); sorted organisation ids, their offsets
+into a blob of marshalled entries (the parsed names as the scorer needs them, website,
+country); the keys of postings too common to read whole and, for each, a bitmap by
+organisation id; the ids of unsigned organisations; and the hidden organisations (few) as one
+marshalled list, loaded into an ordinary in-memory Index so that they stay apart from the
+public index exactly as before. Built from the registry's rows by a few processes (decision
+0113).
 
 Changes committed after the snapshot's version are applied on top, per worker, by
 MappedIndex: a small in-memory Index of organisations added or changed since, and the set of
@@ -27,7 +30,6 @@ import os
 import re
 import sys
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -48,15 +50,31 @@ from app.resolution.index import (
     filed_keys,
     make_entry,
 )
-from app.resolution.normalise import NameKey
+from app.resolution.normalise import NameKey, build_name_key
+from app.resolution.rules import score_pair
 
 _MAGIC = b"USIDX01\n"
 _MASK = (1 << 64) - 1
 _NAME_FIELDS = tuple(f.name for f in fields(NameKey))
-# Postings decoded into sets (large ones: blocking reads them with set operations), kept per
-# worker up to this many ids in all (~70 bytes each).
-_CACHED_IDS = 300_000
-_DECODED_ENTRIES = 8192
+# Postings and entries are decoded from the file per query, never kept. Kept across
+# queries, they were walked by the cyclic collector's young collections until they aged (each
+# a few thousand objects and ids, cold in the cache): at 1,000,000 organisations, caches of
+# 300,000 posting ids and 8,192 entries put 2-7 ms pauses on one query in ten, and saved
+# less than that (an entry decodes in ~10 µs, a medium posting in ~100 µs).
+
+# One name per script whose tables load on first use (places, lemmas, readings,
+# transliteration): resolved once when a snapshot is opened, so that a worker's first queries
+# do not pay for them (a per-worker Index paid while parsing its registry).
+_WARM_UP = (
+    "Amnesty International UK",
+    "HRW",
+    "中国人权",
+    "日本の人権",
+    "한국인권",
+    "Права человека",
+    "حقوق الإنسان",
+    "Ελληνική Ένωση",
+)
 # Rows per chunk sent to a parsing process (a few MB of results each).
 _CHUNK = 5000
 
@@ -557,9 +575,6 @@ class MappedIndex(Index):
         self._minus: dict[int, int] = {}
         self._postings = _Postings(self)  # type: ignore[assignment]
         self._entries = _Entries(self)  # type: ignore[assignment]
-        self._sets: OrderedDict[str | int, set[int]] = OrderedDict()
-        self._set_ids = 0
-        self._decoded: OrderedDict[int, OrgEntry] = OrderedDict()
 
     @property
     def delta_size(self) -> int:
@@ -578,20 +593,9 @@ class MappedIndex(Index):
         )
 
     def _base_entry(self, organisation_id: int) -> OrgEntry | None:
-        # Under the lock: Index.score reads entries outside it, and the cache is shared by
-        # the worker's threads.
-        with self._lock:
-            entry = self._decoded.get(organisation_id)
-            if entry is not None:
-                self._decoded.move_to_end(organisation_id)
-                return entry
-            position = self._base.position(organisation_id)
-            if position is None:
-                return None
-            entry = self._decoded[organisation_id] = self._base.entry_at(position)
-            if len(self._decoded) > _DECODED_ENTRIES:
-                self._decoded.popitem(last=False)
-            return entry
+        # Decoded on every read, never kept (the note on decoding at the top of this module).
+        position = self._base.position(organisation_id)
+        return None if position is None else self._base.entry_at(position)
 
     def entry(self, organisation_id: int) -> OrgEntry | None:
         found = self._delta.entry(organisation_id)
@@ -628,7 +632,6 @@ class MappedIndex(Index):
         if old is None:
             return
         self._gone.add(organisation_id)
-        self._decoded.pop(organisation_id, None)
         filed = filed_keys(old)
         for item in filed:
             h = key_hash(item)
@@ -636,12 +639,9 @@ class MappedIndex(Index):
         self._forget(filed)
 
     def _forget(self, items: Iterable[str | int]) -> None:
-        """Postings decoded or sorted before a change to them are stale."""
+        """Postings sorted before a change to them are stale."""
         for item in items:
             self._ascending.pop(item, None)
-            dropped = self._sets.pop(item, None)
-            if dropped is not None:
-                self._set_ids -= len(dropped)
 
     def _ascending_ids(self, item: str | int, posting: set[int]) -> list[int]:
         """A posting untouched since the snapshot is already ascending in the file."""
@@ -682,10 +682,6 @@ class MappedIndex(Index):
             return self._decode(item)
 
     def _decode(self, item: str | int) -> Posting | None:
-        cached = self._sets.get(item)
-        if cached is not None:
-            self._sets.move_to_end(item)
-            return cached
         h = key_hash(item)
         span = self._base.span(h)
         delta = self._delta._postings.get(item)
@@ -712,11 +708,6 @@ class MappedIndex(Index):
         if self._minus.get(h):
             decoded.difference_update(self._gone)
         decoded.update(added)
-        self._sets[item] = decoded
-        self._set_ids += len(decoded)
-        while self._set_ids > _CACHED_IDS and len(self._sets) > 1:
-            _, evicted = self._sets.popitem(last=False)
-            self._set_ids -= len(evicted)
         return decoded
 
 
@@ -737,9 +728,12 @@ def _opened(snapshot: Snapshot) -> Opened:
     for entry, revised in snapshot.hidden():
         hidden.adopt(entry)
         revision[entry.organisation_id] = revised
-    return Opened(
-        snapshot.version, MappedIndex(snapshot), hidden, revision, Unsigned(snapshot.unsigned)
-    )
+    public = MappedIndex(snapshot)
+    for raw in _WARM_UP:
+        key = build_name_key(raw)
+        public.score([key])
+        score_pair(key, key)
+    return Opened(snapshot.version, public, hidden, revision, Unsigned(snapshot.unsigned))
 
 
 # A snapshot further behind the registry than this (organisations changed since, at least
