@@ -26,6 +26,7 @@ import hashlib
 import json
 import marshal
 import mmap
+import multiprocessing
 import os
 import re
 import sys
@@ -224,8 +225,6 @@ def _mapper(processes: int) -> Iterator[Callable[..., Iterator[Any]]]:
     if processes <= 1:
         yield map
         return
-    import multiprocessing
-
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         yield pool.imap
 
@@ -255,9 +254,11 @@ def write(
     """Write a snapshot atomically (a temporary file renamed over `path`); its metadata.
 
     `public` rows come in ascending id order; their names are parsed over `processes` worker
-    processes (default: one per core, at most 4)."""
+    processes (default: one per core, at most 4; none in a daemonic process, which may not
+    start any)."""
     if processes is None:
-        processes = min(4, len(os.sched_getaffinity(0)))
+        daemonic = multiprocessing.current_process().daemon
+        processes = 1 if daemonic else min(4, len(os.sched_getaffinity(0)))
     entry_ids = array("q")
     entry_offsets = array("q", [0])
     blob = bytearray()

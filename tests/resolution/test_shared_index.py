@@ -5,6 +5,8 @@ snapshot was written."""
 import random
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -130,6 +132,29 @@ def test_parsing_processes_write_the_same_snapshot(tmp_path: Path) -> None:
         assert bytes(getattr(one._base, name)) == bytes(getattr(two._base, name)), name
     assert one.entries() == two.entries()
     assert len(one) == 12_000
+
+
+def test_a_daemonic_process_parses_in_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemonic process may not start processes: it parses the names itself."""
+    used: list[int] = []
+    mapper = snapshot._mapper
+
+    def recorded(processes: int) -> Any:
+        used.append(processes)
+        return mapper(processes)
+
+    monkeypatch.setattr(snapshot, "_mapper", recorded)
+    monkeypatch.setattr(
+        snapshot.multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True)
+    )
+    row = snapshot.Row(1, ["Amnesty International"], None, None)
+    snapshot.write(
+        tmp_path / "r.idx", version=1, identity="x", public=[row], hidden=[], unsigned=[]
+    )
+    assert used == [1]
+    assert snapshot.usable(tmp_path / "r.idx", identity="x", committed=1) is not None
 
 
 @pytest.mark.parametrize("processes", [1, 2])
