@@ -60,8 +60,9 @@ _NAME_FIELDS = tuple(f.name for f in fields(NameKey))
 # Postings and entries are decoded from the file per query, never kept. Kept across
 # queries, they were walked by the cyclic collector's young collections until they aged (each
 # a few thousand objects and ids, cold in the cache): at 1,000,000 organisations, caches of
-# 300,000 posting ids and 8,192 entries put 2-7 ms pauses on one query in ten, and saved
-# less than that (an entry decodes in ~10 µs, a medium posting in ~100 µs).
+# 300,000 posting ids and 8,192 entries put 1.5-7 ms pauses on 25 queries in 1,000 (11-50 ms
+# on full collections), and saved less than that (an entry decodes in ~6 µs, a medium
+# posting in ~100 µs).
 
 # One name per script whose tables load on first use (places, lemmas, readings,
 # transliteration): resolved once when a snapshot is opened, so that a worker's first queries
