@@ -5,10 +5,11 @@
 On one generated registry (bench/resolution.py's generator and queries), for each method:
 `--workers` worker processes started together, as after a deploy, each either building its
 own in-memory Index from the registry rows (what every worker did before decision 0093) or
-mapping the machine's snapshot file (written once, its build timed apart); then per worker
-its memory (RSS, PSS: shared pages divided among the processes mapping them, USS: its own),
-the time from its process start to its first answered resolution, and the latency of every
-query (wall and CPU). Then one worker restarted alone while the others run. Both methods'
+mapping the machine's snapshot file (written once, its build timed apart: wall, and CPU
+with its parsing processes'); then per worker its memory (RSS, PSS: shared pages divided
+among the processes mapping them, USS: its own, anonymous: its heap), the time from its
+process start to its first answered resolution, and the latency of every query (wall and
+CPU). Then one worker restarted alone while the others run. Both methods'
 decisions (best organisation and score per query) are compared. Prints one JSON report with
 the load average before and after.
 """
@@ -36,12 +37,14 @@ from resolution import cpu_model, decide, generate, perturb  # noqa: E402
 
 from app.resolution import snapshot  # noqa: E402
 from app.resolution.decide import REVIEW  # noqa: E402
-from app.resolution.index import Index, make_entry, settle  # noqa: E402
+from app.resolution.index import Index, settle  # noqa: E402
 from app.resolution.normalise import name_key  # noqa: E402
 
 
 def memory() -> dict[str, float]:
-    """RSS, PSS and USS of this process in MB (/proc/self/smaps_rollup)."""
+    """RSS, PSS and USS of this process in MB (/proc/self/smaps_rollup), and its anonymous
+    memory (heap: its own whatever the other processes map; USS also counts the file's
+    pages once no other process maps them)."""
     fields: dict[str, float] = {}
     with open("/proc/self/smaps_rollup") as handle:
         for line in handle:
@@ -52,6 +55,7 @@ def memory() -> dict[str, float]:
         "rss_mb": round(fields["Rss"], 1),
         "pss_mb": round(fields["Pss"], 1),
         "uss_mb": round(fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), 1),
+        "anon_mb": round(fields["Anonymous"], 1),
     }
 
 
@@ -59,7 +63,7 @@ def worker(args: argparse.Namespace) -> None:
     queries = json.loads(Path(args.data, "queries.json").read_text())
     gc.collect()
     before = memory()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     index: Index
     if args.role == "index":
         registry = json.loads(Path(args.data, "registry.json").read_text())
@@ -73,9 +77,10 @@ def worker(args: argparse.Namespace) -> None:
         assert opened is not None
         index = opened.public
         settle()  # as registry.py does after mapping
-    ready = time.perf_counter() - t0
+    ready, ready_cpu = time.perf_counter() - t0, time.process_time() - c0
     first = index.score([name_key(queries[0])], minimum=REVIEW)
     first_answer = time.time() - args.spawned
+    first_answer_cpu = time.process_time()  # since the process started: imports included
     name_key.cache_clear()
     timings, cpu, decisions = [], [], []
     for query in queries:
@@ -98,7 +103,9 @@ def worker(args: argparse.Namespace) -> None:
             {
                 "role": args.role,
                 "index_ready_s": round(ready, 3),
+                "index_ready_cpu_s": round(ready_cpu, 3),
                 "process_start_to_first_answer_s": round(first_answer, 3),
+                "process_cpu_to_first_answer_s": round(first_answer_cpu, 3),
                 "memory_before_index": before,
                 "memory": after,
                 "index_rss_mb": round(after["rss_mb"] - before["rss_mb"], 1),
@@ -115,22 +122,28 @@ def worker(args: argparse.Namespace) -> None:
 def build(args: argparse.Namespace) -> None:
     """The snapshot as the first worker of a machine writes it (from the registry rows)."""
     registry = json.loads(Path(args.data, "registry.json").read_text())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     snapshot.write(
         Path(args.data, "r.idx"),
         version=1,
         identity="bench",
-        public=(make_entry(i, names) for i, names in enumerate(registry, start=1)),
+        public=(snapshot.Row(i, names, None, None) for i, names in enumerate(registry, start=1)),
         hidden=[],
         unsigned=[],
     )
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    # The parsing processes' CPU (they have exited and been waited for by now).
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         json.dumps(
             {
-                "build_s": round(time.perf_counter() - t0, 2),
+                "build_s": round(wall, 2),
+                "build_cpu_s": round(cpu + children.ru_utime + children.ru_stime, 2),
+                "build_cpu_main_s": round(cpu, 2),
                 "builder_peak_rss_mb": round(
                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000, 1
                 ),
+                "parser_peak_rss_mb": round(children.ru_maxrss / 1000, 1),
                 "file_mb": round(Path(args.data, "r.idx").stat().st_size / 1e6, 1),
             }
         )

@@ -272,6 +272,11 @@ class Index:
             self._ascending.move_to_end(item)
         return ascending
 
+    def _common_pool(self, items: Sequence[str | int]) -> list[int]:
+        """The lowest _BUDGET ids filed under every one of `items` (common keys only)."""
+        sets = [_as_set(self._postings[item]) for item in items]
+        return sorted(set.intersection(*sets))[:_BUDGET]
+
     def members(self, item: str | int) -> Iterable[int]:
         """The organisations filed under one blocking key (name_index_keys, query_keys)."""
         posting = self._postings.get(item)
@@ -331,7 +336,7 @@ class Index:
             total = max(1, len(self._entries))
             lists = sorted(
                 (
-                    (_size(self._postings[item]), item, bonus)
+                    (self.size(item), item, bonus)
                     for item, bonus in wanted.items()
                     if item in self._postings
                 ),
@@ -369,8 +374,7 @@ class Index:
                 # Only common words ("human rights association"): organisations having all of
                 # the rarest few, found by set intersection in C, lowest ids first when many;
                 # each has every one of those words, so all weigh the same.
-                sets = [_as_set(self._postings[item]) for _, item in common[:4]]
-                pool = sorted(set.intersection(*sets))[:_BUDGET]
+                pool = self._common_pool([item for _, item in common[:4]])
                 weight = sum(math.log(1.0 + total / size) for size, _ in common[:4])
                 overlap = dict.fromkeys(pool, weight)
             _discard(overlap, excluded)
@@ -414,10 +418,13 @@ class Index:
             ScoreBound(query, website=website, country=country) if minimum is not None else None
         )
         bounded = []
+        # Each candidate's entry read once (a mapped index decodes it from its file per read).
+        entries: dict[int, OrgEntry] = {}
         for organisation_id in self.block(query, limit=block_limit, exclude=exclude):
             entry = self._entries.get(organisation_id)
             if entry is None:
                 continue
+            entries[organisation_id] = entry
             bound = (
                 100.0
                 if bounds is None
@@ -430,12 +437,11 @@ class Index:
         for negative_bound, organisation_id in bounded:
             if minimum is not None and -negative_bound < minimum and -negative_bound <= best:
                 break  # the bounds only fall from here on
-            scored = self.score_one(
-                query, organisation_id, website=website, country=country, rarity=rarity
+            scored = self._scored(
+                query, entries[organisation_id], website=website, country=country, rarity=rarity
             )
-            if scored is not None:
-                results.append((organisation_id, scored))
-                best = max(best, scored.score)
+            results.append((organisation_id, scored))
+            best = max(best, scored.score)
         results.sort(key=lambda pair: (-pair[1].score, pair[0]))
         return results
 
@@ -452,6 +458,17 @@ class Index:
         entry = self._entries.get(organisation_id)
         if entry is None:
             return None
+        return self._scored(query, entry, website=website, country=country, rarity=rarity)
+
+    def _scored(
+        self,
+        query: Sequence[NameKey],
+        entry: OrgEntry,
+        *,
+        website: str | None,
+        country: str | None,
+        rarity: Rarity | None,
+    ) -> OrgScore:
         return score_organisation(
             query,
             entry.names,

@@ -55,7 +55,7 @@ from app.db import utcnow
 from app.letters.models import Letter
 from app.organisations.models import Organisation, OrganisationName, RegistryState
 from app.resolution import snapshot
-from app.resolution.index import Index, OrgEntry, make_entry, settle
+from app.resolution.index import Index, OrgEntry, settle
 from app.resolution.names import ParsedName
 from app.resolution.normalise import NameKey, normalise
 from app.resolution.rules import Rarity
@@ -629,26 +629,25 @@ def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | Non
             if not snapshot.stale(opened, behind=int(behind or 0)):
                 return opened
         loaded, _ = _load(session, after=0, upto=committed)
-        hidden = [item for item in loaded if item.standing == Standing.hidden]
+        # Names are parsed in the snapshot's worker processes: rows only (ascending ids).
+        loaded.sort(key=lambda item: item.organisation_id)
         snapshot.write(
             path,
             version=committed,
             identity=identity,
             public=(
-                make_entry(i.organisation_id, i.names, website=i.website, country=i.country)
+                snapshot.Row(i.organisation_id, i.names, i.website, i.country)
                 for i in loaded
                 if i.standing != Standing.hidden
             ),
             hidden=[
-                (
-                    make_entry(i.organisation_id, i.names, website=i.website, country=i.country),
-                    i.revision,
-                )
-                for i in hidden
+                (snapshot.Row(i.organisation_id, i.names, i.website, i.country), i.revision)
+                for i in loaded
+                if i.standing == Standing.hidden
             ],
             unsigned=[i.organisation_id for i in loaded if i.standing == Standing.unsigned],
         )
-        del loaded, hidden
+        del loaded
         return snapshot.usable(path, identity=identity, committed=committed)
 
 

@@ -5,12 +5,15 @@ machine (by whichever process finds none usable, under a file lock) and mapped r
 every worker: the kernel keeps one copy of its pages for all of them, and a worker that starts
 maps it in milliseconds instead of building Python objects for every name (decision 0093).
 
-Layout (little-endian, each section 8-byte aligned): a header and JSON metadata; sorted 64-bit
-key hashes, their offsets into one array of organisation ids (each posting ascending); sorted
-organisation ids, their offsets into a blob of marshalled entries (the parsed names as the
-scorer needs them, website, country); the ids of unsigned organisations; and the hidden
-organisations (few) as one marshalled list, loaded into an ordinary in-memory Index so that
-they stay apart from the public index exactly as before.
+Layout (little-endian, each section 8-byte aligned; ids and offsets in 4 bytes when they fit,
+the metadata says): a header and JSON metadata; sorted 64-bit key hashes, their offsets into
+one array of organisation ids (each posting ascending); sorted organisation ids, their offsets
+into a blob of marshalled entries (the parsed names as the scorer needs them, website,
+country); the keys of postings too common to read whole and, for each, a bitmap by
+organisation id; the ids of unsigned organisations; and the hidden organisations (few) as one
+marshalled list, loaded into an ordinary in-memory Index so that they stay apart from the
+public index exactly as before. Built from the registry's rows by a few processes (decision
+0113).
 
 Changes committed after the snapshot's version are applied on top, per worker, by
 MappedIndex: a small in-memory Index of organisations added or changed since, and the set of
@@ -23,26 +26,59 @@ import hashlib
 import json
 import marshal
 import mmap
+import multiprocessing
 import os
+import re
 import sys
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
+from itertools import accumulate, islice
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from app.resolution.index import _COMMON, _SET_AT, Index, OrgEntry, Posting, filed_keys
-from app.resolution.normalise import NameKey
+from app.resolution.index import (
+    _BUDGET,
+    _COMMON,
+    _SET_AT,
+    Index,
+    OrgEntry,
+    Posting,
+    filed_keys,
+    make_entry,
+)
+from app.resolution.normalise import NameKey, build_name_key
+from app.resolution.rules import score_pair
 
 _MAGIC = b"USIDX01\n"
 _MASK = (1 << 64) - 1
 _NAME_FIELDS = tuple(f.name for f in fields(NameKey))
-# Postings decoded into sets (large ones: blocking reads them with set operations), kept per
-# worker up to this many ids in all (~70 bytes each).
-_CACHED_IDS = 300_000
-_DECODED_ENTRIES = 8192
+# Postings and entries are decoded from the file per query, never kept. Kept across
+# queries, they were walked by the cyclic collector's young collections until they aged (each
+# a few thousand objects and ids, cold in the cache): at 1,000,000 organisations, caches of
+# 300,000 posting ids and 8,192 entries put 1.5-7 ms pauses on 25 queries in 1,000 (11-50 ms
+# on full collections), and saved less than that (an entry decodes in ~6 µs, a medium
+# posting in ~100 µs).
+
+# One name per script whose tables load on first use (places, lemmas, readings,
+# transliteration): resolved once when a snapshot is opened, so that a worker's first queries
+# do not pay for them (a per-worker Index paid while parsing its registry).
+_WARM_UP = (
+    "Amnesty International UK",
+    "HRW",
+    "中国人权",
+    "日本の人権",
+    "한국인권",
+    "Права человека",
+    "حقوق الإنسان",
+    "Ελληνική Ένωση",
+)
+# Rows per chunk sent to a parsing process (a few MB of results each).
+_CHUNK = 5000
 
 
 @lru_cache(maxsize=1 << 16)
@@ -68,14 +104,136 @@ def fingerprint() -> str:
     return digest.hexdigest()[:32]
 
 
+_ENTRY_FIELDS = attrgetter(*_NAME_FIELDS)
+
+
 def _encode(entry: OrgEntry) -> bytes:
-    names = tuple(tuple(getattr(key, name) for name in _NAME_FIELDS) for key in entry.names)
-    return marshal.dumps((entry.website, entry.country, names))
+    return marshal.dumps((entry.website, entry.country, tuple(map(_ENTRY_FIELDS, entry.names))))
 
 
 def _decode(organisation_id: int, blob: bytes | memoryview) -> OrgEntry:
     website, country, names = marshal.loads(blob)
     return OrgEntry(organisation_id, tuple(NameKey(*values) for values in names), website, country)
+
+
+class Row(NamedTuple):
+    """An organisation as the registry holds it, before its names are parsed."""
+
+    organisation_id: int
+    names: Sequence[str]
+    website: str | None
+    country: str | None
+
+
+def _entry(row: Row) -> OrgEntry:
+    return make_entry(row.organisation_id, row.names, website=row.website, country=row.country)
+
+
+# Key hashes are sharded by their top bits: each shard is grouped into postings apart (in
+# parallel), and the shards in order are the sorted key array.
+_SHARD_BITS = 4
+
+
+def _parse(rows: list[Row]) -> tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]]]:
+    """One chunk of rows parsed (in a worker process): its entries' ids, the ends of their
+    encodings in the chunk's blob, the blob, and per shard every (key hash, id) they are filed
+    under — flat arrays, so that nothing per name crosses the pipe or stays behind."""
+    ids = array("q")
+    ends = array("q")
+    blob = bytearray()
+    shards = [(array("Q"), array("q")) for _ in range(1 << _SHARD_BITS)]
+    shift = 64 - _SHARD_BITS
+    for row in rows:
+        organisation_id = row.organisation_id
+        entry = _entry(row)
+        if not entry.names:
+            continue  # an Index does not hold it either
+        ids.append(organisation_id)
+        blob += _encode(entry)
+        ends.append(len(blob))
+        for h in map(key_hash, filed_keys(entry)):
+            hashes, owners = shards[h >> shift]
+            hashes.append(h)
+            owners.append(organisation_id)
+    pairs = [(hashes.tobytes(), owners.tobytes()) for hashes, owners in shards]
+    return ids.tobytes(), ends.tobytes(), bytes(blob), pairs
+
+
+def _group(task: tuple[bytes, bytes, int]) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """One shard's (key hash, id) pairs, ids ascending, grouped into postings (in a worker
+    process): its sorted keys, each posting's size, the postings' ids end to end, and the keys
+    and bitmaps (`width` bytes each) of postings too common to read whole (index._COMMON):
+    a query of common words only intersects those with `&` on integers instead of sets."""
+    hash_bytes, owner_bytes, width = task
+    hashes = array("Q")
+    hashes.frombytes(hash_bytes)
+    owners = array("q")
+    owners.frombytes(owner_bytes)
+    del hash_bytes, owner_bytes
+    postings: dict[int, Any] = {}  # key hash → one id, or an array of ascending ids
+    for h, organisation_id in zip(hashes.tolist(), owners.tolist(), strict=True):
+        posting = postings.get(h)
+        if posting is None:
+            postings[h] = organisation_id  # most keys name one organisation
+        elif type(posting) is int:
+            postings[h] = array("q", (posting, organisation_id))
+        else:
+            posting.append(organisation_id)
+    del hashes, owners
+    keys = array("Q", sorted(postings))
+    sizes = array("q")
+    ids = array("q")
+    large_keys = array("Q")
+    bitmaps = bytearray()
+    for h in keys:
+        posting = postings.pop(h)
+        if type(posting) is int:
+            ids.append(posting)
+            sizes.append(1)
+            continue
+        ids.extend(posting)
+        sizes.append(len(posting))
+        if len(posting) > _COMMON:
+            large_keys.append(h)
+            bits = bytearray(width)
+            for organisation_id in posting:
+                bits[organisation_id >> 3] |= 1 << (organisation_id & 7)
+            bitmaps += bits
+    return keys.tobytes(), sizes.tobytes(), ids.tobytes(), large_keys.tobytes(), bytes(bitmaps)
+
+
+def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    """Rows in chunks, checked to come in ascending id order: postings are then ascending as
+    they are appended, and entries need no sort (which held every parsed entry at once)."""
+    chunk: list[Row] = []
+    last = None
+    for row in rows:
+        if last is not None and row.organisation_id <= last:
+            raise ValueError("snapshot rows must come in ascending organisation id order")
+        last = row.organisation_id
+        chunk.append(row)
+        if len(chunk) == _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _mapper(processes: int) -> Iterator[Callable[..., Iterator[Any]]]:
+    """map, in order, over `processes` worker processes when more than one (spawned: the
+    caller may be a threaded server, where fork is unsafe)."""
+    if processes <= 1:
+        yield map
+        return
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        yield pool.imap
+
+
+def _narrow(values: "array[int]", *, largest: int) -> "array[int]":
+    """The same values (none negative, none above `largest`) in 4 bytes each when they fit:
+    ids and offsets, usually."""
+    return array("I", values) if largest < 1 << 32 else values
 
 
 def _pad(out: Any, written: int) -> int:
@@ -89,71 +247,86 @@ def write(
     *,
     version: int,
     identity: str,
-    public: Iterable[OrgEntry],
-    hidden: Iterable[tuple[OrgEntry, int]],
+    public: Iterable[Row],
+    hidden: Iterable[tuple[Row, int]],
     unsigned: Iterable[int],
+    processes: int | None = None,
 ) -> dict[str, Any]:
-    """Write a snapshot atomically (a temporary file renamed over `path`); its metadata."""
-    from array import array
+    """Write a snapshot atomically (a temporary file renamed over `path`); its metadata.
 
-    postings: dict[int, int | array[int]] = {}
+    `public` rows come in ascending id order; their names are parsed over `processes` worker
+    processes (default: one per core, at most 4; none in a daemonic process, which may not
+    start any)."""
+    if processes is None:
+        daemonic = multiprocessing.current_process().daemon
+        processes = 1 if daemonic else min(4, len(os.sched_getaffinity(0)))
     entry_ids = array("q")
-    entry_offsets = array("Q", [0])
+    entry_offsets = array("q", [0])
     blob = bytearray()
-    for entry in sorted(public, key=lambda e: e.organisation_id):
-        if not entry.names:
-            continue  # an Index does not hold it either
-        organisation_id = entry.organisation_id
-        entry_ids.append(organisation_id)
-        blob += _encode(entry)
-        entry_offsets.append(len(blob))
-        for item in filed_keys(entry):
-            h = key_hash(item)
-            posting = postings.get(h)
-            if posting is None:
-                postings[h] = organisation_id  # most keys name one organisation
-            elif isinstance(posting, int):
-                postings[h] = array("q", (posting, organisation_id))
-            else:
-                posting.append(organisation_id)
-    keys = array("Q", sorted(postings))
-    offsets = array("Q", [0])
+    shards = [(bytearray(), bytearray()) for _ in range(1 << _SHARD_BITS)]
+    keys = array("Q")
+    offsets = array("q", [0])
     ids = array("q")
-    for h in keys:
-        posting = postings[h]
-        if isinstance(posting, int):
-            ids.append(posting)
-        else:
-            ids.extend(posting)
-        offsets.append(len(ids))
-    del postings
-    hidden_blob = marshal.dumps(
-        [(entry.organisation_id, revision, _encode(entry)) for entry, revision in hidden]
-    )
+    large_keys = array("Q")
+    bitmaps = bytearray()
+    with _mapper(processes) as mapped:
+        for chunk_ids, chunk_ends, chunk_blob, pairs in mapped(_parse, _chunks(public)):
+            ends = array("q")
+            ends.frombytes(chunk_ends)
+            entry_ids.frombytes(chunk_ids)
+            base = len(blob)
+            entry_offsets.extend([base + end for end in ends])
+            blob += chunk_blob
+            for (hashes, owners), (hash_bytes, owner_bytes) in zip(shards, pairs, strict=True):
+                hashes += hash_bytes
+                owners += owner_bytes
+        largest = max(entry_ids, default=0)
+        width = ((largest >> 3) + 8) & ~7  # bytes, 8-aligned
+
+        def tasks() -> Iterator[tuple[bytes, bytes, int]]:
+            while shards:
+                hashes, owners = shards.pop(0)  # freed once sent
+                yield bytes(hashes), bytes(owners), width
+
+        for shard_keys, sizes, shard_ids, shard_large, shard_bitmaps in mapped(_group, tasks()):
+            keys.frombytes(shard_keys)
+            counts = array("q")
+            counts.frombytes(sizes)
+            offsets.extend(islice(accumulate(counts, initial=offsets[-1]), 1, None))
+            ids.frombytes(shard_ids)
+            large_keys.frombytes(shard_large)
+            bitmaps += shard_bitmaps
     unsigned_ids = array("q", sorted(unsigned))
-    sections = [
+    hidden_blob = marshal.dumps(
+        [(row.organisation_id, revision, _encode(_entry(row))) for row, revision in hidden]
+    )
+    sections: list[tuple[str, Any]] = [
         ("keys", keys),
-        ("offsets", offsets),
-        ("ids", ids),
-        ("entry_ids", entry_ids),
-        ("entry_offsets", entry_offsets),
+        ("offsets", _narrow(offsets, largest=offsets[-1])),
+        ("ids", _narrow(ids, largest=largest)),
+        ("entry_ids", _narrow(entry_ids, largest=largest)),
+        ("entry_offsets", _narrow(entry_offsets, largest=entry_offsets[-1])),
         ("entries", bytes(blob)),
-        ("unsigned", unsigned_ids),
+        ("large_keys", large_keys),
+        ("bitmaps", bytes(bitmaps)),
+        ("unsigned", _narrow(unsigned_ids, largest=max(unsigned_ids, default=0))),
         ("hidden", hidden_blob),
     ]
+    del blob, bitmaps
     meta: dict[str, Any] = {
         "version": version,
         "identity": identity,
         "fingerprint": fingerprint(),
         "organisations": len(entry_ids),
         "keys": len(keys),
+        "bitmap_bytes": width,
         "sections": {},
     }
     # Offsets are laid out after a header of fixed size (the metadata padded to 4 KB).
     position = 4096
     for name, data in sections:
-        size = len(data) * (data.itemsize if hasattr(data, "itemsize") else 1)
-        meta["sections"][name] = [position, size]
+        size = len(data) * (data.itemsize if isinstance(data, array) else 1)
+        meta["sections"][name] = [position, size, data.typecode if isinstance(data, array) else ""]
         position += size + (-size % 8)
     header = json.dumps(meta).encode()
     if len(header) > 4096 - 16:
@@ -169,9 +342,8 @@ def write(
         out.write(b"\0" * (4096 - 16 - len(header)))
         written = 4096
         for _, data in sections:
-            chunk: Any = data.tobytes() if hasattr(data, "tobytes") else data
-            out.write(chunk)
-            written = _pad(out, written + len(chunk))
+            out.write(data)
+            written = _pad(out, written + memoryview(data).nbytes)
         out.flush()
         os.fsync(out.fileno())
     os.replace(temporary, path)
@@ -194,19 +366,22 @@ class Snapshot:
         self.version = int(self.meta["version"])
         view = memoryview(self._map)
 
-        def section(name: str, fmt: Any = None) -> memoryview:
-            start, size = self.meta["sections"][name]
+        def section(name: str) -> memoryview:
+            start, size, typecode = self.meta["sections"][name]
             part = view[start : start + size]
-            return part.cast(fmt) if fmt else part
+            return part.cast(typecode) if typecode else part
 
-        self._keys = section("keys", "Q")
-        self._offsets = section("offsets", "Q")
-        self._ids = section("ids", "q")
-        self._entry_ids = section("entry_ids", "q")
-        self._entry_offsets = section("entry_offsets", "Q")
-        self._entries = section("entries", None)
-        self.unsigned = section("unsigned", "q")
-        self._hidden = section("hidden", None)
+        self._keys = section("keys")
+        self._offsets = section("offsets")
+        self._ids = section("ids")
+        self._entry_ids = section("entry_ids")
+        self._entry_offsets = section("entry_offsets")
+        self._entries = section("entries")
+        self._large_keys = section("large_keys")
+        self._bitmaps = section("bitmaps")
+        self.bitmap_bytes = int(self.meta["bitmap_bytes"])
+        self.unsigned = section("unsigned")
+        self._hidden = section("hidden")
 
     def __len__(self) -> int:
         return len(self._entry_ids)
@@ -221,6 +396,15 @@ class Snapshot:
 
     def ids(self, start: int, end: int) -> memoryview:
         return self._ids[start:end]
+
+    def bitmap(self, h: int) -> memoryview | None:
+        """A large posting's ids as a bitmap (bit i of byte i // 8: organisation id i)."""
+        keys = self._large_keys
+        i = bisect.bisect_left(keys, h)
+        if i == len(keys) or keys[i] != h:
+            return None
+        width = self.bitmap_bytes
+        return self._bitmaps[i * width : (i + 1) * width]
 
     def position(self, organisation_id: int) -> int | None:
         ids = self._entry_ids
@@ -275,29 +459,36 @@ class Unsigned:
 
 class _Large:
     """A posting too common for blocking to read whole (over index._COMMON ids), left in the
-    file: block() only counts it, intersects it with a few hundred leaders (bisection), or,
-    when a query has nothing rarer, makes a set of it (as it copies an Index's set)."""
+    file: block() only counts it, tests a few hundred leaders against it (a bit each in its
+    bitmap, else bisection), or, when a query has nothing rarer, intersects it with other
+    common ones (MappedIndex._common_pool)."""
 
     def __init__(
         self,
         base: memoryview,
+        bits: memoryview | None,
         gone: AbstractSet[int],
         added: tuple[int, ...] | list[int] | set[int],
         size: int,
     ) -> None:
         self._base = base
+        self.bits = bits
         self._gone = gone
-        self._added = added
+        self.added = added
         self._size = size
 
     def __len__(self) -> int:
         return self._size
 
     def __contains__(self, organisation_id: object) -> bool:
-        if organisation_id in self._added:
+        if organisation_id in self.added:
             return True
         if organisation_id in self._gone or not isinstance(organisation_id, int):
             return False
+        bits = self.bits
+        if bits is not None:
+            byte = organisation_id >> 3
+            return 0 <= byte < len(bits) and bool(bits[byte] >> (organisation_id & 7) & 1)
         base = self._base
         i = bisect.bisect_left(base, organisation_id)
         return i < len(base) and base[i] == organisation_id
@@ -308,10 +499,29 @@ class _Large:
             yield from (i for i in self._base.tolist() if i not in gone)
         else:
             yield from self._base.tolist()
-        yield from self._added
+        yield from self.added
 
     def intersection(self, ids: Iterable[int]) -> set[int]:
         return {i for i in ids if i in self}
+
+
+_NONZERO = re.compile(rb"[^\x00]")
+_BITS = [tuple(bit for bit in range(8) if byte >> bit & 1) for byte in range(256)]
+
+
+def _lowest(bits: int, width: int, *, skip: AbstractSet[int], count: int) -> list[int]:
+    """The `count` lowest set bits' positions of `bits` (not in `skip`), ascending."""
+    data = bits.to_bytes(width, "little")
+    found: list[int] = []
+    for match in _NONZERO.finditer(data):
+        at = match.start()
+        for bit in _BITS[data[at]]:
+            organisation_id = at * 8 + bit
+            if organisation_id not in skip:
+                found.append(organisation_id)
+                if len(found) == count:
+                    return found
+    return found
 
 
 class _Postings:
@@ -367,9 +577,6 @@ class MappedIndex(Index):
         self._minus: dict[int, int] = {}
         self._postings = _Postings(self)  # type: ignore[assignment]
         self._entries = _Entries(self)  # type: ignore[assignment]
-        self._sets: OrderedDict[str | int, set[int]] = OrderedDict()
-        self._set_ids = 0
-        self._decoded: OrderedDict[int, OrgEntry] = OrderedDict()
 
     @property
     def delta_size(self) -> int:
@@ -388,20 +595,9 @@ class MappedIndex(Index):
         )
 
     def _base_entry(self, organisation_id: int) -> OrgEntry | None:
-        # Under the lock: Index.score reads entries outside it, and the cache is shared by
-        # the worker's threads.
-        with self._lock:
-            entry = self._decoded.get(organisation_id)
-            if entry is not None:
-                self._decoded.move_to_end(organisation_id)
-                return entry
-            position = self._base.position(organisation_id)
-            if position is None:
-                return None
-            entry = self._decoded[organisation_id] = self._base.entry_at(position)
-            if len(self._decoded) > _DECODED_ENTRIES:
-                self._decoded.popitem(last=False)
-            return entry
+        # Decoded on every read, never kept (the note on decoding at the top of this module).
+        position = self._base.position(organisation_id)
+        return None if position is None else self._base.entry_at(position)
 
     def entry(self, organisation_id: int) -> OrgEntry | None:
         found = self._delta.entry(organisation_id)
@@ -438,7 +634,6 @@ class MappedIndex(Index):
         if old is None:
             return
         self._gone.add(organisation_id)
-        self._decoded.pop(organisation_id, None)
         filed = filed_keys(old)
         for item in filed:
             h = key_hash(item)
@@ -446,12 +641,9 @@ class MappedIndex(Index):
         self._forget(filed)
 
     def _forget(self, items: Iterable[str | int]) -> None:
-        """Postings decoded or sorted before a change to them are stale."""
+        """Postings sorted before a change to them are stale."""
         for item in items:
             self._ascending.pop(item, None)
-            dropped = self._sets.pop(item, None)
-            if dropped is not None:
-                self._set_ids -= len(dropped)
 
     def _ascending_ids(self, item: str | int, posting: set[int]) -> list[int]:
         """A posting untouched since the snapshot is already ascending in the file."""
@@ -460,6 +652,22 @@ class MappedIndex(Index):
         if span is not None and not self._minus.get(h) and self._delta.size(item) == 0:
             return self._base.ids(*span)  # type: ignore[return-value]
         return super()._ascending_ids(item, posting)
+
+    def _common_pool(self, items: Sequence[str | int]) -> list[int]:
+        """As Index's, with `&` on the postings' bitmaps instead of sets of tens of thousands
+        of ids; the same ids: those of the snapshot in every bitmap and not gone since, and
+        those added since to every posting (an organisation added since is either new or has
+        its snapshot version gone)."""
+        postings = [self._postings[item] for item in items]
+        larges = [p for p in postings if isinstance(p, _Large) and p.bits is not None]
+        if len(larges) < len(postings):
+            return super()._common_pool(items)
+        found = int.from_bytes(larges[0].bits or b"", "little")
+        for large in larges[1:]:
+            found &= int.from_bytes(large.bits or b"", "little")
+        pool = _lowest(found, self._base.bitmap_bytes, skip=self._gone, count=_BUDGET)
+        added = [i for i in larges[0].added if all(i in large for large in larges[1:])]
+        return sorted(pool + added)[:_BUDGET] if added else pool
 
     def size(self, item: str | int) -> int:
         h = key_hash(item)
@@ -476,10 +684,6 @@ class MappedIndex(Index):
             return self._decode(item)
 
     def _decode(self, item: str | int) -> Posting | None:
-        cached = self._sets.get(item)
-        if cached is not None:
-            self._sets.move_to_end(item)
-            return cached
         h = key_hash(item)
         span = self._base.span(h)
         delta = self._delta._postings.get(item)
@@ -493,7 +697,8 @@ class MappedIndex(Index):
         ids = self._base.ids(start, end)
         if total > _COMMON:
             gone = self._gone if self._minus.get(h) else frozenset()
-            return _Large(ids, gone, added, total)  # type: ignore[return-value]
+            bits = self._base.bitmap(h)
+            return _Large(ids, bits, gone, added, total)  # type: ignore[return-value]
         if total < _SET_AT:
             found = ids.tolist()
             if self._minus.get(h):
@@ -505,11 +710,6 @@ class MappedIndex(Index):
         if self._minus.get(h):
             decoded.difference_update(self._gone)
         decoded.update(added)
-        self._sets[item] = decoded
-        self._set_ids += len(decoded)
-        while self._set_ids > _CACHED_IDS and len(self._sets) > 1:
-            _, evicted = self._sets.popitem(last=False)
-            self._set_ids -= len(evicted)
         return decoded
 
 
@@ -530,9 +730,12 @@ def _opened(snapshot: Snapshot) -> Opened:
     for entry, revised in snapshot.hidden():
         hidden.adopt(entry)
         revision[entry.organisation_id] = revised
-    return Opened(
-        snapshot.version, MappedIndex(snapshot), hidden, revision, Unsigned(snapshot.unsigned)
-    )
+    public = MappedIndex(snapshot)
+    for raw in _WARM_UP:
+        key = build_name_key(raw)
+        public.score([key])
+        score_pair(key, key)
+    return Opened(snapshot.version, public, hidden, revision, Unsigned(snapshot.unsigned))
 
 
 # A snapshot further behind the registry than this (organisations changed since, at least

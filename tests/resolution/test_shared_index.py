@@ -5,30 +5,43 @@ snapshot was written."""
 import random
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from app.resolution import index as index_module
 from app.resolution import snapshot
 from app.resolution.decide import REVIEW
-from app.resolution.index import Index, make_entry
+from app.resolution.index import Index
 from app.resolution.normalise import name_key
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from resolution import generate, perturb
 
 
-def _both(tmp_path: Path, registry: list[list[str]]) -> tuple[Index, snapshot.MappedIndex]:
+def _rows(registry: list[list[str]]) -> list[snapshot.Row]:
+    return [
+        snapshot.Row(organisation_id, names, None, "FR" if organisation_id % 7 == 0 else None)
+        for organisation_id, names in enumerate(registry, start=1)
+    ]
+
+
+def _both(
+    tmp_path: Path, registry: list[list[str]], *, processes: int = 1
+) -> tuple[Index, snapshot.MappedIndex]:
     plain = Index()
-    for organisation_id, names in enumerate(registry, start=1):
-        plain.upsert(organisation_id, names, country="FR" if organisation_id % 7 == 0 else None)
+    for row in _rows(registry):
+        plain.upsert(row.organisation_id, row.names, country=row.country)
     path = tmp_path / "r.idx"
     snapshot.write(
         path,
         version=3,
         identity="x",
-        public=plain.entries(),
-        hidden=[(make_entry(10**6, ["Hidden Org"]), 5)],
+        public=_rows(registry),
+        hidden=[(snapshot.Row(10**6, ["Hidden Org"], None, None), 5)],
         unsigned=[2, 4, 9],
+        processes=processes,
     )
     opened = snapshot.usable(path, identity="x", committed=3)
     assert opened is not None
@@ -62,14 +75,26 @@ def _same(plain: Index, mapped: snapshot.MappedIndex, queries: list[str]) -> Non
     }
 
 
-def test_snapshot_answers_as_a_built_index(tmp_path: Path) -> None:
+@pytest.fixture(params=[False, True], ids=["as-configured", "many-common-keys"])
+def common(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """At 3,000 organisations no posting is common (over index._COMMON ids); with a low
+    threshold, many are: they stay in the file, with bitmaps, and queries of common words
+    only intersect those (MappedIndex._common_pool)."""
+    if request.param:
+        monkeypatch.setattr(index_module, "_COMMON", 60)
+        monkeypatch.setattr(snapshot, "_COMMON", 60)
+    return bool(request.param)
+
+
+def test_snapshot_answers_as_a_built_index(tmp_path: Path, common: bool) -> None:
     rng = random.Random(7)
     registry = generate(3000, rng)
     plain, mapped = _both(tmp_path, registry)
+    assert (mapped._base.meta["sections"]["large_keys"][1] > 0) == common
     _same(plain, mapped, _queries(registry, rng))
 
 
-def test_changes_since_the_snapshot_stay_exact(tmp_path: Path) -> None:
+def test_changes_since_the_snapshot_stay_exact(tmp_path: Path, common: bool) -> None:
     rng = random.Random(11)
     registry = generate(3000, rng)
     plain, mapped = _both(tmp_path, registry)
@@ -94,11 +119,65 @@ def test_changes_since_the_snapshot_stay_exact(tmp_path: Path) -> None:
     assert 5001 in mapped and mapped.entry(5001) == plain.entry(5001)
 
 
+def test_parsing_processes_write_the_same_snapshot(tmp_path: Path) -> None:
+    """Names parsed over worker processes (in chunks) or in this one: the same keys, postings
+    and entries (marshal's bytes may differ with the objects' sharing, not what they decode
+    to)."""
+    registry = generate(12_000, random.Random(5))  # more than one chunk
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    _, one = _both(tmp_path / "one", registry, processes=1)
+    _, two = _both(tmp_path / "two", registry, processes=2)
+    for name in ("_keys", "_offsets", "_ids", "_entry_ids", "_large_keys", "_bitmaps", "unsigned"):
+        assert bytes(getattr(one._base, name)) == bytes(getattr(two._base, name)), name
+    assert one.entries() == two.entries()
+    assert len(one) == 12_000
+
+
+def test_a_daemonic_process_parses_in_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemonic process may not start processes: it parses the names itself."""
+    used: list[int] = []
+    mapper = snapshot._mapper
+
+    def recorded(processes: int) -> Any:
+        used.append(processes)
+        return mapper(processes)
+
+    monkeypatch.setattr(snapshot, "_mapper", recorded)
+    monkeypatch.setattr(
+        snapshot.multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True)
+    )
+    row = snapshot.Row(1, ["Amnesty International"], None, None)
+    snapshot.write(
+        tmp_path / "r.idx", version=1, identity="x", public=[row], hidden=[], unsigned=[]
+    )
+    assert used == [1]
+    assert snapshot.usable(tmp_path / "r.idx", identity="x", committed=1) is not None
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_rows_out_of_order_are_refused(tmp_path: Path, processes: int) -> None:
+    rows = [snapshot.Row(2, ["Amnesty International"], None, None)]
+    rows.append(snapshot.Row(1, ["Human Rights Watch"], None, None))
+    with pytest.raises(ValueError, match="ascending"):
+        snapshot.write(
+            tmp_path / "r.idx",
+            version=1,
+            identity="x",
+            public=rows,
+            hidden=[],
+            unsigned=[],
+            processes=processes,
+        )
+    assert not list(tmp_path.iterdir())
+
+
 def test_snapshot_of_other_code_or_database_is_not_used(tmp_path: Path) -> None:
-    plain = Index()
-    plain.upsert(1, ["Amnesty International"])
     path = tmp_path / "r.idx"
-    snapshot.write(path, version=4, identity="db-a", public=plain.entries(), hidden=[], unsigned=[])
+    row = snapshot.Row(1, ["Amnesty International"], None, None)
+    snapshot.write(path, version=4, identity="db-a", public=[row], hidden=[], unsigned=[])
     assert snapshot.usable(path, identity="db-a", committed=4) is not None
     assert snapshot.usable(path, identity="db-b", committed=4) is None
     assert snapshot.usable(path, identity="db-a", committed=3) is None  # database reset
