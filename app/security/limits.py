@@ -401,7 +401,7 @@ class AdmissionMiddleware:
     letter's position, the registry's version) and, on SQLite, on the database's write lock;
     past a few per worker, more of them at once add no throughput, only waiting backends and
     threads that PostgreSQL and the GIL pay to wake (on one hot letter with 2 workers: 5.1 ms
-    of PostgreSQL CPU per signature with 30 writers a worker, 0.8 ms with 3). Reads never wait
+    of PostgreSQL CPU per signature with 30 writers a worker, ~1.7 ms with 3). Reads never wait
     behind writers: a writer stuck on a lock holds a write slot, not a read's.
 
     The slot is taken once the body has arrived (RequestBodyMiddleware runs first) and given
