@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/hot_letter.py [--clients 8 32] [--seconds 10] [--workers 2]
         [--previous REV] [--kind new|existing] [--rounds 2] [--database postgresql|sqlite]
-        [--client wrk|httpx]
+        [--client wrk|httpx] [--orgs 100000]
 
-For each checkout: a throwaway PostgreSQL database (or SQLite file) (migrated, seeded), `undersigned serve
+For each checkout: a throwaway PostgreSQL database (or SQLite file) (migrated, seeded, and with
+`--orgs` that many more organisations in the registry, as in issue 13), `undersigned serve
 --workers`, one open letter; `clients` concurrent coordinators sign it for `seconds`, each
 signature for a new organisation (`--kind new`, as in issue 13) or for an organisation the
 registry already has that has not signed this letter (`--kind existing`). Checkouts
@@ -132,7 +133,7 @@ def listening(port: int) -> int:
 
 @contextlib.contextmanager
 def server(
-    root: Path, port: int, workers: int, database: str = "postgresql"
+    root: Path, port: int, workers: int, database: str = "postgresql", organisations: int = 0
 ) -> Iterator[tuple[str, str, int]]:
     name = f"undersigned_hot_{secrets.token_hex(4)}"
     if database == "sqlite":
@@ -151,6 +152,10 @@ def server(
     }
     for step in ("migrate", "seed"):
         subprocess.run([sys.executable, "-m", "app.cli", step], cwd=root, env=env, check=True)
+    if organisations:
+        subprocess.run(
+            [sys.executable, "-c", _GROW, url, str(organisations)], cwd=root, env=env, check=True
+        )
     # As the service runs in production (the Dockerfile's CMD): `undersigned serve`, whose
     # workers each listen on their own socket since decision 0107 (uvicorn's shared one
     # before, in checkouts older than that).
@@ -244,6 +249,65 @@ end
 """
 
 
+# Run in the checkout being measured (its own app package): add `count` organisations that
+# signed nothing, with names from bench/imports.py's generator, as one registry version, and
+# mark the duplicate queue as caught up with them (a registry scanned long ago, not a burst
+# of new organisations for the queue to score during the run).
+_GROW = """
+import random, sys
+sys.path.insert(0, "bench")
+from imports import registry_names
+from sqlalchemy import insert
+from app.db import make_engine, utcnow
+from app.organisations.models import Organisation, OrganisationName
+from app.resolution.normalise import normalise
+from app.resolution.scripts import detect_script
+url, count = sys.argv[1], int(sys.argv[2])
+engine = make_engine(url)
+names = registry_names(count, random.Random(13))
+now = utcnow()
+with engine.begin() as conn:
+    first = int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM organisation").scalar()) + 1
+    version = int(conn.exec_driver_sql("SELECT version FROM registry_state").scalar()) + 1
+    for start in range(0, count, 5000):
+        chunk = names[start : start + 5000]
+        ids = range(first + start, first + start + len(chunk))
+        conn.execute(insert(Organisation), [
+            {"id": i, "kind": "organisation", "created_at": now, "revision": version} for i in ids])
+        conn.execute(insert(OrganisationName), [
+            {"organisation_id": i, "name": n, "normalised": normalise(n),
+             "script": detect_script(n), "is_acronym": False, "is_primary": True,
+             "created_at": now} for i, n in zip(ids, chunk)])
+    conn.exec_driver_sql(f"UPDATE registry_state SET version = {version}")
+    conn.exec_driver_sql(f"UPDATE duplicate_queue_state SET version = {version}")
+    if engine.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"SELECT setval(pg_get_serial_sequence('organisation', 'id'), {first + count})")
+with engine.connect() as conn:
+    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+"""
+
+
+def warm_up(base: str) -> None:
+    """Signatures on a letter of their own, on new connections, until every worker has its
+    index (a registry of 100,000 is mapped or built at a worker's first resolution)."""
+    created = httpx.post(
+        f"{base}/api/v1/letters",
+        json={"slug": "warm-up", "title": "Warm", "lang": "en", "body": "We ask.",
+              "status": "open"},
+        headers=ADMIN,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    for n in range(12):
+        answer = httpx.post(
+            f"{base}/api/v1/letters/warm-up/signatures",
+            json={"organisation": {"name": f"Warm Up Signer {n:03d}"}},
+            headers=ADMIN,
+            timeout=300,
+        )
+        assert answer.status_code in (200, 201), answer.text
+
+
 def hammer_wrk(
     base: str, *, slug: str, clients: int, seconds: float
 ) -> tuple[int, float, float, dict[str, int]]:
@@ -296,13 +360,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8730)  # outside the tests' 8700-8719
     parser.add_argument("--client", choices=["wrk", "httpx"], default="wrk")
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--orgs", type=int, default=0, help="organisations added to the registry (issue 13: 100000)"
+    )
     args = parser.parse_args()
     use_wrk = args.client == "wrk" and args.kind == "new"
     if use_wrk and shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk), or pass --client httpx")
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {os.cpu_count()}, {args.database}, "
-        f"{args.workers} workers, {args.seconds:.0f} s per run, kind {args.kind}, previous = "
+        f"{args.workers} workers, {args.seconds:.0f} s per run, kind {args.kind}, "
+        f"{args.orgs:,} organisations added, previous = "
         f"{args.previous}; load from {'wrk' if use_wrk else 'httpx'}; load average at start "
         f"{load_average()}\n"
     )
@@ -315,7 +383,12 @@ def main() -> None:
         roots = {"this": ROOT, "previous": previous}
         for round_ in range(1, args.rounds + 1):
             for name, root in roots.items():
-                with server(root, args.port, args.workers, args.database) as (base, dsn, pid):
+                with server(root, args.port, args.workers, args.database, args.orgs) as (
+                    base,
+                    dsn,
+                    pid,
+                ):
+                    warm_up(base)
                     names: list[str] = []
                     if args.kind == "existing":
                         assert args.database == "postgresql", "--kind existing: PostgreSQL only"
