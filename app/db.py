@@ -108,7 +108,8 @@ _engine: Engine | None = None
 _outside: tuple[Engine, Engine] | None = None
 # The app engine's write variant (`_write_engine`), with the engine it was made from.
 _writes: tuple[Engine, Engine] | None = None
-_outside_lock = threading.Lock()
+# Guards both engines derived from the app engine above.
+_engines_lock = threading.Lock()
 
 
 def get_engine() -> Engine:
@@ -122,7 +123,7 @@ def set_engine(engine: Engine | None) -> None:
     """Point the app at another engine (tests, CLI --database)."""
     global _engine, _outside
     _engine = engine
-    with _outside_lock:
+    with _engines_lock:
         if _outside is not None and _outside[0] is not engine:
             # Its connections would keep the old database busy (a test's DROP DATABASE).
             _outside[1].dispose()
@@ -141,7 +142,7 @@ def outside_engine() -> Engine:
     connection when the one it had turns out dead."""
     global _outside
     base = get_engine()
-    with _outside_lock:
+    with _engines_lock:
         if _outside is None or _outside[0] is not base:
             engine = create_engine(
                 base.url,
@@ -165,15 +166,18 @@ def run_outside(statement: Any, params: dict[str, Any]) -> Any:
     the statement runs once more on a new one; nothing of it had committed, or, if the
     server committed it just before the connection died, what it took (a position) stays
     unused, which decision 0109 allows."""
-    for attempt in (1, 2):
-        try:
-            with outside_engine().connect() as outside:
-                result = outside.execute(statement, params)
-                return result.first() if result.returns_rows else None
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _run_outside_once(statement, params)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return _run_outside_once(statement, params)
+
+
+def _run_outside_once(statement: Any, params: dict[str, Any]) -> Any:
+    with outside_engine().connect() as outside:
+        result = outside.execute(statement, params)
+        return result.first() if result.returns_rows else None
 
 
 def open_session(*, write: bool = False) -> Session:
@@ -188,7 +192,7 @@ def _write_engine() -> Engine:
     """The app engine with the write option (SQLite's BEGIN IMMEDIATE) on every connection."""
     global _writes
     base = get_engine()
-    with _outside_lock:
+    with _engines_lock:
         if _writes is None or _writes[0] is not base:
             _writes = (base, base.execution_options(**WRITE_OPTIONS))
         return _writes[1]
