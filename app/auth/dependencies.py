@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from app.auth import service
 from app.auth.models import Role
@@ -30,12 +31,19 @@ def _record_use(token_id: int) -> None:
         logger.warning("token use not recorded: %s", type(exc).__name__)
 
 
-def optional_principal(
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def principal_from(
+    session: Session,
+    *,
     request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: HTTPAuthorizationCredentials | None,
     background: BackgroundTasks,
 ) -> Principal | None:
+    """The caller's principal, None without a token; 401 for a malformed or unknown one. The
+    one home of authentication: the dependencies below, and routes that read it in their own
+    thread hand-off (`db.run_in_transaction`)."""
     if credentials is None:
         if request.headers.get("authorization"):
             raise Unauthorized(
@@ -51,14 +59,24 @@ def optional_principal(
     return principal
 
 
+def optional_principal(
+    request: Request, session: SessionDep, credentials: Bearer, background: BackgroundTasks
+) -> Principal | None:
+    return principal_from(session, request=request, credentials=credentials, background=background)
+
+
+def require_coordinator(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthorized("this endpoint needs a coordinator or admin token", headers=_CHALLENGE)
+    return principal
+
+
 # The role checks below read nothing: `async def` runs them on the event loop, where a plain
 # `def` dependency costs a hand-off to the thread pool and back for every request.
 async def coordinator(
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
-    if principal is None:
-        raise Unauthorized("this endpoint needs a coordinator or admin token", headers=_CHALLENGE)
-    return principal
+    return require_coordinator(principal)
 
 
 async def admin(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:

@@ -2,12 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
-from app.auth.dependencies import CoordinatorUser
-from app.db import SessionDep
-from app.letters.dependencies import ManagedLetter, VisibleLetter
+from app.auth.dependencies import Bearer, CoordinatorUser, principal_from, require_coordinator
+from app.db import SessionDep, run_in_transaction
+from app.letters import service as letters
+from app.letters.dependencies import ManagedLetter, SlugPath, VisibleLetter
 from app.signatures import counting, service
 from app.signatures.schemas import (
     SignatoriesPublic,
@@ -44,17 +46,28 @@ LangQuery = Annotated[
         200: {"model": SignResponse, "description": "Already signed, or a replayed request"}
     },
 )
-def sign_letter(
+async def sign_letter(
+    slug: SlugPath,
     data: SignatureCreate,
-    letter: ManagedLetter,
-    session: SessionDep,
-    principal: CoordinatorUser,
+    request: Request,
+    credentials: Bearer,
+    background: BackgroundTasks,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Sign the letter for an organisation (resolved by name or given by id) or anonymously."""
-    signed = service.sign(
-        session, letter=letter, data=data, principal=principal, idempotency_key=idempotency_key
-    )
+
+    # The token, the letter and the signature in one hand-off to the thread pool (decision
+    # 0121): the same checks, in the same order, as CoordinatorUser and ManagedLetter.
+    def work(session: Session) -> service.Signed:
+        principal = require_coordinator(
+            principal_from(session, request=request, credentials=credentials, background=background)
+        )
+        letter = letters.get_managed(session, slug=slug, principal=principal)
+        return service.sign(
+            session, letter=letter, data=data, principal=principal, idempotency_key=idempotency_key
+        )
+
+    signed = await run_in_transaction(request, work)
     return JSONResponse(signed.body, status_code=201 if signed.created else 200)
 
 
