@@ -54,3 +54,6 @@ class RegistryState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = Field(default=0)
+    # Moved by every admin verdict that records name negatives (learned.record_different):
+    # each worker keeps the negatives in memory and reloads them when this number moves.
+    negatives: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

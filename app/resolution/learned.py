@@ -9,21 +9,24 @@ Negative: a `different` verdict on a pair is also recorded per spelling: each na
 side becomes a `NameNegative` of the other. The resolver never links a query to an
 organisation that refuses every one of its spellings, and leaves it out of the candidates
 (so the pair is never queued again); an organisation refusing only some of them is never
-linked without review. No score overrides it. The negatives are read from the database by
-every resolve that has a candidate (one indexed query on the query's own spellings), so every
-worker obeys a verdict from its commit on. Whether it is read depends only on organisations
+linked without review. No score overrides it. Every worker keeps the negatives in memory, as
+of the number `RegistryState.negatives` that each verdict moves; every resolve reads that number
+with the registry version (one round trip it makes anyway) and a worker behind it reloads the
+table, so every worker obeys a verdict from its commit on (decision 0121). Whether it is read depends only on organisations
 the caller may see (hidden ones are never candidates, registry.view), and the query itself
 only on the query's spellings; and only names the public may see become negatives, so a
 refusal never tells of an organisation hidden from the caller.
 """
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import true, update
 from sqlmodel import Session, col, select
 
-from app.organisations.models import OrganisationName
+from app.organisations.models import OrganisationName, RegistryState
 from app.resolution import registry
 from app.resolution.index import OrgEntry
 from app.resolution.models import NameNegative
@@ -61,7 +64,63 @@ def record_different(session: Session, *, a: int, b: int, actor: str) -> int:
                 session.add(NameNegative(organisation_id=target, normalised=spelling, actor=actor))
                 added += 1
     session.flush()
+    if added:
+        # Every worker reloads its copy when it next reads this number (refusals).
+        session.execute(_MOVED)
+        session.info[registry.NEGATIVES_WRITTEN] = True
     return added
+
+
+_MOVED = (
+    update(RegistryState)
+    .where(col(RegistryState.id) == 1)
+    .values(negatives=RegistryState.negatives + 1)
+)
+# The whole table with the number it is at, in one statement (so one snapshot).
+_TABLE = (
+    select(RegistryState.negatives, NameNegative.organisation_id, NameNegative.normalised)
+    .select_from(RegistryState)
+    .outerjoin(NameNegative, true())
+    .where(col(RegistryState.id) == 1)
+)
+
+
+class _Table:
+    """This process's copy of every name negative (spelling → organisation ids) and the
+    `RegistryState.negatives` number it is at. The table holds admin verdicts only: small."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.number = -1
+        self.by_spelling: dict[str, tuple[int, ...]] = {}
+
+    def at(self, session: Session, *, number: int) -> dict[str, tuple[int, ...]]:
+        """The negatives as of `number` or later. A copy at another number is reloaded: behind
+        it, a verdict came since; ahead of it, this transaction read the number just before
+        another thread of this worker reloaded (rare: verdicts are), or the database went
+        back (restored)."""
+        with self.lock:
+            if self.number == number:
+                return self.by_spelling
+        rows = session.execute(_TABLE).all()
+        loaded = int(rows[0][0]) if rows else number
+        by_spelling: dict[str, list[int]] = defaultdict(list)
+        for _, organisation_id, spelling in rows:
+            if organisation_id is not None:
+                by_spelling[spelling].append(int(organisation_id))
+        table = {spelling: tuple(ids) for spelling, ids in by_spelling.items()}
+        with self.lock:
+            self.number, self.by_spelling = int(loaded), table
+        return table
+
+
+_table = _Table()
+
+
+def reset_cache() -> None:
+    """Forget this process's copy (tests that wipe the database)."""
+    global _table
+    _table = _Table()
 
 
 @dataclass
@@ -99,10 +158,20 @@ def _own_spellings(entry: OrgEntry) -> frozenset[str]:
 
 
 def refusals(session: Session, *, keys: Sequence[NameKey]) -> Refusals:
+    """What the negatives say of these spellings: from this process's copy when the
+    transaction read the negatives' number (every resolve does, registry.view), from the
+    database otherwise, or when this transaction recorded some itself (not committed yet)."""
     query = spellings(keys)
     if not query:
         return Refusals()
     found: dict[int, set[str]] = defaultdict(set)
+    number = session.info.get(registry.NEGATIVES_SEEN)
+    if number is not None and not session.info.get(registry.NEGATIVES_WRITTEN):
+        table = _table.at(session, number=int(number))
+        for spelling in query:
+            for organisation_id in table.get(spelling, ()):
+                found[organisation_id].add(spelling)
+        return Refusals(query, dict(found))
     rows = session.exec(
         select(NameNegative.organisation_id, NameNegative.normalised).where(
             col(NameNegative.normalised).in_(sorted(query))

@@ -80,7 +80,15 @@ _FRESH = "registry_fresh_version"
 # (version, what this transaction's organisations are at it): applied to this process's
 # shared indexes after commit when they were at the version just before (_advance_in_place).
 _ADVANCE = "registry_advance"
+# The name negatives' number (RegistryState.negatives) this transaction read with the registry
+# version, for learned.refusals.
+NEGATIVES_SEEN = "registry_negatives_seen"
+# This transaction recorded name negatives (learned.record_different): not committed yet, so
+# never read from or into a worker's copy.
+NEGATIVES_WRITTEN = "registry_negatives_written"
 _TRANSACTION_KEYS = (
+    NEGATIVES_SEEN,
+    NEGATIVES_WRITTEN,
     PENDING,
     _OVERLAY,
     _SYNCED,
@@ -106,6 +114,7 @@ _NAME = OrganisationName.__table__  # type: ignore[attr-defined]
 _SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
 _LETTER = Letter.__table__  # type: ignore[attr-defined]
 _VERSION = select(RegistryState.version).where(RegistryState.id == 1)
+_VERSIONS = select(RegistryState.version, RegistryState.negatives).where(RegistryState.id == 1)
 # Built once: an import runs these thousands of times, and building a statement costs about
 # as much as SQLite executing it.
 _BUMP_IF_PENDING = text(
@@ -339,11 +348,20 @@ def claim(session: Session, *, names: Sequence[str] = (), bulk: bool = False) ->
             )
             held.update(wanted)
     synced = session.info.get(_SYNCED)
-    current = int(session.exec(_VERSION).first() or 0)
+    current = _read_versions(session)
     # Read after the locks: the resolve that follows (when the registry moved) needs no
     # second read.
     session.info[_FRESH] = current
     return synced is None or current != int(synced)
+
+
+def _read_versions(session: Session) -> int:
+    """The committed registry version; the name negatives' number read with it, in the same
+    round trip, is left for learned.refusals (NEGATIVES_SEEN)."""
+    row = session.execute(_VERSIONS).first()
+    version, negatives = (0, 0) if row is None else (int(row[0]), int(row[1]))
+    session.info[NEGATIVES_SEEN] = negatives
+    return version
 
 
 def touch(session: Session, *, organisations: Iterable[Organisation]) -> None:
@@ -718,7 +736,7 @@ def _sync(session: Session) -> tuple[Index, _Overlay | None]:
     """The shared public index at the latest committed version, plus this transaction's own
     changes."""
     fresh = session.info.pop(_FRESH, None)
-    version = int(fresh if fresh is not None else session.exec(_VERSION).first() or 0)
+    version = int(fresh) if fresh is not None else _read_versions(session)
     shared = _advance_shared(session, committed=version)
     session.info[_SYNCED] = version
     return shared, _own(session)

@@ -80,6 +80,7 @@ class Ambiguous(Conflict):
 def reset_cache() -> None:
     """Forget the in-process registry (tests that wipe the database call this)."""
     registry.reset_cache()
+    learned.reset_cache()
 
 
 def warm(session: Session) -> int:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from app.db import open_session
 from app.resolution import queue, registry
@@ -158,3 +160,52 @@ def test_a_different_verdict_on_a_hidden_organisation_teaches_nothing_public(
         f"{API}/organisations/match", params={"name": "Tibet Justice Network"}, headers=coordinator
     ).json()
     assert after == before
+
+
+def test_a_worker_holding_the_negatives_obeys_a_later_verdict_and_reads_them_once(
+    client: TestClient, admin_headers: dict[str, str], make_letter, make_token, engine: Engine
+) -> None:
+    """Each worker keeps the negatives in memory (decision 0121): one holding them from
+    before a verdict obeys it from the verdict's commit on, and a resolve reads the table
+    only when the negatives' number moved."""
+    letters(client, admin_headers, make_letter, "one")
+    watch = sign(client, admin_headers, "one", "Tibet Justice Center")["organisation_id"]
+    with open_session(write=True) as session:
+        other = registry.create(session, names=parse_names(name="Tibet Justice Centre"))
+        session.commit()
+    coordinator = bearer(make_token, "one")
+
+    def match(name: str) -> list[int]:
+        answer = client.get(
+            f"{API}/organisations/match", params={"name": name}, headers=coordinator
+        )
+        assert answer.status_code == 200, answer.text
+        return [c["organisation_id"] for c in answer.json()]
+
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "name_negative" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        # This process now holds the negatives (none yet); a second resolve reads no table.
+        assert watch in match("The Tibet Justice Centre")
+        loaded = len(reads)
+        assert watch in match("The Tibet Justice Centre")
+        assert len(reads) == loaded
+        judged = client.post(
+            f"{API}/admin/judgements",
+            json={"organisation_ids": [watch, other], "verdict": "different"},
+            headers=admin_headers,
+        )
+        assert judged.status_code == 201, judged.text
+        # Not reset: the copy from before the verdict is what this worker holds.
+        assert watch not in match("Tibet Justice Centre")
+        after = len(reads)
+        assert after > loaded
+        assert watch not in match("Tibet Justice Centre")
+        assert len(reads) == after
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
