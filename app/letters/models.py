@@ -65,6 +65,9 @@ class Letter(SQLModel, table=True):
     # signer takes the next one in the same statement that takes the letter's row lock, so
     # that lock is held for one statement and COMMIT (docs/decisions/0109).
     last_position: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # How many webhook subscriptions the letter has (app/webhooks): a signer of a letter with
+    # none reads no subscriptions (decision 0121).
+    webhooks: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Organisations may sign for themselves through the letter's public form (app/selfsign);
     # whether self-signatures a coordinator has not verified count publicly; whether a signer
     # may still withdraw once the letter is closed.
