@@ -135,6 +135,10 @@ _INSERT_ORGANISATION = (
     .returning(_ORGANISATION.c.id)
 )
 _INSERT_NAMES = insert(_NAME)
+_CLAIM_BUCKETS = text(
+    "SELECT pg_advisory_xact_lock(:space, bucket)"
+    " FROM unnest(CAST(:buckets AS integer[])) AS bucket"
+)
 
 
 class _Shared:
@@ -339,13 +343,7 @@ def claim(session: Session, *, names: Sequence[str] = (), bulk: bool = False) ->
         else:
             wanted = [b for b in _buckets(names) if b not in held]
         if wanted:
-            session.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(:space, bucket)"
-                    " FROM unnest(CAST(:buckets AS integer[])) AS bucket"
-                ),
-                {"space": _LOCK_SPACE, "buckets": wanted},
-            )
+            session.execute(_CLAIM_BUCKETS, {"space": _LOCK_SPACE, "buckets": wanted})
             held.update(wanted)
     synced = session.info.get(_SYNCED)
     current = _read_versions(session)

@@ -59,6 +59,9 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(:cls, :id)")  # built once: every signer
+
+
 def share_letter(session: Session, *, letter: Letter) -> None:
     """Keep whole-letter writers (imports, merges, withdrawals: `lock_letter`) out while this
     signature is prepared, without excluding other signers (decision 0087).
@@ -68,10 +71,7 @@ def share_letter(session: Session, *, letter: Letter) -> None:
     of signers (a FOR KEY SHARE row lock would let every new signer in ahead of it). SQLite:
     BEGIN IMMEDIATE already holds the database's write lock."""
     if _is_postgresql(session):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock_shared(:cls, :id)"),
-            {"cls": LETTER_LOCK_CLASS, "id": letter.id},
-        )
+        session.execute(_SHARED_LOCK, {"cls": LETTER_LOCK_CLASS, "id": letter.id})
 
 
 def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
