@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
+import anyio
 from fastapi import APIRouter, FastAPI, Response
 from pydantic import BaseModel
 
@@ -31,6 +32,7 @@ from app.pages.router import router as home_router
 from app.resolution import service as resolution_service
 from app.selfsign.router import router as selfsign_router
 from app.selfsign.web import router as selfsign_page_router
+from app.signatures import counting
 from app.signatures.router import router as signatures_router
 from app.webhooks import service as webhooks
 from app.webhooks.router import router as webhooks_router
@@ -61,6 +63,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     webhooks.start()
     with held_by_server(get_engine().url.render_as_string(hide_password=False)):
         yield
+    # Letters signed in the last moments still have their revision moved for other workers.
+    await anyio.to_thread.run_sync(counting.settle_bumps)
 
 
 health_router = APIRouter(tags=["health"])

@@ -19,6 +19,7 @@ from app.organisations.models import RegistryState
 from app.resolution import registry
 from app.resolution import service as identity
 from app.resolution.visibility import Viewer
+from app.signatures import counting
 from tests.factories import post_signature
 
 ADMIN = Viewer(Principal(role=Role.admin, token_id=None))
@@ -134,7 +135,9 @@ def test_a_signature_for_a_new_organisation_costs_few_statements(
     assert not any("UPDATE letter" in s for s in statements), statements
     assert not any(s.startswith("SELECT organisation.id, organisation.kind") for s in statements)
     # ...which is moved outside it, by two statements that each commit at once: the position,
-    # then, after the signature's COMMIT, the revision that tells other workers' caches.
+    # then, after the signature's COMMIT, the revision that tells other workers' caches (by
+    # the process's bumper, a moment later: decision 0121).
+    counting.settle_bumps()
     assert len(outside) == 2, outside
     assert "last_position=(letter.last_position" in outside[0], outside
     assert "revision=(letter.revision" in outside[1] and "last_position" not in outside[1]
@@ -292,3 +295,44 @@ def test_a_statement_outside_runs_again_on_a_new_connection_when_its_own_died(
     # Not a retry loop for every error: a statement that fails by itself fails.
     with pytest.raises(Exception, match="division by zero"):
         db.run_outside(text("SELECT 1 / 0"), {})
+
+
+@pytest.mark.postgresql_only
+def test_signatures_committed_together_move_the_letter_once_after_them(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    make_letter: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The revision that tells other workers' caches is moved by one statement for the
+    signatures a worker committed meanwhile, after all of them (decision 0121)."""
+    make_letter(admin_headers, "bumped")
+    sign(client, admin_headers, "bumped", "First Bumped Network")
+    counting.settle_bumps()
+    monkeypatch.setattr(counting, "BUMP_AFTER", 2.0)
+    moved: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement = " ".join(str(args[2]).split())
+        if "revision=(letter.revision" in statement and "last_position" not in statement:
+            moved.append(statement)
+
+    def revision() -> int:
+        with engine.connect() as conn:
+            return int(
+                conn.exec_driver_sql(
+                    "SELECT revision FROM letter WHERE slug = 'bumped'"
+                ).scalar_one()
+            )
+
+    event.listen(db.outside_engine(), "before_cursor_execute", record)
+    try:
+        for n in range(3):
+            sign(client, admin_headers, "bumped", f"Bumped Signer Network {n}")
+        after_commits = revision()
+        counting.settle_bumps()
+    finally:
+        event.remove(db.outside_engine(), "before_cursor_execute", record)
+    assert revision() > after_commits
+    assert 1 <= len(moved) < 3, moved
