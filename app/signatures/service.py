@@ -482,7 +482,6 @@ def sign(
 
     Concurrent signers of one letter run side by side until `_finish`, the one short
     serialised step (decisions 0087, 0109)."""
-    request_hash = _request_hash(data)
     share_letter(session, letter=letter)
     record = None
     if idempotency_key is not None:
@@ -491,7 +490,7 @@ def sign(
             principal=principal,
             letter=letter,
             key=idempotency_key,
-            request_hash=request_hash,
+            request_hash=_request_hash(data),
         )
         if replay is not None:
             return replay
