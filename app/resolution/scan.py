@@ -11,7 +11,9 @@ word (not an acronym's) are scored when their names are alike at C speed (rapidf
 person would glance): the scorer could not lift the others to the review line. Names alike
 but for one word (reordered, or one letter apart) meet whatever their words' rarity
 (`_near`, decision 0111). A cheap upper bound of the score (bound.ScoreBound) skips each
-direction that cannot reach it. Names a letter apart that the rules score below the review
+direction that cannot reach it, or the other direction's score: organisations sharing an
+acronym, all met with each other, are mostly settled by one direction (the shared acronym's
+bound), and a worker scores each acronym against a name once (decision 0120). Names a letter apart that the rules score below the review
 line are lifted to it, for a person to look at (near misses, decision 0112). The full scan
 is a batch job: it blocks and scores in forked worker processes; queue.pairs_of refreshes a
 few organisations through `blocked`, the same rules.
