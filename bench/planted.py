@@ -14,8 +14,10 @@ after each run.
 import argparse
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -28,8 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(organisations: int, workers: int) -> dict[str, Any]:
-    """The scan with whichever `app` is first on sys.path (see `main`)."""
+def measure(organisations: int, workers: int, pairs_out: Path | None = None) -> dict[str, Any]:
+    """The scan with whichever `app` is first on sys.path (see `main`); with `pairs_out`, every
+    pair at the review line is written there (pickled (a, b, score, reasons), sorted), for
+    `compare`."""
     from app.resolution.index import Index
     from app.resolution.registry import Layer, View
     from app.resolution.scan import scan
@@ -53,6 +57,9 @@ def measure(organisations: int, workers: int) -> dict[str, Any]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     forked = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     queued = {(p.a, p.b) for p in pairs}
+    if pairs_out is not None:
+        with pairs_out.open("wb") as handle:
+            pickle.dump(sorted((p.a, p.b, p.score, p.reasons) for p in pairs), handle)
     kinds: dict[str, list[int]] = {}
     for pair, kind in admin.PLANTED.items():
         hits = kinds.setdefault(kind, [0, 0])
@@ -92,9 +99,11 @@ def previous_app(revision: str) -> Iterator[Path]:
         yield Path(directory)
 
 
-def run(app_root: Path, organisations: int, workers: int) -> dict[str, Any]:
+def run(app_root: Path, organisations: int, workers: int, pairs_out: Path | None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--measure", str(organisations)]
     command += ["--app-root", str(app_root), "--workers", str(workers)]
+    if pairs_out is not None:
+        command += ["--pairs-out", str(pairs_out)]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
     return result
@@ -122,26 +131,70 @@ def show(label: str, result: dict[str, Any]) -> None:
             print(f"{'':>21}{example}")
 
 
+def compare(before: Path, after: Path) -> bool:
+    """Whether two scans stored the same pairs with the same scores and reasons; prints how
+    they differ (the queue's pairs must not move when only the scan's speed changes)."""
+    with before.open("rb") as handle:
+        old = {(a, b): (score, reasons) for a, b, score, reasons in pickle.load(handle)}
+    with after.open("rb") as handle:
+        new = {(a, b): (score, reasons) for a, b, score, reasons in pickle.load(handle)}
+    lost = sorted(old.keys() - new.keys())
+    gained = sorted(new.keys() - old.keys())
+    rescored = sorted(k for k in old.keys() & new.keys() if old[k][0] != new[k][0])
+    explained = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
+    same = not (lost or gained or explained)
+    print(
+        f"{'':>19} {before.name} → {after.name}: {len(old):,} → {len(new):,} pairs; "
+        f"lost {len(lost):,}, gained {len(gained):,}, score changed {len(rescored):,}, "
+        f"reasons changed {len(explained) - len(rescored):,}: "
+        + ("IDENTICAL" if same else f"DIFFERENT, e.g. {(lost + gained + explained)[:5]}"),
+        flush=True,
+    )
+    return same
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orgs", type=int, nargs="+", default=[100_000, 300_000])
     parser.add_argument("--previous", default="main", help="git revision; '' to skip")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--pairs",
+        type=Path,
+        help="keep each run's pairs in this directory ({label}-{orgs}.pickle) and compare a "
+        "size's runs with each other and with a `--baseline` directory's",
+    )
+    parser.add_argument("--baseline", type=Path, help="a `--pairs` directory of an earlier run")
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pairs-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--app-root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
         sys.path.insert(0, str(args.app_root))
-        print(json.dumps(measure(args.measure, args.workers)))
+        print(json.dumps(measure(args.measure, args.workers, args.pairs_out)))
         return
     print(f"previous = {args.previous or '-'}, {args.workers} worker processes", flush=True)
     with contextlib.ExitStack() as stack:
         roots = {"this": ROOT}
         if args.previous:
             roots = {"previous": stack.enter_context(previous_app(args.previous))} | roots
+        if args.pairs is not None:
+            args.pairs.mkdir(parents=True, exist_ok=True)
         for organisations in args.orgs:
+            kept: list[Path] = []
             for label, app_root in roots.items():
-                show(label, run(app_root, organisations, args.workers))
+                out = None if args.pairs is None else args.pairs / f"{label}-{organisations}.pickle"
+                show(label, run(app_root, organisations, args.workers, out))
+                if out is not None:
+                    kept.append(out)
+            if args.baseline is not None and args.pairs is not None:
+                earlier = args.baseline / f"previous-{organisations}.pickle"
+                if not earlier.exists():
+                    earlier = args.baseline / f"this-{organisations}.pickle"
+                if earlier.exists():
+                    kept.insert(0, earlier)
+            for before, after in itertools.pairwise(kept):
+                compare(before, after)
 
 
 if __name__ == "__main__":

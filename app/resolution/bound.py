@@ -16,6 +16,7 @@ from app.resolution.rules import (
     pair_bound,
     place_bound,
     registrable_domain,
+    shared_acronym_bound,
     website_bound,
 )
 
@@ -29,7 +30,11 @@ class ScoreBound:
     to the real score; only the same website domain raises a score. The other rules (word
     order, added body words, names that identify nothing, contradicting and shared acronyms)
     only lower it. With `near_misses` (score_organisation's), a pair a letter apart is bounded
-    at least at the review line (rules.near_miss_bound)."""
+    at least at the review line (rules.near_miss_bound).
+
+    `bounds` also gives the bound with rules.shared_acronym_bound: the duplicate scan meets
+    every pair of the organisations that share an acronym, and bounds each direction by it so
+    as to score one direction of such a pair, not both. The resolver keeps the bound it had."""
 
     def __init__(
         self,
@@ -41,6 +46,8 @@ class ScoreBound:
     ) -> None:
         self._near_misses = near_misses
         self._query = [(q, alignable_words(q)) for q in query]
+        self._keys = query
+        self._acronyms = any(q.is_acronym for q in query)
         self._domain = registrable_domain(website)
         self._country = country.upper() if country else None
         self._places = frozenset().union(*(q.discriminators for q in query))
@@ -53,12 +60,27 @@ class ScoreBound:
         website: str | None = None,
         country: str | None = None,
     ) -> float:
+        return self.bounds(names, website=website, country=country)[0]
+
+    def bounds(
+        self,
+        names: Sequence[NameKey],
+        *,
+        website: str | None = None,
+        country: str | None = None,
+        shared_acronyms: bool = False,
+    ) -> tuple[float, float]:
+        """The bound, and (with `shared_acronyms`) the bound of the rules up to the shared
+        acronym's (never above the first: the caps that follow only lower both alike)."""
         if not self._query or not names:
-            return 0.0
+            return 0.0, 0.0
         domain = registrable_domain(website) if self._domain else None
         if self._domain and self._domain == domain:
-            return 100.0  # website_bound: no other bound can lower it
+            return 100.0, 100.0  # website_bound: no other bound can lower it
+        shared_acronyms = shared_acronyms and self._acronyms
         bound = 0.0
+        # The bound of the pairs neither of whose names is an acronym (shared_acronym_bound).
+        long_bound = 0.0
         for r in names:
             r_words = alignable_words(r)
             for q, q_words in self._query:
@@ -66,8 +88,19 @@ class ScoreBound:
                 if self._near_misses:
                     pair = near_miss_bound(pair, q, r)
                 bound = max(bound, pair)
-                if bound >= 100.0:
-                    return bound
+                if not (q.is_acronym or r.is_acronym):
+                    long_bound = max(long_bound, pair)
+                if bound >= 100.0 and not shared_acronyms:
+                    return bound, bound
+        if not shared_acronyms:
+            capped = bound
+        else:
+            capped = shared_acronym_bound(
+                bound, query=self._keys, names=names, long_bound=long_bound
+            )
+        if bound >= 100.0:
+            # A pair may have consumed places (acronyms, the same letters): no place bound.
+            return bound, capped
         bound = place_bound(
             bound,
             query_places=self._places,
@@ -75,6 +108,10 @@ class ScoreBound:
             names=names,
             country=country,
         )
-        bound = website_bound(bound, query_domain=self._domain, domain=domain)
-        bound = country_bound(bound, query_country=self._country, country=country)
-        return max(0.0, bound)
+        capped = min(capped, bound)
+        bounds = []
+        for value in (bound, capped):
+            value = website_bound(value, query_domain=self._domain, domain=domain)
+            value = country_bound(value, query_country=self._country, country=country)
+            bounds.append(max(0.0, value))
+        return bounds[0], bounds[1]

@@ -781,6 +781,31 @@ def shared_acronym_rule(
     return score
 
 
+def shared_acronym_bound(
+    bound: float,
+    *,
+    query: Sequence[NameKey],
+    names: Sequence[NameKey],
+    long_bound: float,
+) -> float:
+    """Upper bound of shared_acronym_rule: 85 when the rule is sure to cap. The best pair is
+    the first of score_organisation's order scoring (100, exact), i.e. the first pair of equal
+    names that both identify (score_pair caps the others at 75); when its query name is an
+    acronym, the query has a long name (not CJK) and `long_bound`, an upper bound of every
+    pair of names neither of which is an acronym (pair_bound), is below LINK, the rule caps
+    the score at 85. The rules after it only lower a score, but for the same website, which
+    ScoreBound bounds at 100 before it comes here."""
+    if bound <= 85.0 or long_bound >= LINK:
+        return bound
+    if not any(not q.is_acronym and not q.cjk for q in query):
+        return bound
+    for q in query:
+        for r in names:
+            if q.norm and q.norm == r.norm and q.identifying and r.identifying:
+                return min(bound, 85.0) if q.is_acronym else bound
+    return bound
+
+
 def contradicting_acronym_rule(
     score: float,
     reasons: list[str],

@@ -11,7 +11,9 @@ word (not an acronym's) are scored when their names are alike at C speed (rapidf
 person would glance): the scorer could not lift the others to the review line. Names alike
 but for one word (reordered, or one letter apart) meet whatever their words' rarity
 (`_near`, decision 0111). A cheap upper bound of the score (bound.ScoreBound) skips each
-direction that cannot reach it. Names a letter apart that the rules score below the review
+direction that cannot reach it, or the other direction's score: organisations sharing an
+acronym, all met with each other, are mostly settled by one direction (the shared acronym's
+bound), and a worker scores each acronym against a name once (decision 0120). Names a letter apart that the rules score below the review
 line are lifted to it, for a person to look at (near misses, decision 0112). The full scan
 is a batch job: it blocks and scores in forked worker processes; queue.pairs_of refreshes a
 few organisations through `blocked`, the same rules.
@@ -31,7 +33,7 @@ from app.resolution.index import OrgEntry
 from app.resolution.keys import query_keys, whole_name_key
 from app.resolution.normalise import NameKey
 from app.resolution.registry import View
-from app.resolution.rules import registrable_domain
+from app.resolution.rules import PairScore, registrable_domain
 from app.resolution.scoring import OrgScore, score_organisation
 
 MIN_SCORE = REVIEW
@@ -322,17 +324,22 @@ def score_pair(
     *,
     minimum: float = 0.0,
     bounds: "_Bounds | None" = None,
+    acronym_pairs: dict[tuple[NameKey, NameKey], PairScore] | None = None,
 ) -> tuple[float, list[str]]:
     """Symmetric score of two registered organisations (the larger of both directions), as
     the queue scores them: names a letter apart reach the review line and no further
     (score_organisation's `near_misses`, decision 0112), which the resolver never asks for.
     With `bounds`, a direction whose upper bound can reach neither `minimum` nor the other
-    direction's score is not scored: the result is the same."""
+    direction's score is not scored: the result is the same. `acronym_pairs`:
+    score_organisation's, for a batch of pairs of one view."""
     directions = [(a, b), (b, a)]
     limits = [100.0, 100.0]
     if bounds is not None:
-        limits = [bounds(query, other) for query, other in directions]
-        if limits[1] > limits[0]:
+        both = [bounds(query, other) for query, other in directions]
+        # The order is the plain bounds' (as before the shared acronym's bound): of two
+        # directions scoring alike, the first gives the reasons.
+        limits = [capped for _, capped in both]
+        if both[1][0] > both[0][0]:
             directions.reverse()
             limits.reverse()
     best: OrgScore | None = None
@@ -348,6 +355,7 @@ def score_pair(
             query_country=query.country,
             country=other.country,
             near_misses=True,
+            acronym_pairs=acronym_pairs,
         )
         if best is None or scored.score > best.score:
             best = scored
@@ -355,18 +363,21 @@ def score_pair(
 
 
 class _Bounds:
-    """Upper bounds of score_organisation, one ScoreBound per querying organisation."""
+    """Upper bounds of score_organisation, one ScoreBound per querying organisation: the
+    bound, and the bound with the shared acronym's (ScoreBound.bounds)."""
 
     def __init__(self) -> None:
         self._bounds: dict[int, ScoreBound] = {}
 
-    def __call__(self, query: OrgEntry, other: OrgEntry) -> float:
+    def __call__(self, query: OrgEntry, other: OrgEntry) -> tuple[float, float]:
         bound = self._bounds.get(query.organisation_id)
         if bound is None:
             bound = self._bounds[query.organisation_id] = ScoreBound(
                 query.names, website=query.website, country=query.country, near_misses=True
             )
-        return bound(other.names, website=other.website, country=other.country)
+        return bound.bounds(
+            other.names, website=other.website, country=other.country, shared_acronyms=True
+        )
 
 
 # What the worker processes of one full scan read: set before they are forked (copy on write:
@@ -374,6 +385,10 @@ class _Bounds:
 _FORKED: tuple[View, dict[int, OrgEntry], dict[str, list[int]], float] | None = None
 # Organisations (blocking) and pairs (scoring) per task of a worker process.
 _CHUNK = 2000
+# Name pairs with an acronym a worker process has scored (score_organisation's
+# `acronym_pairs`), for the pairs of its next tasks: one full scan's, forgotten past this many.
+_ACRONYM_PAIRS: dict[tuple[NameKey, NameKey], PairScore] = {}
+_MAX_ACRONYM_PAIRS = 500_000
 
 
 def _meet(organisation_ids: list[int]) -> set[int]:
@@ -400,11 +415,18 @@ def _score(keys: list[int]) -> list[tuple[int, int, float, list[str]]]:
     assert _FORKED is not None
     seen, entries, _, min_score = _FORKED
     bounds = _Bounds()
+    if len(_ACRONYM_PAIRS) > _MAX_ACRONYM_PAIRS:
+        _ACRONYM_PAIRS.clear()
     scored = []
     for key in keys:
         low, high = key >> 32, key & 0xFFFFFFFF
         score, reasons = score_pair(
-            seen, entries[low], entries[high], minimum=min_score, bounds=bounds
+            seen,
+            entries[low],
+            entries[high],
+            minimum=min_score,
+            bounds=bounds,
+            acronym_pairs=_ACRONYM_PAIRS,
         )
         if score >= min_score:
             scored.append((low, high, round(score, 1), reasons))
@@ -452,6 +474,7 @@ def scan(
                 progress(min(done * _CHUNK, len(keys)), len(keys))
     finally:
         _FORKED = None
+        _ACRONYM_PAIRS.clear()
         if pool is not None:
             pool.terminate()
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))

@@ -50,6 +50,7 @@ def score_organisation(
     query_country: str | None = None,
     country: str | None = None,
     near_misses: bool = False,
+    acronym_pairs: dict[tuple[NameKey, NameKey], PairScore] | None = None,
 ) -> OrgScore:
     """Submitted names (`query`) against all names of one registered organisation: the best
     pair of names (rules.score_pair), then the rules over all names of both sides, in this
@@ -58,10 +59,28 @@ def score_organisation(
     `near_misses`: a score below the review line is lifted to it, never further, when a pair
     of names a letter apart (rules.near_miss_rule) takes it there through the same rules. Only
     the duplicate queue asks for it (scan.score_pair); the resolver never does, so that a near
-    miss can send a pair to a person but never move what signing decides."""
+    miss can send a pair to a person but never move what signing decides.
+
+    `acronym_pairs`: the pairs of names one of which is an acronym, scored before with the
+    same `rarity` (filled as it goes). The duplicate scan meets every organisation having an
+    acronym with every other having it, so it scores the same acronym against the same long
+    names again and again; equal keys score equally (rules.score_pair is pure) and a
+    PairScore is never changed once made."""
     if not query or not names:
         return OrgScore(0.0)
-    pairs = [score_pair(q, r, rarity=rarity) for q in query for r in names]
+    if acronym_pairs is None:
+        pairs = [score_pair(q, r, rarity=rarity) for q in query for r in names]
+    else:
+        pairs = []
+        for q in query:
+            for r in names:
+                if not (q.is_acronym or r.is_acronym):
+                    pairs.append(score_pair(q, r, rarity=rarity))
+                    continue
+                pair = acronym_pairs.get((q, r))
+                if pair is None:
+                    pair = acronym_pairs[q, r] = score_pair(q, r, rarity=rarity)
+                pairs.append(pair)
     over_all_names = partial(
         _over_all_names,
         query=query,
