@@ -1,6 +1,9 @@
 """Letters: create, read, update; who may see and manage them."""
 
-from sqlalchemy import ColumnElement, exists, func, true
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, bindparam, exists, func, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -48,20 +51,39 @@ def can_manage(session: Session, *, letter: Letter, principal: Principal | None)
     return letter.id in auth_service.granted_letter_ids(session, principal=principal)
 
 
-def _visible_to(session: Session, *, principal: Principal | None) -> ColumnElement[bool]:
-    """Which letters the caller may see, as SQL: non-drafts, and the drafts they manage.
+def _visibility(session: Session, *, principal: Principal | None) -> tuple[str, dict[str, Any]]:
+    """Which letters the caller may see: the kind of caller (`_visible`'s argument) and the
+    values of its parameters."""
+    if principal is None:
+        return "public", {}
+    if principal.is_admin:
+        return "admin", {}
+    granted = auth_service.granted_letter_ids(session, principal=principal)
+    return "coordinator", {"token_id": principal.token_id, "granted": sorted(granted) or [-1]}
+
+
+@lru_cache(maxsize=3)
+def _visible(kind: str) -> ColumnElement[bool]:
+    """Which letters a kind of caller may see, as SQL: non-drafts, and the drafts they manage
+    (parameters `token_id`, `granted`). Built once per kind: every signature reads its letter.
 
     The letter rows of drafts the caller may not see are never read, so that such a draft
     changes neither an answer nor how long it takes."""
-    if principal is None:
+    if kind == "public":
         return col(Letter.status) != LetterStatus.draft
-    if principal.is_admin:
+    if kind == "admin":
         return true()
-    granted = auth_service.granted_letter_ids(session, principal=principal)
     return (
         (col(Letter.status) != LetterStatus.draft)
-        | (col(Letter.created_by_token_id) == principal.token_id)
-        | col(Letter.id).in_(granted or {-1})
+        | (col(Letter.created_by_token_id) == bindparam("token_id"))
+        | col(Letter.id).in_(bindparam("granted", expanding=True))
+    )
+
+
+@lru_cache(maxsize=3)
+def _with_slug(kind: str) -> Any:
+    return select(Letter).where(
+        Letter.slug == bindparam("slug"), col(Letter.id) != bindparam("exclude"), _visible(kind)
     )
 
 
@@ -75,12 +97,9 @@ def _visible_with_slug(
     So a slug may name the caller's own draft, a published letter, and drafts of others that
     the caller manages (granted, or an admin): in that order.
     """
-    letters = session.exec(
-        select(Letter).where(
-            Letter.slug == slug,
-            col(Letter.id) != (exclude_id or 0),
-            _visible_to(session, principal=principal),
-        )
+    kind, params = _visibility(session, principal=principal)
+    letters: list[Letter] = list(
+        session.exec(_with_slug(kind), params={"slug": slug, "exclude": exclude_id or 0, **params})
     )
 
     def rank(letter: Letter) -> int:
@@ -364,7 +383,10 @@ def list_visible(
 ) -> tuple[paging.Page[Letter], int]:
     """One page of the letters the caller may see, newest first, and how many there are. Paged
     by rank (`paging.ranked`): a cursor made of letter ids would show where drafts sit."""
-    query = select(Letter).where(_visible_to(session, principal=principal))
+    kind, params = _visibility(session, principal=principal)
+    query = select(Letter).where(_visible(kind))
+    if params:
+        query = query.params(params)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(col(Letter.created_at).desc(), col(Letter.id).desc())
     page, _ = paging.ranked(session, ordered, limit=limit, cursor=cursor)
