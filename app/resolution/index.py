@@ -272,6 +272,11 @@ class Index:
             self._ascending.move_to_end(item)
         return ascending
 
+    def _filed_among(self, item: str | int, ids: set[int] | KeysView[int]) -> Iterable[int]:
+        """The ids of `ids` filed under `item` (a common key refining block()'s leaders; a
+        mapped index tests them in its file rather than decode the whole posting)."""
+        return _present(self._postings[item], ids)
+
     def _common_pool(self, items: Sequence[str | int]) -> list[int]:
         """The lowest _BUDGET ids filed under every one of `items` (common keys only)."""
         sets = [_as_set(self._postings[item]) for item in items]
@@ -386,8 +391,7 @@ class Index:
                 tail = None
                 for size, item in common:
                     weight = math.log(1.0 + total / size)
-                    posting = self._postings[item]
-                    for organisation_id in _present(posting, overlap.keys()):
+                    for organisation_id in self._filed_among(item, overlap.keys()):
                         overlap[organisation_id] += weight
         ranked = _best(overlap, bonuses, limit, tail=tail, tail_weight=tail_weight)
         if not ranked:

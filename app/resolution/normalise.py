@@ -93,6 +93,7 @@ _LEGAL_LETTERS = {
     ("o", "n", "g"): "ong",
     ("a", "s", "b", "l"): "asbl",
 }
+_LEGAL_LONGEST = max(map(len, _LEGAL_LETTERS))
 # Words that only number something: "(No. 1)", "Nr. 2", "(II)".
 _NUMBERING = frozenset(["no", "nr", "num", "number", "numero", "nummer", "n"])
 _NUMBER = re.compile(r"\d+(?:st|nd|rd|th|e|er|eme|o|a)?|[ivx]{1,5}")
@@ -187,8 +188,9 @@ def is_cjk_char(char: str) -> bool:
     )
 
 
-def _fold(name: str) -> str:
-    text = unicodedata.normalize("NFKC", name).casefold()
+def _fold_characters(text: str) -> str:
+    """The folding steps, before spaces are made single."""
+    text = unicodedata.normalize("NFKC", text).casefold()
     text = _APOSTROPHES.sub("", text).translate(_LETTER_FOLDS)
     text = unicodedata.normalize("NFKD", text)
     # Й and Ї are letters of their own in Russian and Ukrainian, not И and І with a mark:
@@ -196,8 +198,35 @@ def _fold(name: str) -> str:
     text = text.replace("\u0438\u0306", "\u0439").replace("\u0456\u0308", "\u0457")
     text = unicodedata.normalize("NFC", _COMBINING.sub("", text))
     text = text.translate(_PUNCT_TABLE).translate(_LETTER_FOLDS)
-    text = fold_han(text)
+    return fold_han(text)
+
+
+# On ASCII text every folding step maps each character on its own (the Unicode normal forms
+# leave ASCII as it is, case-folding is per character, the two-letter replacements above are
+# Cyrillic): one table, made by the steps themselves, folds it in one pass.
+_ASCII_FOLDS = {
+    code: folded for code in range(128) if (folded := _fold_characters(chr(code))) != chr(code)
+}
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold_word(word: str) -> str:
+    """The folded text of one space-separated piece of a name (cached: at scale names repeat
+    their words far more than themselves — 1,000,000 generated organisations have 7 million
+    words, 1 million distinct, most of them used once)."""
+    text = word.translate(_ASCII_FOLDS) if word.isascii() else _fold_characters(word)
     return " ".join(text.split())
+
+
+def _fold(name: str) -> str:
+    # Folded piece by piece between spaces (U+0020), with the same result as the whole name at
+    # once: case-folding, the tables and the deletions map each character on its own, the
+    # replacements span no space, and the normal forms never reorder or compose a character
+    # across a space (a starter that no canonical decomposition holds:
+    # tests/resolution/test_normalise.py checks it over every code point).
+    if " " not in name:
+        return _fold_word(name)
+    return " ".join([folded for folded in map(_fold_word, name.split(" ")) if folded])
 
 
 @lru_cache(maxsize=8192)
@@ -328,23 +357,23 @@ class NameKey:
 
     @property
     def content(self) -> tuple[str, ...]:
-        return tuple(v for k, v, _ in self.items if k == "c")
+        return tuple([v for k, v, _ in self.items if k == "c"])
 
     @property
     def types(self) -> tuple[str, ...]:
-        return tuple(v for k, v, _ in self.items if k == "t")
+        return tuple([v for k, v, _ in self.items if k == "t"])
 
     @property
     def initials(self) -> str:
         """First letters of the words other than stopwords and legal forms ("" for fewer than
         two words)."""
-        letters = "".join(w for k, v, w in self.items if k != "s" and v not in LEGAL_FORMS)
+        letters = "".join([w for k, v, w in self.items if k != "s" and v not in LEGAL_FORMS])
         return letters if len(letters) >= 2 else ""
 
     @property
     def initials_with_stopwords(self) -> str:
         """First letters of every word but legal forms: HRIC is Human Rights *in* China."""
-        letters = "".join(w for _, v, w in self.items if v not in LEGAL_FORMS)
+        letters = "".join([w for _, v, w in self.items if v not in LEGAL_FORMS])
         return letters if len(letters) >= 2 else ""
 
     @property
@@ -395,9 +424,14 @@ def is_acronym(raw: str) -> bool:
     if " " in stripped or not stripped:
         return False
     letters = [c for c in stripped if c.isalpha()]
-    upper = sum(c.isupper() for c in letters)
-    # CJK characters have no case: they are never counted as capitals, only checked last.
-    return upper >= 2 and upper > len(letters) - upper and not any(is_cjk_char(c) for c in letters)
+    upper = sum(map(str.isupper, letters))
+    # CJK characters have no case: they are never counted as capitals, only checked last
+    # (the letters among the characters _CJK finds, is_cjk_char's ranges).
+    return (
+        upper >= 2
+        and upper > len(letters) - upper
+        and not any(map(str.isalpha, _CJK.findall(stripped)))
+    )
 
 
 # Runs of capitals, of small letters, of digits: ICRtoP is I C R "to" P.
@@ -460,46 +494,52 @@ def build_name_key(raw: str) -> NameKey:
         if len(w) >= 2 and w.isupper() and w.isalpha()
     }
     tokens = norm.split()
+    count = len(tokens)
+    cjk = "".join(_CJK.findall(norm))
     items: list[tuple[str, str, str]] = []
     # A code that is also a word (US, IT, NO) is a place when set apart after the name in
     # capitals: "Uyghur Human Rights Project, US", "Friends of Tibet (IT)".
     apart = _SET_APART.search(raw)
     i = 0
-    while i < len(tokens):
+    while i < count:
         token = tokens[i]
-        set_apart = apart is not None and i == len(tokens) - 1 and token == apart.group(1).lower()
-        if _CJK.search(token):
+        if cjk and _CJK.search(token):
             i += 1
             continue
-        place = None
-        for size in range(min(starts.get(token, 0), len(tokens) - i), 0, -1):
-            phrase = tuple(tokens[i : i + size])
-            found = places.get(phrase)
-            # Codes and short words count as places only when written in capitals (NZ, HK).
-            if found is None or (
-                size == 1
-                and len(token) <= 3
-                and (token not in caps or (token in _NOT_PLACE_CODES and not set_apart))
-            ):
+        # Most words start no place phrase: their loop below is empty.
+        longest = starts.get(token)
+        if longest:
+            set_apart = apart is not None and i == count - 1 and token == apart.group(1).lower()
+            place = None
+            for size in range(min(longest, count - i), 0, -1):
+                phrase = tuple(tokens[i : i + size])
+                found = places.get(phrase)
+                # Codes and short words count as places only when written in capitals (NZ, HK).
+                if found is None or (
+                    size == 1
+                    and len(token) <= 3
+                    and (token not in caps or (token in _NOT_PLACE_CODES and not set_apart))
+                ):
+                    continue
+                place = (found, size)
+                break
+            if place is not None:
+                found, size = place
+                phrase_tokens = tokens[i : i + size]
+                items.append(_item("p", found, "".join(t[0] for t in phrase_tokens)))
+                i += size
                 continue
-            place = (found, size)
-            break
-        if place is not None:
-            found, size = place
-            phrase_tokens = tokens[i : i + size]
-            items.append(_item("p", found, "".join(t[0] for t in phrase_tokens)))
-            i += size
-            continue
-        legal = _LEGAL_LETTERS.get(tuple(tokens[i:]))
-        if legal is not None:
-            items.append(_item("t", legal, legal[0]))
-            break
+        # Only the last few words can be a legal form in letters (no tuple for the others).
+        if count - i <= _LEGAL_LONGEST:
+            legal = _LEGAL_LETTERS.get(tuple(tokens[i:]))
+            if legal is not None:
+                items.append(_item("t", legal, legal[0]))
+                break
         if token in _CODE_ALIASES and token in caps:
             items.append(_item("p", _CODE_ALIASES[token], token[0]))
         else:
             items.append(_classify(token))
         i += 1
-    cjk = "".join(_CJK.findall(norm))
     non_latin_alphabet = (
         not cjk and not norm.isascii() and any(c.isalpha() and not c.isascii() for c in norm)
     )
@@ -507,18 +547,31 @@ def build_name_key(raw: str) -> NameKey:
         raw=raw,
         norm=norm,
         items=tuple(items),
-        discriminators=_frozen(v for k, v, _ in items if k in "ph"),
+        discriminators=_frozen([v for k, v, _ in items if k in "ph"]),
         is_acronym=is_acronym(raw),
-        caps_tokens=_frozen(c for c in caps if len(c) >= 3),
+        caps_tokens=_frozen([c for c in caps if len(c) >= 3]) if caps else _EMPTY,
         acronym_words=_frozen(
-            t
-            for t in tokens
-            if 2 <= len(t) <= 10
-            and (t in caps or (not t.isalpha() and not t.isdigit() and t.isalnum()))
+            [
+                t
+                for t in tokens
+                if 2 <= len(t) <= 10
+                and (t in caps or (not t.isalpha() and not t.isdigit() and t.isalnum()))
+            ]
         ),
         cjk=cjk,
-        translit=" ".join(anyascii(norm).lower().split()) if non_latin_alphabet else "",
+        translit=_transliterated(tokens) if non_latin_alphabet else "",
     )
+
+
+@lru_cache(maxsize=1 << 14)
+def _transliterated_word(word: str) -> str:
+    return " ".join(anyascii(word).lower().split())
+
+
+def _transliterated(tokens: list[str]) -> str:
+    """`" ".join(anyascii(norm).lower().split())` word by word (cached): anyascii maps each
+    character on its own, and lower-casing its ASCII output too."""
+    return " ".join([t for t in map(_transliterated_word, tokens) if t])
 
 
 def abbreviates(acronym: str, key: NameKey, *, min_words: int = 1) -> bool:

@@ -4,6 +4,7 @@ snapshot was written."""
 
 import random
 import sys
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -90,7 +91,9 @@ def test_snapshot_answers_as_a_built_index(tmp_path: Path, common: bool) -> None
     rng = random.Random(7)
     registry = generate(3000, rng)
     plain, mapped = _both(tmp_path, registry)
-    assert (mapped._base.meta["sections"]["large_keys"][1] > 0) == common
+    # Dense postings have bitmaps too (decision 0119): no posting is common as configured.
+    largest = max(b - a for a, b in pairwise(mapped._base._offsets.tolist()))
+    assert (largest > snapshot._COMMON) == common
     _same(plain, mapped, _queries(registry, rng))
 
 
@@ -117,6 +120,44 @@ def test_changes_since_the_snapshot_stay_exact(tmp_path: Path, common: bool) -> 
             mapped.remove(organisation_id)
     _same(plain, mapped, queries)
     assert 5001 in mapped and mapped.entry(5001) == plain.entry(5001)
+
+
+def test_leaders_are_tested_in_the_file_as_in_a_built_index(
+    tmp_path: Path, common: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """block() refines its leaders with common keys (Index._filed_among): the mapped index
+    tests them by a bit of a large or dense posting's bitmap, by bisection in a long one, or
+    decodes a short one; the same ids as the built index's posting, before and after
+    changes (organisations gone, changed and added since the snapshot)."""
+    rng = random.Random(13)
+    registry = generate(3000, rng)
+    plain, mapped = _both(tmp_path, registry)
+    assert mapped._base.meta["sections"]["large_keys"][1] > 0  # dense postings have bitmaps
+
+    def check() -> None:
+        items = [i for i, p in plain._postings.items() if not isinstance(p, int)]
+        for item in [*rng.sample(items, 400), "w:association", "w:rights"]:
+            members = plain.members(item)
+            many = set(rng.sample(range(1, 5300), 300))
+            for ids in (many, set(members), {members[-1]}, {rng.randrange(1, 5300)}):
+                want = set(index_module._present(plain._postings[item], ids))
+                for bisect_from in (snapshot._BISECT_FROM, 1):  # every posting bisected too
+                    with monkeypatch.context() as patched:
+                        patched.setattr(snapshot, "_BISECT_FROM", bisect_from)
+                        assert set(mapped._filed_among(item, ids)) == want, item
+
+    check()
+    for organisation_id in rng.sample(range(1, 3001), 300):
+        plain.remove(organisation_id)
+        mapped.remove(organisation_id)
+    for organisation_id in rng.sample(range(1, 3001), 200):
+        names = generate(1, rng)[0]
+        plain.upsert(organisation_id, names)
+        mapped.upsert(organisation_id, names)
+    for organisation_id, names in enumerate(generate(200, rng), start=5001):
+        plain.upsert(organisation_id, names)
+        mapped.upsert(organisation_id, names)
+    check()
 
 
 def test_parsing_processes_write_the_same_snapshot(tmp_path: Path) -> None:
