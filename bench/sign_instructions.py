@@ -18,7 +18,6 @@ request takes ~0.3 s and CPU contention changes no count.
 
 import argparse
 import concurrent.futures
-import contextlib
 import glob
 import os
 import secrets
@@ -26,32 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psycopg
-
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = os.environ.get(
-    "UNDERSIGNED_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@contextlib.contextmanager
-def checkout(revision: str) -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="undersigned-instr-"))
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(directory), revision],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield directory
-    finally:
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(directory)], check=False
-        )
+from hot_letter import PG_ADMIN, ROOT, checkout
 
 
 def count(root: Path, *, port: int, signatures: int, clients: int) -> float:
