@@ -199,6 +199,12 @@ def _write_engine() -> Engine:
         return _writes[1]
 
 
+def _request_session(*, write: bool) -> Session:
+    """A request's session, opened without touching the database: a write's first statement
+    begins with SQLite's write lock, as `open_session(write=True)`."""
+    return Session(_write_engine() if write else get_engine(), expire_on_commit=False)
+
+
 def _end(session: Session, *, commit: bool) -> None:
     try:
         if commit:
@@ -222,7 +228,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     a `def` generator cost two. The end is shielded: a cancelled request still gives its
     connection back, rolled back."""
     write = request.method not in SAFE_METHODS
-    session = Session(_write_engine() if write else get_engine(), expire_on_commit=False)
+    session = _request_session(write=write)
     try:
         yield session
     except BaseException:
@@ -247,7 +253,7 @@ async def run_in_transaction(request: Request, work: Callable[[Session], T]) -> 
     write = request.method not in SAFE_METHODS
 
     def run() -> T:
-        session = Session(_write_engine() if write else get_engine(), expire_on_commit=False)
+        session = _request_session(write=write)
         try:
             result = work(session)
         except BaseException:

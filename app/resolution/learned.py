@@ -10,12 +10,13 @@ side becomes a `NameNegative` of the other. The resolver never links a query to 
 organisation that refuses every one of its spellings, and leaves it out of the candidates
 (so the pair is never queued again); an organisation refusing only some of them is never
 linked without review. No score overrides it. Every worker keeps the negatives in memory, as
-of the number `RegistryState.negatives` that each verdict moves; every resolve reads that number
-with the registry version (one round trip it makes anyway) and a worker behind it reloads the
-table, so every worker obeys a verdict from its commit on (decision 0121). Whether it is read depends only on organisations
-the caller may see (hidden ones are never candidates, registry.view), and the query itself
-only on the query's spellings; and only names the public may see become negatives, so a
-refusal never tells of an organisation hidden from the caller.
+of the number `RegistryState.negatives` that each verdict moves; every resolve reads that
+number with the registry version (one round trip it makes anyway) and a worker behind it
+reloads the table, so every worker obeys a verdict from its commit on (decision 0121).
+Whether it is read depends only on organisations the caller may see (hidden ones are never
+candidates, registry.view), and the query itself only on the query's spellings; and only names
+the public may see become negatives, so a refusal never tells of an organisation hidden from
+the caller.
 """
 
 import threading

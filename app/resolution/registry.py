@@ -113,7 +113,6 @@ _ORGANISATION = Organisation.__table__  # type: ignore[attr-defined]
 _NAME = OrganisationName.__table__  # type: ignore[attr-defined]
 _SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
 _LETTER = Letter.__table__  # type: ignore[attr-defined]
-_VERSION = select(RegistryState.version).where(RegistryState.id == 1)
 _VERSIONS = select(RegistryState.version, RegistryState.negatives).where(RegistryState.id == 1)
 # Built once: an import runs these thousands of times, and building a statement costs about
 # as much as SQLite executing it.
@@ -677,7 +676,7 @@ def _advance_shared(session: Session, *, committed: int) -> Index:
         # went back (replaced, restored) rebuilds; rebuilding for a stale read reloaded, under
         # the index lock, every organisation since the snapshot, again and again while a hot
         # letter's signers committed.
-        committed = max(committed, int(session.exec(_VERSION).first() or 0))
+        committed = max(committed, _read_versions(session))
     went_back = public is not None and committed < held
     if public is not None and not went_back:
         if committed == held:

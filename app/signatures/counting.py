@@ -95,9 +95,13 @@ class _Bumper:
         with self._lock:
             self._pending |= letter_ids
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="count-bumper", daemon=True)
-                self._thread.start()
+                self._start()
         self._wake.set()
+
+    def _start(self) -> None:
+        """Under the lock: a new bumper thread."""
+        self._thread = threading.Thread(target=self._run, name="count-bumper", daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
         while self._wake.wait(_BUMP_IDLE):
@@ -105,8 +109,7 @@ class _Bumper:
             self.move()
         with self._lock:
             if self._pending:  # added just as the wait ended: go on in a new thread
-                self._thread = threading.Thread(target=self._run, name="count-bumper", daemon=True)
-                self._thread.start()
+                self._start()
             else:
                 self._thread = None
 
