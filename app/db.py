@@ -14,9 +14,9 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, SQLModel, create_engine
 
 from app.config import get_settings
@@ -93,14 +93,100 @@ def make_engine(url: str) -> Engine:
         return engine
     # hide_parameters: a failed statement's message must not quote the row (a signer's name).
     settings = get_settings()
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         hide_parameters=True,
     )
+    _ping_when_idle(engine)
+    event.listen(engine, "before_cursor_execute", _send_shared_with_next)
+    event.listen(engine, "commit", _forget_shared_with_next)
+    event.listen(engine, "rollback", _forget_shared_with_next)
+    return engine
+
+
+# A pooled connection given back less than this long ago is handed out without a ping.
+PING_IDLE_AFTER = 1.0
+_RETURNED_AT = "undersigned_returned_at"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only when it has sat idle (decision 0128).
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per request, a tenth of
+    a signature's. A connection given back a moment ago was alive then; one idle for longer
+    (a server restart, a dropped link, an idle timeout between) is pinged, and a dead one is
+    replaced before the request uses it, as `pool_pre_ping` does (the pool retries the
+    checkout on `DisconnectionError`). What remains: a server restart in the second since a
+    connection's last use fails that request, as a restart fails requests in flight; the
+    failure invalidates the pool's other connections (`is_disconnect`), so the next ones
+    reconnect."""
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is not None and time.monotonic() - returned_at < PING_IDLE_AFTER:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("connection dead on checkout") from exc
+        if not alive:
+            raise DisconnectionError("connection dead on checkout")
+
+    # A new connection was just opened: as good as a ping.
+    event.listen(engine, "connect", returned)
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checkout)
+
+
+# Connection.info key: shared advisory locks (class, key) to take before the transaction's
+# next statement (`share_with_next`).
+_SHARED_WITH_NEXT = "undersigned_shared_with_next"
+_SHARED_LOCK_SQL = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
+_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(:lock_class, :key)")
+
+
+def share_with_next(session: Session, *, lock_class: int, key: int) -> None:
+    """PostgreSQL: take this shared advisory lock with the transaction's next statement, not in
+    a round trip of its own (decision 0128).
+
+    The same as taking it now, since the lock guards only what the database does: no
+    statement of this transaction runs without it. The next statement either takes it itself
+    (`take_shared_with_next`, as `registry.claim` does, in the statement that claims its
+    names) or has it sent just before by `_send_shared_with_next`. One that never comes
+    (the transaction ends first) needed no lock."""
+    session.connection().info.setdefault(_SHARED_WITH_NEXT, []).append((lock_class, key))
+
+
+def take_shared_with_next(session: Session) -> list[tuple[int, int]]:
+    """The locks `share_with_next` left for the next statement, which the caller's statement
+    takes before anything else it does."""
+    return list(session.connection().info.pop(_SHARED_WITH_NEXT, ()))
+
+
+def send_shared_with_next(session: Session) -> None:
+    """Take the waiting shared locks now (before work outside this transaction that they
+    guard)."""
+    for lock_class, key in take_shared_with_next(session):
+        session.execute(_SHARED_LOCK, {"lock_class": lock_class, "key": key})
+
+
+def _send_shared_with_next(
+    connection: Any, cursor: Any, _statement: Any, _parameters: Any, _context: Any, _many: Any
+) -> None:
+    locks = connection.info.pop(_SHARED_WITH_NEXT, None)
+    # On the driver's connection, not this cursor (which may be a server-side one).
+    for lock_class, key in locks or ():
+        cursor.connection.execute(_SHARED_LOCK_SQL, (lock_class, key))
+
+
+def _forget_shared_with_next(connection: Any) -> None:
+    connection.info.pop(_SHARED_WITH_NEXT, None)
 
 
 _engine: Engine | None = None

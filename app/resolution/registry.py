@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
+from app import db
 from app.config import get_settings
 from app.db import utcnow
 from app.letters.models import Letter
@@ -134,9 +135,22 @@ _INSERT_ORGANISATION = (
     .returning(_ORGANISATION.c.id)
 )
 _INSERT_NAMES = insert(_NAME)
-_CLAIM_BUCKETS = text(
-    "SELECT pg_advisory_xact_lock(:space, bucket)"
-    " FROM unnest(CAST(:buckets AS integer[])) AS bucket"
+# PostgreSQL: the shared locks the caller left for this statement (`db.share_with_next`), then
+# the buckets, then the versions, in that order (each step's rows depend on the one before),
+# in one round trip. The versions come from a VOLATILE function (migration 0091), whose query
+# takes its own snapshot when it runs, after the locks: this statement's snapshot, taken
+# before it waited for them, would miss what the creator it waited for committed.
+_CLAIM_AND_READ = text(
+    "WITH shared AS MATERIALIZED ("
+    " SELECT count(pg_advisory_xact_lock_shared(held.lock_class, held.key)) AS taken"
+    " FROM unnest(CAST(:shared_classes AS integer[]), CAST(:shared_keys AS integer[]))"
+    " AS held (lock_class, key)),"
+    " claimed AS MATERIALIZED ("
+    " SELECT shared.taken + (SELECT count(pg_advisory_xact_lock(:space, wanted))"
+    " FROM unnest(CAST(:buckets AS integer[])) AS wanted WHERE shared.taken >= 0) AS taken"
+    " FROM shared)"
+    " SELECT latest.version, latest.negatives"
+    " FROM claimed, LATERAL registry_versions_after(claimed.taken) AS latest"
 )
 
 
@@ -341,11 +355,21 @@ def claim(session: Session, *, names: Sequence[str] = (), bulk: bool = False) ->
             wanted = [] if len(held) == _BUCKETS else list(range(_BUCKETS))
         else:
             wanted = [b for b in _buckets(names) if b not in held]
-        if wanted:
-            session.execute(_CLAIM_BUCKETS, {"space": _LOCK_SPACE, "buckets": wanted})
-            held.update(wanted)
+        shared = db.take_shared_with_next(session)
+        row = session.execute(
+            _CLAIM_AND_READ,
+            {
+                "shared_classes": [lock_class for lock_class, _ in shared],
+                "shared_keys": [key for _, key in shared],
+                "space": _LOCK_SPACE,
+                "buckets": wanted,
+            },
+        ).one()
+        held.update(wanted)
+        current = _versions_seen(session, row)
+    else:
+        current = _read_versions(session)
     synced = session.info.get(_SYNCED)
-    current = _read_versions(session)
     # Read after the locks: the resolve that follows (when the registry moved) needs no
     # second read.
     session.info[_FRESH] = current
@@ -355,7 +379,10 @@ def claim(session: Session, *, names: Sequence[str] = (), bulk: bool = False) ->
 def _read_versions(session: Session) -> int:
     """The committed registry version; the name negatives' number read with it, in the same
     round trip, is left for learned.refusals (NEGATIVES_SEEN)."""
-    row = session.execute(_VERSIONS).first()
+    return _versions_seen(session, session.execute(_VERSIONS).first())
+
+
+def _versions_seen(session: Session, row: Any) -> int:
     version, negatives = (0, 0) if row is None else (int(row[0]), int(row[1]))
     session.info[NEGATIVES_SEEN] = negatives
     return version

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from app import audit, paging
 from app.audit import AuditEvent
 from app.auth.service import Principal
-from app.db import run_outside, utcnow
+from app.db import run_outside, send_shared_with_next, share_with_next, utcnow
 from app.errors import Conflict, NotFound
 from app.i18n import names as reader_names
 from app.letters.models import Letter, LetterStatus
@@ -59,9 +59,6 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(:cls, :id)")  # built once: every signer
-
-
 def share_letter(session: Session, *, letter: Letter) -> None:
     """Keep whole-letter writers (imports, merges, withdrawals: `lock_letter`) out while this
     signature is prepared, without excluding other signers (decision 0087).
@@ -69,9 +66,13 @@ def share_letter(session: Session, *, letter: Letter) -> None:
     A shared advisory lock rather than a shared row lock: PostgreSQL's lock manager queues a
     new shared request behind a waiting exclusive one, so a merge is not starved by a stream
     of signers (a FOR KEY SHARE row lock would let every new signer in ahead of it). SQLite:
-    BEGIN IMMEDIATE already holds the database's write lock."""
+    BEGIN IMMEDIATE already holds the database's write lock.
+
+    Taken with the transaction's next statement (decision 0128): a new organisation's claim
+    of its names takes it in the same round trip."""
     if _is_postgresql(session):
-        session.execute(_SHARED_LOCK, {"cls": LETTER_LOCK_CLASS, "id": letter.id})
+        assert letter.id is not None
+        share_with_next(session, lock_class=LETTER_LOCK_CLASS, key=letter.id)
 
 
 def exclude_signers(session: Session, *, letter_ids: list[int]) -> None:
@@ -124,6 +125,8 @@ def _take_position(session: Session, *, letter: Letter, changed_at: datetime) ->
     the transaction."""
     assert letter.id is not None
     if _is_postgresql(session) and letter.id not in session.info.get(_HELD_HERE, ()):
+        # The letter's shared lock guards this too: taken first if no statement took it yet.
+        send_shared_with_next(session)
         row = run_outside(_taken(), {"letter_id": letter.id, "changed_at": changed_at})
         if row is not None:
             counting.note_signed(session, letter_id=letter.id)
