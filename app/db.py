@@ -8,11 +8,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import anyio
+import psycopg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Engine
@@ -187,6 +188,55 @@ def _send_shared_with_next(
 
 def _forget_shared_with_next(connection: Any) -> None:
     connection.info.pop(_SHARED_WITH_NEXT, None)
+
+
+@lru_cache(maxsize=8)
+def _for_driver(statement: Any, dialect: Any) -> tuple[str, dict[str, Any]]:
+    """A statement built once, compiled once for the driver, and its constant parameters."""
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), dict(compiled.params)
+
+
+def run_then_commit(session: Session, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """PostgreSQL: the transaction's last statement and its COMMIT sent together (the driver's
+    pipeline), answered together: the statement's rows (decision 0128).
+
+    For a statement that takes a lock every writer waits for (the registry's version): the
+    server holds it from the statement to the end of COMMIT only, never also while this
+    worker's thread waits for the GIL to read the answer and send COMMIT. The statement stays
+    a prepared one (its plan is not made again each time, as a simple query's would be). The
+    session's own commit that follows finds the transaction ended and sends nothing. Only
+    with nothing left to flush (the caller's last write), and as the last thing a
+    `before_commit` does: a later statement would begin a transaction of its own. An error in
+    either raises here as SQLAlchemy's error (parameters hidden), the transaction ended."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("run_then_commit with unflushed changes")
+    connection = session.connection()
+    sql, constants = _for_driver(statement, connection.dialect)
+    values = constants | params
+    driver = connection.connection.dbapi_connection
+    assert isinstance(driver, psycopg.Connection)
+    cursor = driver.cursor()
+    try:
+        with driver.pipeline():
+            cursor.execute(sql, values)
+            driver.commit()
+        return cursor.fetchall()
+    except psycopg.Error as exc:
+        dead = connection.dialect.is_disconnect(exc, driver, cursor)
+        if dead:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            values,
+            exc,
+            psycopg.Error,
+            hide_parameters=True,
+            connection_invalidated=dead,
+            dialect=connection.dialect,
+        ) from exc
+    finally:
+        cursor.close()
 
 
 _engine: Engine | None = None

@@ -10,7 +10,7 @@ import anyio
 from fastapi import APIRouter, FastAPI, Response
 from pydantic import BaseModel
 
-from app import listeners, security
+from app import listeners, security, serving
 from app.admin.coordinate.web import router as coordinate_page_router
 from app.admin.router import router as admin_router
 from app.admin.web import router as admin_page_router
@@ -53,6 +53,7 @@ def warm_resolver() -> None:
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    serving.tune_collector()
     # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
     # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
     threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()

@@ -10,6 +10,7 @@ of the connection's addresses. uvicorn's own supervisor still starts, health-che
 and stops the workers; only where a worker's socket comes from changes.
 """
 
+import gc
 import socket
 import sys
 from typing import Any
@@ -19,6 +20,33 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import multiprocess
 
 APP = "app.main:app"
+
+
+# The cyclic collector in a serving process (decision 0128): a young collection after this many
+# new tracked objects (700 by default: a signature allocates enough for several), and a full
+# one after 100 middle-generation collections (10 by default).
+COLLECTOR_THRESHOLDS = (10_000, 10, 100)
+
+
+def tune_collector() -> None:
+    """Make the cyclic collector's pauses rare and short in a serving process.
+
+    Measured on the hot letter (one worker, 16 clients, 30 s): with the defaults, 440 young
+    collections and 3 full ones, each full one a 120–160 ms pause for every request in the
+    worker (the registry's organisations filed since start-up, the caches, all walked
+    again); with these thresholds, 20 young ones and no full one. After a full collection
+    whatever survived it is frozen (`gc.freeze`) as the index is after a build
+    (`index.settle`): the next full collection walks only what came since. What a request in
+    flight holds in a reference cycle at that moment is then never collected; a few such
+    objects per full collection, which is now rare."""
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    if _freeze_survivors not in gc.callbacks:
+        gc.callbacks.append(_freeze_survivors)
+
+
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
 
 
 def reuse_port_available() -> bool:

@@ -251,7 +251,9 @@ def _stamp(session: OrmSession) -> None:
         # until this COMMIT: nothing else runs here, not even reading the rows (nor waiting
         # for this process's index lock, which a resolve may hold through a database read):
         # that is `_advance_in_place`'s, after COMMIT.
-        rows = session.execute(_stamp_returning(), {"pending": pending}).all()
+        # With COMMIT in the same round trip (db.run_then_commit): the counter's row lock is
+        # held by the server alone, never while this thread waits for the GIL.
+        rows = db.run_then_commit(session, _stamp_returning(), {"pending": pending})
         if not rows:
             return  # nothing under the placeholder (see below)
         version = int(rows[0][4])  # the stamped revision

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
@@ -111,6 +112,7 @@ def test_a_signature_for_a_new_organisation_costs_few_statements(
     admin_headers: dict[str, str],
     make_letter: Any,
     statements: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """As the hot letter benchmark signs (bench/hot_letter.py)."""
     make_letter(admin_headers, "hot-letter")
@@ -124,7 +126,19 @@ def test_a_signature_for_a_new_organisation_costs_few_statements(
 
     event.listen(db.outside_engine(), "before_cursor_execute", record)
     statements.clear()
+    commits: list[bool] = []
+    commit = psycopg.Connection.commit
+
+    def recorded(connection: psycopg.Connection[Any]) -> None:
+        commits.append(connection._pipeline is not None)
+        commit(connection)
+
+    monkeypatch.setattr(psycopg.Connection, "commit", recorded)
     sign(client, admin_headers, "hot-letter", "Counted Signer Network")
+    monkeypatch.undo()
+    # The stamp and COMMIT sent together (db.run_then_commit); the session's own commit after
+    # it finds the transaction ended.
+    assert True in commits, commits  # background threads commit too, never in a pipeline
     # 29 before decision 0106: the worker reloaded its own previous organisation, built its
     # overlay from the database, locked and re-read the organisation it had just created,
     # bumped the counter at a savepoint, read the webhooks twice and the next position apart.
@@ -132,7 +146,12 @@ def test_a_signature_for_a_new_organisation_costs_few_statements(
     # three statements under the letter's row lock, held to COMMIT. Now the transaction never
     # touches the letter's row (the signature and its audit event are one statement)...
     # 10 before decision 0121: the name negatives and the letter's webhooks were read too.
-    assert len(statements) <= 8, statements
+    # 8 before decision 0128: the letter's shared lock, the name's buckets and the registry's
+    # version were three statements (now one), and the registry's stamp a fourth, before a
+    # COMMIT of its own (now sent with it, below).
+    assert len(statements) == 4, statements
+    assert "pg_advisory_xact_lock_shared" in statements[1], statements
+    assert "registry_versions_after" in statements[1], statements
     assert not any("UPDATE letter" in s for s in statements), statements
     assert not any(s.startswith("SELECT organisation.id, organisation.kind") for s in statements)
     # ...which is moved outside it, by two statements that each commit at once: the position,
