@@ -127,6 +127,8 @@ def _ping_when_idle(engine: Engine) -> None:
 
     def returned(_dbapi_connection: Any, record: Any) -> None:
         record.info[_RETURNED_AT] = time.monotonic()
+        # Never carried into the next checkout's transaction (its end dropped them already).
+        record.info.pop(_SHARED_WITH_NEXT, None)
 
     def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         returned_at = record.info.get(_RETURNED_AT)
