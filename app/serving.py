@@ -32,7 +32,7 @@ def tune_collector() -> None:
     """Make the cyclic collector's pauses rare and short in a serving process.
 
     Measured on the hot letter (one worker, 16 clients, 30 s): with the defaults, 440 young
-    collections and 3 full ones, each full one a 120–160 ms pause for every request in the
+    collections and 3 full ones, each full one a 114–260 ms pause for every request in the
     worker (the registry's organisations filed since start-up, the caches, all walked
     again); with these thresholds, 20 young ones and no full one. After a full collection
     whatever survived it is frozen (`gc.freeze`) as the index is after a build
