@@ -10,11 +10,15 @@ identity and is skipped, which keeps the scan sub-quadratic. Pairs that share on
 word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
 person would glance): the scorer could not lift the others to the review line. Names alike
 but for one word (reordered, or one letter apart) meet whatever their words' rarity
-(`_near`, decision 0111). A cheap upper bound of the score (bound.ScoreBound) skips each
-direction that cannot reach it, or the other direction's score: organisations sharing an
-acronym, all met with each other, are mostly settled by one direction (the shared acronym's
-bound), and a worker scores each acronym against a name once (decision 0120). Names a letter apart that the rules score below the review
-line are lifted to it, for a person to look at (near misses, decision 0112). The full scan
+(`_near`, decision 0111). An acronym, or a long name's initials, meets everyone going by it
+while few names do (`MAX_ACRONYM_GROUP`); once a crowd does, it identifies no one, like a
+common word: it then meets only the organisations known by acronyms alone and those whose own
+words are alike (`_worded`, decision 0122). A cheap upper bound of the score
+(bound.ScoreBound) skips each direction that cannot reach it, or the other direction's score:
+organisations sharing an acronym are mostly settled by one direction (the shared acronym's
+bound), and a worker scores each acronym against a name once (decision 0120). Names a letter
+apart that the rules score below the review line are lifted to it, for a person to look at
+(near misses, decision 0112). The full scan
 is a batch job: it blocks and scores in forked worker processes; queue.pairs_of refreshes a
 few organisations through `blocked`, the same rules.
 """
@@ -561,8 +565,10 @@ def scan(
         if workers > 1 and len(organisation_chunks) > 1:
             pool = multiprocessing.get_context("fork").Pool(workers)
         mapped = pool.imap_unordered if pool is not None else map
+        # The workers block while this process groups the near names.
+        blocking = mapped(_meet, organisation_chunks)
         candidates = _near_pairs(seen, entries.values())
-        for done, found in enumerate(mapped(_meet, organisation_chunks), start=1):
+        for done, found in enumerate(blocking, start=1):
             candidates |= found
             if progress is not None:
                 progress(min(done * _CHUNK, len(ids)), len(ids))
