@@ -504,7 +504,8 @@ def _meet(organisation_ids: list[int]) -> set[int]:
         entry = entries[organisation_id]
         strong, weak = _blocked(seen, entry, domains)
         for other_id in strong:
-            found.add(min(organisation_id, other_id) << 32 | max(organisation_id, other_id))
+            if other_id in entries:
+                found.add(min(organisation_id, other_id) << 32 | max(organisation_id, other_id))
         for other_id in weak:
             key = min(organisation_id, other_id) << 32 | max(organisation_id, other_id)
             if key in found or key in unlike:
