@@ -10,18 +10,22 @@ identity and is skipped, which keeps the scan sub-quadratic. Pairs that share on
 word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
 person would glance): the scorer could not lift the others to the review line. Names alike
 but for one word (reordered, or one letter apart) meet whatever their words' rarity
-(`_near`, decision 0111). A cheap upper bound of the score (bound.ScoreBound) skips each
-direction that cannot reach it, or the other direction's score: organisations sharing an
-acronym, all met with each other, are mostly settled by one direction (the shared acronym's
-bound), and a worker scores each acronym against a name once (decision 0120). Names a letter apart that the rules score below the review
-line are lifted to it, for a person to look at (near misses, decision 0112). The full scan
+(`_near`, decision 0111). An acronym, or a long name's initials, meets everyone going by it
+while few names do (`MAX_ACRONYM_GROUP`); once a crowd does, it identifies no one, like a
+common word: it then meets only the organisations known by acronyms alone and those whose own
+words are alike (`_worded`, decision 0122). A cheap upper bound of the score
+(bound.ScoreBound) skips each direction that cannot reach it, or the other direction's score:
+organisations sharing an acronym are mostly settled by one direction (the shared acronym's
+bound), and a worker scores each acronym against a name once (decision 0120). Names a letter
+apart that the rules score below the review line are lifted to it, for a person to look at
+(near misses, decision 0112). The full scan
 is a batch job: it blocks and scores in forked worker processes; queue.pairs_of refreshes a
 few organisations through `blocked`, the same rules.
 """
 
 import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -30,7 +34,7 @@ from rapidfuzz.distance import Levenshtein
 from app.resolution.bound import ScoreBound
 from app.resolution.decide import REVIEW
 from app.resolution.index import OrgEntry
-from app.resolution.keys import query_keys, whole_name_key
+from app.resolution.keys import name_index_keys, query_keys, whole_name_key
 from app.resolution.normalise import NameKey
 from app.resolution.registry import View
 from app.resolution.rules import PairScore, registrable_domain
@@ -40,6 +44,9 @@ MIN_SCORE = REVIEW
 MAX_BLOCK = 40
 PREFILTER_SCORE = 60.0
 MAX_EXACT_BLOCK = 200
+# An acronym, or a long name's initials, that more names than this go by identifies none of
+# them (_few, _worded; decision 0122).
+MAX_ACRONYM_GROUP = 4
 RARE_KEYS_PER_NAME = 2
 # The best pairs an in-memory scan returns by default (the stored queue keeps them all:
 # queue.rescan).
@@ -74,30 +81,114 @@ def _blocked(
 ) -> tuple[set[int], set[int]]:
     """The organisations one organisation is compared with: met through a whole name, its
     initials, an acronym or the website's domain (strong), or through a rare word only
-    (weak)."""
+    (weak). A name's acronym or initials meet everyone going by them when few names do
+    (`_few`); otherwise only as `_worded` says."""
     strong: set[int] = set()
     weak: set[int] = set()
+    common: set[int] = set()
     for key in entry.names:
         rare: list[tuple[int, str]] = []
         whole = whole_name_key(key)
-        for item in query_keys(key):
+        looked_up = query_keys(key)
+        lettered: set[int] = set()
+        for item in looked_up:
             if isinstance(item, int):  # a whole name, or initials and acronyms (hashed)
                 members = _members(seen, item)
-                if len(members) <= (MAX_EXACT_BLOCK if item == whole else MAX_BLOCK):
+                if len(members) > (MAX_EXACT_BLOCK if item == whole else MAX_BLOCK):
+                    continue
+                if key.is_acronym or (item != whole and not key.cjk):
+                    lettered |= members
+                else:
                     strong |= members
             elif not item.startswith("p:"):  # a place alone says nothing about identity
                 size = sum(layer.index.size(item) for layer in seen.layers)
                 if 1 <= size <= MAX_BLOCK:
                     rare.append((size, item))
         rare.sort()
+        spelled = _spelled_word(key)
         for _, item in rare[:RARE_KEYS_PER_NAME]:
-            # An acronym's own word (LSVD) meets the long names that carry it.
-            (strong if key.is_acronym else weak).update(_members(seen, item))
+            # An acronym's own word (LSVD) meets the long names that carry it, and a long
+            # name's letters the acronyms spelling it.
+            (lettered if key.is_acronym or item == spelled else weak).update(_members(seen, item))
+        if lettered:
+            (strong if _few(seen, key, looked_up) else common).update(lettered)
     domain = registrable_domain(entry.website)
     if domain is not None and len(domains[domain]) <= MAX_EXACT_BLOCK:
         strong.update(domains[domain])
+    strong |= _worded(seen, entry, common - strong)
     strong.discard(entry.organisation_id)
     return strong, weak - strong - {entry.organisation_id}
+
+
+def _spelled_word(key: NameKey) -> str:
+    """The word under which a long name looks up the acronyms that spell it without its
+    places (keys.query_keys: "Students for a Free Tibet Japan" finds "SFT Japan")."""
+    if key.is_acronym or key.cjk:
+        return ""
+    return "w:" + "".join(letters for kind, _, letters in key.items if kind in "cth")
+
+
+def _few(seen: View, key: NameKey, looked_up: dict[str | int, float]) -> bool:
+    """Whether at most MAX_ACRONYM_GROUP names go by a name's letters: for an acronym, the
+    names written so and the long names having it as initials; for a long name, the
+    acronyms its initials spell and the long names with the same initials (filed under them,
+    keys.name_index_keys, but not looked up). Counted alike from either side of a pair, so
+    that both agree."""
+    whole = whole_name_key(key)
+    crowd = 0
+    for item in looked_up:
+        if isinstance(item, int) and (key.is_acronym or item != whole):
+            crowd += sum(layer.index.size(item) for layer in seen.layers)
+    if crowd > MAX_ACRONYM_GROUP or key.is_acronym:
+        return crowd <= MAX_ACRONYM_GROUP
+    for item in name_index_keys(key):
+        if item not in looked_up:
+            crowd += sum(layer.index.size(item) for layer in seen.layers)
+    return crowd <= MAX_ACRONYM_GROUP
+
+
+def _in_words(entry: OrgEntry) -> list[NameKey]:
+    return [key for key in entry.names if not key.is_acronym]
+
+
+def _worded(seen: View, entry: OrgEntry, common: set[int]) -> set[int]:
+    """Of the organisations met only through an acronym or initials that many names go by,
+    those it may still identify: every one when this organisation is known by acronyms alone
+    (the acronym is all it says, and its pairs are one per holder); otherwise those known by
+    acronyms alone, and those whose words of their own are alike this one's ("Amnesty
+    International" and "Amnistía Internacional", both AI). Two bodies that name themselves
+    in words that are not alike are not told apart by letters a crowd goes by, any more than
+    by a common word (decision 0122)."""
+    ours = _own_words(entry)
+    if not ours or not common:
+        return common
+    found: set[int] = set()
+    for other_id in common:
+        other = seen.entry(other_id)
+        if other is None:
+            continue
+        theirs = _own_words(other)
+        if not theirs or any(_words_alike(q, r) for q in ours for r in theirs):
+            found.add(other_id)
+    return found
+
+
+def _own_words(entry: OrgEntry) -> list[tuple[NameKey, str]]:
+    """The organisation's names in words (not acronyms), each with its words of its own (not
+    type words, places, stopwords), sorted."""
+    return [
+        (key, " ".join(sorted([value for kind, value, _ in key.items if kind == "c"])))
+        for key in entry.names
+        if not key.is_acronym
+    ]
+
+
+def _words_alike(q: tuple[NameKey, str], r: tuple[NameKey, str]) -> bool:
+    """Whether two names are alike in their words of their own, at C speed (CJK names: in
+    their characters)."""
+    if q[0].cjk and r[0].cjk:
+        return fuzz.ratio(q[0].despaced, r[0].despaced) >= PREFILTER_SCORE
+    return bool(q[1] and r[1]) and fuzz.token_sort_ratio(q[1], r[1]) >= PREFILTER_SCORE
 
 
 # ---- Names alike but for one word: the same words in another order, or one misspelled ----
@@ -305,9 +396,20 @@ def blocked(
 
 
 def _alike(a: OrgEntry, b: OrgEntry) -> bool:
-    """Whether two organisations sharing only a rare word deserve the scorer."""
-    for q in a.names:
-        for r in b.names:
+    """Whether two organisations sharing only a rare word deserve the scorer. When both name
+    themselves in words, their acronyms are left out: an acronym both write, or one's acronym
+    that the other's initials spell, is no likeness of their names (see `_worded`)."""
+    ours, theirs = _in_words(a), _in_words(b)
+    if ours and theirs:
+        return _alike_names(ours, theirs)
+    return _alike_names(a.names, b.names)
+
+
+def _alike_names(names: Sequence[NameKey], others: Sequence[NameKey]) -> bool:
+    """Whether a name of one side is alike a name of the other at C speed (rapidfuzz, as a
+    person would glance)."""
+    for q in names:
+        for r in others:
             if q.cjk and r.cjk:
                 similar = fuzz.ratio(q.despaced, r.despaced)
             else:
@@ -397,17 +499,21 @@ def _meet(organisation_ids: list[int]) -> set[int]:
     assert _FORKED is not None
     seen, entries, domains, _ = _FORKED
     found: set[int] = set()
+    unlike: set[int] = set()  # weak pairs not _alike (symmetric: not asked again)
     for organisation_id in organisation_ids:
         entry = entries[organisation_id]
         strong, weak = _blocked(seen, entry, domains)
-        for other_id in strong | weak:
+        for other_id in strong:
+            if other_id in entries:
+                found.add(min(organisation_id, other_id) << 32 | max(organisation_id, other_id))
+        for other_id in weak:
+            key = min(organisation_id, other_id) << 32 | max(organisation_id, other_id)
+            if key in found or key in unlike:
+                continue
             other = entries.get(other_id)
             if other is None:
                 continue
-            key = min(organisation_id, other_id) << 32 | max(organisation_id, other_id)
-            if key in found or (other_id in weak and not _alike(entry, other)):
-                continue
-            found.add(key)
+            (found if _alike(entry, other) else unlike).add(key)
     return found
 
 
@@ -460,8 +566,10 @@ def scan(
         if workers > 1 and len(organisation_chunks) > 1:
             pool = multiprocessing.get_context("fork").Pool(workers)
         mapped = pool.imap_unordered if pool is not None else map
+        # The workers block while this process groups the near names.
+        blocking = mapped(_meet, organisation_chunks)
         candidates = _near_pairs(seen, entries.values())
-        for done, found in enumerate(mapped(_meet, organisation_chunks), start=1):
+        for done, found in enumerate(blocking, start=1):
             candidates |= found
             if progress is not None:
                 progress(min(done * _CHUNK, len(ids)), len(ids))
