@@ -28,8 +28,9 @@ import logging
 import secrets
 import threading
 import zlib
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -590,6 +591,74 @@ def _load(
     return loaded, {o.id for o in organisations if o.id is not None}
 
 
+# Rows fetched per round trip while a snapshot is built from the whole registry.
+_STREAM = 10_000
+
+
+def _registry_rows(session: Session, *, upto: int) -> Iterator[tuple[snapshot.Row, Standing, int]]:
+    """Every live organisation with 0 < revision ≤ `upto` as `_load(after=0, upto=upto)`
+    finds it (names primary first, then by id; its standing; its revision), in ascending id
+    order, streamed: three Core selects ordered by organisation id, read `_STREAM` rows at a
+    time (server-side cursors on PostgreSQL) and merged by id. No ORM object and no list of
+    the registry: the snapshot's parsing processes start on the first rows while the rest
+    are read (`_load` took 22.9 s and 2.5 GB at 1,000,000 organisations, decision 0125)."""
+    organisation = _ORGANISATION
+    live = (
+        (organisation.c.revision > 0)
+        & (organisation.c.revision <= upto)
+        & organisation.c.merged_into.is_(None)
+    )
+    organisations = (
+        select(
+            organisation.c.id,
+            organisation.c.website,
+            organisation.c.country,
+            organisation.c.revision,
+        )
+        .where(live)
+        .order_by(organisation.c.id)
+    )
+    names = (
+        select(_NAME.c.organisation_id, _NAME.c.name)
+        .join(organisation, organisation.c.id == _NAME.c.organisation_id)
+        .where(live)
+        .order_by(_NAME.c.organisation_id, _NAME.c.is_primary.desc(), _NAME.c.id)
+    )
+    signed = (
+        select(_SIGNATURE.c.organisation_id, *standing_columns())
+        .join(_LETTER, _LETTER.c.id == _SIGNATURE.c.letter_id)
+        .join(organisation, organisation.c.id == _SIGNATURE.c.organisation_id)
+        .where(live)
+        .group_by(_SIGNATURE.c.organisation_id)
+        .order_by(_SIGNATURE.c.organisation_id)
+    )
+    connection = session.connection()
+    results = [
+        connection.execute(statement.execution_options(yield_per=_STREAM))
+        for statement in (organisations, names, signed)
+    ]
+    try:
+        organisation_rows, name_rows, signed_rows = map(iter, results)
+        name_row = next(name_rows, None)
+        signed_row = next(signed_rows, None)
+        for organisation_id, website, country, revision in organisation_rows:
+            held: list[str] = []
+            while name_row is not None and name_row[0] <= organisation_id:
+                if name_row[0] == organisation_id:
+                    held.append(name_row[1])
+                name_row = next(name_rows, None)
+            standing = Standing.unsigned
+            while signed_row is not None and signed_row[0] <= organisation_id:
+                if signed_row[0] == organisation_id:
+                    public, sensitive = signed_row[1], signed_row[2]
+                    standing = standing_of(public=bool(public), sensitive=bool(sensitive))
+                signed_row = next(signed_rows, None)
+            yield snapshot.Row(organisation_id, held, website, country), standing, revision
+    finally:
+        for result in results:
+            result.close()
+
+
 def _apply_shared(loaded: list[_Loaded], ids: set[int], public: Index) -> None:
     for organisation_id in ids:
         public.remove(organisation_id)
@@ -643,26 +712,28 @@ def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | Non
             ).scalar()
             if not snapshot.stale(opened, behind=int(behind or 0)):
                 return opened
-        loaded, _ = _load(session, after=0, upto=committed)
-        # Names are parsed in the snapshot's worker processes: rows only (ascending ids).
-        loaded.sort(key=lambda item: item.organisation_id)
+        hidden: list[tuple[snapshot.Row, int]] = []
+        unsigned = array("q")
+
+        def public() -> Iterator[snapshot.Row]:
+            # Hidden and unsigned ones are noted as the rows stream by: snapshot.write reads
+            # those two only once the public rows are exhausted.
+            for row, standing, revision in _registry_rows(session, upto=committed):
+                if standing == Standing.hidden:
+                    hidden.append((row, revision))
+                    continue
+                if standing == Standing.unsigned:
+                    unsigned.append(row.organisation_id)
+                yield row
+
         snapshot.write(
             path,
             version=committed,
             identity=identity,
-            public=(
-                snapshot.Row(i.organisation_id, i.names, i.website, i.country)
-                for i in loaded
-                if i.standing != Standing.hidden
-            ),
-            hidden=[
-                (snapshot.Row(i.organisation_id, i.names, i.website, i.country), i.revision)
-                for i in loaded
-                if i.standing == Standing.hidden
-            ],
-            unsigned=[i.organisation_id for i in loaded if i.standing == Standing.unsigned],
+            public=public(),
+            hidden=hidden,
+            unsigned=unsigned,
         )
-        del loaded
         return snapshot.usable(path, identity=identity, committed=committed)
 
 

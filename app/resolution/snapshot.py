@@ -265,7 +265,8 @@ def write(
 
     `public` rows come in ascending id order; their names are parsed over `processes` worker
     processes (default: one per core, at most 4; none in a daemonic process, which may not
-    start any)."""
+    start any) while the rest are read. `hidden` and `unsigned` are read only once `public`
+    is exhausted: a caller streaming the registry once may fill them as its rows go by."""
     if processes is None:
         daemonic = multiprocessing.current_process().daemon
         processes = 1 if daemonic else min(4, len(os.sched_getaffinity(0)))
