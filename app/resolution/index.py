@@ -148,9 +148,7 @@ class Tail:
         start = 0
         while len(found) < count and start < len(ascending):
             found += [
-                i
-                for i in ascending[start : start + step]
-                if i not in weighed and i not in excluded
+                i for i in ascending[start : start + step] if i not in weighed and i not in excluded
             ]
             start += step
         return found[:count] if count > 0 else []
