@@ -637,6 +637,15 @@ def _registry_rows(session: Session, *, upto: int) -> Iterator[tuple[snapshot.Ro
         connection.execute(statement.execution_options(yield_per=_STREAM))
         for statement in (organisations, names, signed)
     ]
+    # The three statements run now, before the caller starts its parsing processes: every
+    # table is locked (ACCESS SHARE) from here, as a whole load did; only FETCHes follow.
+    # Had a cursor been opened later, a TRUNCATE or ALTER waiting on a table already read
+    # would have deadlocked against it (the tests' wipes did).
+    return _merged_by_id(results)
+
+
+def _merged_by_id(results: list[Any]) -> Iterator[tuple[snapshot.Row, Standing, int]]:
+    """Organisation, name and standing rows, each ordered by organisation id, merged."""
     try:
         organisation_rows, name_rows, signed_rows = map(iter, results)
         name_row = next(name_rows, None)
@@ -715,10 +724,12 @@ def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | Non
         hidden: list[tuple[snapshot.Row, int]] = []
         unsigned = array("q")
 
+        rows = _registry_rows(session, upto=committed)  # its statements run here
+
         def public() -> Iterator[snapshot.Row]:
             # Hidden and unsigned ones are noted as the rows stream by: snapshot.write reads
             # those two only once the public rows are exhausted.
-            for row, standing, revision in _registry_rows(session, upto=committed):
+            for row, standing, revision in rows:
                 if standing == Standing.hidden:
                     hidden.append((row, revision))
                     continue
