@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -633,21 +634,33 @@ def _registry_rows(session: Session, *, upto: int) -> Iterator[tuple[snapshot.Ro
         .order_by(_SIGNATURE.c.organisation_id)
     )
     connection = session.connection()
-    results = [
-        connection.execute(statement.execution_options(yield_per=_STREAM))
-        for statement in (organisations, names, signed)
-    ]
-    # The three statements run now, before the caller starts its parsing processes: every
+
+    def run(statement: Any) -> Any:
+        return connection.execute(statement.execution_options(yield_per=_STREAM))
+
+    found = run(organisations)
+    organisation_rows = iter(found)
+    first = next(organisation_rows, None)
+    if first is None:
+        # No organisation: names and standings are not read (nor their tables locked), as a
+        # whole `_load` did not read them.
+        found.close()
+        return iter(())
+    # The other two statements run now, before the caller starts its parsing processes: every
     # table is locked (ACCESS SHARE) from here, as a whole load did; only FETCHes follow.
     # Had a cursor been opened later, a TRUNCATE or ALTER waiting on a table already read
     # would have deadlocked against it (the tests' wipes did).
-    return _merged_by_id(results)
+    results = [found, run(names), run(signed)]
+    return _merged_by_id(results, chain([first], organisation_rows))
 
 
-def _merged_by_id(results: list[Any]) -> Iterator[tuple[snapshot.Row, Standing, int]]:
-    """Organisation, name and standing rows, each ordered by organisation id, merged."""
+def _merged_by_id(
+    results: list[Any], organisation_rows: Iterator[Any]
+) -> Iterator[tuple[snapshot.Row, Standing, int]]:
+    """The organisation, name and standing rows of `results` (the organisations read through
+    `organisation_rows`), each ordered by organisation id, merged."""
     try:
-        organisation_rows, name_rows, signed_rows = map(iter, results)
+        _, name_rows, signed_rows = map(iter, results)
         name_row = next(name_rows, None)
         signed_row = next(signed_rows, None)
         for organisation_id, website, country, revision in organisation_rows:
