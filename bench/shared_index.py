@@ -12,6 +12,15 @@ process start to its first answered resolution, and the latency of every query (
 CPU). Then one worker restarted alone while the others run. Both methods'
 decisions (best organisation and score per query) are compared. Prints one JSON report with
 the load average before and after.
+
+    .venv/bin/python bench/shared_index.py --orgs 1000000 --database postgresql+psycopg://...
+
+The first worker's real path instead (decision 0125): the registry copied into a fresh
+PostgreSQL database (`--database`: a server URL; the database `bench_shared_index` is
+dropped and created there; revision 1, no signatures), then, timed in a process of its own,
+`registry._machine_index` as the first worker of a machine runs it: the rows read from the
+database and the snapshot written from them (wall, CPU with the parsing processes', peak
+RSS), and the snapshot opened.
 """
 
 import argparse
@@ -26,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 STARTED = time.time()
@@ -150,6 +160,79 @@ def build(args: argparse.Namespace) -> None:
     )
 
 
+def _bench_url(server: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server).set(database="bench_shared_index").render_as_string(False)
+
+
+def fill(args: argparse.Namespace) -> None:
+    """A fresh database holding the generated registry (COPY), migrated by alembic first."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from app.cli import run_migrations
+
+    server = make_url(args.database)
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute("DROP DATABASE IF EXISTS bench_shared_index")
+        connection.execute("CREATE DATABASE bench_shared_index")
+    url = _bench_url(args.database)
+    run_migrations(url)
+    registry = json.loads(Path(args.data, "registry.json").read_text())
+    plain = make_url(url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(plain) as connection, connection.cursor() as cursor:
+        created = datetime.now(UTC)
+        columns = "id, kind, revision, created_at"
+        with cursor.copy(f"COPY organisation ({columns}) FROM STDIN") as copy:
+            for organisation_id in range(1, len(registry) + 1):
+                copy.write_row((organisation_id, "organisation", 1, created))
+        columns = "organisation_id, name, normalised, is_acronym, is_primary, created_at"
+        with cursor.copy(f"COPY organisation_name ({columns}) FROM STDIN") as copy:
+            for organisation_id, names in enumerate(registry, start=1):
+                for number, name in enumerate(names):
+                    copy.write_row(
+                        (organisation_id, name, name.lower(), False, number == 0, created)
+                    )
+        cursor.execute("SELECT setval('organisation_id_seq', %s)", (len(registry),))
+        cursor.execute("UPDATE registry_state SET version = 1 WHERE id = 1")
+        connection.commit()
+        connection.autocommit = True
+        cursor.execute("VACUUM ANALYZE organisation")
+        cursor.execute("VACUUM ANALYZE organisation_name")
+
+
+def database_build(args: argparse.Namespace) -> None:
+    """registry._machine_index as a machine's first worker runs it, timed."""
+    os.environ["UNDERSIGNED_DATABASE_URL"] = _bench_url(args.database)
+    os.environ["UNDERSIGNED_RESOLUTION_INDEX_DIR"] = args.data
+    os.environ["UNDERSIGNED_RESOLUTION_INDEX_MIN"] = "0"
+    from app import db
+    from app.resolution import registry
+
+    with db.open_session() as session:
+        t0, c0 = time.perf_counter(), time.process_time()
+        opened = registry._machine_index(session, committed=1)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert opened is not None
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        json.dumps(
+            {
+                "database_to_snapshot_s": round(wall, 2),
+                "cpu_s": round(cpu + children.ru_utime + children.ru_stime, 2),
+                "cpu_main_s": round(cpu, 2),
+                "builder_peak_rss_mb": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000, 1
+                ),
+                "parser_peak_rss_mb": round(children.ru_maxrss / 1000, 1),
+                "organisations": len(opened.public),
+            }
+        )
+    )
+
+
 def spawn(args: argparse.Namespace, role: str, hold: float) -> subprocess.Popen[str]:
     command = [sys.executable, __file__, "--role", role, "--data", args.data]
     command += ["--spawned", repr(time.time()), "--hold", str(hold)]
@@ -171,7 +254,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--role", choices=["index", "mapped", "build"])
+    parser.add_argument("--role", choices=["index", "mapped", "build", "fill", "database"])
+    parser.add_argument("--database", default="", help="a PostgreSQL server URL")
     parser.add_argument("--data", default="")
     parser.add_argument("--spawned", type=float, default=0.0)
     parser.add_argument("--hold", type=float, default=0.0)
@@ -179,25 +263,30 @@ def main() -> None:
     args = parser.parse_args()
     if args.role == "build":
         return build(args)
+    if args.role == "fill":
+        return fill(args)
+    if args.role == "database":
+        return database_build(args)
     if args.role:
         return worker(args)
     load_before = os.getloadavg()
-    rng = random.Random(args.seed)
-    registry = generate(args.orgs, rng)
-    names = [n for org in registry for n in org]
-    queries = []
-    for _ in range(args.queries):
-        kind = rng.random()
-        if kind < 0.4:
-            queries.append(rng.choice(names))
-        elif kind < 0.8:
-            queries.append(perturb(rng.choice(names), rng))
-        else:
-            queries.append(generate(1, rng)[0][0])
-    args.data = tempfile.mkdtemp(prefix="bench-shared-index-")
-    Path(args.data, "registry.json").write_text(json.dumps(registry))
-    Path(args.data, "queries.json").write_text(json.dumps(queries))
-    del registry, names
+    if not (args.database and args.data):  # --data DIR with --database: its registry again
+        rng = random.Random(args.seed)
+        registry = generate(args.orgs, rng)
+        names = [n for org in registry for n in org]
+        queries = []
+        for _ in range(args.queries):
+            kind = rng.random()
+            if kind < 0.4:
+                queries.append(rng.choice(names))
+            elif kind < 0.8:
+                queries.append(perturb(rng.choice(names), rng))
+            else:
+                queries.append(generate(1, rng)[0][0])
+        args.data = tempfile.mkdtemp(prefix="bench-shared-index-")
+        Path(args.data, "registry.json").write_text(json.dumps(registry))
+        Path(args.data, "queries.json").write_text(json.dumps(queries))
+        del registry, names
     report: dict[str, object] = {
         "machine": {"nproc": os.cpu_count(), "cpu": cpu_model()},
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -205,6 +294,8 @@ def main() -> None:
         "queries": args.queries,
         "workers": args.workers,
     }
+    if args.database:
+        return database_report(args, report, load_before)
     built = subprocess.run(
         [sys.executable, __file__, "--role", "build", "--data", args.data],
         capture_output=True,
@@ -223,6 +314,22 @@ def main() -> None:
         report[role] = {"workers": together, "restarted": restarted}
     ones = {w["decisions"] for role in methods for w in report[role]["workers"]}  # type: ignore[index]
     report["same_decisions"] = len(ones) == 1
+    report["load_average_before"] = [round(x, 2) for x in load_before]
+    report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(report, indent=2))
+
+
+def database_report(
+    args: argparse.Namespace, report: dict[str, object], load_before: tuple[float, ...]
+) -> None:
+    base = [sys.executable, __file__, "--data", args.data, "--database", args.database]
+    t0 = time.perf_counter()
+    subprocess.run([*base, "--role", "fill"], check=True)
+    report["fill_s"] = round(time.perf_counter() - t0, 1)
+    report["load_average_before_build"] = [round(x, 2) for x in os.getloadavg()]
+    built = subprocess.run([*base, "--role", "database"], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    report["database_build"] = json.loads(built.stdout.strip().splitlines()[-1])
     report["load_average_before"] = [round(x, 2) for x in load_before]
     report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))

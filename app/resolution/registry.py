@@ -28,10 +28,12 @@ import logging
 import secrets
 import threading
 import zlib
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -619,6 +621,95 @@ def _load(
     return loaded, {o.id for o in organisations if o.id is not None}
 
 
+# Rows fetched per round trip while a snapshot is built from the whole registry.
+_STREAM = 10_000
+
+
+def _registry_rows(session: Session, *, upto: int) -> Iterator[tuple[snapshot.Row, Standing, int]]:
+    """Every live organisation with 0 < revision ≤ `upto` as `_load(after=0, upto=upto)`
+    finds it (names primary first, then by id; its standing; its revision), in ascending id
+    order, streamed: three Core selects ordered by organisation id, read `_STREAM` rows at a
+    time (server-side cursors on PostgreSQL) and merged by id. No ORM object and no list of
+    the registry: the snapshot's parsing processes start on the first rows while the rest
+    are read (`_load` took 22.9 s and 2.5 GB at 1,000,000 organisations, decision 0125)."""
+    organisation = _ORGANISATION
+    live = (
+        (organisation.c.revision > 0)
+        & (organisation.c.revision <= upto)
+        & organisation.c.merged_into.is_(None)
+    )
+    organisations = (
+        select(
+            organisation.c.id,
+            organisation.c.website,
+            organisation.c.country,
+            organisation.c.revision,
+        )
+        .where(live)
+        .order_by(organisation.c.id)
+    )
+    names = (
+        select(_NAME.c.organisation_id, _NAME.c.name)
+        .join(organisation, organisation.c.id == _NAME.c.organisation_id)
+        .where(live)
+        .order_by(_NAME.c.organisation_id, _NAME.c.is_primary.desc(), _NAME.c.id)
+    )
+    signed = (
+        select(_SIGNATURE.c.organisation_id, *standing_columns())
+        .join(_LETTER, _LETTER.c.id == _SIGNATURE.c.letter_id)
+        .join(organisation, organisation.c.id == _SIGNATURE.c.organisation_id)
+        .where(live)
+        .group_by(_SIGNATURE.c.organisation_id)
+        .order_by(_SIGNATURE.c.organisation_id)
+    )
+    connection = session.connection()
+
+    def run(statement: Any) -> Any:
+        return connection.execute(statement.execution_options(yield_per=_STREAM))
+
+    found = run(organisations)
+    organisation_rows = iter(found)
+    first = next(organisation_rows, None)
+    if first is None:
+        # No organisation: names and standings are not read (nor their tables locked), as a
+        # whole `_load` did not read them.
+        found.close()
+        return iter(())
+    # The other two statements run now, before the caller starts its parsing processes: every
+    # table is locked (ACCESS SHARE) from here, as a whole load did; only FETCHes follow.
+    # Had a cursor been opened later, a TRUNCATE or ALTER waiting on a table already read
+    # would have deadlocked against it (the tests' wipes did).
+    results = [found, run(names), run(signed)]
+    return _merged_by_id(results, chain([first], organisation_rows))
+
+
+def _merged_by_id(
+    results: list[Any], organisation_rows: Iterator[Any]
+) -> Iterator[tuple[snapshot.Row, Standing, int]]:
+    """The organisation, name and standing rows of `results` (the organisations read through
+    `organisation_rows`), each ordered by organisation id, merged."""
+    try:
+        _, name_rows, signed_rows = map(iter, results)
+        name_row = next(name_rows, None)
+        signed_row = next(signed_rows, None)
+        for organisation_id, website, country, revision in organisation_rows:
+            held: list[str] = []
+            while name_row is not None and name_row[0] <= organisation_id:
+                if name_row[0] == organisation_id:
+                    held.append(name_row[1])
+                name_row = next(name_rows, None)
+            standing = Standing.unsigned
+            while signed_row is not None and signed_row[0] <= organisation_id:
+                if signed_row[0] == organisation_id:
+                    public, sensitive = signed_row[1], signed_row[2]
+                    standing = standing_of(public=bool(public), sensitive=bool(sensitive))
+                signed_row = next(signed_rows, None)
+            yield snapshot.Row(organisation_id, held, website, country), standing, revision
+    finally:
+        for result in results:
+            result.close()
+
+
 def _apply_shared(loaded: list[_Loaded], ids: set[int], public: Index) -> None:
     for organisation_id in ids:
         public.remove(organisation_id)
@@ -672,26 +763,30 @@ def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | Non
             ).scalar()
             if not snapshot.stale(opened, behind=int(behind or 0)):
                 return opened
-        loaded, _ = _load(session, after=0, upto=committed)
-        # Names are parsed in the snapshot's worker processes: rows only (ascending ids).
-        loaded.sort(key=lambda item: item.organisation_id)
+        hidden: list[tuple[snapshot.Row, int]] = []
+        unsigned = array("q")
+
+        rows = _registry_rows(session, upto=committed)  # its statements run here
+
+        def public() -> Iterator[snapshot.Row]:
+            # Hidden and unsigned ones are noted as the rows stream by: snapshot.write reads
+            # those two only once the public rows are exhausted.
+            for row, standing, revision in rows:
+                if standing == Standing.hidden:
+                    hidden.append((row, revision))
+                    continue
+                if standing == Standing.unsigned:
+                    unsigned.append(row.organisation_id)
+                yield row
+
         snapshot.write(
             path,
             version=committed,
             identity=identity,
-            public=(
-                snapshot.Row(i.organisation_id, i.names, i.website, i.country)
-                for i in loaded
-                if i.standing != Standing.hidden
-            ),
-            hidden=[
-                (snapshot.Row(i.organisation_id, i.names, i.website, i.country), i.revision)
-                for i in loaded
-                if i.standing == Standing.hidden
-            ],
-            unsigned=[i.organisation_id for i in loaded if i.standing == Standing.unsigned],
+            public=public(),
+            hidden=hidden,
+            unsigned=unsigned,
         )
-        del loaded
         return snapshot.usable(path, identity=identity, committed=committed)
 
 

@@ -31,6 +31,7 @@ import os
 import re
 import sys
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -231,12 +232,27 @@ def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
 @contextmanager
 def _mapper(processes: int) -> Iterator[Callable[..., Iterator[Any]]]:
     """map, in order, over `processes` worker processes when more than one (spawned: the
-    caller may be a threaded server, where fork is unsafe)."""
+    caller may be a threaded server, where fork is unsafe).
+
+    The items are drawn in the caller's thread, a few tasks ahead of the results, never by
+    the pool's feeder thread: they may be rows read from the caller's database transaction,
+    which belongs to its thread (read from the feeder thread, the request's connection was
+    used by two threads, and the tests' PostgreSQL wipes deadlocked against it)."""
     if processes <= 1:
         yield map
         return
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        yield pool.imap
+
+        def mapped(function: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+            pending: deque[Any] = deque()
+            for item in items:
+                pending.append(pool.apply_async(function, (item,)))
+                if len(pending) > 2 * processes:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+
+        yield mapped
 
 
 def _narrow(values: "array[int]", *, largest: int) -> "array[int]":
@@ -265,7 +281,8 @@ def write(
 
     `public` rows come in ascending id order; their names are parsed over `processes` worker
     processes (default: one per core, at most 4; none in a daemonic process, which may not
-    start any)."""
+    start any) while the rest are read. `hidden` and `unsigned` are read only once `public`
+    is exhausted: a caller streaming the registry once may fill them as its rows go by."""
     if processes is None:
         daemonic = multiprocessing.current_process().daemon
         processes = 1 if daemonic else min(4, len(os.sched_getaffinity(0)))

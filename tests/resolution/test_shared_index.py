@@ -4,6 +4,7 @@ snapshot was written."""
 
 import random
 import sys
+from array import array
 from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
@@ -228,3 +229,20 @@ def test_location_never_holds_a_password(url: str) -> None:
     path = snapshot.location(url, "")
     assert "secret" not in str(path)
     assert snapshot.location(url, "/x") != snapshot.location(url + "2", "/x")
+
+
+@pytest.mark.parametrize("count", [0, 1, 25, 63, 64, 65, 200, 5000])
+@pytest.mark.parametrize("as_file", [False, True], ids=["list", "mapped"])
+def test_the_tails_lowest_ids_are_the_first_unweighed_ones(count: int, as_file: bool) -> None:
+    """Tail.lowest reads its posting a slice at a time (decision 0125): the same ids as
+    walking it one by one, from a list or from a view of the file alike."""
+    rng = random.Random(count)
+    ascending = sorted(rng.sample(range(1, 20_000), 3_000))
+    weighed = dict.fromkeys(rng.sample(ascending[:400], 150), 1.0)
+    excluded = set(rng.sample(ascending, 100))
+    posting: Any = ascending
+    if as_file:
+        posting = memoryview(array("I", ascending).tobytes()).cast("I")
+    walked = [i for i in ascending if i not in weighed and i not in excluded][: max(count, 0)]
+    tail = index_module.Tail(posting, weighed, excluded)
+    assert tail.lowest(count) == walked

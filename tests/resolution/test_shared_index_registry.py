@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app.config import get_settings
-from app.db import open_session
+from app.db import open_session, utcnow
 from app.resolution import registry, snapshot
 from app.resolution import service as identity
+from app.resolution.visibility import Standing
 from tests.conftest import wipe
 from tests.resolution.test_hidden_differential import ask, build, unlimited, worlds
 
@@ -162,3 +164,55 @@ def test_unwritable_directory_falls_back_to_the_worker_index(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def _as_loaded(item: registry._Loaded) -> tuple[object, ...]:
+    return (item.organisation_id, list(item.names), item.website, item.country)
+
+
+def test_streamed_rows_are_what_a_load_finds(
+    engine: Engine,
+    unlimited: TestClient,
+    make_token: Callable[..., str],
+    admin_headers: dict[str, str],
+) -> None:
+    """The snapshot's rows, streamed from the database in id order (registry._registry_rows),
+    are the organisations `_load` finds for a whole registry: names in the same order
+    (primary first, then by id), standing, revision; merged ones and those past the version
+    left out."""
+    public = ["Tibet Justice Center", "World Uyghur Congress", "Front Line Defenders"]
+    hidden = ["Uyghur Human Rights Project", "Secret Friends of Tibet"]
+    build(unlimited, make_token, admin_headers, public=public, hidden=hidden)
+    with engine.begin() as connection:
+        ids = [row[0] for row in connection.execute(text("SELECT id FROM organisation"))]
+        first, second, third = sorted(ids)[:3]
+        # Aliases filed out of id order against the primary name, and one organisation merged.
+        for name, primary in (("Zeta Alias", False), ("Alpha Alias", False)):
+            connection.execute(
+                text(
+                    "INSERT INTO organisation_name (organisation_id, name, normalised, "
+                    "is_acronym, is_primary, created_at) VALUES (:o, :n, :n, :f, :p, :t)"
+                ),
+                {"o": first, "n": name, "f": False, "p": primary, "t": utcnow()},
+            )
+        connection.execute(
+            text("UPDATE organisation SET merged_into = :into WHERE id = :id"),
+            {"into": third, "id": second},
+        )
+        committed = connection.execute(text("SELECT version FROM registry_state")).scalar_one()
+        # One organisation past the version read: in neither.
+        connection.execute(
+            text("UPDATE organisation SET revision = :later WHERE id = :id"),
+            {"later": committed + 1, "id": third},
+        )
+    with open_session() as session:
+        loaded, _ = registry._load(session, after=0, upto=committed)
+        streamed = list(registry._registry_rows(session, upto=committed))
+    assert [(*_as_loaded(i), i.standing, i.revision) for i in loaded] == [
+        (row.organisation_id, list(row.names), row.website, row.country, standing, revision)
+        for row, standing, revision in streamed
+    ]
+    found = {row.organisation_id: (row, standing) for row, standing, _ in streamed}
+    assert second not in found and third not in found
+    assert found[first][0].names[-2:] == ["Zeta Alias", "Alpha Alias"]
+    assert {standing for _, standing in found.values()} >= {Standing.hidden, Standing.public}
