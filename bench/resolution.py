@@ -192,6 +192,21 @@ def perturb(name: str, rng: random.Random) -> str:
     return name + " " + rng.choice(TYPES)
 
 
+def make_queries(names: list[str], rng: random.Random, count: int) -> list[str]:
+    """Queries as coordinators send them: 40 % names the registry has, 40 % misspelt, 20 %
+    new organisations."""
+    queries = []
+    for _ in range(count):
+        kind = rng.random()
+        if kind < 0.4:
+            queries.append(rng.choice(names))
+        elif kind < 0.8:
+            queries.append(perturb(rng.choice(names), rng))
+        else:
+            queries.append(generate(1, rng)[0][0])
+    return queries
+
+
 def cpu_model() -> str:
     with open("/proc/cpuinfo") as handle:
         for line in handle:
@@ -243,15 +258,7 @@ def main() -> None:
     name_key.cache_clear()  # queries must pay for their own normalisation
     index_mb = rss_mb() - before
 
-    queries = []
-    for _ in range(args.queries):
-        kind = rng.random()
-        if kind < 0.4:
-            queries.append(rng.choice(all_names))
-        elif kind < 0.8:
-            queries.append(perturb(rng.choice(all_names), rng))
-        else:
-            queries.append(generate(1, rng)[0][0])
+    queries = make_queries(all_names, rng, args.queries)
     timings = []
     cpu = []
     outcomes: dict[str, int] = {}

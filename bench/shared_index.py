@@ -43,7 +43,7 @@ STARTED = time.time()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resolution import cpu_model, decide, generate, perturb  # noqa: E402
+from resolution import cpu_model, decide, generate, make_queries  # noqa: E402
 
 from app.resolution import snapshot  # noqa: E402
 from app.resolution.decide import REVIEW  # noqa: E402
@@ -142,22 +142,8 @@ def build(args: argparse.Namespace) -> None:
         unsigned=[],
     )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    # The parsing processes' CPU (they have exited and been waited for by now).
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(
-        json.dumps(
-            {
-                "build_s": round(wall, 2),
-                "build_cpu_s": round(cpu + children.ru_utime + children.ru_stime, 2),
-                "build_cpu_main_s": round(cpu, 2),
-                "builder_peak_rss_mb": round(
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000, 1
-                ),
-                "parser_peak_rss_mb": round(children.ru_maxrss / 1000, 1),
-                "file_mb": round(Path(args.data, "r.idx").stat().st_size / 1e6, 1),
-            }
-        )
-    )
+    report = {"build_s": round(wall, 2)} | _build_cpu(cpu, prefix="build_")
+    print(json.dumps(report | {"file_mb": round(Path(args.data, "r.idx").stat().st_size / 1e6, 1)}))
 
 
 def _bench_url(server: str) -> str:
@@ -216,21 +202,20 @@ def database_build(args: argparse.Namespace) -> None:
         opened = registry._machine_index(session, committed=1)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert opened is not None
+    report = {"database_to_snapshot_s": round(wall, 2)} | _build_cpu(cpu)
+    print(json.dumps(report | {"organisations": len(opened.public)}))
+
+
+def _build_cpu(cpu: float, prefix: str = "") -> dict[str, float]:
+    """A build's CPU, this process's and its parsing processes' (exited and waited for by
+    now), and both peak memories."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(
-        json.dumps(
-            {
-                "database_to_snapshot_s": round(wall, 2),
-                "cpu_s": round(cpu + children.ru_utime + children.ru_stime, 2),
-                "cpu_main_s": round(cpu, 2),
-                "builder_peak_rss_mb": round(
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000, 1
-                ),
-                "parser_peak_rss_mb": round(children.ru_maxrss / 1000, 1),
-                "organisations": len(opened.public),
-            }
-        )
-    )
+    return {
+        f"{prefix}cpu_s": round(cpu + children.ru_utime + children.ru_stime, 2),
+        f"{prefix}cpu_main_s": round(cpu, 2),
+        "builder_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000, 1),
+        "parser_peak_rss_mb": round(children.ru_maxrss / 1000, 1),
+    }
 
 
 def spawn(args: argparse.Namespace, role: str, hold: float) -> subprocess.Popen[str]:
@@ -274,15 +259,7 @@ def main() -> None:
         rng = random.Random(args.seed)
         registry = generate(args.orgs, rng)
         names = [n for org in registry for n in org]
-        queries = []
-        for _ in range(args.queries):
-            kind = rng.random()
-            if kind < 0.4:
-                queries.append(rng.choice(names))
-            elif kind < 0.8:
-                queries.append(perturb(rng.choice(names), rng))
-            else:
-                queries.append(generate(1, rng)[0][0])
+        queries = make_queries(names, rng, args.queries)
         args.data = tempfile.mkdtemp(prefix="bench-shared-index-")
         Path(args.data, "registry.json").write_text(json.dumps(registry))
         Path(args.data, "queries.json").write_text(json.dumps(queries))
