@@ -5,7 +5,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache, partial
@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import psycopg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, SQLModel, create_engine
@@ -150,8 +150,7 @@ def _ping_when_idle(engine: Engine) -> None:
 # Connection.info key: shared advisory locks (class, key) to take before the transaction's
 # next statement (`share_with_next`).
 _SHARED_WITH_NEXT = "undersigned_shared_with_next"
-_SHARED_LOCK_SQL = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
-_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(:lock_class, :key)")
+_SHARED_LOCK = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
 
 
 def share_with_next(session: Session, *, lock_class: int, key: int) -> None:
@@ -175,17 +174,19 @@ def take_shared_with_next(session: Session) -> list[tuple[int, int]]:
 def send_shared_with_next(session: Session) -> None:
     """Take the waiting shared locks now (before work outside this transaction that they
     guard)."""
-    for lock_class, key in take_shared_with_next(session):
-        session.execute(_SHARED_LOCK, {"lock_class": lock_class, "key": key})
+    _take_shared(session.connection().connection.dbapi_connection, take_shared_with_next(session))
 
 
 def _send_shared_with_next(
     connection: Any, cursor: Any, _statement: Any, _parameters: Any, _context: Any, _many: Any
 ) -> None:
-    locks = connection.info.pop(_SHARED_WITH_NEXT, None)
     # On the driver's connection, not this cursor (which may be a server-side one).
-    for lock_class, key in locks or ():
-        cursor.connection.execute(_SHARED_LOCK_SQL, (lock_class, key))
+    _take_shared(cursor.connection, connection.info.pop(_SHARED_WITH_NEXT, ()))
+
+
+def _take_shared(driver: Any, locks: Iterable[tuple[int, int]]) -> None:
+    for lock_class, key in locks:
+        driver.execute(_SHARED_LOCK, (lock_class, key))
 
 
 def _forget_shared_with_next(connection: Any) -> None:

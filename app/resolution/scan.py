@@ -76,6 +76,11 @@ def _members(seen: View, item: str | int) -> set[int]:
     return found
 
 
+def _size(seen: View, item: str | int) -> int:
+    """How many organisations of the view are filed under a key (hidden ones included)."""
+    return sum(layer.index.size(item) for layer in seen.layers)
+
+
 def _blocked(
     seen: View, entry: OrgEntry, domains: dict[str, list[int]]
 ) -> tuple[set[int], set[int]]:
@@ -101,7 +106,7 @@ def _blocked(
                 else:
                     strong |= members
             elif not item.startswith("p:"):  # a place alone says nothing about identity
-                size = sum(layer.index.size(item) for layer in seen.layers)
+                size = _size(seen, item)
                 if 1 <= size <= MAX_BLOCK:
                     rare.append((size, item))
         rare.sort()
@@ -138,12 +143,12 @@ def _few(seen: View, key: NameKey, looked_up: dict[str | int, float]) -> bool:
     crowd = 0
     for item in looked_up:
         if isinstance(item, int) and (key.is_acronym or item != whole):
-            crowd += sum(layer.index.size(item) for layer in seen.layers)
+            crowd += _size(seen, item)
     if crowd > MAX_ACRONYM_GROUP or key.is_acronym:
         return crowd <= MAX_ACRONYM_GROUP
     for item in name_index_keys(key):
         if item not in looked_up:
-            crowd += sum(layer.index.size(item) for layer in seen.layers)
+            crowd += _size(seen, item)
     return crowd <= MAX_ACRONYM_GROUP
 
 
@@ -178,8 +183,7 @@ def _own_words(entry: OrgEntry) -> list[tuple[NameKey, str]]:
     type words, places, stopwords), sorted."""
     return [
         (key, " ".join(sorted([value for kind, value, _ in key.items if kind == "c"])))
-        for key in entry.names
-        if not key.is_acronym
+        for key in _in_words(entry)
     ]
 
 
@@ -230,7 +234,7 @@ def _near(q: NameKey, q_words: frozenset[str], r: NameKey, r_words: frozenset[st
 
 def _pool(seen: View, words: Iterable[str]) -> list[tuple[int, str]]:
     """The words with how many organisations have each, rarest first."""
-    return sorted((sum(layer.index.size(w) for layer in seen.layers), w) for w in words)
+    return sorted((_size(seen, w), w) for w in words)
 
 
 @dataclass
