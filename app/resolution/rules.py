@@ -50,6 +50,7 @@ from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 from babel.core import get_global
 from rapidfuzz import fuzz
@@ -149,11 +150,15 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     return _word_pair(q, r, rarity)
 
 
-# What a name's content words can align with, for the upper bound of a pair's score:
-# (content words, content and type words NUL-separated so that `w in joined` finds w inside
-# one of them, the same words as a tuple so that `w.startswith(starts)` finds one starting w,
-# the name without spaces).
-_Words = tuple[list[str], str, tuple[str, ...], str]
+class _Words(NamedTuple):
+    """What word_bound reads of a name: what its content words can align with."""
+
+    content: list[str]  # content words, in order
+    words: frozenset[str]  # content and type words
+    # Two adjacent content or type words written as one ("front" "line" → "frontline"), and
+    # which two: _align's gluing joins nothing else.
+    glued: dict[str, tuple[str, str]]
+    despaced: str  # the name without spaces
 
 
 def alignable_words(key: NameKey) -> _Words | None:
@@ -163,13 +168,19 @@ def alignable_words(key: NameKey) -> _Words | None:
         return None
     content: list[str] = []
     words: list[str] = []
+    glued: dict[str, tuple[str, str]] = {}
+    before = ""
     for kind, value, _ in key.items:
         if kind == "c":
             content.append(value)
-            words.append(value)
-        elif kind == "t":
-            words.append(value)
-    return content, "\0".join(words), tuple(words), key.despaced
+        elif kind != "t":
+            before = ""
+            continue
+        words.append(value)
+        if before:
+            glued.setdefault(before + value, (before, value))
+        before = value
+    return _Words(content, frozenset(words), glued, key.despaced)
 
 
 def pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words | None) -> float:
@@ -180,7 +191,7 @@ def pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words |
     transliterated names, acronyms (alignable_words gives None for the names they apply to)
     and the same letters without spaces. Word alignment has its own bound (word_bound). The
     cap of score_pair (names that identify nothing) only lowers."""
-    if q_words is None or r_words is None or q_words[3] == r_words[3]:
+    if q_words is None or r_words is None or q_words.despaced == r_words.despaced:
         return 100.0
     return word_bound(q, q_words, r, r_words)
 
@@ -542,14 +553,22 @@ def _free(words: _Words, other: _Words) -> int:
     """How many content words of one name no alignment with the other can consume.
 
     _align consumes a content word only with an equal word, a _similar one, or by gluing two
-    words into one (`frontline` / `front line`: one word starts the other or lies inside it);
-    acronym spelling is excluded by alignable_words. A word none of these can touch stays left over."""
+    adjacent words of one side into one word of the other (`frontline` / `front line`, either
+    way round); acronym spelling is excluded by alignable_words. A word none of these can
+    touch stays left over: "0000123" beside "Signer 1 0000124" is free, although "1" lies
+    inside it, since only whole words are glued."""
     free = 0
-    _, joined, starts, _ = other
-    for word in words[0]:
-        if word in joined or word.startswith(starts):
+    if other.glued or words.glued:
+        # The words of this name glued with a neighbour into a word of the other name.
+        joined = {
+            part for glued, pair in words.glued.items() if glued in other.words for part in pair
+        }
+    else:
+        joined = set()
+    for word in words.content:
+        if word in other.words or word in other.glued or word in joined:
             continue
-        if len(word) >= 5 and any(_similar(word, partner) for partner in other[0]):
+        if len(word) >= 5 and any(_similar(word, partner) for partner in other.content):
             continue
         free += 1
     return free
@@ -565,7 +584,7 @@ def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> floa
     r_free = _free(r_words, q_words) if q_free else 0
     if not q_free or not r_free:
         return 100.0
-    matchable = len(r_words[0]) - r_free
+    matchable = len(r_words.content) - r_free
     if matchable <= 0:
         return min(45.0, fuzz.token_sort_ratio(q.norm, r.norm) * 0.45)
     return min(68.0, 35.0 + 40.0 * matchable / (matchable + max(q_free, r_free)))
