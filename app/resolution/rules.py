@@ -46,11 +46,10 @@ The rules, each leaving a reason:
 """
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
-from typing import NamedTuple
 
 from babel.core import get_global
 from rapidfuzz import fuzz
@@ -150,15 +149,11 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     return _word_pair(q, r, rarity)
 
 
-class _Words(NamedTuple):
-    """What word_bound reads of a name: what its content words can align with."""
-
-    content: list[str]  # content words, in order
-    words: frozenset[str]  # content and type words
-    # Two adjacent content or type words written as one ("front" "line" → "frontline"), and
-    # which two: _align's gluing joins nothing else.
-    glued: dict[str, tuple[str, str]]
-    despaced: str  # the name without spaces
+# What a name's content words can align with, for the upper bound of a pair's score:
+# (content words, content and type words NUL-separated and NUL-ended so that `w in joined`
+# finds w inside one of them and `\0w\0` finds it whole, the same words as a tuple so that
+# `w.startswith(starts)` finds one starting w, the name without spaces).
+_Words = tuple[list[str], str, tuple[str, ...], str]
 
 
 def alignable_words(key: NameKey) -> _Words | None:
@@ -168,19 +163,13 @@ def alignable_words(key: NameKey) -> _Words | None:
         return None
     content: list[str] = []
     words: list[str] = []
-    glued: dict[str, tuple[str, str]] = {}
-    before = ""
     for kind, value, _ in key.items:
         if kind == "c":
             content.append(value)
-        elif kind != "t":
-            before = ""
-            continue
-        words.append(value)
-        if before:
-            glued.setdefault(before + value, (before, value))
-        before = value
-    return _Words(content, frozenset(words), glued, key.despaced)
+            words.append(value)
+        elif kind == "t":
+            words.append(value)
+    return content, "\0" + "\0".join(words) + "\0", tuple(words), key.despaced
 
 
 def pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words | None) -> float:
@@ -191,7 +180,7 @@ def pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words |
     transliterated names, acronyms (alignable_words gives None for the names they apply to)
     and the same letters without spaces. Word alignment has its own bound (word_bound). The
     cap of score_pair (names that identify nothing) only lowers."""
-    if q_words is None or r_words is None or q_words.despaced == r_words.despaced:
+    if q_words is None or r_words is None or q_words[3] == r_words[3]:
         return 100.0
     return word_bound(q, q_words, r, r_words)
 
@@ -549,29 +538,53 @@ def _reordered(pairs: list[tuple[int, int]]) -> bool:
     return any(b < a for a, b in itertools.pairwise(positions))
 
 
-def _free(words: _Words, other: _Words) -> int:
-    """How many content words of one name no alignment with the other can consume.
+def _free(words: _Words, other: _Words, key: NameKey, other_key: NameKey) -> int:
+    """How many content words of one name (`key`) no alignment with the other can consume.
 
     _align consumes a content word only with an equal word, a _similar one, or by gluing two
     adjacent words of one side into one word of the other (`frontline` / `front line`, either
     way round); acronym spelling is excluded by alignable_words. A word none of these can
-    touch stays left over: "0000123" beside "Signer 1 0000124" is free, although "1" lies
-    inside it, since only whole words are glued."""
+    touch stays left over. A glued word starts a word of the other name or lies inside one: a
+    cheap sieve, then _glued says whether it is glued ("1" beside "Signer 0 0000124" is free,
+    although it lies inside "0000124")."""
     free = 0
-    if other.glued or words.glued:
-        # The words of this name glued with a neighbour into a word of the other name.
-        joined = {
-            part for glued, pair in words.glued.items() if glued in other.words for part in pair
-        }
-    else:
-        joined = set()
-    for word in words.content:
-        if word in other.words or word in other.glued or word in joined:
+    _, joined, starts, _ = other
+    for word in words[0]:
+        if f"\0{word}\0" in joined:
+            continue  # a word of the other name
+        if (word in joined or word.startswith(starts)) and _glued(
+            word, key, other_key, joined, starts
+        ):
             continue
-        if len(word) >= 5 and any(_similar(word, partner) for partner in other.content):
+        if len(word) >= 5 and any(_similar(word, partner) for partner in other[0]):
             continue
         free += 1
     return free
+
+
+def _glued(
+    word: str, key: NameKey, other_key: NameKey, joined: str, starts: tuple[str, ...]
+) -> bool:
+    """Whether `word` of `key` is two adjacent words of the other name written as one (it
+    starts with one of `starts`), or glued with a neighbour in `key` into one of the other's
+    words (it lies inside `joined`): what _align can glue, over its kinds of words."""
+    if word.startswith(starts) and any(a + b == word for a, b in _adjacent(other_key)):
+        return True
+    return word in joined and any(
+        word in (a, b) and f"\0{a}{b}\0" in joined for a, b in _adjacent(key)
+    )
+
+
+def _adjacent(key: NameKey) -> Iterator[tuple[str, str]]:
+    """Pairs of adjacent content or type words: all that _align glues."""
+    before = ""
+    for kind, value, _ in key.items:
+        if kind not in "ct":
+            before = ""
+            continue
+        if before:
+            yield before, value
+        before = value
 
 
 def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> float:
@@ -580,11 +593,11 @@ def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> floa
     A side with no free word (_free) may align completely: 100. Both sides keep words of
     their own: _aligned_pair's last two rules. Every matched content word uses up one of r's
     content words that are not free."""
-    q_free = _free(q_words, r_words)
-    r_free = _free(r_words, q_words) if q_free else 0
+    q_free = _free(q_words, r_words, q, r)
+    r_free = _free(r_words, q_words, r, q) if q_free else 0
     if not q_free or not r_free:
         return 100.0
-    matchable = len(r_words.content) - r_free
+    matchable = len(r_words[0]) - r_free
     if matchable <= 0:
         return min(45.0, fuzz.token_sort_ratio(q.norm, r.norm) * 0.45)
     return min(68.0, 35.0 + 40.0 * matchable / (matchable + max(q_free, r_free)))
