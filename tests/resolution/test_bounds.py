@@ -180,6 +180,33 @@ def test_names_differing_by_a_number_are_bounded_below_the_review_line(
     assert score_organisation(q, r).score <= ScoreBound(q)(r) < REVIEW
 
 
+def test_a_pair_read_as_an_acronym_is_not_capped_by_the_places_it_leaves_out() -> None:
+    # "HRW" alone identifies the organisation whatever its other names' places say (92, not
+    # the 85 of a place the query leaves out): the bound of a pair read as an acronym must
+    # not take the place cap.
+    q = [name_key("Human Rights Watch (HRW)")]
+    r = [name_key("HRW"), name_key("Kenya Solidarity Office")]
+    scored = score_organisation(q, r).score
+    assert scored == 92.0
+    assert ScoreBound(q)(r) >= scored
+
+
+@pytest.mark.parametrize(
+    ("query", "registered"),
+    [
+        # Names in other scripts, CJK, and acronyms that spell nothing of the query: the rules
+        # that read whole names bound them, not a blanket 100.
+        ("Labour Verite Association", "Мир Правда Земля"),
+        ("Labour Verite Association", "会中湾中年"),
+        ("Labour Verite Association", "JJTJLS"),
+        ("Labour Verite Association (LVA)", "Tierra Libertad Coalition"),
+    ],
+)
+def test_names_read_whole_are_bounded_by_their_rules(query: str, registered: str) -> None:
+    q, r = [name_key(query)], [name_key(registered)]
+    assert score_organisation(q, r).score <= ScoreBound(q)(r) < REVIEW
+
+
 def _seed_names() -> list[str]:
     with (ROOT / "seeds" / "signatories.csv").open(encoding="utf-8") as handle:
         return [row["name"] for row in csv.DictReader(handle) if row["name"]]
