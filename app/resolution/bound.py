@@ -25,10 +25,12 @@ from app.resolution.rules import (
 class ScoreBound:
     """Cheap upper bounds of score_organisation(query, names, ...) for one query.
 
-    The best pair score is bounded without aligning words (rules.pair_bound). When every
-    pair is bounded below 100 that way, no pair spells an acronym or has the same letters, so
-    nothing is `consumed` and the caps for places, websites and countries apply as they will
-    to the real score; only the same website domain raises a score. The other rules (word
+    The best pair score is bounded without aligning words: the rules that read whole names
+    (CJK, other scripts, acronyms) as they are, word alignment by its bound
+    (rules.whole_name_bound, rules.word_pair_bound). When every pair is bounded below 100 that
+    way, no pair is read as an acronym, spells one or has the same letters, so nothing is
+    `consumed` and the caps for places, websites and countries apply as they will to the real
+    score; only the same website domain raises a score. The other rules (word
     order, added body words, names that identify nothing, contradicting and shared acronyms)
     only lower it. With `near_misses` (score_organisation's), a pair a letter apart is bounded
     at least at the review line (rules.near_miss_bound).

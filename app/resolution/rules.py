@@ -46,7 +46,7 @@ The rules, each leaving a reason:
 """
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
@@ -120,13 +120,14 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
 
 
 def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
-    """The pair rules in order: the first that applies scores (bound: pair_bound, below)."""
+    """The pair rules in order: the first that applies scores (bounds: whole_name_bound and
+    word_pair_bound, below)."""
     return _whole_name_pair(q, r) or _word_pair(q, r, rarity)
 
 
 def _whole_name_pair(q: NameKey, r: NameKey) -> PairScore | None:
     """The rules that read whole names, before word alignment, in order: the first that
-    applies scores; None when none does. Cheap enough for pair_bound to run them as they are."""
+    applies scores; None when none does. Cheap enough for whole_name_bound to run as they are."""
     if q.norm == r.norm and q.norm:
         acronym = q.is_acronym or r.is_acronym
         what = "same acronym" if acronym else "same name"
@@ -156,38 +157,23 @@ def _whole_name_pair(q: NameKey, r: NameKey) -> PairScore | None:
 
 
 # What a name's content words can align with, for the upper bound of a pair's score:
-# (content words, content and type words NUL-separated and NUL-ended so that `w in joined`
-# finds w inside one of them and `\0w\0` finds it whole, the same words as a tuple so that
-# `w.startswith(starts)` finds one starting w, the name without spaces, the initials of its
-# words but stopwords, and of all its words: what an acronym may spell).
-_Words = tuple[list[str], str, tuple[str, ...], str, str, str]
+# (content words, content and type words NUL-separated so that `w in joined` finds w inside
+# one of them, the same words as a tuple so that `w.startswith(starts)` finds one starting w,
+# the name without spaces).
+_Words = tuple[list[str], str, tuple[str, ...], str]
 
 
 def alignable_words(key: NameKey) -> _Words:
     """What word_bound reads of a name (its words, in whatever script)."""
     content: list[str] = []
     words: list[str] = []
-    letters: list[str] = []
-    every: list[str] = []
-    for kind, value, initials in key.items:
-        every.append(initials)
-        if kind == "s":
-            continue
-        letters.append(initials)
+    for kind, value, _ in key.items:
         if kind == "c":
             content.append(value)
             words.append(value)
         elif kind == "t":
             words.append(value)
-    joined = "\0" + "\0".join(words) + "\0"
-    return content, joined, tuple(words), key.despaced, "".join(letters), "".join(every)
-
-
-def pair_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> float:
-    """Upper bound of score_pair(q, r); `q_words`, `r_words` are alignable_words of each,
-    computed once per name: whole_name_bound, else word_pair_bound."""
-    whole = whole_name_bound(q, r)
-    return word_pair_bound(q, q_words, r, r_words) if whole is None else whole
+    return content, "\0".join(words), tuple(words), key.despaced
 
 
 def whole_name_bound(q: NameKey, r: NameKey) -> float | None:
@@ -196,6 +182,10 @@ def whole_name_bound(q: NameKey, r: NameKey) -> float | None:
     are; None when none applies and word alignment scores. A pair they score 100, or as an
     acronym, or that spells places (`consumed`) is bounded at 100: ScoreBound's place bound
     does not hold for it."""
+    if not (q.cjk or r.cjk or q.translit or r.translit or q.is_acronym or r.is_acronym):
+        # Two names in Latin words, neither an acronym (most pairs): of those rules only the
+        # same letters apply (equal names included), without a PairScore made to say so.
+        return 100.0 if q.despaced == r.despaced else None
     whole = _whole_name_pair(q, r)
     if whole is None:
         return None
@@ -208,27 +198,27 @@ def word_pair_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) ->
     """Upper bound of _word_pair(q, r): word_bound, but 100 when an acronym word of one name
     may spell a run of the other's words (_may_spell). The cap of score_pair (names that
     identify nothing) only lowers."""
-    if _may_spell(q, r_words) or _may_spell(r, q_words):
+    if (q.acronym_words or r.acronym_words) and (_may_spell(q, r) or _may_spell(r, q)):
         return 100.0
     return word_bound(q, q_words, r, r_words)
 
 
-def _may_spell(key: NameKey, other: _Words) -> bool:
-    """Whether an acronym word of `key` may spell a run of the other name's words
-    (_find_run): its letters, in order, among the initials of the other's words but
-    stopwords, or, with digits read as words (L4L), of all its words (_acronym_spells)."""
-    if not key.acronym_words:
-        return False
+def _may_spell(key: NameKey, other: NameKey) -> bool:
+    """Whether an acronym word of `key` may spell a run of `other`'s words (_find_run): its
+    letters, in order, among the initials of `other`'s words but stopwords, or, with digits
+    read as words (L4L), of all its words (_acronym_spells)."""
+    letters = "".join([item[2] for item in other.items if item[0] != "s"])
+    every = "".join([item[2] for item in other.items])
     for token in key.acronym_words:
-        if token in other[4]:
+        if token in letters:
             return True
         digits = any(d in token for d in _DIGIT_WORDS)
-        if digits and "".join(_DIGIT_WORDS.get(c, c) for c in token) in other[5]:
+        if digits and "".join(_DIGIT_WORDS.get(c, c) for c in token) in every:
             return True
     return False
 
 
-# ---- Whole-name rules (bound: 100, see pair_bound) -----------------------------------
+# ---- Whole-name rules (bound: whole_name_bound runs them) ------------------------------
 
 
 def _cjk_pair(q: NameKey, r: NameKey) -> PairScore | None:
@@ -581,55 +571,22 @@ def _reordered(pairs: list[tuple[int, int]]) -> bool:
     return any(b < a for a, b in itertools.pairwise(positions))
 
 
-def _free(words: _Words, other: _Words, key: NameKey, other_key: NameKey) -> int:
-    """How many content words of one name (`key`) no alignment with the other can consume.
+def _free(words: _Words, other: _Words) -> int:
+    """How many content words of one name no alignment with the other can consume.
 
     _align consumes a content word only with an equal word, a _similar one, or by gluing two
-    adjacent words of one side into one word of the other (`frontline` / `front line`, either
-    way round); acronym spelling is excluded by pair_bound (_may_spell). A word none of these can
-    touch stays left over. A glued word starts a word of the other name or lies inside one: a
-    cheap sieve, then _glued says whether it is glued ("1" beside "Signer 0 0000124" is free,
-    although it lies inside "0000124")."""
+    words into one (`frontline` / `front line`: one word starts the other or lies inside it);
+    acronym spelling is excluded by word_pair_bound (_may_spell). A word none of these can touch
+    stays left over."""
     free = 0
-    joined, starts = other[1], other[2]
+    _, joined, starts, _ = other
     for word in words[0]:
-        if f"\0{word}\0" in joined:
-            continue  # a word of the other name
-        if (word in joined or word.startswith(starts)) and _glued(
-            word, key, other_key, joined, starts
-        ):
+        if word in joined or word.startswith(starts):
             continue
-        if len(word) >= 5 and any(
-            _similar(word, partner) for partner in other[0] if partner[:1] == word[:1]
-        ):
+        if len(word) >= 5 and any(_similar(word, partner) for partner in other[0]):
             continue
         free += 1
     return free
-
-
-def _glued(
-    word: str, key: NameKey, other_key: NameKey, joined: str, starts: tuple[str, ...]
-) -> bool:
-    """Whether `word` of `key` is two adjacent words of the other name written as one (it
-    starts with one of `starts`), or glued with a neighbour in `key` into one of the other's
-    words (it lies inside `joined`): what _align can glue, over its kinds of words."""
-    if word.startswith(starts) and any(a + b == word for a, b in _adjacent(other_key)):
-        return True
-    return word in joined and any(
-        word in (a, b) and f"\0{a}{b}\0" in joined for a, b in _adjacent(key)
-    )
-
-
-def _adjacent(key: NameKey) -> Iterator[tuple[str, str]]:
-    """Pairs of adjacent content or type words: all that _align glues."""
-    before = ""
-    for kind, value, _ in key.items:
-        if kind not in "ct":
-            before = ""
-            continue
-        if before:
-            yield before, value
-        before = value
 
 
 def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> float:
@@ -638,8 +595,8 @@ def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> floa
     A side with no free word (_free) may align completely: 100. Both sides keep words of
     their own: _aligned_pair's last two rules. Every matched content word uses up one of r's
     content words that are not free."""
-    q_free = _free(q_words, r_words, q, r)
-    r_free = _free(r_words, q_words, r, q) if q_free else 0
+    q_free = _free(q_words, r_words)
+    r_free = _free(r_words, q_words) if q_free else 0
     if not q_free or not r_free:
         return 100.0
     matchable = len(r_words[0]) - r_free
@@ -710,7 +667,7 @@ def near_miss_rule(pair: PairScore) -> PairScore:
 
 
 def near_miss_bound(bound: float, q: NameKey, r: NameKey) -> float:
-    """Upper bound of near_miss_rule over a pair bounded by `bound` (pair_bound): the rule
+    """Upper bound of near_miss_rule over a pair bounded by `bound` (whole_name_bound, word_pair_bound): the rule
     itself, which costs one Levenshtein distance with a cutoff."""
     if bound >= REVIEW or not _a_letter_apart(q, r):
         return bound
@@ -869,7 +826,7 @@ def shared_acronym_bound(
     the first of score_organisation's order scoring (100, exact), i.e. the first pair of equal
     names that both identify (score_pair caps the others at 75); when its query name is an
     acronym, the query has a long name (not CJK) and `long_bound`, an upper bound of every
-    pair of names neither of which is an acronym (pair_bound), is below LINK, the rule caps
+    pair of names neither of which is an acronym (word_pair_bound), is below LINK, the rule caps
     the score at 85. The rules after it only lower a score, but for the same website, which
     ScoreBound bounds at 100 before it comes here."""
     if bound <= 85.0 or long_bound >= LINK:
