@@ -54,6 +54,7 @@ def warm_resolver() -> None:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     serving.tune_collector()
+    serving.start_sharing()
     # In the background: at 100,000 organisations the build takes seconds, and the API (counts,
     # badges) should answer meanwhile; a resolve arriving first waits on the index lock.
     threading.Thread(target=warm_resolver, name="resolver-warm-up", daemon=True).start()
@@ -129,6 +130,9 @@ def create_app() -> FastAPI:
         settings=get_settings(),
         from_memory=embed_hits.PublicAnswers(api_prefix=API_PREFIX),
     )
+    # Outermost: a worker over its share of the connections asks a client to reconnect, on any
+    # response (decision 0133).
+    app.add_middleware(serving.ConnectionShare)
     refine_schema(app)
     return app
 

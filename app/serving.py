@@ -11,8 +11,16 @@ and stops the workers; only where a worker's socket comes from changes.
 """
 
 import gc
+import math
+import os
+import shutil
 import socket
 import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from uvicorn import Config
@@ -81,11 +89,130 @@ def _refuse_taken(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
+# ---- Each worker its share of the connections (decision 0133) ----------------------------
+#
+# The kernel hashes each new connection to one worker's socket: 32 connections opened at once
+# by one client split 21/11, 18/14, 19/13 in three runs of the hot letter, and the worker
+# holding more answers slower (the p99 is its own) while the other idles. A worker that holds
+# more than its share asks a client to reconnect (`Connection: close` on a response): the new
+# connection is hashed again, to any worker, so the split evens out within a second.
+
+# Where the supervisor tells its workers the directory in which each writes its count.
+SHARES_DIRECTORY = "UNDERSIGNED_WORKER_SHARES"
+SHARE_TOLERANCE = 1  # connections a worker keeps above its fair share before it asks
+SHED_INTERVAL = 0.05  # seconds between two connections a worker asks to reconnect
+SHARE_REFRESH = 0.1  # seconds between two looks at the other workers' counts
+SHARE_STALE = 1.0  # a count older than this is a worker gone (killed: no file removed)
+
+# This worker's open connections: uvicorn's own set, given by _OwnSocketProcess.
+_connections: set[Any] | None = None
+
+
+def over_share(own: int, others: list[int]) -> bool:
+    """Whether a worker holding `own` connections, the others holding `others`, holds more
+    than its fair share (rounded up) plus SHARE_TOLERANCE."""
+    total = own + sum(others)
+    return own > math.ceil(total / (1 + len(others))) + SHARE_TOLERANCE
+
+
+class _Shares:
+    """This worker's count of open connections, written to its file in the supervisor's
+    directory every SHARE_REFRESH seconds, and whether it holds more than its share of all
+    the workers' (a thread: an idle worker's count must stay fresh too)."""
+
+    def __init__(self, directory: Path, connections: set[Any]) -> None:
+        self._directory = directory
+        self._connections = connections
+        self._file = directory / str(os.getpid())
+        self.over = False
+        self._last_shed = 0.0
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="worker-shares", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.over = self._look()
+            except OSError:
+                self.over = False  # the directory is gone: the supervisor is stopping
+            time.sleep(SHARE_REFRESH)
+
+    def _look(self) -> bool:
+        own = len(self._connections)
+        staged = self._file.with_suffix(".new")
+        staged.write_text(str(own))
+        staged.replace(self._file)  # readers see the old count or the new one, whole
+        now = time.time()
+        others = []
+        for entry in os.scandir(self._directory):
+            if entry.name == self._file.name or not entry.name.isdigit():
+                continue
+            try:
+                if now - entry.stat().st_mtime <= SHARE_STALE:
+                    others.append(int(Path(entry.path).read_text()))
+            except (OSError, ValueError):
+                continue  # removed or replaced meanwhile
+        return over_share(own, others)
+
+    def shed_now(self) -> bool:
+        """Whether this response should ask its client to reconnect (the event loop's)."""
+        if not self.over:
+            return False
+        now = time.monotonic()
+        if now - self._last_shed < SHED_INTERVAL:
+            return False
+        self._last_shed = now
+        return True
+
+
+_shares: _Shares | None = None
+
+
+def start_sharing() -> None:
+    """In a worker of `run`'s supervisor: start counting and comparing its connections."""
+    global _shares
+    directory = os.environ.get(SHARES_DIRECTORY)
+    if directory and _connections is not None and _shares is None:
+        _shares = _Shares(Path(directory), _connections)
+        _shares.start()
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ConnectionShare:
+    """Outermost middleware: on a worker over its share, one response in SHED_INTERVAL says
+    `Connection: close` (HTTP/1.1: the client opens a new connection for its next request;
+    the response itself is whole)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _shares is None or not _shares.shed_now():
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
 class _OwnSocketProcess(multiprocess.Process):
     """A uvicorn worker that binds its own `SO_REUSEPORT` socket instead of the parent's."""
 
     def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover
         # Runs in the spawned worker (covered by tests/test_serving.py through real processes).
+        global _connections
+        _connections = self.server.server_state.connections
         try:
             own = bind(self.config.host, self.config.port)
         except OSError as exc:
@@ -107,4 +234,9 @@ def run(*, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
     # The supervisor builds its workers through this module-level name (start, restart after
     # a crash, SIGHUP's rolling restart): this parent process runs only the supervisor.
     multiprocess.Process = _OwnSocketProcess  # type: ignore[misc]
-    multiprocess.Multiprocess(config, sockets=[]).run()
+    shares = tempfile.mkdtemp(prefix="undersigned-workers-")
+    os.environ[SHARES_DIRECTORY] = shares  # the workers are spawned with this environment
+    try:
+        multiprocess.Multiprocess(config, sockets=[]).run()
+    finally:
+        shutil.rmtree(shares, ignore_errors=True)
