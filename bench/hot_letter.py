@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -119,6 +120,27 @@ def postgres_backends(database: str) -> set[int]:
         if database.encode() in words:
             found.add(int(pid))
     return found
+
+
+def connections_per_worker(port: int, pids: set[int]) -> list[int]:
+    """How many established connections on this TCP port each process holds, most first (the
+    kernel's split of the clients over the workers, decisions 0107 and 0133)."""
+    with open("/proc/net/tcp") as table:
+        inodes = {
+            line.split()[9]
+            for line in table.readlines()[1:]
+            if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "01"
+        }
+    held = []
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        count = sum(link[8:-1] in inodes for link in links if link.startswith("socket:["))
+        if count:
+            held.append(count)
+    return sorted(held, reverse=True)
 
 
 def listening(port: int) -> int:
@@ -376,9 +398,9 @@ def main() -> None:
     )
     print(
         "| round | checkout | clients | signatures/s | p50 ms | p99 ms | errors | exact "
-        "| CPU ms per signature: server (PostgreSQL) |"
+        "| CPU ms per signature: server (PostgreSQL) | connections per worker |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with checkout(args.previous) as previous:
         roots = {"this": ROOT, "previous": previous}
         for round_ in range(1, args.rounds + 1):
@@ -414,6 +436,15 @@ def main() -> None:
                             cpu_seconds(descendants(pid)),
                             cpu_seconds(postgres_backends(database)),
                         )
+                        # The split of the clients' connections over the workers, mid-run.
+                        split: list[int] = []
+                        sampler = threading.Timer(
+                            args.seconds / 2,
+                            lambda split=split, pid=pid: split.extend(
+                                connections_per_worker(args.port, descendants(pid))
+                            ),
+                        )
+                        sampler.start()
                         if use_wrk:
                             done, p50, p99, errors = hammer_wrk(
                                 base, slug=slug, clients=clients, seconds=args.seconds
@@ -446,7 +477,7 @@ def main() -> None:
                             f"| {round_} | {name} | {clients} | {done / args.seconds:,.0f} | "
                             f"{p50 * 1000:.0f} | {p99 * 1000:.0f} | "
                             f"{errors or 0} | {check_exact(base, dsn, slug)} | "
-                            f"{app_ms:.1f} ({db_ms:.1f}) |",
+                            f"{app_ms:.1f} ({db_ms:.1f}) | {'/'.join(map(str, split))} |",
                             flush=True,
                         )
     print(f"\nload average at end {load_average()}")
