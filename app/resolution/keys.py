@@ -12,7 +12,13 @@ import hashlib
 import itertools
 
 from app.resolution.lemmas import is_cyrillic, latin_reading
-from app.resolution.normalise import TYPE_WORDS, NameKey, acronym_letters
+from app.resolution.normalise import (
+    LEGAL_FORMS,
+    TYPE_WORDS,
+    NameKey,
+    acronym_letters,
+    capitals_written,
+)
 from app.resolution.scripts import hangul_readings
 
 # The bonus of a query's whole-name key over the IDF weights of its other keys.
@@ -24,7 +30,12 @@ def _exact(text: str) -> int:
     a collision only adds a candidate that scoring then rejects. A stable 64-bit hash, not
     hash(): the machine's shared index file (snapshot.py) is read by processes whose str
     hashes are salted differently."""
-    return int.from_bytes(hashlib.blake2b(("~" + text).encode(), digest_size=8).digest())
+    hasher = _BLAKE2B.copy()  # a copy of an empty one: the same hash, no arguments to parse
+    hasher.update(("~" + text).encode())
+    return int.from_bytes(hasher.digest())
+
+
+_BLAKE2B = hashlib.blake2b(digest_size=8)
 
 
 def whole_name_key(key: NameKey) -> int:
@@ -34,8 +45,16 @@ def whole_name_key(key: NameKey) -> int:
 
 def _initials(key: NameKey) -> set[str]:
     """A long name's initials of ≥ 3 letters, without and with its stopwords (HRIC is Human
-    Rights *in* China)."""
-    return {i for i in (key.initials, key.initials_with_stopwords) if len(i) >= 3}
+    Rights *in* China): NameKey.initials and .initials_with_stopwords, in one pass over its
+    words (every organisation's names go through here when the index is built)."""
+    without: list[str] = []
+    every: list[str] = []
+    for kind, value, letters in key.items:
+        if value not in LEGAL_FORMS:
+            every.append(letters)
+            if kind != "s":
+                without.append(letters)
+    return {i for i in ("".join(without), "".join(every)) if len(i) >= 3}
 
 
 def name_index_keys(key: NameKey) -> set[str | int]:
@@ -45,7 +64,10 @@ def name_index_keys(key: NameKey) -> set[str | int]:
         keys.add(_exact(key.despaced))
     if key.is_acronym:
         # ICRtoP is also filed as ICRP: a long name's initials find it.
-        keys.update(_exact(letters) for letters, _ in acronym_letters(key.raw)[1:])
+        # (acronym_letters(key.raw)[1:], without folding the name once more.)
+        written = capitals_written(key.raw)
+        if written is not None:
+            keys.add(_exact(written[0]))
     for kind, value, _ in key.items:
         if kind != "s":
             keys.add(("w:" if kind in "ct" else "p:") + value)

@@ -25,10 +25,11 @@ name made only of places, numbers, organisation-type words or stopwords never do
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, make_dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import opencc
 from anyascii import anyascii
@@ -209,12 +210,68 @@ _ASCII_FOLDS = {
 }
 
 
+def _latin_folds() -> dict[int, str]:
+    """_ASCII_FOLDS, and the Latin letters whose folding is ASCII at once (é, Ñ, ß, ĳ, İ…):
+    a word of ASCII and these letters is folded by one table too (decision 0131).
+
+    Letter by letter is the pipeline's result for such a word: each letter is a starter whose
+    decompositions start with a starter, so the normal forms neither compose nor reorder
+    across two of them; case-folding and the tables map each on its own; and once the marks
+    are gone the text is ASCII, which NFC leaves alone
+    (tests/resolution/test_fast_parse.py checks every pair of them against the pipeline)."""
+    table: dict[int, str] = dict(_ASCII_FOLDS)
+    for code in range(0x80, 0x250):
+        char = chr(code)
+        if not unicodedata.category(char).startswith("L") or unicodedata.combining(char):
+            continue
+        if unicodedata.combining(unicodedata.normalize("NFKD", char)[0]):
+            continue
+        cased = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", char).casefold())
+        decomposed = unicodedata.normalize("NFKD", cased.translate(_LETTER_FOLDS))
+        if decomposed and unicodedata.combining(decomposed[0]):
+            continue
+        if _COMBINING.sub("", decomposed).isascii():
+            table[code] = _fold_characters(char)
+    return table
+
+
+_LATIN_FOLDS = _latin_folds()
+# CJK unified ideographs (and extension A) have no decomposition and no case, and compose
+# with nothing: a word of them alone folds by the Han table only (checked over every one of
+# them in tests/resolution/test_fast_parse.py).
+_HAN_WORD = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
+
+
+# Text of ASCII and of cased Latin letters that NFKC leaves alone, and a capital beside
+# another: in such text a word in capitals has two capitals in a row, so a name without them
+# has none (build_name_key then skips its split; tests/resolution/test_fast_parse.py).
+_CASED_LATIN = re.compile(
+    "[\x00-\x7f"
+    + "".join(
+        chr(code)
+        for code in _LATIN_FOLDS
+        if code >= 128
+        and unicodedata.normalize("NFKC", chr(code)) == chr(code)
+        and (chr(code).isupper() or chr(code).islower())
+    )
+    + "]*"
+)
+_TWO_CAPITALS = re.compile(
+    "[A-Z"
+    + "".join(chr(code) for code in _LATIN_FOLDS if code >= 128 and chr(code).isupper())
+    + "]{2}"
+)
+
+
 @lru_cache(maxsize=1 << 16)
 def _fold_word(word: str) -> str:
     """The folded text of one space-separated piece of a name (cached: at scale names repeat
     their words far more than themselves — 1,000,000 generated organisations have 7 million
     words, 1 million distinct, most of them used once)."""
-    text = word.translate(_ASCII_FOLDS) if word.isascii() else _fold_characters(word)
+    text = word.translate(_LATIN_FOLDS)
+    if not text.isascii():
+        # Most words used once are acronyms and CJK names: one table each, not ten passes.
+        text = fold_han(word) if _HAN_WORD.fullmatch(word) else _fold_characters(word)
     return " ".join(text.split())
 
 
@@ -313,6 +370,16 @@ def place_table() -> tuple[dict[tuple[str, ...], str], dict[str, int], dict[str,
     return places, starts, single
 
 
+@cache
+def _loop_words() -> frozenset[str]:
+    """Words build_name_key's word loop must see one by one: a place phrase may start with
+    them (place_table), or they are a place code when written in capitals. A name without
+    these (nor CJK letters, nor one-letter words, which may spell a legal form) has one
+    item per word: _classify's."""
+    _, starts, _ = place_table()
+    return frozenset(starts) | frozenset(_CODE_ALIASES)
+
+
 # What a place name takes to become its people's word: Kenya-n, Pakistan-i, Africa-in, Chine-se,
 # Japan-ese, Egypt-ian, Cambodia-ns; never a word glued on (China-aid).
 _DEMONYM_ENDINGS = frozenset(["n", "i", "an", "in", "ns", "se", "is", "ese", "ian", "ans"])
@@ -397,6 +464,24 @@ class NameKey:
         return self.norm.replace(" ", "")
 
 
+# NameKey's own __init__ sets each field through object.__setattr__ (it is frozen): ~14,000
+# machine instructions a key, and the index build makes one per name (2.45 million at
+# 1,000,000 organisations) while a query decodes ~60 from the snapshot. A twin with the same
+# slots, not frozen, is filled instead and then made a NameKey (assigning __class__ between two
+# types of one layout, which CPython checks): ~3,600, and the key is as frozen as any other
+# (decision 0131).
+_NameKeyTwin = make_dataclass(
+    "_NameKeyTwin", [(f.name, f.type) for f in fields(NameKey)], slots=True, eq=False
+)
+
+
+def name_key_of(values: Sequence[Any]) -> NameKey:
+    """NameKey(*values), faster (the note above)."""
+    key = _NameKeyTwin(*values)
+    key.__class__ = NameKey
+    return key  # type: ignore[no-any-return]
+
+
 # Word items repeat across hundreds of thousands of names: one shared tuple per distinct word.
 _ITEMS: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 _EMPTY: frozenset[str] = frozenset()
@@ -449,12 +534,23 @@ def acronym_letters(raw: str) -> tuple[tuple[str, frozenset[str]], ...]:
     plain = ((folded, frozenset[str]()),)
     if not is_acronym(raw):
         return plain
-    runs = _CAPITALS.findall(unicodedata.normalize("NFKC", raw.strip()))
+    written = capitals_written(raw)
+    return plain if written is None else (*plain, written)
+
+
+def capitals_written(acronym: str) -> tuple[str, frozenset[str]] | None:
+    """acronym_letters' second reading of an acronym, if it has one: its capitals alone and
+    the small words it writes out (ICRtoP: `icrp`, {to}). The index files an acronym under
+    this reading only (keys.name_index_keys), so it asks for nothing else."""
+    stripped = acronym.strip()
+    if stripped.isascii() and stripped == stripped.upper():
+        return None  # no small letters, no word written out (NFKC leaves ASCII as it is)
+    runs = _CAPITALS.findall(unicodedata.normalize("NFKC", stripped))
     small = frozenset(r for r in runs if r.islower())
     if not small or not all(len(r) >= 2 and r in STOPWORDS for r in small):
-        return plain
+        return None
     capitals = "".join(r for r in runs if r.isupper()).lower()
-    return (*plain, (capitals, small)) if len(capitals) >= 2 else plain
+    return (capitals, small) if len(capitals) >= 2 else None
 
 
 _SET_APART = re.compile(r"(?:,|\(|\[)\s*([A-Z]{2,3})\s*[)\]]?\s*$")
@@ -488,11 +584,15 @@ def build_name_key(raw: str) -> NameKey:
     """Normalise one name into its comparison keys (uncached: the index keeps its own)."""
     norm = _fold(raw)[:600]
     places, starts, _ = place_table()
-    caps = {
-        _fold(w)
-        for w in _CAPS_SPLIT.split(unicodedata.normalize("NFKC", raw))
-        if len(w) >= 2 and w.isupper() and w.isalpha()
-    }
+    caps = (
+        set()
+        if _CASED_LATIN.fullmatch(raw) and not _TWO_CAPITALS.search(raw)
+        else {
+            _fold(w)
+            for w in _CAPS_SPLIT.split(unicodedata.normalize("NFKC", raw))
+            if w.isupper() and len(w) >= 2 and w.isalpha()
+        }
+    )
     tokens = norm.split()
     count = len(tokens)
     cjk = "".join(_CJK.findall(norm))
@@ -501,6 +601,10 @@ def build_name_key(raw: str) -> NameKey:
     # capitals: "Uyghur Human Rights Project, US", "Friends of Tibet (IT)".
     apart = _SET_APART.search(raw)
     i = 0
+    if not cjk and _loop_words().isdisjoint(tokens) and min(map(len, tokens), default=2) > 1:
+        # Most names (three in five of the bench's without CJK): what the loop below gives.
+        items = list(map(_classify, tokens))
+        i = count
     while i < count:
         token = tokens[i]
         if cjk and _CJK.search(token):
@@ -529,8 +633,9 @@ def build_name_key(raw: str) -> NameKey:
                 items.append(_item("p", found, "".join(t[0] for t in phrase_tokens)))
                 i += size
                 continue
-        # Only the last few words can be a legal form in letters (no tuple for the others).
-        if count - i <= _LEGAL_LONGEST:
+        # Only the last few words can be a legal form in letters, each a single letter (no
+        # tuple for the others).
+        if len(token) == 1 and count - i <= _LEGAL_LONGEST:
             legal = _LEGAL_LETTERS.get(tuple(tokens[i:]))
             if legal is not None:
                 items.append(_item("t", legal, legal[0]))
@@ -543,23 +648,25 @@ def build_name_key(raw: str) -> NameKey:
     non_latin_alphabet = (
         not cjk and not norm.isascii() and any(c.isalpha() and not c.isascii() for c in norm)
     )
-    return NameKey(
-        raw=raw,
-        norm=norm,
-        items=tuple(items),
-        discriminators=_frozen([v for k, v, _ in items if k in "ph"]),
-        is_acronym=is_acronym(raw),
-        caps_tokens=_frozen([c for c in caps if len(c) >= 3]) if caps else _EMPTY,
-        acronym_words=_frozen(
-            [
-                t
-                for t in tokens
-                if 2 <= len(t) <= 10
-                and (t in caps or (not t.isalpha() and not t.isdigit() and t.isalnum()))
-            ]
-        ),
-        cjk=cjk,
-        translit=_transliterated(tokens) if non_latin_alphabet else "",
+    return name_key_of(
+        (
+            raw,  # raw
+            norm,  # norm
+            tuple(items),  # items
+            _frozen([v for k, v, _ in items if k in "ph"]),  # discriminators
+            is_acronym(raw),  # is_acronym
+            _frozen([c for c in caps if len(c) >= 3]) if caps else _EMPTY,  # caps_tokens
+            _frozen(  # acronym_words
+                [
+                    t
+                    for t in tokens
+                    if (t in caps or (not (t.isalpha() or t.isdigit()) and t.isalnum()))
+                    and 2 <= len(t) <= 10
+                ]
+            ),
+            cjk,  # cjk
+            _transliterated(tokens) if non_latin_alphabet else "",  # translit
+        )
     )
 
 

@@ -31,13 +31,13 @@ import os
 import re
 import sys
 from array import array
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from itertools import accumulate, islice
+from itertools import accumulate, compress, islice
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -53,7 +53,7 @@ from app.resolution.index import (
     filed_keys,
     make_entry,
 )
-from app.resolution.normalise import NameKey, build_name_key
+from app.resolution.normalise import NameKey, build_name_key, name_key_of
 from app.resolution.rules import score_pair
 
 _MAGIC = b"USIDX01\n"
@@ -89,7 +89,12 @@ def key_hash(item: str | int) -> int:
     process; whole-name keys are already stable hashes, keys.py)."""
     if isinstance(item, int):
         return item & _MASK
-    return int.from_bytes(hashlib.blake2b(item.encode(), digest_size=8, person=b"str").digest())
+    hasher = _BLAKE2B_STR.copy()  # as keys._exact: the same hash, no arguments to parse
+    hasher.update(item.encode())
+    return int.from_bytes(hasher.digest())
+
+
+_BLAKE2B_STR = hashlib.blake2b(digest_size=8, person=b"str")
 
 
 @lru_cache(maxsize=1)
@@ -115,7 +120,7 @@ def _encode(entry: OrgEntry) -> bytes:
 
 def _decode(organisation_id: int, blob: bytes | memoryview) -> OrgEntry:
     website, country, names = marshal.loads(blob)
-    return OrgEntry(organisation_id, tuple(NameKey(*values) for values in names), website, country)
+    return OrgEntry(organisation_id, tuple(map(name_key_of, names)), website, country)
 
 
 class Row(NamedTuple):
@@ -144,6 +149,7 @@ def _parse(rows: list[Row]) -> tuple[bytes, bytes, bytes, list[tuple[bytes, byte
     ends = array("q")
     blob = bytearray()
     shards = [(array("Q"), array("q")) for _ in range(1 << _SHARD_BITS)]
+    appends = [(hashes.append, owners.append) for hashes, owners in shards]
     shift = 64 - _SHARD_BITS
     for row in rows:
         organisation_id = row.organisation_id
@@ -153,10 +159,13 @@ def _parse(rows: list[Row]) -> tuple[bytes, bytes, bytes, list[tuple[bytes, byte
         ids.append(organisation_id)
         blob += _encode(entry)
         ends.append(len(blob))
-        for h in map(key_hash, filed_keys(entry)):
-            hashes, owners = shards[h >> shift]
-            hashes.append(h)
-            owners.append(organisation_id)
+        for item in filed_keys(entry):
+            # Whole-name keys are stable hashes already, each filed once: key_hash's cache is
+            # kept for the words, which repeat.
+            h = item & _MASK if type(item) is int else key_hash(item)
+            add_hash, add_owner = appends[h >> shift]
+            add_hash(h)
+            add_owner(organisation_id)
     pairs = [(hashes.tobytes(), owners.tobytes()) for hashes, owners in shards]
     return ids.tobytes(), ends.tobytes(), bytes(blob), pairs
 
@@ -180,35 +189,26 @@ def _group(task: tuple[bytes, bytes, int]) -> tuple[bytes, bytes, bytes, bytes, 
     owners = array("q")
     owners.frombytes(owner_bytes)
     del hash_bytes, owner_bytes
-    postings: dict[int, Any] = {}  # key hash → one id, or an array of ascending ids
-    for h, organisation_id in zip(hashes.tolist(), owners.tolist(), strict=True):
-        posting = postings.get(h)
-        if posting is None:
-            postings[h] = organisation_id  # most keys name one organisation
-        elif type(posting) is int:
-            postings[h] = array("q", (posting, organisation_id))
-        else:
-            posting.append(organisation_id)
+    # Counted, sorted and permuted in C, not grouped pair by pair in a dict (decision 0131):
+    # the sort is stable, so each posting keeps its ids in the order they came (ascending).
+    counts = Counter(hashes)
+    keys = array("Q", sorted(counts))
+    sizes = array("q", map(counts.__getitem__, keys))
+    del counts
+    ids = array("q", map(owners.__getitem__, sorted(range(len(hashes)), key=hashes.__getitem__)))
     del hashes, owners
-    keys = array("Q", sorted(postings))
-    sizes = array("q")
-    ids = array("q")
     large_keys = array("Q")
     bitmaps = bytearray()
-    for h in keys:
-        posting = postings.pop(h)
-        if type(posting) is int:
-            ids.append(posting)
-            sizes.append(1)
-            continue
-        ids.extend(posting)
-        sizes.append(len(posting))
-        if len(posting) > _COMMON or len(posting) * _DENSE >= width:
-            large_keys.append(h)
-            bits = bytearray(width)
-            for organisation_id in posting:
-                bits[organisation_id >> 3] |= 1 << (organisation_id & 7)
-            bitmaps += bits
+    # A posting of `least` ids or more is over index._COMMON or dense (see _DENSE); one of a
+    # single id never has a bitmap, however small the registry.
+    least = max(2, min(_COMMON + 1, -(-width // _DENSE)))
+    starts = list(accumulate(sizes, initial=0))
+    for j in compress(range(len(keys)), map(least.__le__, sizes)):
+        large_keys.append(keys[j])
+        bits = bytearray(width)
+        for organisation_id in ids[starts[j] : starts[j + 1]]:
+            bits[organisation_id >> 3] |= 1 << (organisation_id & 7)
+        bitmaps += bits
     return keys.tobytes(), sizes.tobytes(), ids.tobytes(), large_keys.tobytes(), bytes(bitmaps)
 
 
