@@ -115,10 +115,14 @@ class ScoreBound:
             names=names,
             country=country,
         )
-        capped = min(capped, bound)
-        bounds = []
-        for value in (bound, capped):
-            value = website_bound(value, query_domain=self._domain, domain=domain)
-            value = country_bound(value, query_country=self._country, country=country)
-            bounds.append(max(0.0, value))
-        return bounds[0], bounds[1]
+        final = self._sites_and_countries(bound, domain=domain, country=country)
+        if not shared_acronyms:
+            return final, final
+        capped = self._sites_and_countries(min(capped, bound), domain=domain, country=country)
+        return final, capped
+
+    def _sites_and_countries(
+        self, bound: float, *, domain: str | None, country: str | None
+    ) -> float:
+        bound = website_bound(bound, query_domain=self._domain, domain=domain)
+        return max(0.0, country_bound(bound, query_country=self._country, country=country))
