@@ -8,9 +8,9 @@ transliteration or CJK keys; organisations with the same website domain meet too
 shared by more than a few dozen organisations ("human", "rights", "AI") says nothing about
 identity and is skipped, which keeps the scan sub-quadratic. Pairs that share only a rare
 word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
-person would glance): the scorer could not lift the others to the review line. Names alike
-but for one word (reordered, or one letter apart) meet whatever their words' rarity
-(`_near`, decision 0111). An acronym, or a long name's initials, meets everyone going by it
+person would glance, at names prepared once per organisation: decision 0129): the scorer
+could not lift the others to the review line. Names alike but for one word (reordered, or
+one letter apart) meet whatever their words' rarity (`_near`, decision 0111). An acronym, or a long name's initials, meets everyone going by it
 while few names do (`MAX_ACRONYM_GROUP`); once a crowd does, it identifies no one, like a
 common word: it then meets only the organisations known by acronyms alone and those whose own
 words are alike (`_worded`, decision 0122). A cheap upper bound of the score
