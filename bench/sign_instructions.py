@@ -81,9 +81,11 @@ def count(root: Path, *, port: int, signatures: int, clients: int) -> float:
         with httpx.Client(base_url=base, headers=headers, timeout=600, limits=limits) as client:
 
             def sign(number: int) -> None:
+                # As wrk's two threads name them (bench/hot_letter.py): the thread, 1 or 2,
+                # then its own count, so that both threads write every count.
+                name = f"Hot Letter Signer hot-1 {1 + number % 2} {1 + number // 2:07d}"
                 answer = client.post(
-                    "/api/v1/letters/hot/signatures",
-                    json={"organisation": {"name": f"Hot Letter Signer hot-1 1 {number:07d}"}},
+                    "/api/v1/letters/hot/signatures", json={"organisation": {"name": name}}
                 )
                 assert answer.status_code == 201, answer.text
 

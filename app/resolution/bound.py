@@ -13,11 +13,12 @@ from app.resolution.rules import (
     alignable_words,
     country_bound,
     near_miss_bound,
-    pair_bound,
     place_bound,
     registrable_domain,
     shared_acronym_bound,
     website_bound,
+    whole_name_bound,
+    word_pair_bound,
 )
 
 
@@ -82,9 +83,13 @@ class ScoreBound:
         # The bound of the pairs neither of whose names is an acronym (shared_acronym_bound).
         long_bound = 0.0
         for r in names:
-            r_words = alignable_words(r)
+            r_words = None  # read only for word alignment: most pairs are settled before
             for q, q_words in self._query:
-                pair = pair_bound(q, q_words, r, r_words)
+                pair = whole_name_bound(q, r)
+                if pair is None:
+                    if r_words is None:
+                        r_words = alignable_words(r)
+                    pair = word_pair_bound(q, q_words, r, r_words)
                 if self._near_misses:
                     pair = near_miss_bound(pair, q, r)
                 bound = max(bound, pair)

@@ -46,7 +46,7 @@ The rules, each leaving a reason:
 """
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cache
@@ -121,6 +121,12 @@ def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairS
 
 def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
     """The pair rules in order: the first that applies scores (bound: pair_bound, below)."""
+    return _whole_name_pair(q, r) or _word_pair(q, r, rarity)
+
+
+def _whole_name_pair(q: NameKey, r: NameKey) -> PairScore | None:
+    """The rules that read whole names, before word alignment, in order: the first that
+    applies scores; None when none does. Cheap enough for pair_bound to run them as they are."""
     if q.norm == r.norm and q.norm:
         acronym = q.is_acronym or r.is_acronym
         what = "same acronym" if acronym else "same name"
@@ -146,43 +152,80 @@ def _score_pair(q: NameKey, r: NameKey, rarity: Rarity | None) -> PairScore:
         return _initials_pair(q, r, f"acronym {q.raw} matches the initials of '{r.raw}'")
     if r.is_acronym and _initials_of(r, q):
         return _initials_pair(q, r, f"'{q.raw}' has the initials of the acronym {r.raw}")
-    return _word_pair(q, r, rarity)
+    return None
 
 
 # What a name's content words can align with, for the upper bound of a pair's score:
-# (content words, content and type words NUL-separated so that `w in joined` finds w inside
-# one of them, the same words as a tuple so that `w.startswith(starts)` finds one starting w,
-# the name without spaces).
-_Words = tuple[list[str], str, tuple[str, ...], str]
+# (content words, content and type words NUL-separated and NUL-ended so that `w in joined`
+# finds w inside one of them and `\0w\0` finds it whole, the same words as a tuple so that
+# `w.startswith(starts)` finds one starting w, the name without spaces, the initials of its
+# words but stopwords, and of all its words: what an acronym may spell).
+_Words = tuple[list[str], str, tuple[str, ...], str, str, str]
 
 
-def alignable_words(key: NameKey) -> _Words | None:
-    """What word_bound reads of a name; None for names that rules other than word alignment
-    may score (CJK, other scripts, acronyms): their bound is 100."""
-    if key.cjk or key.translit or key.is_acronym or key.acronym_words:
-        return None
+def alignable_words(key: NameKey) -> _Words:
+    """What word_bound reads of a name (its words, in whatever script)."""
     content: list[str] = []
     words: list[str] = []
-    for kind, value, _ in key.items:
+    letters: list[str] = []
+    every: list[str] = []
+    for kind, value, initials in key.items:
+        every.append(initials)
+        if kind == "s":
+            continue
+        letters.append(initials)
         if kind == "c":
             content.append(value)
             words.append(value)
         elif kind == "t":
             words.append(value)
-    return content, "\0".join(words), tuple(words), key.despaced
+    joined = "\0" + "\0".join(words) + "\0"
+    return content, joined, tuple(words), key.despaced, "".join(letters), "".join(every)
 
 
-def pair_bound(q: NameKey, q_words: _Words | None, r: NameKey, r_words: _Words | None) -> float:
+def pair_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> float:
     """Upper bound of score_pair(q, r); `q_words`, `r_words` are alignable_words of each,
-    computed once per name.
+    computed once per name: whole_name_bound, else word_pair_bound."""
+    whole = whole_name_bound(q, r)
+    return word_pair_bound(q, q_words, r, r_words) if whole is None else whole
 
-    Every rule of _score_pair before word alignment may score 100: equal names, CJK and
-    transliterated names, acronyms (alignable_words gives None for the names they apply to)
-    and the same letters without spaces. Word alignment has its own bound (word_bound). The
-    cap of score_pair (names that identify nothing) only lowers."""
-    if q_words is None or r_words is None or q_words[3] == r_words[3]:
+
+def whole_name_bound(q: NameKey, r: NameKey) -> float | None:
+    """Upper bound of the rules that read whole names (_whole_name_pair: the same letters,
+    CJK, other scripts against Latin, acronyms written or spelled as initials), run as they
+    are; None when none applies and word alignment scores. A pair they score 100, or as an
+    acronym, or that spells places (`consumed`) is bounded at 100: ScoreBound's place bound
+    does not hold for it."""
+    whole = _whole_name_pair(q, r)
+    if whole is None:
+        return None
+    if whole.acronym or whole.consumed or whole.exact:
+        return 100.0
+    return whole.score
+
+
+def word_pair_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> float:
+    """Upper bound of _word_pair(q, r): word_bound, but 100 when an acronym word of one name
+    may spell a run of the other's words (_may_spell). The cap of score_pair (names that
+    identify nothing) only lowers."""
+    if _may_spell(q, r_words) or _may_spell(r, q_words):
         return 100.0
     return word_bound(q, q_words, r, r_words)
+
+
+def _may_spell(key: NameKey, other: _Words) -> bool:
+    """Whether an acronym word of `key` may spell a run of the other name's words
+    (_find_run): its letters, in order, among the initials of the other's words but
+    stopwords, or, with digits read as words (L4L), of all its words (_acronym_spells)."""
+    if not key.acronym_words:
+        return False
+    for token in key.acronym_words:
+        if token in other[4]:
+            return True
+        digits = any(d in token for d in _DIGIT_WORDS)
+        if digits and "".join(_DIGIT_WORDS.get(c, c) for c in token) in other[5]:
+            return True
+    return False
 
 
 # ---- Whole-name rules (bound: 100, see pair_bound) -----------------------------------
@@ -538,21 +581,55 @@ def _reordered(pairs: list[tuple[int, int]]) -> bool:
     return any(b < a for a, b in itertools.pairwise(positions))
 
 
-def _free(words: _Words, other: _Words) -> int:
-    """How many content words of one name no alignment with the other can consume.
+def _free(words: _Words, other: _Words, key: NameKey, other_key: NameKey) -> int:
+    """How many content words of one name (`key`) no alignment with the other can consume.
 
     _align consumes a content word only with an equal word, a _similar one, or by gluing two
-    words into one (`frontline` / `front line`: one word starts the other or lies inside it);
-    acronym spelling is excluded by alignable_words. A word none of these can touch stays left over."""
+    adjacent words of one side into one word of the other (`frontline` / `front line`, either
+    way round); acronym spelling is excluded by pair_bound (_may_spell). A word none of these can
+    touch stays left over. A glued word starts a word of the other name or lies inside one: a
+    cheap sieve, then _glued says whether it is glued ("1" beside "Signer 0 0000124" is free,
+    although it lies inside "0000124")."""
     free = 0
-    _, joined, starts, _ = other
+    joined, starts = other[1], other[2]
     for word in words[0]:
-        if word in joined or word.startswith(starts):
+        if f"\0{word}\0" in joined:
+            continue  # a word of the other name
+        if (word in joined or word.startswith(starts)) and _glued(
+            word, key, other_key, joined, starts
+        ):
             continue
-        if len(word) >= 5 and any(_similar(word, partner) for partner in other[0]):
+        if len(word) >= 5 and any(
+            _similar(word, partner) for partner in other[0] if partner[:1] == word[:1]
+        ):
             continue
         free += 1
     return free
+
+
+def _glued(
+    word: str, key: NameKey, other_key: NameKey, joined: str, starts: tuple[str, ...]
+) -> bool:
+    """Whether `word` of `key` is two adjacent words of the other name written as one (it
+    starts with one of `starts`), or glued with a neighbour in `key` into one of the other's
+    words (it lies inside `joined`): what _align can glue, over its kinds of words."""
+    if word.startswith(starts) and any(a + b == word for a, b in _adjacent(other_key)):
+        return True
+    return word in joined and any(
+        word in (a, b) and f"\0{a}{b}\0" in joined for a, b in _adjacent(key)
+    )
+
+
+def _adjacent(key: NameKey) -> Iterator[tuple[str, str]]:
+    """Pairs of adjacent content or type words: all that _align glues."""
+    before = ""
+    for kind, value, _ in key.items:
+        if kind not in "ct":
+            before = ""
+            continue
+        if before:
+            yield before, value
+        before = value
 
 
 def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> float:
@@ -561,8 +638,8 @@ def word_bound(q: NameKey, q_words: _Words, r: NameKey, r_words: _Words) -> floa
     A side with no free word (_free) may align completely: 100. Both sides keep words of
     their own: _aligned_pair's last two rules. Every matched content word uses up one of r's
     content words that are not free."""
-    q_free = _free(q_words, r_words)
-    r_free = _free(r_words, q_words) if q_free else 0
+    q_free = _free(q_words, r_words, q, r)
+    r_free = _free(r_words, q_words, r, q) if q_free else 0
     if not q_free or not r_free:
         return 100.0
     matchable = len(r_words[0]) - r_free

@@ -70,6 +70,10 @@ WORDS = [
     "interntional",
     "ACAT",
     "12",
+    # Numbers inside other numbers: only whole words are glued or matched.
+    "1",
+    "120",
+    "0120",
     "LSVD",
     "人權",
     "香港",
@@ -155,6 +159,52 @@ def test_bound_covers_glued_and_misspelled_words(query: str, registered: str) ->
     scored = score_organisation(q, r).score
     assert scored > 0
     assert ScoreBound(q)(r) >= scored
+
+
+@pytest.mark.parametrize(
+    ("query", "registered"),
+    [
+        # The same words but a number: "1" lies inside "0000123", "0" starts every number,
+        # yet neither is a whole word of the other name, nor two of its words glued.
+        ("Hot Letter Signer 1 0000123", "Hot Letter Signer 0 0000124"),
+        ("Hot Letter Signer 0 0000123", "Hot Letter Signer 1 1000123"),
+        ("Solidarity Network 2026 12", "Solidarity Network 2025 120"),
+    ],
+)
+def test_names_differing_by_a_number_are_bounded_below_the_review_line(
+    query: str, registered: str
+) -> None:
+    # The resolver scores every candidate whose bound reaches the review line: a new name of
+    # common words and a number met 25 candidates bounded at 100, and scored them all.
+    q, r = [name_key(query)], [name_key(registered)]
+    assert score_organisation(q, r).score <= ScoreBound(q)(r) < REVIEW
+
+
+def test_a_pair_read_as_an_acronym_is_not_capped_by_the_places_it_leaves_out() -> None:
+    # "HRW" alone identifies the organisation whatever its other names' places say (92, not
+    # the 85 of a place the query leaves out): the bound of a pair read as an acronym must
+    # not take the place cap.
+    q = [name_key("Human Rights Watch (HRW)")]
+    r = [name_key("HRW"), name_key("Kenya Solidarity Office")]
+    scored = score_organisation(q, r).score
+    assert scored == 92.0
+    assert ScoreBound(q)(r) >= scored
+
+
+@pytest.mark.parametrize(
+    ("query", "registered"),
+    [
+        # Names in other scripts, CJK, and acronyms that spell nothing of the query: the rules
+        # that read whole names bound them, not a blanket 100.
+        ("Labour Verite Association", "Мир Правда Земля"),
+        ("Labour Verite Association", "会中湾中年"),
+        ("Labour Verite Association", "JJTJLS"),
+        ("Labour Verite Association (LVA)", "Tierra Libertad Coalition"),
+    ],
+)
+def test_names_read_whole_are_bounded_by_their_rules(query: str, registered: str) -> None:
+    q, r = [name_key(query)], [name_key(registered)]
+    assert score_organisation(q, r).score <= ScoreBound(q)(r) < REVIEW
 
 
 def _seed_names() -> list[str]:
