@@ -474,12 +474,14 @@ def blocked(
     entry: OrgEntry,
     domains: dict[str, list[int]],
     cache: NearCache | None = None,
+    *,
+    glances: "_Glances | None" = None,
 ) -> tuple[set[int], set[int]]:
     """The organisations one organisation is compared with, as the full scan compares it
     (refreshing one organisation's pairs: queue.pairs_of): strong ones (_blocked, and near
-    names) and those met through a rare word only (scored when _alike). Pass one `cache` for
-    a batch of organisations of one view."""
-    strong, weak = _blocked(seen, entry, domains)
+    names) and those met through a rare word only (scored when _alike). Pass one `cache` and
+    one `glances` for a batch of organisations of one view."""
+    strong, weak = _blocked(seen, entry, domains, glances)
     strong |= _near_of(seen, entry, NearCache() if cache is None else cache)
     return strong, weak - strong
 
