@@ -5,7 +5,7 @@ For each size, bench/admin.py's `generate(n)` (its registry and planted pairs, s
 in the registry's `Index` in memory, with no database, and scanned in full (`scan.scan`, every
 pair at the review line, `--workers` forked processes), once with the previous revision's
 `app` (extracted by `git archive`) and once with this checkout's, one after the other, each in
-a process of its own. Prints the share of planted duplicates in the queue (by how each was
+a process of its own; the index is settled (index.settle) as the registry settles its own. Prints the share of planted duplicates in the queue (by how each was
 made), the pairs at the review line, the pairs the near-miss rule lifted to it (decision 0112)
 with a few of those that were not planted, CPU and wall time, and the load average before and
 after each run.
@@ -34,7 +34,7 @@ def measure(organisations: int, workers: int, pairs_out: Path | None = None) -> 
     """The scan with whichever `app` is first on sys.path (see `main`); with `pairs_out`, every
     pair at the review line is written there (pickled (a, b, score, reasons), sorted), for
     `compare`."""
-    from app.resolution.index import Index
+    from app.resolution.index import Index, settle
     from app.resolution.registry import Layer, View
     from app.resolution.scan import scan
 
@@ -49,6 +49,9 @@ def measure(organisations: int, workers: int, pairs_out: Path | None = None) -> 
     index = Index()
     for organisation_id, its_names in names.items():
         index.upsert(organisation_id, its_names)
+    # As the registry does after building its index (registry.py): what was built stays out
+    # of full collections' way, in this process and in the scan's forked workers.
+    settle()
     load_before = os.getloadavg()
     start, cpu = time.perf_counter(), time.process_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -96,9 +96,14 @@ def pairs_of(
             entries.append(entry)
     met: dict[int, tuple[set[int], set[int]]] = {}
     cache = scan.NearCache()
+    # The names of the organisations met, prepared once for the batch's glances (scan._alike,
+    # scan._worded; an organisation is met by several of the batch's).
+    glances = scan._Glances(seen)
     for entry in entries:
         pause()
-        met[entry.organisation_id] = scan.blocked(seen, entry, _domains(session, entry), cache)
+        met[entry.organisation_id] = scan.blocked(
+            seen, entry, _domains(session, entry), cache, glances=glances
+        )
     negatives = learned.Negatives(session)
     for entry in entries:
         strong, weak = met[entry.organisation_id]
@@ -111,8 +116,10 @@ def pairs_of(
             other = seen.entry(other_id)
             if other is None:
                 continue
-            if other_id not in strong and not scan._alike(entry, other):
-                continue
+            if other_id not in strong:
+                ours, theirs = glances[entry.organisation_id], glances[other_id]
+                if ours is None or theirs is None or not scan._alike(ours, theirs):
+                    continue
             if negatives and negatives.refuses(entry, other):
                 continue
             score, reasons = scan.score_pair(seen, entry, other, minimum=MIN_SCORE, bounds=bounds)

@@ -8,9 +8,9 @@ transliteration or CJK keys; organisations with the same website domain meet too
 shared by more than a few dozen organisations ("human", "rights", "AI") says nothing about
 identity and is skipped, which keeps the scan sub-quadratic. Pairs that share only a rare
 word (not an acronym's) are scored when their names are alike at C speed (rapidfuzz, as a
-person would glance): the scorer could not lift the others to the review line. Names alike
-but for one word (reordered, or one letter apart) meet whatever their words' rarity
-(`_near`, decision 0111). An acronym, or a long name's initials, meets everyone going by it
+person would glance, at names prepared once per organisation: decision 0129): the scorer
+could not lift the others to the review line. Names alike but for one word (reordered, or
+one letter apart) meet whatever their words' rarity (`_near`, decision 0111). An acronym, or a long name's initials, meets everyone going by it
 while few names do (`MAX_ACRONYM_GROUP`); once a crowd does, it identifies no one, like a
 common word: it then meets only the organisations known by acronyms alone and those whose own
 words are alike (`_worded`, decision 0122). A cheap upper bound of the score
@@ -23,6 +23,7 @@ is a batch job: it blocks and scores in forked worker processes; queue.pairs_of 
 few organisations through `blocked`, the same rules.
 """
 
+import gc
 import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -33,7 +34,7 @@ from rapidfuzz.distance import Levenshtein
 
 from app.resolution.bound import ScoreBound
 from app.resolution.decide import REVIEW
-from app.resolution.index import OrgEntry
+from app.resolution.index import Index, OrgEntry
 from app.resolution.keys import name_index_keys, query_keys, whole_name_key
 from app.resolution.normalise import NameKey
 from app.resolution.registry import View
@@ -81,13 +82,41 @@ def _size(seen: View, item: str | int) -> int:
     return sum(layer.index.size(item) for layer in seen.layers)
 
 
+def _single(seen: View) -> Index | None:
+    """The view's one index when it has one layer leaving nothing out (the full scan's usual
+    view): its postings are then read directly, and a key's size is its members' count."""
+    if len(seen.layers) == 1 and not seen.layers[0].exclude:
+        return seen.layers[0].index
+    return None
+
+
 def _blocked(
-    seen: View, entry: OrgEntry, domains: dict[str, list[int]]
+    seen: View,
+    entry: OrgEntry,
+    domains: dict[str, list[int]],
+    glances: "_Glances | None" = None,
 ) -> tuple[set[int], set[int]]:
     """The organisations one organisation is compared with: met through a whole name, its
     initials, an acronym or the website's domain (strong), or through a rare word only
     (weak). A name's acronym or initials meet everyone going by them when few names do
-    (`_few`); otherwise only as `_worded` says."""
+    (`_few`); otherwise only as `_worded` says. `glances`: the names prepared for `_worded`,
+    kept for a batch of organisations of one view."""
+    single = _single(seen)
+    if single is not None:
+        index = single
+
+        def members_of(item: str | int) -> set[int]:
+            return set(index.members(item))
+
+        size_of = index.size
+    else:
+
+        def members_of(item: str | int) -> set[int]:
+            return _members(seen, item)
+
+        def size_of(item: str | int) -> int:
+            return _size(seen, item)
+
     strong: set[int] = set()
     weak: set[int] = set()
     common: set[int] = set()
@@ -96,17 +125,28 @@ def _blocked(
         whole = whole_name_key(key)
         looked_up = query_keys(key)
         lettered: set[int] = set()
+        # _few's count of the names going by the letters looked up, read with their sizes.
+        crowd = 0
         for item in looked_up:
             if isinstance(item, int):  # a whole name, or initials and acronyms (hashed)
-                members = _members(seen, item)
-                if len(members) > (MAX_EXACT_BLOCK if item == whole else MAX_BLOCK):
+                size = size_of(item)
+                letters = key.is_acronym or item != whole
+                if letters:
+                    crowd += size
+                # One index: the size is the members' count (a whole name's posting of a
+                # crowd is not read only to be dropped).
+                limit = MAX_EXACT_BLOCK if item == whole else MAX_BLOCK
+                if not size or (single is not None and size > limit):
+                    continue
+                members = members_of(item)
+                if len(members) > limit:
                     continue
                 if key.is_acronym or (item != whole and not key.cjk):
                     lettered |= members
                 else:
                     strong |= members
             elif not item.startswith("p:"):  # a place alone says nothing about identity
-                size = _size(seen, item)
+                size = size_of(item)
                 if 1 <= size <= MAX_BLOCK:
                     rare.append((size, item))
         rare.sort()
@@ -114,13 +154,13 @@ def _blocked(
         for _, item in rare[:RARE_KEYS_PER_NAME]:
             # An acronym's own word (LSVD) meets the long names that carry it, and a long
             # name's letters the acronyms spelling it.
-            (lettered if key.is_acronym or item == spelled else weak).update(_members(seen, item))
+            (lettered if key.is_acronym or item == spelled else weak).update(members_of(item))
         if lettered:
-            (strong if _few(seen, key, looked_up) else common).update(lettered)
+            (strong if _few(key, looked_up, crowd, size_of) else common).update(lettered)
     domain = registrable_domain(entry.website)
     if domain is not None and len(domains[domain]) <= MAX_EXACT_BLOCK:
         strong.update(domains[domain])
-    strong |= _worded(seen, entry, common - strong)
+    strong |= _worded(seen, entry, common - strong, glances)
     strong.discard(entry.organisation_id)
     return strong, weak - strong - {entry.organisation_id}
 
@@ -133,22 +173,23 @@ def _spelled_word(key: NameKey) -> str:
     return "w:" + "".join(letters for kind, _, letters in key.items if kind in "cth")
 
 
-def _few(seen: View, key: NameKey, looked_up: dict[str | int, float]) -> bool:
+def _few(
+    key: NameKey,
+    looked_up: dict[str | int, float],
+    crowd: int,
+    size_of: Callable[[str | int], int],
+) -> bool:
     """Whether at most MAX_ACRONYM_GROUP names go by a name's letters: for an acronym, the
     names written so and the long names having it as initials; for a long name, the
     acronyms its initials spell and the long names with the same initials (filed under them,
     keys.name_index_keys, but not looked up). Counted alike from either side of a pair, so
-    that both agree."""
-    whole = whole_name_key(key)
-    crowd = 0
-    for item in looked_up:
-        if isinstance(item, int) and (key.is_acronym or item != whole):
-            crowd += _size(seen, item)
+    that both agree. `crowd`: the view's sizes of the letters looked up (the hashed keys of
+    `looked_up` but a long name's whole name), which `_blocked` has read already."""
     if crowd > MAX_ACRONYM_GROUP or key.is_acronym:
         return crowd <= MAX_ACRONYM_GROUP
     for item in name_index_keys(key):
         if item not in looked_up:
-            crowd += _size(seen, item)
+            crowd += size_of(item)
     return crowd <= MAX_ACRONYM_GROUP
 
 
@@ -156,7 +197,58 @@ def _in_words(entry: OrgEntry) -> list[NameKey]:
     return [key for key in entry.names if not key.is_acronym]
 
 
-def _worded(seen: View, entry: OrgEntry, common: set[int]) -> set[int]:
+# A name as the rapidfuzz glances read it: its words sorted (what token_sort_ratio compares,
+# prepared once per name rather than once per comparison), and its CJK characters (None for
+# a name without any).
+_Glanced = tuple[str, str | None]
+
+
+def _glanced(text: str, key: NameKey) -> _Glanced:
+    return " ".join(sorted(text.split())), key.despaced if key.cjk else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Glance:
+    """An organisation's names prepared for `_alike` and `_worded`."""
+
+    worded: tuple[_Glanced, ...]  # its names in words (not acronyms)
+    every: tuple[_Glanced, ...]  # all its names
+    # Its names in words by their words of their own (not type words, places, stopwords).
+    own: tuple[_Glanced, ...]
+
+
+def _glance(entry: OrgEntry) -> _Glance:
+    every = tuple(_glanced(key.norm, key) for key in entry.names)
+    worded = tuple(g for g, key in zip(every, entry.names, strict=True) if not key.is_acronym)
+    own = tuple(
+        _glanced(" ".join([value for kind, value, _ in key.items if kind == "c"]), key)
+        for key in _in_words(entry)
+    )
+    return _Glance(worded, every, own)
+
+
+class _Glances(dict[int, "_Glance | None"]):
+    """The organisations' glances made so far (None: not in the view), for a batch of
+    organisations of one view (each organisation meets a few dozen others, and is met by as
+    many); read as a dict, made when missing."""
+
+    # Glances kept at most (~0.4 kB each): a worker's organisations meet most of the
+    # registry through rare words, in no order, so it keeps them all up to a large registry.
+    LIMIT = 1_200_000
+
+    def __init__(self, seen: View) -> None:
+        super().__init__()
+        self._seen = seen
+
+    def __missing__(self, organisation_id: int) -> "_Glance | None":
+        entry = self._seen.entry(organisation_id)
+        made = self[organisation_id] = None if entry is None else _glance(entry)
+        return made
+
+
+def _worded(
+    seen: View, entry: OrgEntry, common: set[int], glances: _Glances | None = None
+) -> set[int]:
     """Of the organisations met only through an acronym or initials that many names go by,
     those it may still identify: every one when this organisation is known by acronyms alone
     (the acronym is all it says, and its pairs are one per holder); otherwise those known by
@@ -164,35 +256,28 @@ def _worded(seen: View, entry: OrgEntry, common: set[int]) -> set[int]:
     International" and "Amnistía Internacional", both AI). Two bodies that name themselves
     in words that are not alike are not told apart by letters a crowd goes by, any more than
     by a common word (decision 0122)."""
-    ours = _own_words(entry)
-    if not ours or not common:
+    if not common or not _in_words(entry):
         return common
+    if glances is None:
+        glances = _Glances(seen)
+    ours = _glance(entry).own
     found: set[int] = set()
     for other_id in common:
-        other = seen.entry(other_id)
+        other = glances[other_id]
         if other is None:
             continue
-        theirs = _own_words(other)
+        theirs = other.own
         if not theirs or any(_words_alike(q, r) for q in ours for r in theirs):
             found.add(other_id)
     return found
 
 
-def _own_words(entry: OrgEntry) -> list[tuple[NameKey, str]]:
-    """The organisation's names in words (not acronyms), each with its words of its own (not
-    type words, places, stopwords), sorted."""
-    return [
-        (key, " ".join(sorted([value for kind, value, _ in key.items if kind == "c"])))
-        for key in _in_words(entry)
-    ]
-
-
-def _words_alike(q: tuple[NameKey, str], r: tuple[NameKey, str]) -> bool:
+def _words_alike(q: _Glanced, r: _Glanced) -> bool:
     """Whether two names are alike in their words of their own, at C speed (CJK names: in
     their characters)."""
-    if q[0].cjk and r[0].cjk:
-        return fuzz.ratio(q[0].despaced, r[0].despaced) >= PREFILTER_SCORE
-    return bool(q[1] and r[1]) and fuzz.token_sort_ratio(q[1], r[1]) >= PREFILTER_SCORE
+    if q[1] is not None and r[1] is not None:
+        return fuzz.ratio(q[1], r[1]) >= PREFILTER_SCORE
+    return bool(q[0] and r[0]) and fuzz.ratio(q[0], r[0]) >= PREFILTER_SCORE
 
 
 # ---- Names alike but for one word: the same words in another order, or one misspelled ----
@@ -389,35 +474,40 @@ def blocked(
     entry: OrgEntry,
     domains: dict[str, list[int]],
     cache: NearCache | None = None,
+    *,
+    glances: "_Glances | None" = None,
 ) -> tuple[set[int], set[int]]:
     """The organisations one organisation is compared with, as the full scan compares it
     (refreshing one organisation's pairs: queue.pairs_of): strong ones (_blocked, and near
-    names) and those met through a rare word only (scored when _alike). Pass one `cache` for
-    a batch of organisations of one view."""
-    strong, weak = _blocked(seen, entry, domains)
+    names) and those met through a rare word only (scored when _alike). Pass one `cache` and
+    one `glances` for a batch of organisations of one view."""
+    strong, weak = _blocked(seen, entry, domains, glances)
     strong |= _near_of(seen, entry, NearCache() if cache is None else cache)
     return strong, weak - strong
 
 
-def _alike(a: OrgEntry, b: OrgEntry) -> bool:
+def _alike(a: OrgEntry | _Glance, b: OrgEntry | _Glance) -> bool:
     """Whether two organisations sharing only a rare word deserve the scorer. When both name
     themselves in words, their acronyms are left out: an acronym both write, or one's acronym
-    that the other's initials spell, is no likeness of their names (see `_worded`)."""
-    ours, theirs = _in_words(a), _in_words(b)
-    if ours and theirs:
-        return _alike_names(ours, theirs)
-    return _alike_names(a.names, b.names)
+    that the other's initials spell, is no likeness of their names (see `_worded`). Given
+    as entries, or as their glances (made once for a batch: `_Glances`)."""
+    ours = a if isinstance(a, _Glance) else _glance(a)
+    theirs = b if isinstance(b, _Glance) else _glance(b)
+    if ours.worded and theirs.worded:
+        return _alike_names(ours.worded, theirs.worded)
+    return _alike_names(ours.every, theirs.every)
 
 
-def _alike_names(names: Sequence[NameKey], others: Sequence[NameKey]) -> bool:
-    """Whether a name of one side is alike a name of the other at C speed (rapidfuzz, as a
-    person would glance)."""
-    for q in names:
-        for r in others:
-            if q.cjk and r.cjk:
-                similar = fuzz.ratio(q.despaced, r.despaced)
+def _alike_names(names: Sequence[_Glanced], others: Sequence[_Glanced]) -> bool:
+    """Whether a name of one side is alike a name of the other at C speed (rapidfuzz's
+    token_sort_ratio, as a person would glance; two CJK names: ratio of their characters)."""
+    ratio = fuzz.ratio
+    for q_words, q_cjk in names:
+        for r_words, r_cjk in others:
+            if q_cjk is not None and r_cjk is not None:
+                similar = ratio(q_cjk, r_cjk)
             else:
-                similar = fuzz.token_sort_ratio(q.norm, r.norm)
+                similar = ratio(q_words, r_words)
             if similar >= PREFILTER_SCORE:
                 return True
     return False
@@ -489,6 +579,10 @@ class _Bounds:
 # What the worker processes of one full scan read: set before they are forked (copy on write:
 # the index is not copied), never pickled.
 _FORKED: tuple[View, dict[int, OrgEntry], dict[str, list[int]], float] | None = None
+# The glances of one full scan's organisations (`_alike`, `_worded`), made by each worker
+# process as its tasks meet them and kept for its next tasks (a task's organisations meet
+# random others: a glance per task would be made again and again).
+_GLANCES: _Glances | None = None
 # Organisations (blocking) and pairs (scoring) per task of a worker process.
 _CHUNK = 2000
 # Name pairs with an acronym a worker process has scored (score_organisation's
@@ -502,22 +596,29 @@ def _meet(organisation_ids: list[int]) -> set[int]:
     every strong one, and those met through a rare word only that are _alike."""
     assert _FORKED is not None
     seen, entries, domains, _ = _FORKED
+    glances = _GLANCES
+    assert glances is not None
     found: set[int] = set()
     unlike: set[int] = set()  # weak pairs not _alike (symmetric: not asked again)
     for organisation_id in organisation_ids:
+        if len(glances) > _Glances.LIMIT:
+            glances.clear()
         entry = entries[organisation_id]
-        strong, weak = _blocked(seen, entry, domains)
+        strong, weak = _blocked(seen, entry, domains, glances)
         for other_id in strong:
             if other_id in entries:
                 found.add(min(organisation_id, other_id) << 32 | max(organisation_id, other_id))
+        if not weak:
+            continue
+        ours = glances[organisation_id]
+        assert ours is not None
         for other_id in weak:
             key = min(organisation_id, other_id) << 32 | max(organisation_id, other_id)
-            if key in found or key in unlike:
+            if key in found or key in unlike or other_id not in entries:
                 continue
-            other = entries.get(other_id)
-            if other is None:
-                continue
-            (found if _alike(entry, other) else unlike).add(key)
+            theirs = glances[other_id]
+            assert theirs is not None
+            (found if _alike(ours, theirs) else unlike).add(key)
     return found
 
 
@@ -554,8 +655,10 @@ def scan(
     """Every blocked pair scored once; the best `keep` (None: all) at or above `min_score`.
     `progress(done, total)` is called as organisations are blocked, then as pairs are scored.
     With `workers` > 1, blocking and scoring run in that many forked processes (a batch job:
-    the caller must hold no lock another thread could be holding, nor need its threads)."""
-    global _FORKED
+    the caller must hold no lock another thread could be holding, nor need its threads).
+    Each worker freezes what it inherits (gc.freeze): the registry is only read there, and a
+    full collection would walk it, and copy every page it touches, for nothing."""
+    global _FORKED, _GLANCES
     entries = seen.entries()
     domains: dict[str, list[int]] = defaultdict(list)
     for entry in entries.values():
@@ -565,10 +668,11 @@ def scan(
     ids = sorted(entries)
     organisation_chunks = [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
     _FORKED = (seen, entries, domains, min_score)
+    _GLANCES = _Glances(seen)
     pool = None
     try:
         if workers > 1 and len(organisation_chunks) > 1:
-            pool = multiprocessing.get_context("fork").Pool(workers)
+            pool = multiprocessing.get_context("fork").Pool(workers, initializer=gc.freeze)
         mapped = pool.imap_unordered if pool is not None else map
         # The workers block while this process groups the near names.
         blocking = mapped(_meet, organisation_chunks)
@@ -586,6 +690,7 @@ def scan(
                 progress(min(done * _CHUNK, len(keys)), len(keys))
     finally:
         _FORKED = None
+        _GLANCES = None
         _ACRONYM_PAIRS.clear()
         if pool is not None:
             pool.terminate()
