@@ -19,10 +19,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import multiprocess
@@ -95,7 +95,7 @@ def _refuse_taken(host: str, port: int) -> None:
 # by one client split 21/11, 18/14, 19/13 in three runs of the hot letter, and the worker
 # holding more answers slower (the p99 is its own) while the other idles. A worker that holds
 # more than its share asks a client to reconnect (`Connection: close` on a response): the new
-# connection is hashed again, to any worker, so the split evens out within a second.
+# connection is hashed again, to any worker, so the split evens out in the first seconds.
 
 # Where the supervisor tells its workers the directory in which each writes its count.
 SHARES_DIRECTORY = "UNDERSIGNED_WORKER_SHARES"
@@ -178,18 +178,12 @@ def start_sharing() -> None:
         _shares.start()
 
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-
 class ConnectionShare:
     """Outermost middleware: on a worker over its share, one response in SHED_INTERVAL says
     `Connection: close` (HTTP/1.1: the client opens a new connection for its next request;
     the response itself is whole)."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -210,7 +204,7 @@ class _OwnSocketProcess(multiprocess.Process):
     """A uvicorn worker that binds its own `SO_REUSEPORT` socket instead of the parent's."""
 
     def target(self, sockets: list[socket.socket] | None = None) -> None:  # pragma: no cover
-        # Runs in the spawned worker (covered by tests/test_serving.py through real processes).
+        # Runs in the spawned worker (covered by tests/hardening/test_serving.py through real processes).
         global _connections
         _connections = self.server.server_state.connections
         try:

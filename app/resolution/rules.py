@@ -669,8 +669,8 @@ def near_miss_rule(pair: PairScore) -> PairScore:
 
 
 def near_miss_bound(bound: float, q: NameKey, r: NameKey) -> float:
-    """Upper bound of near_miss_rule over a pair bounded by `bound` (whole_name_bound, word_pair_bound): the rule
-    itself, which costs one Levenshtein distance with a cutoff."""
+    """Upper bound of near_miss_rule over a pair bounded by `bound` (whole_name_bound,
+    word_pair_bound): the rule itself, which costs one Levenshtein distance with a cutoff."""
     if bound >= REVIEW or not _a_letter_apart(q, r):
         return bound
     return REVIEW
