@@ -511,6 +511,18 @@ def _stamp_returning() -> Any:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
+def _reload_between() -> Any:
+    """PostgreSQL: `_returned_columns` of the organisations with :after < revision ≤ :upto,
+    what a worker reads of the others' new organisations before each resolution. Built once:
+    SQLAlchemy walks a new statement object to find its compiled form, which took 4 % of a
+    worker's CPU on the hot letter with two workers (decision 0128's profile method)."""
+    revision = _ORGANISATION.c.revision
+    return select(*_returned_columns()).where(
+        revision > bindparam("after"), revision <= bindparam("upto")
+    )
+
+
 def _returned_columns() -> tuple[ColumnElement[Any], ...]:
     """An organisation as a reload reads it, in one row (PostgreSQL): id, merged_into,
     website, country, revision, its names (primary first, then in order) and its standing's
@@ -587,6 +599,9 @@ def _load(
     if session.get_bind().dialect.name == "postgresql" and (after > 0 or ids or pending):
         # A few organisations (what other workers committed since this one last looked): one
         # round trip rather than three. A whole registry still loads by joins.
+        if ids is None and pending is None and upto is not None:
+            between = session.execute(_reload_between(), {"after": after, "upto": upto})
+            return _loaded_rows(between)
         return _loaded_rows(session.execute(select(*_returned_columns()).where(where)))
     organisations = session.exec(
         select(Organisation).where(where).order_by(col(Organisation.id))
