@@ -13,7 +13,6 @@ import itertools
 
 from app.resolution.lemmas import is_cyrillic, latin_reading
 from app.resolution.normalise import (
-    LEGAL_FORMS,
     TYPE_WORDS,
     NameKey,
     acronym_letters,
@@ -45,16 +44,8 @@ def whole_name_key(key: NameKey) -> int:
 
 def _initials(key: NameKey) -> set[str]:
     """A long name's initials of ≥ 3 letters, without and with its stopwords (HRIC is Human
-    Rights *in* China): NameKey.initials and .initials_with_stopwords, in one pass over its
-    words (every organisation's names go through here when the index is built)."""
-    without: list[str] = []
-    every: list[str] = []
-    for kind, value, letters in key.items:
-        if value not in LEGAL_FORMS:
-            every.append(letters)
-            if kind != "s":
-                without.append(letters)
-    return {i for i in ("".join(without), "".join(every)) if len(i) >= 3}
+    Rights *in* China)."""
+    return {i for i in (key.initials, key.initials_with_stopwords) if len(i) >= 3}
 
 
 def name_index_keys(key: NameKey) -> set[str | int]:

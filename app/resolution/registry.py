@@ -511,7 +511,6 @@ def _stamp_returning() -> Any:
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def _reload_between() -> Any:
     """PostgreSQL: `_returned_columns` of the organisations with :after < revision ≤ :upto,
     what a worker reads of the others' new organisations before each resolution. Built once:
@@ -523,6 +522,7 @@ def _reload_between() -> Any:
     )
 
 
+@lru_cache(maxsize=1)
 def _returned_columns() -> tuple[ColumnElement[Any], ...]:
     """An organisation as a reload reads it, in one row (PostgreSQL): id, merged_into,
     website, country, revision, its names (primary first, then in order) and its standing's
