@@ -1,6 +1,7 @@
 """Engine, naming convention, the request-scoped session that owns the transaction, and what
 the database's errors say about its storage."""
 
+import logging
 import shutil
 import sqlite3
 import threading
@@ -102,6 +103,7 @@ def make_engine(url: str) -> Engine:
         hide_parameters=True,
     )
     _ping_when_idle(engine)
+    event.listen(engine, "connect", partial(_check_incarnation, str(url)))
     event.listen(engine, "before_cursor_execute", _send_shared_with_next)
     event.listen(engine, "commit", _forget_shared_with_next)
     event.listen(engine, "rollback", _forget_shared_with_next)
@@ -145,6 +147,52 @@ def _ping_when_idle(engine: Engine) -> None:
     event.listen(engine, "connect", returned)
     event.listen(engine, "checkin", returned)
     event.listen(engine, "checkout", checkout)
+
+
+# The server's incarnation (PostgreSQL, migration 0092): a token kept in an UNLOGGED table,
+# which crash recovery (or a replica's promotion) empties and a clean shutdown keeps. A
+# transaction committed without waiting for the WAL flush (`run_then_commit`) is seen by other
+# workers before it is durable (decision 0138): if the server then crashes, what they built from
+# it (the registry's indexes, counts) is gone from the database but not from their memory. Every
+# new connection reads the token (a crash ends every connection, so the first one after it
+# reads the new token); a changed one runs the callbacks `when_server_lost` registered.
+_INCARNATION = (
+    "WITH made AS (INSERT INTO server_incarnation (id, token)"
+    " VALUES (1, md5(random()::text || clock_timestamp()::text))"
+    " ON CONFLICT (id) DO NOTHING RETURNING token)"
+    " SELECT token FROM made UNION ALL SELECT token FROM server_incarnation WHERE id = 1"
+)
+# By database URL: the last token this process read (a process may use several databases).
+_incarnations: dict[str, str] = {}
+_log = logging.getLogger(__name__)
+_server_lost: list[Callable[[], None]] = []
+
+
+def when_server_lost(callback: Callable[[], None]) -> None:
+    """Run `callback` when a new connection finds that the server crashed since this process
+    last connected to it (idempotent)."""
+    if callback not in _server_lost:
+        _server_lost.append(callback)
+
+
+def _check_incarnation(url: str, dbapi_connection: Any, _record: Any) -> None:
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(_INCARNATION)
+            row = cursor.fetchone()
+        dbapi_connection.commit()
+    except (psycopg.errors.UndefinedTable, psycopg.errors.ReadOnlySqlTransaction):
+        # Not migrated yet (nothing to lose either), or a read-only server (no commit of ours).
+        dbapi_connection.rollback()
+        return
+    token = str(row[0])
+    with _engines_lock:
+        lost = _incarnations.get(url, token) != token
+        _incarnations[url] = token
+    if lost:
+        _log.warning("the database server restarted after a crash: in-memory registry dropped")
+        for callback in list(_server_lost):
+            callback()
 
 
 # Connection.info key: shared advisory locks (class, key) to take before the transaction's
@@ -200,6 +248,12 @@ def _for_driver(statement: Any, dialect: Any) -> tuple[str, dict[str, Any]]:
     return str(compiled), dict(compiled.params)
 
 
+_COMMIT_UNFLUSHED = "SET LOCAL synchronous_commit TO off"
+# A transactional WAL record: a transaction that wrote none commits without a flush even
+# synchronously. Any role may call it; it changes no table.
+_WAL_RECORD = "SELECT pg_logical_emit_message(true, 'undersigned', 'durable')"
+
+
 def run_then_commit(session: Session, statement: Any, params: dict[str, Any]) -> list[Any]:
     """PostgreSQL: the transaction's last statement and its COMMIT sent together (the driver's
     pipeline), answered together: the statement's rows (decision 0128).
@@ -211,7 +265,17 @@ def run_then_commit(session: Session, statement: Any, params: dict[str, Any]) ->
     session's own commit that follows finds the transaction ended and sends nothing. Only
     with nothing left to flush (the caller's last write), and as the last thing a
     `before_commit` does: a later statement would begin a transaction of its own. An error in
-    either raises here as SQLAlchemy's error (parameters hidden), the transaction ended."""
+    either raises here as SQLAlchemy's error (parameters hidden), the transaction ended.
+
+    Nor is the lock held through the WAL flush (decision 0138): that COMMIT does not wait for
+    it (`synchronous_commit` off for this transaction), so every writer of the registry no
+    longer queues behind each other's disk write (~3 ms here, which capped them all at ~300
+    a second). The flush is waited for next, in the same round trip, by a second transaction
+    that writes one WAL record and commits synchronously: its flush covers the first's commit,
+    which precedes it in the WAL, so this returns only once both are durable, as before; and
+    concurrent writers' flushes are now one disk write, as nothing orders them. Other workers
+    may see the first commit before it is durable: a crash in that instant is what the
+    server's incarnation token tells them (`when_server_lost`)."""
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("run_then_commit with unflushed changes")
     connection = session.connection()
@@ -219,10 +283,13 @@ def run_then_commit(session: Session, statement: Any, params: dict[str, Any]) ->
     values = constants | params
     driver = connection.connection.dbapi_connection
     assert isinstance(driver, psycopg.Connection)
-    cursor = driver.cursor()
+    cursor, durable = driver.cursor(), driver.cursor()
     try:
         with driver.pipeline():
+            durable.execute(_COMMIT_UNFLUSHED)
             cursor.execute(sql, values)
+            driver.commit()
+            durable.execute(_WAL_RECORD)
             driver.commit()
         return cursor.fetchall()
     except psycopg.Error as exc:
@@ -240,6 +307,7 @@ def run_then_commit(session: Session, statement: Any, params: dict[str, Any]) ->
         ) from exc
     finally:
         cursor.close()
+        durable.close()
 
 
 _engine: Engine | None = None

@@ -12,14 +12,20 @@ than leaving the registry's versions unstamped.
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
+from app import db
 from app.embed import cache
 from app.resolution import checks, queue, registry
+from app.resolution import service as resolution
 
 _MODULES = (registry, queue, checks, cache)
 
 
 def install() -> None:
     """Install every listener once (idempotent)."""
+    # After a crash of the database server, what workers hold in memory may include commits
+    # that did not survive it (decision 0138): the registry is reloaded, the counts recounted.
+    db.when_server_lost(resolution.reset_cache)
+    db.when_server_lost(cache.count_cache.clear)
     for module in _MODULES:
         for name, listener in module.LISTENERS:
             if not event.contains(OrmSession, name, listener):

@@ -254,7 +254,8 @@ def _stamp(session: OrmSession) -> None:
         # for this process's index lock, which a resolve may hold through a database read):
         # that is `_advance_in_place`'s, after COMMIT.
         # With COMMIT in the same round trip (db.run_then_commit): the counter's row lock is
-        # held by the server alone, never while this thread waits for the GIL.
+        # held by the server alone, never while this thread waits for the GIL, nor through the
+        # WAL flush (decision 0138).
         rows = db.run_then_commit(session, _stamp_returning(), {"pending": pending})
         if not rows:
             return  # nothing under the placeholder (see below)
@@ -747,11 +748,19 @@ def _apply_shared(loaded: list[_Loaded], ids: set[int], public: Index) -> None:
 
 def _identity(session: Session) -> str:
     """Which database a snapshot was written from: its first organisation's id and creation
-    time (a database wiped and refilled past the snapshot's version differs here)."""
+    time (a database wiped and refilled past the snapshot's version differs here), and on
+    PostgreSQL the server's incarnation (a snapshot may hold commits a crash then lost:
+    decision 0138)."""
     first = session.execute(
         text("SELECT id, created_at FROM organisation ORDER BY id LIMIT 1")
     ).first()
-    return "" if first is None else f"{first[0]}:{first[1]}"
+    if first is None:
+        return ""
+    identity = f"{first[0]}:{first[1]}"
+    if session.get_bind().dialect.name == "postgresql":
+        token = session.execute(text("SELECT token FROM server_incarnation WHERE id = 1")).scalar()
+        identity += f":{token}"
+    return identity
 
 
 def _machine_index(session: Session, *, committed: int) -> snapshot.Opened | None:
