@@ -1,7 +1,9 @@
 """Engine, naming convention, the request-scoped session that owns the transaction, and what
 the database's errors say about its storage."""
 
+import fcntl
 import logging
+import os
 import shutil
 import sqlite3
 import threading
@@ -57,6 +59,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+# SQLite: how long a writer waits for the write lock, in the app's queue and then in SQLite's
+# busy handler, before the database answers "locked".
+BUSY_TIMEOUT = 30.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event below decide how each transaction starts.
     dbapi_connection.isolation_level = None
@@ -65,18 +72,172 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.close()
 
 
 def _sqlite_begin(connection: Any) -> None:
     # A write transaction that starts as a reader can fail with "database is locked" when it
-    # upgrades; writers take the write lock up front instead and queue on busy_timeout.
-    mode = "IMMEDIATE" if connection.get_execution_options().get("sqlite_immediate") else "DEFERRED"
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    # upgrades; writers take the write lock up front instead, queued (`WriterQueue`).
+    if not connection.get_execution_options().get("sqlite_immediate"):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+        return
+    driver = connection.connection.dbapi_connection
+    if isinstance(driver, QueuedConnection):
+        driver.queue_for_write()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        # No transaction began, so no COMMIT or ROLLBACK will give the turn back.
+        if isinstance(driver, QueuedConnection):
+            driver.leave_queue()
+        raise
 
 
 WRITE_OPTIONS = {"sqlite_immediate": True}
+
+# SQLite: how long the app's writers of one process may keep the write lock among themselves
+# while another process's writer waits for it.
+PROCESS_TURN = 0.2
+
+
+class WriterQueue:
+    """The app's writers of one SQLite file, queued for its write lock (decision 0137).
+
+    SQLite's busy handler sleeps between tries (1, 2, 5 … 50, 100 ms): a waiting writer wakes
+    long after the lock was freed, and newcomers, trying soonest, pass those that waited
+    longest. Here a writer waits where the kernel wakes it the moment the lock is free: the
+    threads of a process on a lock of the process (a thread's turn), and the processes on an
+    exclusive flock of `<database>-writers` (never removed: one removed while held would give
+    two processes a turn, and leave them to the busy handler), which a process keeps while its own threads wait, for up to
+    `PROCESS_TURN`: a worker that signs in a row reloads the other worker's new organisations
+    once (`registry._sync`), not at every signature. A turn is taken before BEGIN IMMEDIATE and
+    ends when COMMIT or ROLLBACK has returned, so SQLite finds its lock free.
+
+    SQLite's busy handler still serves writers outside the queue: other programs (migrations,
+    the sqlite3 shell), a thread that has a turn already (a nested write session, which SQLite
+    refuses after the busy timeout, as before), a thread that waited `BUSY_TIMEOUT` in its
+    process (a writer stuck in another thread), a lock file that cannot be opened. The kernel
+    drops a dead process's flock. The flock itself is waited for without a timeout: its holder
+    is a process's writer, held up only by its transaction or the busy handler's timeout.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = f"{path}-writers"
+        self._threads = threading.Lock()  # a thread's turn, among this process's threads
+        self._counting = threading.Lock()  # guards `_waiting`
+        self._waiting = 0  # threads of this process waiting for a turn
+        self._holder: int | None = None  # the thread that has the turn
+        self._file: int | None = None  # the lock file, open while this process holds its flock
+        self._since = 0.0  # when this process took the flock
+
+    def take(self) -> bool:
+        """Wait for the turn; False when this writer is to rely on SQLite's busy handler."""
+        if self._holder == threading.get_ident():
+            return False
+        with self._counting:
+            self._waiting += 1
+        try:
+            taken = self._threads.acquire(timeout=BUSY_TIMEOUT)
+        finally:
+            with self._counting:
+                self._waiting -= 1
+        if not taken:
+            # The thread that passed the turn on may have counted this one: pass it on again.
+            if self._threads.acquire(blocking=False):
+                self._pass_on()
+            return False
+        if self._file is None:
+            try:
+                self._file = self._lock_file()
+            except BaseException:
+                self._threads.release()
+                raise
+            if self._file is None:
+                self._threads.release()
+                return False
+            self._since = time.monotonic()
+        self._holder = threading.get_ident()
+        return True
+
+    def _lock_file(self) -> int | None:
+        try:
+            descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        return descriptor
+
+    def give_back(self) -> None:
+        """End the turn (from any thread: a request may commit in another thread than it
+        began)."""
+        self._holder = None
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        """With the turn: to a waiting thread of this process, keeping the flock, unless none
+        waits or this process has had it for `PROCESS_TURN`."""
+        with self._counting:
+            keep = self._waiting > 0 and time.monotonic() - self._since < PROCESS_TURN
+        try:
+            if not keep and self._file is not None:
+                descriptor, self._file = self._file, None
+                os.close(descriptor)  # drops the flock
+        finally:
+            self._threads.release()
+
+
+# One queue per SQLite file in this process, whichever engines write it.
+_writer_queues: dict[str, WriterQueue] = {}
+
+
+def _writer_queue(database: str) -> WriterQueue:
+    path = os.path.realpath(database)
+    with _engines_lock:
+        return _writer_queues.setdefault(path, WriterQueue(path))
+
+
+class QueuedConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions wait in their file's `WriterQueue`; the
+    turn ends once COMMIT or ROLLBACK has returned (SQLAlchemy's "commit" and "rollback"
+    events run before them)."""
+
+    writers: WriterQueue | None = None
+    _turn = False
+
+    def queue_for_write(self) -> None:
+        if self.writers is not None and not self._turn:
+            self._turn = self.writers.take()
+
+    def leave_queue(self) -> None:
+        if self._turn:
+            self._turn = False
+            assert self.writers is not None
+            self.writers.give_back()
+
+    def commit(self) -> None:
+        self._ending(super().commit)
+
+    def rollback(self) -> None:
+        self._ending(super().rollback)
+
+    def _ending(self, end: Callable[[], None]) -> None:
+        try:
+            end()
+        finally:
+            # A COMMIT that failed may leave the transaction open: its ROLLBACK ends the turn.
+            if not self.in_transaction:
+                self.leave_queue()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave_queue()
 
 
 def make_engine(url: str) -> Engine:
@@ -84,7 +245,11 @@ def make_engine(url: str) -> Engine:
         settings = get_settings()
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": BUSY_TIMEOUT,
+                "factory": QueuedConnection,
+            },
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
@@ -92,6 +257,14 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            writers = _writer_queue(database)
+
+            def join_queue(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.writers = writers
+
+            event.listen(engine, "connect", join_queue)
         return engine
     # hide_parameters: a failed statement's message must not quote the row (a signer's name).
     settings = get_settings()
