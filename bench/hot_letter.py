@@ -189,8 +189,15 @@ def listening(port: int) -> int:
 
 @contextlib.contextmanager
 def server(
-    root: Path, port: int, workers: int, database: str = "postgresql", organisations: int = 0
+    root: Path,
+    port: int,
+    workers: int,
+    database: str = "postgresql",
+    organisations: int = 0,
+    analyzed: bool | None = None,
 ) -> Iterator[tuple[str, str, int]]:
+    """A migrated, seeded database with `organisations` more, analyzed (None: PostgreSQL only,
+    as in production), served by `undersigned serve --workers`: (base URL, dsn, server pid)."""
     name = f"undersigned_hot_{secrets.token_hex(4)}"
     if database == "sqlite":
         dsn = f"sqlite:///{tempfile.mkdtemp(prefix='undersigned-hot-db-')}/{name}.sqlite"
@@ -212,6 +219,8 @@ def server(
         subprocess.run(
             [sys.executable, "-c", _GROW, url, str(organisations)], cwd=root, env=env, check=True
         )
+    if analyzed if analyzed is not None else database == "postgresql":
+        analyze(dsn)
     # As the service runs in production (the Dockerfile's CMD): `undersigned serve`, whose
     # workers each listen on their own socket since decision 0107 (uvicorn's shared one
     # before, in checkouts older than that).
@@ -339,9 +348,20 @@ with engine.begin() as conn:
     if engine.dialect.name == "postgresql":
         conn.exec_driver_sql(
             f"SELECT setval(pg_get_serial_sequence('organisation', 'id'), {first + count})")
-with engine.connect() as conn:
-    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 """
+
+
+def analyze(dsn: str) -> None:
+    """The planner's statistics, committed. PostgreSQL gathers them itself in production
+    (autovacuum); nothing in the service analyzes a SQLite database, so `--analyze auto` leaves
+    SQLite's as the service would have it (decision 0137 measured both)."""
+    if dsn.startswith("sqlite:///"):
+        with contextlib.closing(sqlite3.connect(dsn.removeprefix("sqlite:///"))) as lite:
+            lite.execute("ANALYZE")
+            lite.commit()
+    else:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ANALYZE")
 
 
 def warm_up(base: str) -> None:
@@ -417,6 +437,12 @@ def main() -> None:
     parser.add_argument("--client", choices=["wrk", "httpx"], default="wrk")
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument(
+        "--analyze",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="the planner's statistics before the run (auto: PostgreSQL's, as autovacuum would)",
+    )
+    parser.add_argument(
         "--orgs",
         type=int,
         default=100_000,
@@ -429,7 +455,7 @@ def main() -> None:
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc {os.cpu_count()}, {args.database}, "
         f"{args.workers} workers, {args.seconds:.0f} s per run, kind {args.kind}, "
-        f"{args.orgs:,} organisations added, previous = "
+        f"{args.orgs:,} organisations added, analyze {args.analyze}, previous = "
         f"{args.previous}; load from {'wrk' if use_wrk else 'httpx'}; load average at start "
         f"{load_average()}\n"
     )
@@ -443,7 +469,8 @@ def main() -> None:
         roots = {"this": ROOT, "previous": previous}
         for round_ in range(1, args.rounds + 1):
             for name, root in roots.items():
-                with server(root, args.port, args.workers, args.database, args.orgs) as (
+                analyzed = {"auto": None, "yes": True, "no": False}[args.analyze]
+                with server(root, args.port, args.workers, args.database, args.orgs, analyzed) as (
                     base,
                     dsn,
                     pid,
