@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from app import db, listeners
@@ -46,6 +47,19 @@ def test_the_last_statement_commits_unflushed_and_returns_once_durable(engine: E
         # without waiting for the disk.
         assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
         session.commit()
+
+
+def test_a_failing_last_statement_commits_nothing(engine: Engine) -> None:
+    """The pipeline stops at the error: neither COMMIT runs, the transaction's earlier writes are
+    rolled back, and the connection serves the next transaction."""
+    with open_session(write=True) as session:
+        before = session.exec(select(RegistryState.negatives)).one()
+        session.execute(text("UPDATE registry_state SET negatives = negatives + 7 WHERE id = 1"))
+        with pytest.raises(DBAPIError):
+            db.run_then_commit(session, text("SELECT 1 / (0 * :zero)"), {"zero": 1})
+        session.rollback()
+        assert session.exec(select(RegistryState.negatives)).one() == before
+        assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
 
 
 def test_a_new_organisation_is_stamped_and_its_version_durable_on_return(engine: Engine) -> None:
