@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from app.resolution.normalise import NameKey
 from app.resolution.rules import (
+    WholeNames,
     alignable_words,
     country_bound,
     near_miss_bound,
@@ -37,7 +38,11 @@ class ScoreBound:
 
     `bounds` also gives the bound with rules.shared_acronym_bound: the duplicate scan meets
     every pair of the organisations that share an acronym, and bounds each direction by it so
-    as to score one direction of such a pair, not both. The resolver keeps the bound it had."""
+    as to score one direction of such a pair, not both. The resolver keeps the bound it had.
+
+    `whole_names` (rules.WholeNames) records what the whole-name rules answered for each pair
+    bounded, for score_organisation to reuse: the resolver bounds every candidate and then
+    scores most of those it cannot skip."""
 
     def __init__(
         self,
@@ -46,8 +51,10 @@ class ScoreBound:
         website: str | None = None,
         country: str | None = None,
         near_misses: bool = False,
+        whole_names: WholeNames | None = None,
     ) -> None:
         self._near_misses = near_misses
+        self._whole_names = whole_names
         self._query = [(q, alignable_words(q)) for q in query]
         self._keys = query
         self._acronyms = any(q.is_acronym for q in query)
@@ -87,7 +94,7 @@ class ScoreBound:
         for r in names:
             r_words = None  # read only for word alignment: most pairs are settled before
             for q, q_words in self._query:
-                pair = whole_name_bound(q, r)
+                pair = whole_name_bound(q, r, whole_names=self._whole_names)
                 if pair is None:
                     if r_words is None:
                         r_words = alignable_words(r)

@@ -20,6 +20,7 @@ from app.resolution.normalise import NameKey, name_key
 from app.resolution.rules import (
     PairScore,
     Rarity,
+    WholeNames,
     contradicting_acronym_rule,
     country_rule,
     near_miss_rule,
@@ -51,6 +52,7 @@ def score_organisation(
     country: str | None = None,
     near_misses: bool = False,
     acronym_pairs: dict[tuple[NameKey, NameKey], PairScore] | None = None,
+    whole_names: WholeNames | None = None,
 ) -> OrgScore:
     """Submitted names (`query`) against all names of one registered organisation: the best
     pair of names (rules.score_pair), then the rules over all names of both sides, in this
@@ -65,11 +67,15 @@ def score_organisation(
     same `rarity` (filled as it goes). The duplicate scan meets every organisation having an
     acronym with every other having it, so it scores the same acronym against the same long
     names again and again; equal keys score equally (rules.score_pair is pure) and a
-    PairScore is never changed once made."""
+    PairScore is never changed once made.
+
+    `whole_names`: what ScoreBound read of these names' pairs (rules.score_pair's)."""
     if not query or not names:
         return OrgScore(0.0)
     if acronym_pairs is None:
-        pairs = [score_pair(q, r, rarity=rarity) for q in query for r in names]
+        pairs = [
+            score_pair(q, r, rarity=rarity, whole_names=whole_names) for q in query for r in names
+        ]
     else:
         pairs = []
         for q in query:
