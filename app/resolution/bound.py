@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from app.resolution.normalise import NameKey
 from app.resolution.rules import (
-    WholeNames,
+    PairsRead,
     alignable_words,
     country_bound,
     near_miss_bound,
@@ -40,9 +40,9 @@ class ScoreBound:
     every pair of the organisations that share an acronym, and bounds each direction by it so
     as to score one direction of such a pair, not both. The resolver keeps the bound it had.
 
-    `whole_names` (rules.WholeNames) records what the whole-name rules answered for each pair
-    bounded, for score_organisation to reuse: the resolver bounds every candidate and then
-    scores most of those it cannot skip."""
+    `read` (rules.PairsRead) records what the whole-name rules answered for each pair bounded,
+    and the pair's bound, for score_organisation: the resolver bounds every candidate, then
+    scores those it cannot skip."""
 
     def __init__(
         self,
@@ -51,10 +51,10 @@ class ScoreBound:
         website: str | None = None,
         country: str | None = None,
         near_misses: bool = False,
-        whole_names: WholeNames | None = None,
+        read: PairsRead | None = None,
     ) -> None:
         self._near_misses = near_misses
-        self._whole_names = whole_names
+        self._read = read
         self._query = [(q, alignable_words(q)) for q in query]
         self._keys = query
         self._acronyms = any(q.is_acronym for q in query)
@@ -94,13 +94,15 @@ class ScoreBound:
         for r in names:
             r_words = None  # read only for word alignment: most pairs are settled before
             for q, q_words in self._query:
-                pair = whole_name_bound(q, r, whole_names=self._whole_names)
+                pair = whole_name_bound(q, r, read=self._read)
                 if pair is None:
                     if r_words is None:
                         r_words = alignable_words(r)
                     pair = word_pair_bound(q, q_words, r, r_words)
                 if self._near_misses:
                     pair = near_miss_bound(pair, q, r)
+                if self._read is not None:
+                    self._read.bounds[id(q), id(r)] = pair
                 bound = max(bound, pair)
                 if not (q.is_acronym or r.is_acronym):
                     long_bound = max(long_bound, pair)

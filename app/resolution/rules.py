@@ -103,24 +103,30 @@ class PairScore:
 # ---- Name against name: the rules in order, then their bound -------------------------
 
 
-# The whole-name rules' answers for pairs of names (keyed by the names' identities), as
-# whole_name_bound found them: bounding and then scoring one candidate read each pair once.
-WholeNames = dict[tuple[int, int], PairScore | None]
+@dataclass
+class PairsRead:
+    """What bounding a query's candidates found out about pairs of names, for scoring them
+    (ScoreBound fills it, score_organisation reads it): the whole-name rules' answers
+    (whole_name_bound) and each pair's bound. Keyed by the names' identities, so it holds
+    for the names of one Index.score call, which keeps them alive."""
+
+    whole: dict[tuple[int, int], PairScore | None] = field(default_factory=dict)
+    bounds: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 def score_pair(
-    q: NameKey, r: NameKey, *, rarity: Rarity | None = None, whole_names: WholeNames | None = None
+    q: NameKey, r: NameKey, *, rarity: Rarity | None = None, read: PairsRead | None = None
 ) -> PairScore:
     """One query name against one candidate name.
 
     A name that names no organisation on its own ("London", "(2)", "UK", "Association": see
     NameKey.identifying) is never enough to link, whatever else it equals.
 
-    `whole_names`: the whole-name rules' answers whole_name_bound recorded for these very
-    names, if it did (a pair it did not read is read here)."""
-    read = (id(q), id(r))
-    if whole_names and read in whole_names:
-        pair = whole_names[read] or _word_pair(q, r, rarity)
+    `read`: the whole-name rules' answer is taken from it when whole_name_bound recorded one
+    for these very names (else the rules run here)."""
+    names = (id(q), id(r))
+    if read is not None and names in read.whole:
+        pair = read.whole[names] or _word_pair(q, r, rarity)
     else:
         pair = _score_pair(q, r, rarity)
     if pair.score <= UNIDENTIFIED:
@@ -191,26 +197,24 @@ def alignable_words(key: NameKey) -> _Words:
     return content, "\0".join(words), tuple(words), key.despaced
 
 
-def whole_name_bound(
-    q: NameKey, r: NameKey, *, whole_names: WholeNames | None = None
-) -> float | None:
+def whole_name_bound(q: NameKey, r: NameKey, *, read: PairsRead | None = None) -> float | None:
     """Upper bound of the rules that read whole names (_whole_name_pair: the same letters,
     CJK, other scripts against Latin, acronyms written or spelled as initials), run as they
     are; None when none applies and word alignment scores. A pair they score 100, or as an
     acronym, or that spells places (`consumed`) is bounded at 100: ScoreBound's place bound
-    does not hold for it. What the rules answered is recorded in `whole_names` (score_pair's),
-    so that scoring the pair does not run them again."""
+    does not hold for it. What the rules answered is recorded in `read`, so that scoring the
+    pair does not run them again."""
     if not (q.cjk or r.cjk or q.translit or r.translit or q.is_acronym or r.is_acronym):
         # Two names in Latin words, neither an acronym (most pairs): of those rules only the
         # same letters apply (equal names included), without a PairScore made to say so.
         if q.despaced == r.despaced:
             return 100.0
-        if whole_names is not None:
-            whole_names[id(q), id(r)] = None
+        if read is not None:
+            read.whole[id(q), id(r)] = None
         return None
     whole = _whole_name_pair(q, r)
-    if whole_names is not None:
-        whole_names[id(q), id(r)] = whole
+    if read is not None:
+        read.whole[id(q), id(r)] = whole
     if whole is None:
         return None
     if whole.acronym or whole.consumed or whole.exact:

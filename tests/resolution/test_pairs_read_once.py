@@ -1,9 +1,11 @@
 """The resolver's shortcuts inside one candidate's bound and score give the scores they replace
 (no database; decision 0135).
 
-- `ScoreBound` records what the whole-name rules answered for each pair it bounds
-  (`whole_names`), and `score_organisation` takes those answers instead of running the rules
-  again: the score, reasons and names must be those of scoring from scratch.
+- `ScoreBound` records what the whole-name rules answered for each pair it bounds, and each
+  pair's bound (`rules.PairsRead`); `score_organisation` takes those answers instead of
+  running the rules again, and scores only the pairs that may be the best (without an
+  acronym in the query). The score, reasons and names must be those of scoring from scratch,
+  and a pair's recorded bound must hold for that pair alone.
 - `rules._read_in_latin` aligns a Cyrillic name's Latin reading with a Latin name only when
   word alignment's bound lets it reach the review line: below it, `_translit_pair` never used
   the alignment, so the pair must score as if it had been made.
@@ -11,15 +13,16 @@
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.resolution import rules
+from app.resolution import rules, scoring
 from app.resolution.bound import ScoreBound
 from app.resolution.decide import REVIEW
 from app.resolution.lemmas import latin_reading
 from app.resolution.normalise import NameKey, name_key
-from app.resolution.rules import WholeNames
+from app.resolution.rules import PairsRead
 from app.resolution.scoring import OrgScore, score_organisation
 
 # Latin, Cyrillic (whose readings meet the Latin words), acronyms and CJK, so that every
@@ -58,13 +61,18 @@ def _as_scored(scored: OrgScore) -> tuple[float, list[str], str, str]:
 
 
 def _both_ways(query: list[NameKey], registered: list[NameKey]) -> tuple[object, object, int]:
-    """The score from scratch, the score reusing what the bound read, and how many pairs the
-    bound read."""
-    whole_names: WholeNames = {}
-    ScoreBound(query, whole_names=whole_names)(registered)
-    reused = score_organisation(query, registered, rarity=lambda _: 1, whole_names=whole_names)
+    """The score from scratch, the score from what the bound read (each pair's bound checked
+    against the pair's own score), and how many pairs the bound read."""
+    read = PairsRead()
+    ScoreBound(query, read=read)(registered)
+    for q in query:
+        for r in registered:
+            bound = read.bounds.get((id(q), id(r)))
+            if bound is not None:
+                assert bound >= rules.score_pair(q, r, rarity=lambda _: 1).score, (q.raw, r.raw)
+    reused = score_organisation(query, registered, rarity=lambda _: 1, read=read)
     plain = score_organisation(query, registered, rarity=lambda _: 1)
-    return _as_scored(plain), _as_scored(reused), len(whole_names)
+    return _as_scored(plain), _as_scored(reused), len(read.whole)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -76,7 +84,16 @@ def test_a_score_reusing_the_bounds_reading_is_the_score_from_scratch(
     assert reused == plain
 
 
-def test_the_bounds_reading_is_reused_for_every_kind_of_pair() -> None:
+def test_the_bounds_reading_is_reused_for_every_kind_of_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scored = []
+
+    def counted(q: NameKey, r: NameKey, **options: object) -> rules.PairScore:
+        scored.append((q, r))
+        return rules.score_pair(q, r, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scoring, "score_pair", counted)
     keys = [name_key(" ".join(words)) for words in itertools.combinations(WORDS[::3], 2)]
     keys += [name_key(word) for word in WORDS]
     read = 0
@@ -85,6 +102,17 @@ def test_the_bounds_reading_is_reused_for_every_kind_of_pair() -> None:
         assert reused == plain, (q.raw, r.raw)
         read += pairs
     assert read > len(keys) ** 2 // 2  # the reuse is exercised, not only harmless
+    # Several names a side: pairs bounded below the best are left out, the score unchanged.
+    left_out = 0
+    for q, r in itertools.product(keys, repeat=2):
+        query, registered = [q, r], [r, q, *keys[:3]]
+        if any(k.is_acronym for k in query):
+            continue
+        scored.clear()
+        plain, reused, _ = _both_ways(query, registered)
+        assert reused == plain, (q.raw, r.raw)
+        left_out += len(query) * len(registered) * 2 - len(scored)
+    assert left_out > 1000
 
 
 def _aligned_reading(q: NameKey, r: NameKey) -> rules.PairScore | None:
