@@ -91,6 +91,8 @@ class ScoreBound:
         bound = 0.0
         # The bound of the pairs neither of whose names is an acronym (shared_acronym_bound).
         long_bound = 0.0
+        # Each pair's bound, for score_organisation to leave pairs out: a lone pair never is.
+        read = None if self._read is None or len(names) * len(self._query) < 2 else self._read
         for r in names:
             r_words = None  # read only for word alignment: most pairs are settled before
             for q, q_words in self._query:
@@ -101,8 +103,8 @@ class ScoreBound:
                     pair = word_pair_bound(q, q_words, r, r_words)
                 if self._near_misses:
                     pair = near_miss_bound(pair, q, r)
-                if self._read is not None:
-                    self._read.bounds[id(q), id(r)] = pair
+                if read is not None:
+                    read.bounds[id(q), id(r)] = pair
                 bound = max(bound, pair)
                 if not (q.is_acronym or r.is_acronym):
                     long_bound = max(long_bound, pair)

@@ -203,15 +203,12 @@ def whole_name_bound(q: NameKey, r: NameKey, *, read: PairsRead | None = None) -
     are; None when none applies and word alignment scores. A pair they score 100, or as an
     acronym, or that spells places (`consumed`) is bounded at 100: ScoreBound's place bound
     does not hold for it. What the rules answered is recorded in `read`, so that scoring the
-    pair does not run them again."""
+    pair does not run them again (the same letters of two Latin names are cheaper to compare
+    again than to record, most pairs being bounded and never scored)."""
     if not (q.cjk or r.cjk or q.translit or r.translit or q.is_acronym or r.is_acronym):
         # Two names in Latin words, neither an acronym (most pairs): of those rules only the
         # same letters apply (equal names included), without a PairScore made to say so.
-        if q.despaced == r.despaced:
-            return 100.0
-        if read is not None:
-            read.whole[id(q), id(r)] = None
-        return None
+        return 100.0 if q.despaced == r.despaced else None
     whole = _whole_name_pair(q, r)
     if read is not None:
         read.whole[id(q), id(r)] = whole
