@@ -96,7 +96,7 @@ class ScoreBound:
         for r in names:
             r_words = None  # read only for word alignment: most pairs are settled before
             for q, q_words in self._query:
-                pair = whole_name_bound(q, r, read=self._read)
+                pair = whole_name_bound(q, r, self._read)  # positional: 25 calls a query
                 if pair is None:
                     if r_words is None:
                         r_words = alignable_words(r)

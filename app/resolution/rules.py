@@ -197,7 +197,7 @@ def alignable_words(key: NameKey) -> _Words:
     return content, "\0".join(words), tuple(words), key.despaced
 
 
-def whole_name_bound(q: NameKey, r: NameKey, *, read: PairsRead | None = None) -> float | None:
+def whole_name_bound(q: NameKey, r: NameKey, read: PairsRead | None = None) -> float | None:
     """Upper bound of the rules that read whole names (_whole_name_pair: the same letters,
     CJK, other scripts against Latin, acronyms written or spelled as initials), run as they
     are; None when none applies and word alignment scores. A pair they score 100, or as an
