@@ -9,6 +9,7 @@
 
 import csv
 import math
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,8 @@ def test_bound_is_never_below_the_score(
         # The duplicate scan's bound of an acronym shared (ScoreBound.bounds), more often met.
         q = [name_key("HRF"), *q]
     r = [k for k in map(name_key, registered) if k.norm]
-    scored = score_organisation(
+    scoring_both = partial(
+        score_organisation,
         q,
         r,
         rarity=lambda _: rarity,
@@ -134,8 +136,8 @@ def test_bound_is_never_below_the_score(
         website=website,
         query_country=query_country,
         country=country,
-        near_misses=near_misses,
     )
+    scored = scoring_both(near_misses=near_misses)
     read = PairsRead()
     scoring = ScoreBound(
         q, website=query_website, country=query_country, near_misses=near_misses, read=read
@@ -148,16 +150,7 @@ def test_bound_is_never_below_the_score(
         rk = next(k for k in r if id(k) == r_id)
         assert pair_bound >= score_pair(qk, rk, rarity=lambda _: rarity).score, (qk.raw, rk.raw)
     if not near_misses:
-        reread = score_organisation(
-            q,
-            r,
-            rarity=lambda _: rarity,
-            query_website=query_website,
-            website=website,
-            query_country=query_country,
-            country=country,
-            read=read,
-        )
+        reread = scoring_both(read=read)
         assert (reread.score, reread.reasons, reread.matched_name) == (
             scored.score,
             scored.reasons,
