@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from app.resolution.normalise import NameKey
 from app.resolution.rules import (
+    PairsRead,
     alignable_words,
     country_bound,
     near_miss_bound,
@@ -37,7 +38,11 @@ class ScoreBound:
 
     `bounds` also gives the bound with rules.shared_acronym_bound: the duplicate scan meets
     every pair of the organisations that share an acronym, and bounds each direction by it so
-    as to score one direction of such a pair, not both. The resolver keeps the bound it had."""
+    as to score one direction of such a pair, not both. The resolver keeps the bound it had.
+
+    `read` (rules.PairsRead) records what the whole-name rules answered for each pair bounded,
+    and the pair's bound, for score_organisation: the resolver bounds every candidate, then
+    scores those it cannot skip."""
 
     def __init__(
         self,
@@ -46,8 +51,10 @@ class ScoreBound:
         website: str | None = None,
         country: str | None = None,
         near_misses: bool = False,
+        read: PairsRead | None = None,
     ) -> None:
         self._near_misses = near_misses
+        self._read = read
         self._query = [(q, alignable_words(q)) for q in query]
         self._keys = query
         self._acronyms = any(q.is_acronym for q in query)
@@ -84,16 +91,20 @@ class ScoreBound:
         bound = 0.0
         # The bound of the pairs neither of whose names is an acronym (shared_acronym_bound).
         long_bound = 0.0
+        # Each pair's bound, for score_organisation to leave pairs out: a lone pair never is.
+        read = None if self._read is None or len(names) * len(self._query) < 2 else self._read
         for r in names:
             r_words = None  # read only for word alignment: most pairs are settled before
             for q, q_words in self._query:
-                pair = whole_name_bound(q, r)
+                pair = whole_name_bound(q, r, self._read)  # positional: 25 calls a query
                 if pair is None:
                     if r_words is None:
                         r_words = alignable_words(r)
                     pair = word_pair_bound(q, q_words, r, r_words)
                 if self._near_misses:
                     pair = near_miss_bound(pair, q, r)
+                if read is not None:
+                    read.bounds[id(q), id(r)] = pair
                 bound = max(bound, pair)
                 if not (q.is_acronym or r.is_acronym):
                     long_bound = max(long_bound, pair)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from app.resolution.bound import ScoreBound
 from app.resolution.keys import name_index_keys, query_keys, whole_name_key
 from app.resolution.normalise import NameKey, build_name_key, name_key
-from app.resolution.rules import Rarity
+from app.resolution.rules import PairsRead, Rarity
 from app.resolution.scoring import OrgScore, score_organisation
 
 # A posting list longer than this is only read when nothing rarer found anything: "human",
@@ -421,8 +421,12 @@ class Index:
         and no higher than the best score found is left out: it can change neither the best
         score nor the list at or above `minimum`. `rarity` counts a word's organisations over
         more than this index (a caller's view of several); by default, over this one."""
+        # What bounding a candidate finds out about its pairs of names serves to score it.
+        read = PairsRead()
         bounds = (
-            ScoreBound(query, website=website, country=country) if minimum is not None else None
+            ScoreBound(query, website=website, country=country, read=read)
+            if minimum is not None
+            else None
         )
         bounded = []
         # Each candidate's entry read once (a mapped index decodes it from its file per read).
@@ -445,7 +449,12 @@ class Index:
             if minimum is not None and -negative_bound < minimum and -negative_bound <= best:
                 break  # the bounds only fall from here on
             scored = self._scored(
-                query, entries[organisation_id], website=website, country=country, rarity=rarity
+                query,
+                entries[organisation_id],
+                website=website,
+                country=country,
+                rarity=rarity,
+                read=read,
             )
             results.append((organisation_id, scored))
             best = max(best, scored.score)
@@ -475,11 +484,13 @@ class Index:
         website: str | None,
         country: str | None,
         rarity: Rarity | None,
+        read: PairsRead | None = None,
     ) -> OrgScore:
         return score_organisation(
             query,
             entry.names,
             rarity=rarity or self.rarity,
+            read=read,
             query_website=website,
             website=entry.website,
             query_country=country,

@@ -77,6 +77,7 @@ ADDED_BODY = 84.0  # one side adds a word that can name another body
 CONTRADICTED = 80.0  # the query's own acronym fits none of the candidate's names
 LOCATED = 85.0  # a place after the name the registry does not give: section or headquarters?
 _DIGIT_WORDS = {"2": "t", "4": "f"}
+_DIGITS = frozenset(_DIGIT_WORDS)
 # An acronym of at least this many letters equal to a long name's initials may link (90 leaves
 # every other candidate with the same initials within the margin).
 _LINKING_INITIALS = 4
@@ -102,12 +103,32 @@ class PairScore:
 # ---- Name against name: the rules in order, then their bound -------------------------
 
 
-def score_pair(q: NameKey, r: NameKey, *, rarity: Rarity | None = None) -> PairScore:
+@dataclass
+class PairsRead:
+    """What bounding a query's candidates found out about pairs of names, for scoring them
+    (ScoreBound fills it, score_organisation reads it): the whole-name rules' answers
+    (whole_name_bound) and each pair's bound. Keyed by the names' identities, so it holds
+    for the names of one Index.score call, which keeps them alive."""
+
+    whole: dict[tuple[int, int], PairScore | None] = field(default_factory=dict)
+    bounds: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+def score_pair(
+    q: NameKey, r: NameKey, *, rarity: Rarity | None = None, read: PairsRead | None = None
+) -> PairScore:
     """One query name against one candidate name.
 
     A name that names no organisation on its own ("London", "(2)", "UK", "Association": see
-    NameKey.identifying) is never enough to link, whatever else it equals."""
-    pair = _score_pair(q, r, rarity)
+    NameKey.identifying) is never enough to link, whatever else it equals.
+
+    `read`: the whole-name rules' answer is taken from it when whole_name_bound recorded one
+    for these very names (else the rules run here)."""
+    names = (id(q), id(r))
+    if read is not None and names in read.whole:
+        pair = read.whole[names] or _word_pair(q, r, rarity)
+    else:
+        pair = _score_pair(q, r, rarity)
     if pair.score <= UNIDENTIFIED:
         return pair
     vague = [k.raw for k in (q, r) if not k.identifying]
@@ -176,17 +197,21 @@ def alignable_words(key: NameKey) -> _Words:
     return content, "\0".join(words), tuple(words), key.despaced
 
 
-def whole_name_bound(q: NameKey, r: NameKey) -> float | None:
+def whole_name_bound(q: NameKey, r: NameKey, read: PairsRead | None = None) -> float | None:
     """Upper bound of the rules that read whole names (_whole_name_pair: the same letters,
     CJK, other scripts against Latin, acronyms written or spelled as initials), run as they
     are; None when none applies and word alignment scores. A pair they score 100, or as an
     acronym, or that spells places (`consumed`) is bounded at 100: ScoreBound's place bound
-    does not hold for it."""
+    does not hold for it. What the rules answered is recorded in `read`, so that scoring the
+    pair does not run them again (the same letters of two Latin names are cheaper to compare
+    again than to record, most pairs being bounded and never scored)."""
     if not (q.cjk or r.cjk or q.translit or r.translit or q.is_acronym or r.is_acronym):
         # Two names in Latin words, neither an acronym (most pairs): of those rules only the
         # same letters apply (equal names included), without a PairScore made to say so.
         return 100.0 if q.despaced == r.despaced else None
     whole = _whole_name_pair(q, r)
+    if read is not None:
+        read.whole[id(q), id(r)] = whole
     if whole is None:
         return None
     if whole.acronym or whole.consumed or whole.exact:
@@ -207,14 +232,18 @@ def _may_spell(key: NameKey, other: NameKey) -> bool:
     """Whether an acronym word of `key` may spell a run of `other`'s words (_find_run): its
     letters, in order, among the initials of `other`'s words but stopwords, or, with digits
     read as words (L4L), of all its words (_acronym_spells)."""
+    if not key.acronym_words:
+        return False  # most names: nothing to join
     letters = "".join([item[2] for item in other.items if item[0] != "s"])
-    every = "".join([item[2] for item in other.items])
+    every = None
     for token in key.acronym_words:
         if token in letters:
             return True
-        digits = any(d in token for d in _DIGIT_WORDS)
-        if digits and "".join(_DIGIT_WORDS.get(c, c) for c in token) in every:
-            return True
+        if not _DIGITS.isdisjoint(token):
+            if every is None:
+                every = "".join([item[2] for item in other.items])
+            if "".join(_DIGIT_WORDS.get(c, c) for c in token) in every:
+                return True
     return False
 
 
@@ -256,7 +285,7 @@ def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:
     if a == b:
         return PairScore(92.0, [f"same as '{r.raw}' once transliterated"], q, r)
     words = _read_in_latin(q, r)
-    if words is not None and words.score >= REVIEW:
+    if words is not None:
         return words
     ratio = fuzz.token_sort_ratio(a, b)
     if ratio >= 92:
@@ -266,7 +295,8 @@ def _translit_pair(q: NameKey, r: NameKey) -> PairScore | None:
 
 def _read_in_latin(q: NameKey, r: NameKey) -> PairScore | None:
     """A Cyrillic name against a Latin one word by word (lemmas.latin_reading: Сахаровский
-    Центр reads as "sakharov center"): at most what an equal transliteration scores."""
+    Центр reads as "sakharov center"): at most what an equal transliteration scores; None
+    below the review line, where the transliterations are compared instead."""
     cyrillic, latin = (q, r) if q.translit else (r, q)
     if not is_cyrillic(cyrillic.norm) or latin.translit:
         return None
@@ -276,7 +306,13 @@ def _read_in_latin(q: NameKey, r: NameKey) -> PairScore | None:
     reading = name_key(text)
     if not reading.items:
         return None
-    pair = _word_pair(reading, latin, None) if q is cyrillic else _word_pair(latin, reading, None)
+    first, second = (reading, latin) if q is cyrillic else (latin, reading)
+    if word_pair_bound(first, alignable_words(first), second, alignable_words(second)) < REVIEW:
+        # A type word in common ("union", "center") is the usual case: no alignment needed.
+        return None
+    pair = _word_pair(first, second, None)
+    if pair.score < REVIEW:
+        return None
     said = f"'{cyrillic.raw}' read as '{reading.raw}'"
     return PairScore(
         min(pair.score, 92.0),
@@ -345,7 +381,7 @@ def _acronym_spells(token: str, run: Sequence[tuple[str, str, str]]) -> bool:
     letters = "".join(item[2] for item in run if item[0] != "s")
     if token == letters:
         return True
-    if any(d in token for d in _DIGIT_WORDS):
+    if not _DIGITS.isdisjoint(token):
         spelled = "".join(_DIGIT_WORDS.get(c, c) for c in token)
         return spelled == "".join(item[2] for item in run)
     return False

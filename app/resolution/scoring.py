@@ -19,6 +19,7 @@ from app.resolution.decide import REVIEW
 from app.resolution.normalise import NameKey, name_key
 from app.resolution.rules import (
     PairScore,
+    PairsRead,
     Rarity,
     contradicting_acronym_rule,
     country_rule,
@@ -51,6 +52,7 @@ def score_organisation(
     country: str | None = None,
     near_misses: bool = False,
     acronym_pairs: dict[tuple[NameKey, NameKey], PairScore] | None = None,
+    read: PairsRead | None = None,
 ) -> OrgScore:
     """Submitted names (`query`) against all names of one registered organisation: the best
     pair of names (rules.score_pair), then the rules over all names of both sides, in this
@@ -65,10 +67,16 @@ def score_organisation(
     same `rarity` (filled as it goes). The duplicate scan meets every organisation having an
     acronym with every other having it, so it scores the same acronym against the same long
     names again and again; equal keys score equally (rules.score_pair is pure) and a
-    PairScore is never changed once made."""
+    PairScore is never changed once made.
+
+    `read`: what ScoreBound found out about these names' pairs (rules.PairsRead): their
+    whole-name rules' answers are reused, and only the pairs that may be the best are scored
+    when no other pair can be read (_pairs_that_may_be_best)."""
     if not query or not names:
         return OrgScore(0.0)
-    if acronym_pairs is None:
+    if acronym_pairs is None and read is not None and not near_misses:
+        pairs = _pairs_that_may_be_best(query, names, rarity=rarity, read=read)
+    elif acronym_pairs is None:
         pairs = [score_pair(q, r, rarity=rarity) for q in query for r in names]
     else:
         pairs = []
@@ -101,6 +109,31 @@ def score_organisation(
         return scored
     near.score = min(near.score, REVIEW)
     return near
+
+
+def _pairs_that_may_be_best(
+    query: Sequence[NameKey], names: Sequence[NameKey], *, rarity: Rarity | None, read: PairsRead
+) -> list[PairScore]:
+    """Every pair of names scored, in score_organisation's order, or, when no query name is an
+    acronym, only those that may be the best: in the order of their bounds (`read.bounds`; 100
+    for a pair ScoreBound did not bound) until one is bounded below the best score found.
+
+    A pair left out scores below the best pair, so it can be neither the best nor tied with it,
+    and without an acronym in the query the rules after the best pair read no other pair
+    (shared_acronym_rule and contradicting_acronym_rule need the query's own acronym)."""
+    pairs = [(q, r) for q in query for r in names]
+    if len(pairs) == 1 or any(q.is_acronym for q in query):
+        return [score_pair(q, r, rarity=rarity, read=read) for q, r in pairs]
+    bounds = [read.bounds.get((id(q), id(r)), 100.0) for q, r in pairs]
+    scored: dict[int, PairScore] = {}
+    best = -1.0
+    for number in sorted(range(len(pairs)), key=bounds.__getitem__, reverse=True):
+        if bounds[number] < best:
+            break  # the bounds only fall from here on
+        q, r = pairs[number]
+        pair = scored[number] = score_pair(q, r, rarity=rarity, read=read)
+        best = max(best, pair.score)
+    return [scored[number] for number in sorted(scored)]
 
 
 def _over_all_names(

@@ -9,6 +9,7 @@
 
 import csv
 import math
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from app.resolution.bound import ScoreBound
 from app.resolution.decide import REVIEW
 from app.resolution.index import Index
 from app.resolution.normalise import name_key
+from app.resolution.rules import PairsRead, score_pair
 from app.resolution.scoring import score_organisation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +127,8 @@ def test_bound_is_never_below_the_score(
         # The duplicate scan's bound of an acronym shared (ScoreBound.bounds), more often met.
         q = [name_key("HRF"), *q]
     r = [k for k in map(name_key, registered) if k.norm]
-    scored = score_organisation(
+    scoring_both = partial(
+        score_organisation,
         q,
         r,
         rarity=lambda _: rarity,
@@ -133,11 +136,26 @@ def test_bound_is_never_below_the_score(
         website=website,
         query_country=query_country,
         country=country,
-        near_misses=near_misses,
     )
-    scoring = ScoreBound(q, website=query_website, country=query_country, near_misses=near_misses)
+    scored = scoring_both(near_misses=near_misses)
+    read = PairsRead()
+    scoring = ScoreBound(
+        q, website=query_website, country=query_country, near_misses=near_misses, read=read
+    )
     bound = scoring(r, website=website, country=country)
     assert bound >= scored.score, (query, registered, scored)
+    # Each pair's own bound, which score_organisation reads to leave pairs out (decision 0135).
+    for (q_id, r_id), pair_bound in read.bounds.items():
+        qk = next(k for k in q if id(k) == q_id)  # a name given twice is one key (name_key)
+        rk = next(k for k in r if id(k) == r_id)
+        assert pair_bound >= score_pair(qk, rk, rarity=lambda _: rarity).score, (qk.raw, rk.raw)
+    if not near_misses:
+        reread = scoring_both(read=read)
+        assert (reread.score, reread.reasons, reread.matched_name) == (
+            scored.score,
+            scored.reasons,
+            scored.matched_name,
+        )
     plain, shared = scoring.bounds(r, website=website, country=country, shared_acronyms=True)
     assert plain == bound and bound >= shared >= scored.score, (query, registered, scored)
 
