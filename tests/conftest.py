@@ -15,6 +15,12 @@ os.environ["UNDERSIGNED_ADMIN_TOKEN"] = "test-admin-token-0123456789"
 os.environ.setdefault("UNDERSIGNED_IDENTITY_CHECKS_IN_BACKGROUND", "false")
 os.environ.setdefault("UNDERSIGNED_WEBHOOKS_IN_BACKGROUND", "false")
 os.environ.setdefault("UNDERSIGNED_DATABASE_URL", "sqlite:///./undersigned-test-unused.db")
+# Every request of the suite comes from one address ("testclient"), as fast as the machine
+# runs the tests: on a fast one, the write-heavy tests of one xdist worker drained the
+# default bucket (200, then 20/s) and got 429s. The limiter's own tests set theirs
+# (`build_app(rate_limit_...)`), which these defaults never override.
+os.environ.setdefault("UNDERSIGNED_RATE_LIMIT_WRITE_BURST", "1000000")
+os.environ.setdefault("UNDERSIGNED_RATE_LIMIT_READ_BURST", "1000000")
 
 import psycopg
 import pytest
