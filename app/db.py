@@ -109,9 +109,9 @@ class WriterQueue:
     longest. Here a writer waits where the kernel wakes it the moment the lock is free: the
     threads of a process on a lock of the process (a thread's turn), and the processes on an
     exclusive flock of `<database>-writers` (never removed: one removed while held would give
-    two processes a turn, and leave them to the busy handler), which a process keeps while its own threads wait, for up to
-    `PROCESS_TURN`: a worker that signs in a row reloads the other worker's new organisations
-    once (`registry._sync`), not at every signature. A turn is taken before BEGIN IMMEDIATE and
+    two processes a turn, and leave them to the busy handler), which a process keeps while its
+    own threads wait, for up to `PROCESS_TURN`: a worker that signs in a row reloads the other
+    worker's new organisations once (`registry._sync`), not at every signature. A turn is taken before BEGIN IMMEDIATE and
     ends when COMMIT or ROLLBACK has returned, so SQLite finds its lock free.
 
     SQLite's busy handler still serves writers outside the queue: other programs (migrations,
